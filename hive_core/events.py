@@ -1,0 +1,174 @@
+"""Run events: frozen, tagged msgspec structs in a canonical order.
+
+Deterministic events (run, step, task, write, checkpoint) are emitted at step
+boundaries in the spec's order, never as tasks complete, so a trace is a pure
+function of graph and input. Stream events (model tokens, tool calls, debug) are
+emitted live, or buffered per task and flushed in task order when
+``deterministic_token_streaming`` is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import msgspec
+
+__all__ = [
+    "CheckpointLoaded",
+    "CheckpointSaved",
+    "CustomDebug",
+    "Event",
+    "ModelInvocationFinished",
+    "ModelInvocationStarted",
+    "ModelToken",
+    "RunCancelled",
+    "RunFinished",
+    "RunInterrupted",
+    "RunResumed",
+    "RunStarted",
+    "StepFinished",
+    "StepStarted",
+    "StreamBackpressure",
+    "TaskFailed",
+    "TaskFinished",
+    "TaskStarted",
+    "ToolInvocationFinished",
+    "ToolInvocationStarted",
+    "WriteApplied",
+    "trace_to_builtins",
+]
+
+
+class Event(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", omit_defaults=True
+):
+    """Fields every event carries; ``kind`` is the tag in encoded form."""
+
+    run_id: str
+    attempt_id: str
+    index: int
+    """0-based position within the attempt; dropped events consume no index."""
+    step: int | None = None
+    """Step index; ``None`` for run-level events."""
+    ordinal: int | None = None
+    """Task ordinal; ``None`` unless the event belongs to a task."""
+    metadata: dict[str, str] = {}
+
+    stream: ClassVar[bool] = False
+    """Whether this kind is a node-emitted stream event."""
+
+
+class RunStarted(Event, frozen=True, tag="run_started"):
+    thread_id: str
+
+
+class RunFinished(Event, frozen=True, tag="run_finished"):
+    pass
+
+
+class RunInterrupted(Event, frozen=True, tag="run_interrupted"):
+    interrupt_id: str
+
+
+class RunResumed(Event, frozen=True, tag="run_resumed"):
+    interrupt_id: str
+
+
+class RunCancelled(Event, frozen=True, tag="run_cancelled"):
+    pass
+
+
+class CheckpointLoaded(Event, frozen=True, tag="checkpoint_loaded"):
+    checkpoint_id: str
+
+
+class StepStarted(Event, frozen=True, tag="step_started"):
+    frontier_count: int
+
+
+class StepFinished(Event, frozen=True, tag="step_finished"):
+    next_frontier_count: int
+
+
+class WriteApplied(Event, frozen=True, tag="write_applied"):
+    channel: str
+    payload_hash: str
+
+
+class CheckpointSaved(Event, frozen=True, tag="checkpoint_saved"):
+    checkpoint_id: str
+
+
+class StreamBackpressure(Event, frozen=True, tag="stream_backpressure"):
+    dropped_model_tokens: int
+    dropped_debug: int
+
+
+class TaskStarted(Event, frozen=True, tag="task_started"):
+    node: str
+    task_id: str
+
+
+class TaskFinished(Event, frozen=True, tag="task_finished"):
+    node: str
+    task_id: str
+
+
+class TaskFailed(Event, frozen=True, tag="task_failed"):
+    node: str
+    task_id: str
+    error: str
+    """The error's type name, or its full repr with ``debug_payloads``."""
+
+
+class ModelInvocationStarted(Event, frozen=True, tag="model_invocation_started"):
+    model: str
+    stream = True
+
+
+class ModelToken(Event, frozen=True, tag="model_token"):
+    text: str
+    stream = True
+
+
+class ModelInvocationFinished(Event, frozen=True, tag="model_invocation_finished"):
+    stream = True
+
+
+class ToolInvocationStarted(Event, frozen=True, tag="tool_invocation_started"):
+    name: str
+    stream = True
+
+
+class ToolInvocationFinished(Event, frozen=True, tag="tool_invocation_finished"):
+    name: str
+    success: bool
+    stream = True
+
+
+class CustomDebug(Event, frozen=True, tag="custom_debug"):
+    name: str
+    stream = True
+
+
+def trace_to_builtins(
+    events: Iterable[Event], *, ids: bool = False
+) -> list[dict[str, Any]]:
+    """Plain dicts for snapshots: ``kind`` first, defaults omitted.
+
+    Run and attempt ids are dropped unless ``ids=True``: they are injected per
+    attempt, and the trace's meaning does not depend on them.
+    """
+    out: list[dict[str, Any]] = []
+    for ev in events:
+        raw: dict[str, Any] = msgspec.to_builtins(ev)
+        if not ids:
+            raw.pop("run_id", None)
+            raw.pop("attempt_id", None)
+        head = {"kind": raw.pop("kind"), "index": raw.pop("index")}
+        for key in ("step", "ordinal"):
+            if key in raw:
+                head[key] = raw.pop(key)
+        out.append({**head, **raw})
+    return out

@@ -1,0 +1,92 @@
+"""Identifier types and the byte layouts that derive them.
+
+Every id Hive hands out is derived by SHA-256 from stable inputs (run id, step, node,
+ordinal, fingerprint), never drawn at random on a hot path, so two runs of the same
+graph on the same input produce the same ids and the same trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import uuid
+from typing import NewType
+
+from .errors import IndexOutOfRangeError
+
+__all__ = [
+    "ChannelId",
+    "CheckpointId",
+    "InterruptId",
+    "NodeId",
+    "TaskId",
+    "checkpoint_id",
+    "fork_run_id",
+    "interrupt_id",
+    "lp",
+    "task_id",
+    "u32",
+]
+
+NodeId = NewType("NodeId", str)
+ChannelId = NewType("ChannelId", str)
+TaskId = NewType("TaskId", str)
+CheckpointId = NewType("CheckpointId", str)
+InterruptId = NewType("InterruptId", str)
+
+_U32 = struct.Struct(">I")
+_U32_MAX = 0xFFFFFFFF
+
+
+def u32(value: int, what: str = "value") -> bytes:
+    """Big-endian u32; values outside the range raise ``IndexOutOfRangeError``."""
+    if not 0 <= value <= _U32_MAX:
+        raise IndexOutOfRangeError(what, value)
+    return _U32.pack(value)
+
+
+def lp(text: str) -> bytes:
+    """Length-prefixed UTF-8: u32 byte count then the bytes."""
+    raw = text.encode("utf-8")
+    return _U32.pack(len(raw)) + raw
+
+
+def task_id(
+    run_id: uuid.UUID, step: int, node: str, ordinal: int, fingerprint: bytes
+) -> TaskId:
+    """SHA-256(run uuid ‖ u32 step ‖ 0 ‖ node ‖ 0 ‖ u32 ordinal ‖ fingerprint)."""
+    h = hashlib.sha256(run_id.bytes)
+    h.update(u32(step, "step index"))
+    h.update(b"\x00" + node.encode("utf-8") + b"\x00")
+    h.update(u32(ordinal, "task ordinal"))
+    h.update(fingerprint)
+    return TaskId(h.hexdigest())
+
+
+def checkpoint_id(run_id: uuid.UUID, step_index: int) -> CheckpointId:
+    """HCP1: depends only on the run id and the next step index."""
+    return CheckpointId(
+        hashlib.sha256(
+            b"HCP1" + run_id.bytes + u32(step_index, "step index")
+        ).hexdigest()
+    )
+
+
+def interrupt_id(winning_task_id: str) -> InterruptId:
+    """HINT1 over the hex task id of the task whose interrupt was selected."""
+    return InterruptId(
+        hashlib.sha256(b"HINT1" + winning_task_id.encode("utf-8")).hexdigest()
+    )
+
+
+def fork_run_id(source_thread: str, target_thread: str, checkpoint: str) -> uuid.UUID:
+    """Deterministic v5-style UUID for a forked thread's run (decisions.md)."""
+    digest = hashlib.sha256(
+        b"HFORK_RUN1\x00"
+        + source_thread.encode("utf-8")
+        + b"\x00"
+        + target_thread.encode("utf-8")
+        + b"\x00"
+        + checkpoint.encode("utf-8")
+    ).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)

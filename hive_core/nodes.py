@@ -1,0 +1,163 @@
+"""What a node receives and what it returns.
+
+A node is a plain function ``fn(node_input) -> NodeOutput | None`` (sync or async).
+It reads through a view that never shows the current step's writes, and returns
+writes, spawned tasks, a routing decision and an optional interrupt request; the
+runtime applies all of that at the step's commit, in task order.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeAlias, final
+
+import msgspec
+
+from .channels import Channel, Write
+from .environment import Environment
+from .store import StoreView
+
+__all__ = [
+    "END",
+    "GRAPH_EDGES",
+    "Next",
+    "NextT",
+    "NodeFn",
+    "NodeInput",
+    "NodeOutput",
+    "Resume",
+    "RouterFn",
+    "Spawn",
+]
+
+
+class Next(enum.Enum):
+    """Routing decisions that are not an explicit list of nodes."""
+
+    USE_GRAPH_EDGES = "use_graph_edges"
+    """Follow the router if the node has one, else the static edges."""
+    END = "end"
+    """Schedule nothing from this task (spawns still happen)."""
+
+
+GRAPH_EDGES = Next.USE_GRAPH_EDGES
+END = Next.END
+
+NextT: TypeAlias = "Next | Sequence[str]"
+"""A routing decision: ``GRAPH_EDGES``, ``END`` or node ids in order."""
+
+
+class Spawn(msgspec.Struct, frozen=True, array_like=True):
+    """A task for ``node`` in the next step, with its own task-local values."""
+
+    node: str
+    local: Mapping[Channel[Any] | str, object] = {}
+    """Task-local overlay: channel (or id) to value."""
+
+
+class Resume(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to an interrupt, seen by every task of the first resumed step."""
+
+    interrupt_id: str
+    payload: object
+    node: str = ""
+    """The node whose task asked for the interrupt, so a node can tell whether the
+    answer is meant for it."""
+
+
+class NodeOutput(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a node asks of the commit."""
+
+    writes: Sequence[Write[Any]] = ()
+    """Writes in emission order."""
+    spawn: Sequence[Spawn] = ()
+    """Tasks for the next step; never deduplicated."""
+    next: Next | Sequence[str] = Next.USE_GRAPH_EDGES
+    """Where this task's path goes; ``[]`` means end."""
+    interrupt: object | None = None
+    """A payload asks the run to pause after this step commits."""
+
+
+_EMPTY_OUTPUT = NodeOutput()
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+@final
+class NodeInput:
+    """A node's view of the world for one task.
+
+    One object per task, built by the runtime (or by ``hive_core.testing`` for unit
+    tests of a single node).
+    """
+
+    __slots__ = (
+        "_emit",
+        "_task",
+        "attempt_id",
+        "environment",
+        "node_id",
+        "resume",
+        "run_id",
+        "step",
+        "store",
+        "thread_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        store: StoreView,
+        node_id: str,
+        task_id: str | _HasId,
+        step: int,
+        run_id: str,
+        thread_id: str,
+        attempt_id: str,
+        resume: Resume | None,
+        environment: Environment,
+        emit: Callable[[str, str, Mapping[str, str]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.node_id = node_id
+        self._task = task_id
+        self.step = step
+        self.run_id = run_id
+        self.thread_id = thread_id
+        self.attempt_id = attempt_id
+        self.resume = resume
+        self.environment = environment
+        self._emit = emit
+
+    @property
+    def task_id(self) -> str:
+        """This task's deterministic id (derived on first use)."""
+        task = self._task
+        return task if type(task) is str else task.id  # type: ignore[union-attr]
+
+    def emit(
+        self, kind: str, value: str = "", metadata: Mapping[str, str] | None = None
+    ) -> None:
+        """Emit a stream event: ``model_token``, ``model_invocation_started``,
+        ``model_invocation_finished``, ``tool_invocation_started``,
+        ``tool_invocation_finished`` or ``custom_debug``.
+
+        Events go live to the run's listeners, or are buffered per task and flushed
+        in task order when deterministic token streaming is on.
+        """
+        if self._emit is not None:
+            self._emit(kind, value, metadata or {})
+
+    def emit_debug(self, name: str, metadata: Mapping[str, str] | None = None) -> None:
+        """Emit a droppable ``custom_debug`` event named ``name``."""
+        self.emit("custom_debug", name, metadata)
+
+
+NodeFn: TypeAlias = Callable[
+    [NodeInput], "NodeOutput | Awaitable[NodeOutput | None] | None"
+]
+RouterFn: TypeAlias = Callable[[StoreView], "Next | Sequence[str]"]

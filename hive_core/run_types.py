@@ -1,0 +1,132 @@
+"""What a run is asked to do (``RunOptions``) and how it ended (``Outcome``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import attrs
+import msgspec
+
+from .channels import Channel
+from .store import GlobalStore
+
+__all__ = [
+    "CheckpointPolicy",
+    "Interruption",
+    "Outcome",
+    "RunOptions",
+    "Status",
+    "StepReport",
+]
+
+T = TypeVar("T")
+
+Status = Literal["finished", "interrupted", "cancelled", "out_of_steps"]
+
+
+class Interruption(msgspec.Struct, frozen=True, kw_only=True):
+    """A pending request for outside input, raised by one task's output."""
+
+    id: str
+    """HINT1 id derived from the asking task's id."""
+    payload: Any
+    node: str = ""
+    """The node whose task asked."""
+
+
+class CheckpointPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """When checkpoints are saved; an interrupt always forces exactly one save."""
+
+    kind: Literal["disabled", "every_step", "every", "on_interrupt"] = "disabled"
+    n: int = 1
+    """For ``every``: save when the next step index is a multiple of ``n``."""
+
+    @classmethod
+    def disabled(cls) -> CheckpointPolicy:
+        return cls(kind="disabled")
+
+    @classmethod
+    def every_step(cls) -> CheckpointPolicy:
+        return cls(kind="every_step")
+
+    @classmethod
+    def every(cls, n: int) -> CheckpointPolicy:
+        return cls(kind="every", n=n)
+
+    @classmethod
+    def on_interrupt(cls) -> CheckpointPolicy:
+        return cls(kind="on_interrupt")
+
+    def saves_at(self, next_step: int) -> bool:
+        kind = self.kind
+        if kind == "every_step":
+            return True
+        if kind == "every":
+            return next_step % self.n == 0
+        return False
+
+
+@attrs.frozen(kw_only=True)
+class RunOptions:
+    """Per-call knobs; the defaults follow the spec."""
+
+    max_steps: int = 100
+    """Steps this attempt may run (not the absolute step index)."""
+    max_concurrent_tasks: int = 8
+    """Async tasks in flight at once; started in ordinal order."""
+    checkpoint_policy: CheckpointPolicy = attrs.field(factory=CheckpointPolicy)
+    debug_payloads: bool = False
+    """Put value payloads and full error reprs into events."""
+    deterministic_token_streaming: bool = False
+    """Buffer stream events per task and flush them in task order after compute."""
+    event_buffer_capacity: int = 4096
+    output_projection: Sequence[Channel[Any] | str] | None = None
+    """Override the graph's output projection for this call."""
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """How an attempt ended, with the committed output.
+
+    ``output`` maps channel ids to values: every global channel (sorted) or the
+    projection's channels. Errors are not outcomes; they are raised.
+    """
+
+    status: Status
+    output: Mapping[str, Any]
+    checkpoint_id: str | None = None
+    interrupt: Interruption | None = None
+    max_steps: int | None = None
+    """Set for ``out_of_steps``."""
+    run_id: str | None = None
+    """The thread's run id (stable across attempts on the thread)."""
+
+    def get(self, key: Channel[T] | str) -> T:
+        """A projected channel's value, typed by the key."""
+        cid = key if isinstance(key, str) else key.id
+        return self.output[cid]  # type: ignore[no-any-return]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status == "finished"
+
+    @property
+    def is_interrupted(self) -> bool:
+        return self.status == "interrupted"
+
+
+@attrs.frozen(kw_only=True)
+class StepReport:
+    """What one committed step did, for steppers and debuggers."""
+
+    step: int
+    nodes: tuple[str, ...]
+    """Node of each task, by ordinal."""
+    task_ids: tuple[str, ...]
+    written: tuple[str, ...]
+    """Global channels written, sorted."""
+    next_nodes: tuple[str, ...]
+    """The next frontier's nodes, in order."""
+    store: GlobalStore
+    interrupt_id: str | None = None

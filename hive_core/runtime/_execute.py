@@ -1,0 +1,310 @@
+"""The executor: runs one step's tasks. Concurrency lives here and nowhere else.
+
+Synchronous nodes without retries run inline in ordinal order (no asyncio task, no
+thread); async nodes, blocking nodes and nodes with retry policies run as asyncio
+tasks started in ordinal order, at most ``max_concurrent_tasks`` at a time. One
+task's failure never cancels its siblings. Results come back in ordinal order, so
+nothing downstream can see which task finished first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, final
+
+from ..environment import Environment
+from ..events import (
+    CustomDebug,
+    Event,
+    ModelInvocationFinished,
+    ModelInvocationStarted,
+    ModelToken,
+    ToolInvocationFinished,
+    ToolInvocationStarted,
+)
+from ..nodes import NodeInput, NodeOutput, Resume
+from ..schema import SchemaSpec
+from ..store import InitialCache, StoreView
+from ._sink import EventSink
+from ._state import Task
+
+__all__ = ["Failure", "StepRunner", "normalize_output"]
+
+_EMPTY = NodeOutput()
+
+_STREAM_KINDS: Mapping[str, tuple[type[Event], str]] = {
+    "model_invocation_started": (ModelInvocationStarted, "model"),
+    "model_token": (ModelToken, "text"),
+    "model_invocation_finished": (ModelInvocationFinished, ""),
+    "tool_invocation_started": (ToolInvocationStarted, "name"),
+    "tool_invocation_finished": (ToolInvocationFinished, "name"),
+    "custom_debug": (CustomDebug, "name"),
+}
+
+
+class StreamOverflowError(Exception):
+    """A task buffered more non-droppable stream events than the buffer holds."""
+
+
+@final
+class Failure:
+    """A task that failed after its last attempt."""
+
+    __slots__ = ("attempts", "error")
+
+    def __init__(self, error: BaseException, attempts: int) -> None:
+        self.error = error
+        self.attempts = attempts
+
+
+def normalize_output(result: object) -> NodeOutput:
+    if result is None:
+        return _EMPTY
+    if isinstance(result, NodeOutput):
+        return result
+    raise TypeError(
+        f"node returned {type(result).__name__}; expected NodeOutput or None"
+    )
+
+
+@final
+class StepRunner:
+    """Per-attempt constants for running tasks, built once per attempt."""
+
+    __slots__ = (
+        "buffers",
+        "cancel_requested",
+        "deterministic",
+        "environment",
+        "initial",
+        "max_concurrent",
+        "run_id",
+        "attempt_id",
+        "schema",
+        "sink",
+        "thread_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        schema: SchemaSpec,
+        initial: InitialCache,
+        environment: Environment,
+        thread_id: str,
+        run_id: str,
+        attempt_id: str,
+        max_concurrent: int,
+        sink: EventSink | None,
+        deterministic: bool,
+    ) -> None:
+        self.schema = schema
+        self.initial = initial
+        self.environment = environment
+        self.thread_id = thread_id
+        self.run_id = run_id
+        self.attempt_id = attempt_id
+        self.max_concurrent = max_concurrent
+        self.sink = sink
+        self.deterministic = deterministic and sink is not None
+        self.cancel_requested = False
+        self.buffers: dict[int, list[tuple[type[Event], dict[str, Any]]]] = {}
+
+    def _emitter(
+        self, step: int, ordinal: int
+    ) -> Callable[[str, str, Mapping[str, str]], None] | None:
+        sink = self.sink
+        if sink is None:
+            return None
+        capacity = sink._capacity  # same bound per task in deterministic mode
+        buffers = self.buffers
+
+        def emit(kind: str, value: str, metadata: Mapping[str, str]) -> None:
+            found = _STREAM_KINDS.get(kind)
+            if found is None:
+                raise ValueError(
+                    f"unknown stream event kind {kind!r}; expected one of "
+                    + ", ".join(sorted(_STREAM_KINDS))
+                )
+            cls, field = found
+            fields: dict[str, Any] = {
+                "step": step,
+                "ordinal": ordinal,
+                "metadata": dict(metadata),
+            }
+            if field:
+                fields[field] = value
+            if cls is ToolInvocationFinished:
+                fields["success"] = metadata.get("success", "true") == "true"
+                fields["metadata"] = {
+                    k: v for k, v in metadata.items() if k != "success"
+                }
+            if not self.deterministic:
+                sink.emit_nowait(cls, **fields)
+                return
+            buf = buffers[ordinal]
+            if len(buf) >= capacity:
+                if cls is ModelToken and buf and buf[-1][0] is ModelToken:
+                    prev = buf[-1][1]
+                    buf[-1] = (ModelToken, {**prev, "text": prev["text"] + value})
+                    return
+                if cls is ModelToken:
+                    sink.dropped_tokens += 1
+                    return
+                if cls is CustomDebug:
+                    sink.dropped_debug += 1
+                    return
+                raise StreamOverflowError(
+                    f"task {ordinal} emitted more than {capacity} buffered stream "
+                    "events"
+                )
+            buf.append((cls, fields))
+
+        return emit
+
+    def _input(
+        self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
+    ) -> NodeInput:
+        return NodeInput(
+            store=StoreView(self.schema, values, task.seed.local, self.initial),
+            node_id=task.node,
+            task_id=task,
+            step=step,
+            run_id=self.run_id,
+            thread_id=self.thread_id,
+            attempt_id=self.attempt_id,
+            resume=resume,
+            environment=self.environment,
+            emit=self._emitter(step, task.ordinal),
+        )
+
+    async def _run_task(
+        self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
+    ) -> NodeOutput | Failure:
+        spec = task.spec
+        policy = spec.retry
+        max_attempts = policy.max_attempts if policy is not None else 1
+        attempt = 1
+        while True:
+            if self.deterministic:
+                self.buffers[task.ordinal] = []
+            try:
+                node_input = self._input(task, step, values, resume)
+                if spec.is_async:
+                    result = await spec.fn(node_input)  # type: ignore[misc]
+                elif spec.blocking:
+                    result = await asyncio.to_thread(spec.fn, node_input)
+                else:
+                    result = spec.fn(node_input)
+                    if inspect.isawaitable(result):
+                        result = await result
+                return normalize_output(result)
+            except asyncio.CancelledError as exc:
+                if self.cancel_requested:
+                    raise
+                error: BaseException = exc  # a node's own CancelledError fails it
+            except Exception as exc:
+                error = exc
+            if attempt >= max_attempts or policy is None:
+                return Failure(error, attempt)
+            try:
+                await self.environment.clock.sleep(policy.delay_after(attempt))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                return Failure(exc, attempt)
+            attempt += 1
+
+    def run_inline(
+        self,
+        tasks: Sequence[Task],
+        step: int,
+        values: Mapping[str, Any],
+        resume: Resume | None,
+    ) -> list[NodeOutput | Failure]:
+        """Run a step whose nodes are all plain sync functions, without awaiting."""
+        results: list[NodeOutput | Failure] = []
+        deterministic = self.deterministic
+        for task in tasks:
+            if deterministic:
+                self.buffers[task.ordinal] = []
+            try:
+                result = task.spec.fn(self._input(task, step, values, resume))
+                if result is None:
+                    results.append(_EMPTY)
+                elif type(result) is NodeOutput:
+                    results.append(result)
+                else:
+                    results.append(normalize_output(result))
+            except Exception as exc:
+                results.append(Failure(exc, 1))
+        return results
+
+    async def run(
+        self,
+        tasks: Sequence[Task],
+        step: int,
+        values: Mapping[str, Any],
+        resume: Resume | None,
+    ) -> list[NodeOutput | Failure]:
+        """Run every task; results in ordinal order."""
+        results: list[NodeOutput | Failure | None] = [None] * len(tasks)
+        pending: list[tuple[int, asyncio.Task[NodeOutput | Failure]]] = []
+        sem: asyncio.Semaphore | None = None
+        deterministic = self.deterministic
+        for task in tasks:
+            spec = task.spec
+            if spec.is_async or spec.blocking or spec.retry is not None:
+                if sem is None:
+                    sem = asyncio.Semaphore(self.max_concurrent)
+                pending.append(
+                    (
+                        task.ordinal,
+                        asyncio.ensure_future(
+                            self._limited(sem, task, step, values, resume)
+                        ),
+                    )
+                )
+                continue
+            if deterministic:
+                self.buffers[task.ordinal] = []
+            try:
+                result = spec.fn(self._input(task, step, values, resume))
+                if result is None:
+                    results[task.ordinal] = _EMPTY
+                elif type(result) is NodeOutput:
+                    results[task.ordinal] = result
+                else:
+                    if inspect.isawaitable(result):
+                        result = await result
+                    results[task.ordinal] = normalize_output(result)
+            except asyncio.CancelledError as exc:
+                if self.cancel_requested:
+                    raise
+                results[task.ordinal] = Failure(exc, 1)
+            except Exception as exc:
+                results[task.ordinal] = Failure(exc, 1)
+        if pending:
+            try:
+                done = await asyncio.gather(*(t for _, t in pending))
+            except asyncio.CancelledError:
+                for _, t in pending:
+                    t.cancel()
+                await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
+                raise
+            for (ordinal, _), res in zip(pending, done, strict=True):
+                results[ordinal] = res
+        return results  # type: ignore[return-value]
+
+    async def _limited(
+        self,
+        sem: asyncio.Semaphore,
+        task: Task,
+        step: int,
+        values: Mapping[str, Any],
+        resume: Resume | None,
+    ) -> NodeOutput | Failure:
+        async with sem:
+            return await self._run_task(task, step, values, resume)

@@ -1,0 +1,44 @@
+"""Payload hashes for ``write_applied`` events, and their debug payloads."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from ..channels import Channel
+from ..codecs import canonical_json
+
+__all__ = ["payload_bytes", "payload_hash"]
+
+
+def payload_bytes(ch: Channel[Any], value: Any) -> tuple[bytes, str]:
+    """Canonical bytes and their encoding: codec, else canonical JSON, else a marker."""
+    codec = ch.codec
+    if codec is not None:
+        try:
+            return codec.encode(value), "codec.base64"
+        except Exception:  # noqa: S110 - fall through to JSON, as the spec says
+            pass
+    try:
+        return canonical_json(value), "json.utf8"
+    except Exception:
+        return f"unhashable:{ch.type_name}".encode(), "unhashable"
+
+
+def payload_hash(ch: Channel[Any], value: Any) -> str:
+    return hashlib.sha256(payload_bytes(ch, value)[0]).hexdigest()
+
+
+def debug_metadata(ch: Channel[Any], value: Any) -> dict[str, str]:
+    data, encoding = payload_bytes(ch, value)
+    if encoding == "codec.base64":
+        payload = base64.b64encode(data).decode("ascii")
+    else:
+        payload = data.decode("utf-8")
+    return {
+        "value_type": ch.type_name,
+        "codec_id": ch.codec.id if ch.codec is not None else "",
+        "payload_encoding": encoding,
+        "payload": payload,
+    }

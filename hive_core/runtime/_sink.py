@@ -1,0 +1,130 @@
+"""The bounded event buffer between a running attempt and its listener.
+
+Only built when someone listens: a run whose caller wants just the outcome creates
+no event objects at all. Tokens and debug events are droppable (a token coalesces
+into the last queued token of the same task when the buffer is full); everything
+else waits for room, so a slow listener slows the run instead of losing events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any, final
+
+from ..events import CustomDebug, Event, ModelToken
+
+__all__ = ["EventSink"]
+
+
+@final
+class EventSink:
+    """Single-producer, single-consumer event queue with the spec's drop rules."""
+
+    __slots__ = (
+        "_buf",
+        "_capacity",
+        "_closed",
+        "_error",
+        "_index",
+        "_readable",
+        "_writable",
+        "attempt_id",
+        "dropped_debug",
+        "dropped_tokens",
+        "run_id",
+    )
+
+    def __init__(self, capacity: int) -> None:
+        self._buf: deque[Event] = deque()
+        self._capacity = capacity
+        self._closed = False
+        self._error: BaseException | None = None
+        self._index = 0
+        self._readable: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self.run_id = ""
+        self.attempt_id = ""
+        self.dropped_tokens = 0
+        self.dropped_debug = 0
+
+    def _wake_reader(self) -> None:
+        fut = self._readable
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def _make(self, cls: type[Event], fields: dict[str, Any]) -> Event:
+        ev = cls(
+            run_id=self.run_id, attempt_id=self.attempt_id, index=self._index, **fields
+        )
+        self._index += 1
+        return ev
+
+    async def emit(self, cls: type[Event], **fields: Any) -> None:
+        """Queue a non-droppable event, waiting while the buffer is full."""
+        while len(self._buf) >= self._capacity and not self._closed:
+            self._writable = asyncio.get_running_loop().create_future()
+            await self._writable
+        self._buf.append(self._make(cls, fields))
+        self._wake_reader()
+
+    def emit_nowait(self, cls: type[Event], **fields: Any) -> None:
+        """Queue from synchronous code (node stream events).
+
+        Tokens and debug events follow the drop/coalesce rules; other stream events
+        are never dropped and may exceed the capacity briefly, because a sync node
+        cannot be made to wait.
+        """
+        buf = self._buf
+        if len(buf) >= self._capacity:
+            if cls is ModelToken:
+                last = buf[-1] if buf else None
+                if (
+                    isinstance(last, ModelToken)
+                    and last.step == fields.get("step")
+                    and last.ordinal == fields.get("ordinal")
+                ):
+                    buf[-1] = ModelToken(
+                        run_id=last.run_id,
+                        attempt_id=last.attempt_id,
+                        index=last.index,
+                        step=last.step,
+                        ordinal=last.ordinal,
+                        metadata=last.metadata,
+                        text=last.text + fields["text"],
+                    )
+                else:
+                    self.dropped_tokens += 1
+                return
+            if cls is CustomDebug:
+                self.dropped_debug += 1
+                return
+        buf.append(self._make(cls, fields))
+        self._wake_reader()
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the stream; a listener sees ``error`` raised after the last event."""
+        self._closed = True
+        self._error = error
+        self._wake_reader()
+        fut = self._writable
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        buf = self._buf
+        while True:
+            if buf:
+                ev = buf.popleft()
+                fut = self._writable
+                if fut is not None and not fut.done():
+                    fut.set_result(None)
+                yield ev
+                continue
+            if self._closed:
+                if self._error is not None:
+                    raise self._error
+                return
+            self._readable = asyncio.get_running_loop().create_future()
+            await self._readable

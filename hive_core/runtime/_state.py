@@ -1,0 +1,143 @@
+"""Thread state at a committed boundary, and the per-step task records.
+
+A ``ThreadState`` is replaced, never mutated, at each commit, so any published state
+is a consistent boundary a checkpoint can be taken from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import uuid
+from collections.abc import Mapping
+from typing import Any, final
+
+from ..compiled import NodeSpec
+from ..run_types import Interruption
+
+__all__ = ["EMPTY_LOCAL", "Seed", "Task", "ThreadState"]
+
+EMPTY_LOCAL: Mapping[str, object] = {}
+_U32 = struct.Struct(">I").pack
+
+
+@final
+class Seed:
+    """A frontier entry: a node to run next, with its task-local overlay."""
+
+    __slots__ = ("is_join", "local", "node", "spawned")
+
+    def __init__(
+        self,
+        node: str,
+        local: Mapping[str, object] = EMPTY_LOCAL,
+        *,
+        spawned: bool = False,
+        is_join: bool = False,
+    ) -> None:
+        self.node = node
+        self.local = local
+        """Overlay values keyed by task-local channel id (only explicitly set ones)."""
+        self.spawned = spawned
+        """Provenance: ``True`` for spawn seeds, ``False`` for graph seeds."""
+        self.is_join = is_join
+
+    def __repr__(self) -> str:
+        kind = "spawn" if self.spawned else ("join" if self.is_join else "graph")
+        return f"Seed({self.node!r}, {kind}, {dict(self.local)!r})"
+
+
+@final
+class Task:
+    """One scheduled execution of a node in a step.
+
+    The task id is derived on first use: only events, interrupts, checkpoints and
+    nodes that ask for it need the SHA-256, so a run nobody watches skips it.
+    """
+
+    __slots__ = (
+        "_id",
+        "fingerprint",
+        "node",
+        "ordinal",
+        "run_bytes",
+        "seed",
+        "spec",
+        "step",
+    )
+
+    def __init__(
+        self,
+        ordinal: int,
+        seed: Seed,
+        spec: NodeSpec,
+        run_bytes: bytes,
+        step: int,
+        fp: bytes,
+    ) -> None:
+        self.ordinal = ordinal
+        self.seed = seed
+        self.node = seed.node
+        self.spec = spec
+        self.run_bytes = run_bytes
+        self.step = step
+        self.fingerprint = fp
+        self._id: str | None = None
+
+    @property
+    def id(self) -> str:
+        """sha256(run uuid ‖ u32 step ‖ 0 ‖ node ‖ 0 ‖ u32 ordinal ‖ fingerprint)."""
+        tid = self._id
+        if tid is None:
+            tid = self._id = hashlib.sha256(
+                self.run_bytes
+                + _U32(self.step)
+                + b"\x00"
+                + self.node.encode()
+                + b"\x00"
+                + _U32(self.ordinal)
+                + self.fingerprint
+            ).hexdigest()
+        return tid
+
+
+@final
+class ThreadState:
+    """Everything about a thread at a committed step boundary."""
+
+    __slots__ = (
+        "barriers",
+        "frontier",
+        "interruption",
+        "latest_checkpoint_id",
+        "run_id",
+        "step",
+        "values",
+    )
+
+    def __init__(
+        self,
+        *,
+        run_id: uuid.UUID,
+        step: int,
+        values: Mapping[str, Any],
+        frontier: tuple[Seed, ...],
+        barriers: Mapping[str, frozenset[str]],
+        interruption: Interruption | None,
+        latest_checkpoint_id: str | None,
+    ) -> None:
+        self.run_id = run_id
+        self.step = step
+        """The next step to run."""
+        self.values = values
+        """Global channel values by id (never mutated once published)."""
+        self.frontier = frontier
+        self.barriers = barriers
+        """Seen parents for every compiled join id."""
+        self.interruption = interruption
+        self.latest_checkpoint_id = latest_checkpoint_id
+
+    def replace(self, **changes: Any) -> ThreadState:
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields.update(changes)
+        return ThreadState(**fields)

@@ -1,0 +1,348 @@
+"""``Runtime``: runs a compiled graph on threads; ``RunHandle``: one call's handle.
+
+One async core. ``invoke`` awaits an outcome; ``run`` returns a handle with an event
+stream; ``run_sync`` is the script-friendly wrapper. A graph of plain synchronous
+nodes runs ``run_sync`` without starting an event loop at all, which is most of the
+difference between a 2 µs and a 300 µs call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from typing import Any, Protocol, TypeVar
+
+import attrs
+
+from ..compiled import CompiledGraph
+from ..environment import Environment
+from ..errors import HiveInternalError, InterruptPendingError
+from ..events import Event, RunStarted
+from ..run_types import Outcome, RunOptions, StepReport
+from ..schema import InputContext
+from ..store import GlobalStore, InitialCache, fingerprint
+from ._loop import Attempt, apply_input_writes, seed_start, validate_options
+from ._sink import EventSink
+from ._state import ThreadState
+
+__all__ = ["IdSource", "RandomIds", "RunHandle", "Runtime", "StepReport"]
+
+T = TypeVar("T")
+_DEFAULT_OPTIONS = RunOptions()
+
+
+class IdSource(Protocol):
+    """Where run and attempt ids come from; inject a sequential one in tests."""
+
+    def new_run_id(self) -> uuid.UUID: ...
+
+    def new_attempt_id(self) -> uuid.UUID: ...
+
+
+@attrs.frozen
+class RandomIds:
+    """Random UUID4s (the default)."""
+
+    def new_run_id(self) -> uuid.UUID:
+        return uuid.uuid4()
+
+    def new_attempt_id(self) -> uuid.UUID:
+        return uuid.uuid4()
+
+
+def _drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits on a future, without an event loop."""
+    try:
+        while True:
+            yielded = coro.send(None)
+            if yielded is not None:
+                coro.close()
+                raise HiveInternalError(
+                    f"an inline run suspended on {yielded!r}; please report this"
+                )
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def _no_running_loop(name: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        f"Runtime.{name}() cannot be called from a running event loop; use "
+        f"`await runtime.invoke(...)` (or run(...)) instead"
+    )
+
+
+class Runtime:
+    """Runs one compiled graph for any number of threads.
+
+    Attempts on one thread run first-in first-out; different threads run
+    concurrently and never see each other's state.
+    """
+
+    def __init__(
+        self,
+        graph: CompiledGraph,
+        *,
+        environment: Environment | None = None,
+        ids: IdSource | None = None,
+    ) -> None:
+        self.graph = graph
+        self.environment = environment if environment is not None else Environment()
+        self.ids: IdSource = ids if ids is not None else RandomIds()
+        graph.schema.validate()
+        self.initial = InitialCache(graph.schema)
+        self.empty_fingerprint = fingerprint(graph.schema, {}, self.initial)
+        self.checkpointer: Any = None
+        self._threads: dict[str, ThreadState] = {}
+        self._busy: dict[str, deque[asyncio.Future[None]]] = {}
+        self._last_outcomes: dict[str, Outcome] = {}
+        self.inline = all(
+            not n.is_async and not n.blocking and n.retry is None
+            for n in graph.nodes.values()
+        )
+
+    # ----------------------------------------------------------------- public
+
+    def run(
+        self, thread_id: str, input: object = None, options: RunOptions | None = None
+    ) -> RunHandle:
+        """Start a run lazily; iterate ``handle.events`` or await the outcome."""
+        attempt = self._attempt(thread_id, options)
+        return RunHandle(attempt, lambda: self._run_attempt(attempt, input))
+
+    async def invoke(
+        self, thread_id: str, input: object = None, options: RunOptions | None = None
+    ) -> Outcome:
+        """Run and return the outcome, building no events."""
+        return await self._run_attempt(self._attempt(thread_id, options), input)
+
+    def run_sync(
+        self, thread_id: str, input: object = None, options: RunOptions | None = None
+    ) -> Outcome:
+        """Blocking ``invoke`` for scripts; not callable inside an event loop."""
+        _no_running_loop("run_sync")
+        return self._sync(self._run_attempt(self._attempt(thread_id, options), input))
+
+    async def steps(
+        self, thread_id: str, input: object = None, options: RunOptions | None = None
+    ) -> AsyncIterator[StepReport]:
+        """Drive a run one committed step at a time (same code path as ``run``).
+
+        The run only advances when the consumer asks for the next report; the final
+        outcome is available as ``runtime.last_outcome(thread_id)`` afterwards.
+        """
+        attempt = self._attempt(thread_id, options)
+        reports: asyncio.Queue[StepReport | None] = asyncio.Queue(maxsize=1)
+        proceed: asyncio.Queue[None] = asyncio.Queue(maxsize=1)
+
+        async def hook(report: StepReport) -> None:
+            await reports.put(report)
+            await proceed.get()
+
+        attempt.on_step = hook
+        task = asyncio.ensure_future(self._run_attempt(attempt, input))
+        task.add_done_callback(lambda _t: reports.put_nowait(None))
+        try:
+            while True:
+                report = await reports.get()
+                if report is None:
+                    break
+                yield report
+                proceed.put_nowait(None)
+            self._last_outcomes[thread_id] = await task
+        finally:
+            if not task.done():
+                attempt.cancel_requested = True
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    def get_latest_store(self, thread_id: str) -> GlobalStore | None:
+        """The thread's committed global store in memory (no I/O), if any."""
+        state = self._threads.get(thread_id)
+        if state is None:
+            return None
+        return GlobalStore(self.graph.schema, state.values)
+
+    def last_outcome(self, thread_id: str) -> Outcome | None:
+        """The outcome of the last ``steps()`` run on the thread."""
+        return self._last_outcomes.get(thread_id)
+
+    # --------------------------------------------------------------- internals
+
+    def _attempt(self, thread_id: str, options: RunOptions | None) -> Attempt:
+        return Attempt(
+            self,
+            thread_id=thread_id,
+            options=options if options is not None else _DEFAULT_OPTIONS,
+            sink=None,
+            attempt_id=str(self.ids.new_attempt_id()),
+        )
+
+    def _sync(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self.inline and (self.checkpointer is None or self.checkpointer.inline):
+            return _drive(coro)
+        with asyncio.Runner() as runner:
+            return runner.run(coro)
+
+    def publish(self, thread_id: str, state: ThreadState) -> None:
+        self._threads[thread_id] = state
+
+    def fresh_state(self) -> ThreadState:
+        init = self.initial.values
+        return ThreadState(
+            run_id=self.ids.new_run_id(),
+            step=0,
+            values={cid: init[cid] for cid in self.graph.schema.global_ids},
+            frontier=(),
+            barriers={jid: frozenset() for jid in self.graph.join_ids},
+            interruption=None,
+            latest_checkpoint_id=None,
+        )
+
+    async def acquire(self, thread_id: str) -> None:
+        queue = self._busy.get(thread_id)
+        if queue is None:
+            self._busy[thread_id] = deque()
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release(thread_id)  # we were handed the thread; pass it on
+            raise
+
+    def release(self, thread_id: str) -> None:
+        queue = self._busy[thread_id]
+        while queue:
+            fut = queue.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        del self._busy[thread_id]
+
+    async def baseline(self, attempt: Attempt) -> ThreadState:
+        """In-memory state if present, else the store's latest checkpoint, else
+        fresh."""
+        state = self._threads.get(attempt.thread_id)
+        if state is not None:
+            return state
+        if self.checkpointer is not None:
+            loaded = await self.checkpointer.load_latest(attempt)
+            if loaded is not None:
+                return loaded  # type: ignore[no-any-return]
+        return self.fresh_state()
+
+    async def _run_attempt(self, attempt: Attempt, input: object) -> Outcome:
+        thread_id = attempt.thread_id
+        await self.acquire(thread_id)
+        try:
+            state = await self.baseline(attempt)
+            attempt.bind_run(state)
+            await attempt.emit_run(RunStarted, thread_id=thread_id)
+            await attempt.emit_loaded()
+            attempt.projection = validate_options(self, attempt.options)
+            if self.checkpointer is not None:
+                self.checkpointer.check_options(attempt.options)
+            elif attempt.options.checkpoint_policy.kind != "disabled":
+                from ..errors import CheckpointStoreMissingError
+
+                raise CheckpointStoreMissingError("A checkpoint policy")
+            ctx = InputContext(
+                thread_id=thread_id, run_id=attempt.run_id or "", step_index=state.step
+            )
+            writes = self.graph.schema.input_writes(input, ctx)
+            if state.interruption is not None:
+                raise InterruptPendingError(thread_id, state.interruption.id)
+            values, _ = apply_input_writes(self, state.values, writes)
+            frontier = state.frontier or seed_start(self)
+            state = state.replace(values=values, frontier=frontier)
+            self.publish(thread_id, state)
+            return await attempt.loop(state)
+        finally:
+            self.release(thread_id)
+
+
+class RunHandle:
+    """One call on one thread: its ids, its events and its outcome.
+
+    Nothing runs until you iterate ``events`` or await the outcome. Ask for events
+    first if you want them: a run started by awaiting the outcome builds none.
+    """
+
+    def __init__(
+        self, attempt: Attempt, start: Callable[[], Coroutine[Any, Any, Outcome]]
+    ) -> None:
+        self._attempt = attempt
+        self._start = start
+        self._task: asyncio.Future[Outcome] | None = None
+
+    @property
+    def attempt_id(self) -> str:
+        return self._attempt.attempt_id
+
+    @property
+    def run_id(self) -> str | None:
+        """Known once the run has resolved its thread's baseline."""
+        return self._attempt.run_id
+
+    def _ensure_started(self) -> asyncio.Future[Outcome]:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._main())
+        return self._task
+
+    async def _main(self) -> Outcome:
+        sink = self._attempt.sink
+        try:
+            outcome = await self._start()
+        except BaseException as exc:
+            if sink is not None:
+                sink.close(exc)
+            raise
+        if sink is not None:
+            sink.close()
+        return outcome
+
+    @property
+    def events(self) -> AsyncIterator[Event]:
+        """The attempt's events in canonical order; raises the run's error at the
+        end, like the outcome does."""
+        if self._attempt.sink is None:
+            if self._task is not None:
+                raise RuntimeError(
+                    "events were not requested: iterate handle.events before "
+                    "awaiting the outcome"
+                )
+            self._attempt.sink = EventSink(self._attempt.options.event_buffer_capacity)
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        sink = self._attempt.sink
+        if sink is None:  # pragma: no cover - set by `events`
+            raise HiveInternalError("event sink missing")
+        self._ensure_started()
+        async for ev in sink:
+            yield ev
+
+    async def outcome(self) -> Outcome:
+        """Wait for the attempt to end; raises the run's error if it failed."""
+        return await self._ensure_started()
+
+    def __await__(self) -> Generator[Any, None, Outcome]:
+        return self.outcome().__await__()
+
+    def cancel(self) -> None:
+        """Cancel the run: between steps it stops cleanly, mid-step nothing of the
+        step is committed. The outcome is ``cancelled``, not an error."""
+        self._attempt.cancel_requested = True
+        runner = self._attempt.runner
+        if runner is not None:
+            runner.cancel_requested = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
