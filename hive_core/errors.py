@@ -24,6 +24,7 @@ HiveError                                  catch this once
 │   ├── CheckpointDecodeError
 │   ├── CheckpointEncodeError
 │   ├── CheckpointNotFoundError (LookupError)
+│   ├── ThreadExistsError
 │   └── ResumeError                        resume/interrupt bookkeeping
 │       ├── InterruptPendingError
 │       ├── NoCheckpointToResumeError
@@ -74,6 +75,7 @@ __all__ = [
     "RunError",
     "ScopeMismatchError",
     "TaskLocalWriteNotAllowedError",
+    "ThreadExistsError",
     "UnknownChannelError",
     "UnknownNodeError",
     "UpdatePolicyViolationError",
@@ -448,6 +450,18 @@ class CheckpointNotFoundError(CheckpointError, LookupError):
         self.thread_id = thread_id
         self.checkpoint_id = checkpoint_id
         super().__init__(f"Thread `{thread_id}` has no checkpoint `{checkpoint_id}`")
+
+
+class ThreadExistsError(CheckpointError):
+    """``fork`` was asked to create a thread that already has state."""
+
+    code = "thread-exists"
+
+    def __init__(self, thread_id: str) -> None:
+        self.thread_id = thread_id
+        super().__init__(
+            f"Thread `{thread_id}` already exists; fork into a new thread id"
+        )
 
 
 class ResumeError(CheckpointError):

@@ -18,6 +18,7 @@ __all__ = [
     "RunOptions",
     "Status",
     "StepReport",
+    "ThreadSnapshot",
 ]
 
 T = TypeVar("T")
@@ -130,3 +131,18 @@ class StepReport:
     """The next frontier's nodes, in order."""
     store: GlobalStore
     interrupt_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ThreadSnapshot:
+    """A thread's committed state, as ``Runtime.get_state`` reports it."""
+
+    thread_id: str
+    run_id: str
+    step_index: int
+    """The next step to run."""
+    store: GlobalStore
+    next_nodes: tuple[str, ...]
+    """The frontier's distinct node ids, sorted."""
+    interrupt: Interruption | None
+    checkpoint_id: str | None

@@ -273,7 +273,7 @@ class Attempt:
             resume = None
             steps_run += 1
             if sink is not None:
-                await self._emit_commit(result.written, step, new_state, saved)
+                await self.emit_commit(result.written, step, new_state, saved)
             if self.on_step is not None:
                 await self.on_step(
                     StepReport(
@@ -344,7 +344,7 @@ class Attempt:
                 error="CancelledError",
             )
 
-    async def _emit_commit(
+    async def emit_commit(
         self,
         written: list[tuple[str, Any]],
         step: int,

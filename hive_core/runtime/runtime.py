@@ -11,18 +11,41 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Sequence
 from typing import Any, Protocol, TypeVar
 
 import attrs
+import msgspec
 
 from ..compiled import CompiledGraph
 from ..environment import Environment
-from ..errors import HiveInternalError, InterruptPendingError
-from ..events import Event, RunStarted
-from ..run_types import Outcome, RunOptions, StepReport
+from ..channels import Write, type_name
+from ..checkpoints import CheckpointStore, CheckpointSummary
+from ..errors import (
+    CheckpointNotFoundError,
+    CheckpointStoreMissingError,
+    HiveInternalError,
+    InterruptPendingError,
+    NoCheckpointToResumeError,
+    NoInterruptToResumeError,
+    ResumeInterruptMismatchError,
+    ResumePayloadError,
+    ThreadExistsError,
+)
+from ..events import (
+    CheckpointSaved,
+    Event,
+    RunFinished,
+    RunResumed,
+    RunStarted,
+    StepStarted,
+)
+from ..ids import fork_run_id
+from ..nodes import Resume
+from ..run_types import Outcome, RunOptions, StepReport, ThreadSnapshot
 from ..schema import InputContext
 from ..store import GlobalStore, InitialCache, fingerprint
+from ._checkpointing import Checkpointer
 from ._loop import Attempt, apply_input_writes, seed_start, validate_options
 from ._sink import EventSink
 from ._state import ThreadState
@@ -89,6 +112,7 @@ class Runtime:
         graph: CompiledGraph,
         *,
         environment: Environment | None = None,
+        checkpoint_store: CheckpointStore | None = None,
         ids: IdSource | None = None,
     ) -> None:
         self.graph = graph
@@ -97,7 +121,12 @@ class Runtime:
         graph.schema.validate()
         self.initial = InitialCache(graph.schema)
         self.empty_fingerprint = fingerprint(graph.schema, {}, self.initial)
-        self.checkpointer: Any = None
+        self.checkpoint_store = checkpoint_store
+        self.checkpointer: Checkpointer | None = (
+            Checkpointer(self, checkpoint_store)
+            if checkpoint_store is not None
+            else None
+        )
         self._threads: dict[str, ThreadState] = {}
         self._busy: dict[str, deque[asyncio.Future[None]]] = {}
         self._last_outcomes: dict[str, Outcome] = {}
@@ -127,6 +156,130 @@ class Runtime:
         """Blocking ``invoke`` for scripts; not callable inside an event loop."""
         _no_running_loop("run_sync")
         return self._sync(self._run_attempt(self._attempt(thread_id, options), input))
+
+    def resume(
+        self,
+        thread_id: str,
+        interrupt_id: str,
+        payload: object,
+        options: RunOptions | None = None,
+    ) -> RunHandle:
+        """Answer the thread's pending interrupt and continue from its checkpoint.
+
+        The payload is converted to the schema's ``resume_payload`` type first; a
+        wrong one raises ``ResumePayloadError`` before anything runs or changes.
+        """
+        attempt = self._attempt(thread_id, options)
+        return RunHandle(
+            attempt, lambda: self._resume_attempt(attempt, interrupt_id, payload)
+        )
+
+    def resume_sync(
+        self,
+        thread_id: str,
+        interrupt_id: str,
+        payload: object,
+        options: RunOptions | None = None,
+    ) -> Outcome:
+        """Blocking ``resume`` for scripts."""
+        _no_running_loop("resume_sync")
+        attempt = self._attempt(thread_id, options)
+        return self._sync(self._resume_attempt(attempt, interrupt_id, payload))
+
+    def apply_external_writes(
+        self,
+        thread_id: str,
+        writes: Sequence[Write[Any]],
+        options: RunOptions | None = None,
+    ) -> RunHandle:
+        """Commit writes as a synthetic step (LangGraph's ``update_state``).
+
+        Only global channels; the frontier and join barriers are untouched; a
+        checkpoint is always saved when the runtime has a store.
+        """
+        attempt = self._attempt(thread_id, options)
+        return RunHandle(attempt, lambda: self._external_attempt(attempt, writes))
+
+    def apply_external_writes_sync(
+        self,
+        thread_id: str,
+        writes: Sequence[Write[Any]],
+        options: RunOptions | None = None,
+    ) -> Outcome:
+        _no_running_loop("apply_external_writes_sync")
+        attempt = self._attempt(thread_id, options)
+        return self._sync(self._external_attempt(attempt, writes))
+
+    async def fork(
+        self, thread_id: str, checkpoint_id: str, *, into: str
+    ) -> CheckpointSummary:
+        """Branch ``into`` a new thread from one of ``thread_id``'s checkpoints.
+
+        Nothing runs. The new thread gets the checkpoint's state (a pending
+        interrupt included, so a past approval can be answered differently) and a
+        run id derived from (source, target, checkpoint); its first checkpoint is
+        saved before this returns. Run or resume the new thread afterwards.
+        """
+        cpr = self._require_store("fork")
+        await self.acquire(into)
+        try:
+            if into in self._threads or await cpr.store.thread_exists(into):
+                raise ThreadExistsError(into)
+            cp = await cpr.store.load_checkpoint(thread_id, checkpoint_id)
+            if cp is None:
+                raise CheckpointNotFoundError(thread_id, checkpoint_id)
+            state = cpr.decode(cp).replace(
+                run_id=fork_run_id(thread_id, into, checkpoint_id),
+                latest_checkpoint_id=None,
+            )
+            saved = await cpr.save(into, state)
+            self.publish(into, state.replace(latest_checkpoint_id=saved))
+            return CheckpointSummary(
+                id=saved,
+                thread_id=into,
+                run_id=str(state.run_id),
+                step_index=state.step,
+                has_interruption=state.interruption is not None,
+            )
+        finally:
+            self.release(into)
+
+    def fork_sync(
+        self, thread_id: str, checkpoint_id: str, *, into: str
+    ) -> CheckpointSummary:
+        _no_running_loop("fork_sync")
+        return self._sync(self.fork(thread_id, checkpoint_id, into=into))
+
+    async def get_state(self, thread_id: str) -> ThreadSnapshot | None:
+        """The thread's committed state: in memory, else its latest checkpoint."""
+        state = self._threads.get(thread_id)
+        if state is None and self.checkpointer is not None:
+            cp = await self.checkpointer.store.load_latest(thread_id)
+            if cp is not None:
+                state = self.checkpointer.decode(cp)
+        if state is None:
+            return None
+        return ThreadSnapshot(
+            thread_id=thread_id,
+            run_id=str(state.run_id),
+            step_index=state.step,
+            store=GlobalStore(self.graph.schema, state.values),
+            next_nodes=tuple(sorted({s.node for s in state.frontier})),
+            interrupt=state.interruption,
+            checkpoint_id=state.latest_checkpoint_id,
+        )
+
+    def get_state_sync(self, thread_id: str) -> ThreadSnapshot | None:
+        _no_running_loop("get_state_sync")
+        return self._sync(self.get_state(thread_id))
+
+    async def get_checkpoint_history(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[CheckpointSummary]:
+        """The thread's checkpoints, newest first."""
+        return await self._require_store("history").store.list_checkpoints(
+            thread_id, limit
+        )
 
     async def steps(
         self, thread_id: str, input: object = None, options: RunOptions | None = None
@@ -183,6 +336,11 @@ class Runtime:
             attempt_id=str(self.ids.new_attempt_id()),
         )
 
+    def _require_store(self, operation: str) -> Checkpointer:
+        if self.checkpointer is None:
+            raise CheckpointStoreMissingError(operation)
+        return self.checkpointer
+
     def _sync(self, coro: Coroutine[Any, Any, T]) -> T:
         if self.inline and (self.checkpointer is None or self.checkpointer.inline):
             return _drive(coro)
@@ -234,26 +392,30 @@ class Runtime:
         if state is not None:
             return state
         if self.checkpointer is not None:
-            loaded = await self.checkpointer.load_latest(attempt)
-            if loaded is not None:
-                return loaded  # type: ignore[no-any-return]
+            cp = await self.checkpointer.store.load_latest(attempt.thread_id)
+            if cp is not None:
+                loaded = self.checkpointer.decode(cp)
+                attempt.loaded_checkpoint_id = cp.id
+                return loaded
         return self.fresh_state()
+
+    async def _begin(self, attempt: Attempt, state: ThreadState) -> None:
+        """Bind the run id, emit the attempt-start events, validate options."""
+        attempt.bind_run(state)
+        await attempt.emit_run(RunStarted, thread_id=attempt.thread_id)
+        await attempt.emit_loaded()
+        attempt.projection = validate_options(self, attempt.options)
+        if self.checkpointer is None and attempt.options.checkpoint_policy.kind != (
+            "disabled"
+        ):
+            raise CheckpointStoreMissingError("A checkpoint policy")
 
     async def _run_attempt(self, attempt: Attempt, input: object) -> Outcome:
         thread_id = attempt.thread_id
         await self.acquire(thread_id)
         try:
             state = await self.baseline(attempt)
-            attempt.bind_run(state)
-            await attempt.emit_run(RunStarted, thread_id=thread_id)
-            await attempt.emit_loaded()
-            attempt.projection = validate_options(self, attempt.options)
-            if self.checkpointer is not None:
-                self.checkpointer.check_options(attempt.options)
-            elif attempt.options.checkpoint_policy.kind != "disabled":
-                from ..errors import CheckpointStoreMissingError
-
-                raise CheckpointStoreMissingError("A checkpoint policy")
+            await self._begin(attempt, state)
             ctx = InputContext(
                 thread_id=thread_id, run_id=attempt.run_id or "", step_index=state.step
             )
@@ -267,6 +429,87 @@ class Runtime:
             return await attempt.loop(state)
         finally:
             self.release(thread_id)
+
+    async def _resume_attempt(
+        self, attempt: Attempt, interrupt_id: str, payload: object
+    ) -> Outcome:
+        thread_id = attempt.thread_id
+        cpr = self._require_store("resume")
+        await self.acquire(thread_id)
+        try:
+            cp = await cpr.store.load_latest(thread_id)
+            if cp is None:
+                raise NoCheckpointToResumeError(thread_id)
+            state = cpr.decode(cp)
+            attempt.loaded_checkpoint_id = cp.id
+            await self._begin(attempt, state)
+            pending = state.interruption
+            if pending is None:
+                raise NoInterruptToResumeError(thread_id)
+            if pending.id != interrupt_id:
+                raise ResumeInterruptMismatchError(
+                    expected=pending.id, found=interrupt_id
+                )
+            typed = _convert_payload(self.graph.schema.resume_payload, payload)
+            await attempt.emit_run(RunResumed, interrupt_id=interrupt_id)
+            self.publish(thread_id, state)
+            if not state.frontier:
+                return await self._resume_on_empty_frontier(attempt, state)
+            resume = Resume(interrupt_id=interrupt_id, payload=typed, node=pending.node)
+            return await attempt.loop(state, resume)
+        finally:
+            self.release(thread_id)
+
+    async def _resume_on_empty_frontier(
+        self, attempt: Attempt, state: ThreadState
+    ) -> Outcome:
+        """The asking node ended the run: clear the interrupt, save, finish."""
+        cleared = state.replace(interruption=None)
+        if self.checkpointer is not None:
+            saved = await self.checkpointer.save(attempt.thread_id, cleared)
+            cleared = cleared.replace(latest_checkpoint_id=saved)
+            await attempt.emit_run(
+                CheckpointSaved, step=state.step, checkpoint_id=saved
+            )
+        self.publish(attempt.thread_id, cleared)
+        await attempt.emit_run(RunFinished)
+        return attempt.outcome("finished", cleared)
+
+    async def _external_attempt(
+        self, attempt: Attempt, writes: Sequence[Write[Any]]
+    ) -> Outcome:
+        thread_id = attempt.thread_id
+        await self.acquire(thread_id)
+        try:
+            state = await self.baseline(attempt)
+            await self._begin(attempt, state)
+            if state.interruption is not None:
+                raise InterruptPendingError(thread_id, state.interruption.id)
+            values, written = apply_input_writes(self, state.values, writes)
+            step = state.step
+            await attempt.emit_run(StepStarted, step=step, frontier_count=0)
+            new = state.replace(values=values, step=step + 1)
+            saved = None
+            if self.checkpointer is not None:
+                saved = await self.checkpointer.save(thread_id, new)
+                new = new.replace(latest_checkpoint_id=saved)
+            self.publish(thread_id, new)
+            await attempt.emit_commit(written, step, new, saved)
+            await attempt.emit_run(RunFinished)
+            return attempt.outcome("finished", new)
+        finally:
+            self.release(thread_id)
+
+
+def _convert_payload(tp: Any, payload: object) -> object:
+    """Convert a resume payload to the declared type (msgspec: dicts become
+    structs/dataclasses/attrs classes; strict about the rest)."""
+    if tp is object or tp is Any:
+        return payload
+    try:
+        return msgspec.convert(payload, tp, from_attributes=True)
+    except (msgspec.ValidationError, TypeError) as exc:
+        raise ResumePayloadError(expected=type_name(tp), reason=str(exc)) from exc
 
 
 class RunHandle:
