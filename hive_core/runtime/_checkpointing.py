@@ -8,6 +8,7 @@ never a half-restored thread.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -275,9 +276,9 @@ def _decode_barriers(rt: Runtime, cp: Checkpoint) -> Mapping[str, frozenset[str]
     out: dict[str, frozenset[str]] = {}
     for jid, seen in found.items():
         join = joins[jid]
-        ok = all(a < b for a, b in zip(seen, seen[1:], strict=False)) and set(
-            seen
-        ) <= set(join.parents)
+        ok = all(a < b for a, b in itertools.pairwise(seen)) and set(seen) <= set(
+            join.parents
+        )
         if not ok:
             raise CheckpointCorruptError(
                 "join_barriers",

@@ -74,6 +74,7 @@ class StepRunner:
     """Per-attempt constants for running tasks, built once per attempt."""
 
     __slots__ = (
+        "attempt_id",
         "buffers",
         "cancel_requested",
         "deterministic",
@@ -81,7 +82,6 @@ class StepRunner:
         "initial",
         "max_concurrent",
         "run_id",
-        "attempt_id",
         "schema",
         "sink",
         "thread_id",

@@ -18,7 +18,7 @@ def payload_bytes(ch: Channel[Any], value: Any) -> tuple[bytes, str]:
     if codec is not None:
         try:
             return codec.encode(value), "codec.base64"
-        except Exception:  # noqa: S110 - fall through to JSON, as the spec says
+        except Exception:
             pass
     try:
         return canonical_json(value), "json.utf8"

@@ -17,10 +17,10 @@ from typing import Any, Protocol, TypeVar
 import attrs
 import msgspec
 
-from ..compiled import CompiledGraph
-from ..environment import Environment
 from ..channels import Write, type_name
 from ..checkpoints import CheckpointStore, CheckpointSummary
+from ..compiled import CompiledGraph
+from ..environment import Environment
 from ..errors import (
     CheckpointNotFoundError,
     CheckpointStoreMissingError,
