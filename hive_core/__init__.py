@@ -10,6 +10,12 @@ from __future__ import annotations
 from . import reducers
 from .channels import Channel, Persistence, Scope, UpdatePolicy, Write, channel
 from .codecs import Codec, JSONCodec, Utf8Codec, canonical_json
+from .checkpoints import (
+    Checkpoint,
+    CheckpointStore,
+    CheckpointSummary,
+    InMemoryCheckpointStore,
+)
 from .compiled import CompiledGraph
 from .environment import Clock, Environment, SystemClock
 from .errors import (
@@ -41,6 +47,7 @@ from .errors import (
     RunError,
     ScopeMismatchError,
     TaskLocalWriteNotAllowedError,
+    ThreadExistsError,
     UnknownChannelError,
     UnknownNodeError,
     UpdatePolicyViolationError,
@@ -54,6 +61,7 @@ from .run_types import (
     Outcome,
     RunOptions,
     StepReport,
+    ThreadSnapshot,
 )
 from .runtime import IdSource, RandomIds, RunHandle, Runtime
 from .schema import InputContext, Schema, SchemaSpec, schema_of
@@ -107,6 +115,12 @@ __all__ = [
     "RunOptions",
     "Runtime",
     "StepReport",
+    "ThreadSnapshot",
+    # checkpoints
+    "Checkpoint",
+    "CheckpointStore",
+    "CheckpointSummary",
+    "InMemoryCheckpointStore",
     # environment
     "Clock",
     "Environment",
@@ -140,6 +154,7 @@ __all__ = [
     "RunError",
     "ScopeMismatchError",
     "TaskLocalWriteNotAllowedError",
+    "ThreadExistsError",
     "UnknownChannelError",
     "UnknownNodeError",
     "UpdatePolicyViolationError",
