@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from . import reducers
 from .channels import Channel, Persistence, Scope, UpdatePolicy, Write, channel
-from .codecs import Codec, JSONCodec, Utf8Codec, canonical_json
 from .checkpoints import (
     Checkpoint,
     CheckpointStore,
     CheckpointSummary,
     InMemoryCheckpointStore,
 )
+from .codecs import Codec, JSONCodec, Utf8Codec, canonical_json
 from .compiled import CompiledGraph
 from .environment import Clock, Environment, SystemClock
 from .errors import (

@@ -238,7 +238,9 @@ class StepRunner:
                     results.append(result)
                 else:
                     results.append(normalize_output(result))
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:
+                # A sync function cannot be cancelled by the run (nothing awaits
+                # here), so a CancelledError is the node's own: it fails the task.
                 results.append(Failure(exc, 1))
         return results
 

@@ -1,0 +1,14 @@
+"""Fixtures for the persistence tests."""
+
+from __future__ import annotations
+
+import pytest
+from tiny_workflow import SEEN, build_tiny
+
+from hive_core import CompiledGraph
+
+
+@pytest.fixture
+def tiny() -> CompiledGraph:
+    SEEN.clear()
+    return build_tiny()
