@@ -286,6 +286,14 @@ def _retry_problems(b: GraphBuilder) -> list[Problem]:
     return out
 
 
+def _is_async_callable(fn: object) -> bool:
+    """``async def`` functions, partials of them, and objects whose ``__call__`` is
+    ``async def`` (``inspect.iscoroutinefunction`` misses the last)."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - we want the method itself
+    )
+
+
 def compile_graph(
     b: GraphBuilder, *, graph_version_override: str | None = None
 ) -> CompiledGraph:
@@ -336,7 +344,7 @@ def compile_graph(
         nodes[nid] = NodeSpec(
             id=nid,
             fn=nd.fn,
-            is_async=inspect.iscoroutinefunction(nd.fn),
+            is_async=_is_async_callable(nd.fn),
             blocking=nd.blocking,
             retry=nd.retry,
             router=routers.get(nid),

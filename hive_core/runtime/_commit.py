@@ -180,7 +180,11 @@ def commit_step(
         mine: dict[str, list[Any]] | None = None
         for w in writes:
             key = w.channel
-            cid = key if type(key) is str else key.id  # type: ignore[union-attr]
+            # `_id` skips the property; an unbound channel (None) is looked up via
+            # `.id` below, which raises the DefinitionError that explains it
+            cid = key if type(key) is str else key._id  # type: ignore[union-attr]
+            if cid is None:
+                cid = key.id  # type: ignore[union-attr]
             value = w.value
             ch = by_id.get(cid)
             if ch is None or (ch.check_types and not isinstance(value, ch.check_types)):
@@ -205,6 +209,7 @@ def commit_step(
     # 2. single-writer policy, 3. reduce (both in sorted channel order)
     written: list[tuple[str, Any]] = []
     values: Mapping[str, Any] = pre
+    any_ephemeral = False
     if global_writes:
         order = sorted(global_writes) if len(global_writes) > 1 else list(global_writes)
         for cid in order:
@@ -218,7 +223,11 @@ def commit_step(
             ch = by_id[cid]
             reduced = reduce_writes(ch, pre[cid], global_writes[cid], step)
             written.append((cid, reduced))
-            new_values[cid] = init[cid] if ch.is_ephemeral else reduced
+            if ch.is_ephemeral:
+                new_values[cid] = init[cid]
+                any_ephemeral = True
+            else:
+                new_values[cid] = reduced
         values = new_values
 
     # 4. task-local: single per task, reduce from overlay or initial value
@@ -253,7 +262,9 @@ def commit_step(
         if task.spec.router is not None and out.next is _EDGES:
             fresh: Mapping[str, Any] = pre
             mine = task_globals[i]
-            if mine:
+            if mine and n == 1 and not any_ephemeral:
+                fresh = values  # the only task: its own writes are all the writes
+            elif mine:
                 fresh = dict(pre)
                 for cid in sorted(mine):
                     fresh[cid] = reduce_writes(by_id[cid], pre[cid], mine[cid], step)

@@ -177,7 +177,7 @@ class StepRunner:
             attempt_id=self.attempt_id,
             resume=resume,
             environment=self.environment,
-            emit=self._emitter(step, task.ordinal),
+            emit=self._emitter(step, task.ordinal) if self.sink is not None else None,
         )
 
     async def _run_task(
@@ -212,6 +212,7 @@ class StepRunner:
             try:
                 await self.environment.clock.sleep(policy.delay_after(attempt))
             except asyncio.CancelledError:
+                self.cancel_requested = True  # a cancelled backoff cancels the run
                 raise
             except Exception as exc:
                 return Failure(exc, attempt)

@@ -151,8 +151,10 @@ class Attempt:
         self.on_step: Callable[[StepReport], Awaitable[None]] | None = None
 
     def is_cancelled(self) -> bool:
-        """Read through a call: the flag flips while this coroutine awaits."""
-        return self.cancel_requested
+        """Read through a call: the flag flips while this coroutine awaits. A retry
+        sleep that was cancelled also cancels the run (spec §5)."""
+        runner = self.runner
+        return self.cancel_requested or (runner is not None and runner.cancel_requested)
 
     def bind_run(self, state: ThreadState) -> None:
         """Fix the run id for this attempt: the thread's (decisions.md #6)."""
@@ -183,10 +185,22 @@ class Attempt:
             **extra,
         )
 
-    async def emit_run(self, cls: Any, **fields: Any) -> None:
+    async def emit(self, cls: Any, **fields: Any) -> None:
+        """Queue an event; a cancel arriving while we wait for buffer room does not
+        tear the event sequence: the event is queued anyway and the cancellation is
+        observed at the next step boundary (or right before compute)."""
         sink = self.sink
-        if sink is not None:
+        if sink is None:
+            return
+        try:
             await sink.emit(cls, **fields)
+        except asyncio.CancelledError:
+            if not self.is_cancelled():
+                raise
+            _uncancel()
+            sink.emit_nowait(cls, **fields)
+
+    emit_run = emit
 
     # -------------------------------------------------------------------- loop
 
@@ -210,9 +224,10 @@ class Attempt:
         )
         self.runner = runner
         inline_graph = rt.inline
+        run_bytes = state.run_id.bytes
         steps_run = 0
         while True:
-            if self.cancel_requested:
+            if self.is_cancelled():
                 await self.emit_run(RunCancelled)
                 return self.outcome("cancelled", state)
             if not state.frontier:
@@ -223,17 +238,23 @@ class Attempt:
                 return self.outcome("out_of_steps", state, max_steps=max_steps)
 
             step = state.step
-            tasks = plan_tasks(graph, state, rt.initial, rt.empty_fingerprint)
+            tasks = plan_tasks(
+                graph, state, rt.initial, rt.empty_fingerprint, run_bytes
+            )
             if sink is not None:
-                await sink.emit(StepStarted, step=step, frontier_count=len(tasks))
+                await self.emit(StepStarted, step=step, frontier_count=len(tasks))
                 for t in tasks:
-                    await sink.emit(
+                    await self.emit(
                         TaskStarted,
                         step=step,
                         ordinal=t.ordinal,
                         node=t.node,
                         task_id=t.id,
                     )
+                if self.is_cancelled():
+                    await self._emit_cancelled_tasks(tasks, step)
+                    await self.emit(RunCancelled)
+                    return self.outcome("cancelled", state)
             try:
                 if inline_graph or all(t.spec.inline for t in tasks):
                     results = runner.run_inline(tasks, step, state.values, resume)
@@ -275,7 +296,7 @@ class Attempt:
             if sink is not None:
                 await self.emit_commit(result.written, step, new_state, saved)
             if self.on_step is not None:
-                await self.on_step(
+                await self._shielded_hook(
                     StepReport(
                         step=step,
                         nodes=tuple(t.node for t in tasks),
@@ -297,6 +318,18 @@ class Attempt:
                         raise
                     _uncancel()
 
+    async def _shielded_hook(self, report: StepReport) -> None:
+        """Run the stepper hook; a cancel while it waits is observed next step."""
+        hook = self.on_step
+        if hook is None:  # pragma: no cover - checked by the caller
+            return
+        try:
+            await hook(report)
+        except asyncio.CancelledError:
+            if not self.is_cancelled():
+                raise
+            _uncancel()
+
     async def _emit_task_ends(
         self, tasks: list[Task], step: int, results: list[NodeOutput | Failure]
     ) -> None:
@@ -308,12 +341,12 @@ class Attempt:
         if runner.deterministic:
             for t in tasks:
                 for cls, fields in runner.buffers.pop(t.ordinal, ()):
-                    await sink.emit(cls, **fields)
+                    await self.emit(cls, **fields)
         debug = self.options.debug_payloads
         for t, r in zip(tasks, results, strict=True):
             if isinstance(r, Failure):
                 err = r.error
-                await sink.emit(
+                await self.emit(
                     TaskFailed,
                     step=step,
                     ordinal=t.ordinal,
@@ -322,7 +355,7 @@ class Attempt:
                     error=repr(err) if debug else type(err).__name__,
                 )
             else:
-                await sink.emit(
+                await self.emit(
                     TaskFinished,
                     step=step,
                     ordinal=t.ordinal,
@@ -335,7 +368,7 @@ class Attempt:
         if sink is None:
             return
         for t in tasks:
-            await sink.emit(
+            await self.emit(
                 TaskFailed,
                 step=step,
                 ordinal=t.ordinal,
@@ -358,7 +391,7 @@ class Attempt:
         debug = self.options.debug_payloads
         for cid, value in written:
             ch = by_id[cid]
-            await sink.emit(
+            await self.emit(
                 WriteApplied,
                 step=step,
                 channel=cid,
@@ -366,9 +399,9 @@ class Attempt:
                 metadata=debug_metadata(ch, value) if debug else {},
             )
         if saved is not None:
-            await sink.emit(CheckpointSaved, step=step, checkpoint_id=saved)
+            await self.emit(CheckpointSaved, step=step, checkpoint_id=saved)
         if sink.dropped_tokens or sink.dropped_debug:
-            await sink.emit(
+            await self.emit(
                 StreamBackpressure,
                 step=step,
                 dropped_model_tokens=sink.dropped_tokens,
@@ -376,7 +409,7 @@ class Attempt:
             )
             sink.dropped_tokens = 0
             sink.dropped_debug = 0
-        await sink.emit(
+        await self.emit(
             StepFinished, step=step, next_frontier_count=len(state.frontier)
         )
 
@@ -393,7 +426,9 @@ def _outputs_or_raise(
                 step=step,
                 task_id=t.id,
                 attempts=r.attempts,
-                cause=f"{type(err).__name__}: {err}",
+                cause=f"{type(err).__name__}: {err}"
+                if str(err)
+                else type(err).__name__,
             ) from err
     return results  # type: ignore[return-value]
 

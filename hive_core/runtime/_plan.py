@@ -17,9 +17,12 @@ def plan_tasks(
     state: ThreadState,
     initial: InitialCache,
     empty_fingerprint: bytes,
+    run_bytes: bytes,
 ) -> list[Task]:
     """One task per frontier entry, ordinal = position in the frontier.
 
+    ``run_bytes`` is ``state.run_id.bytes``, passed in because ``UUID.bytes`` is
+    recomputed on every access and the run id is fixed for the whole attempt.
     Fingerprints are computed here (an encode failure must surface before the step
     runs); task ids are derived lazily by ``Task.id``.
     """
@@ -29,7 +32,6 @@ def plan_tasks(
     frontier = state.frontier
     if len(frontier) - 1 > _U32_MAX:
         raise IndexOutOfRangeError("task ordinal", len(frontier) - 1)
-    run_bytes = state.run_id.bytes
     nodes = graph.nodes
     schema = graph.schema
     tasks: list[Task] = []
