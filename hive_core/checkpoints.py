@@ -11,6 +11,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from .errors import CheckpointDecodeError
+
 __all__ = [
     "CHECKPOINT_FORMAT_VERSION",
     "Checkpoint",
@@ -93,6 +95,15 @@ def decode_checkpoint(data: bytes) -> Checkpoint:
     return _decoder.decode(data)
 
 
+def _decode_named(checkpoint_id: str, data: bytes) -> Checkpoint:
+    try:
+        return decode_checkpoint(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise CheckpointDecodeError(
+            "checkpoint", checkpoint_id=checkpoint_id, reason=str(exc)
+        ) from exc
+
+
 def summarize(cp: Checkpoint) -> CheckpointSummary:
     return CheckpointSummary(
         id=cp.id,
@@ -154,7 +165,10 @@ class InMemoryCheckpointStore:
         self._threads.setdefault(checkpoint.thread_id, {})[checkpoint.id] = data
 
     def _all(self, thread_id: str) -> list[Checkpoint]:
-        return [decode_checkpoint(b) for b in self._threads.get(thread_id, {}).values()]
+        return [
+            _decode_named(cid, data)
+            for cid, data in self._threads.get(thread_id, {}).items()
+        ]
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         found = self._all(thread_id)
@@ -163,6 +177,8 @@ class InMemoryCheckpointStore:
     async def list_checkpoints(
         self, thread_id: str, limit: int | None = None
     ) -> list[CheckpointSummary]:
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0 or None, got {limit}")
         found = sorted(
             (summarize(cp) for cp in self._all(thread_id)), key=latest_key, reverse=True
         )
@@ -172,7 +188,7 @@ class InMemoryCheckpointStore:
         self, thread_id: str, checkpoint_id: str
     ) -> Checkpoint | None:
         data = self._threads.get(thread_id, {}).get(checkpoint_id)
-        return decode_checkpoint(data) if data is not None else None
+        return _decode_named(checkpoint_id, data) if data is not None else None
 
     async def thread_exists(self, thread_id: str) -> bool:
         return bool(self._threads.get(thread_id))

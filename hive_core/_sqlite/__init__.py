@@ -1,0 +1,1 @@
+"""Private pieces of the SQLite checkpoint store (see ``checkpoints_sqlite``)."""

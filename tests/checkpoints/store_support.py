@@ -1,0 +1,166 @@
+"""Helpers and fixtures for the checkpoint store suites (``conftest.py`` registers
+the fixtures; test modules import the helpers from here).
+
+``backend`` is parametrised over every store implementation. Tests get a
+``Backend`` whose ``store`` is a ``SyncStore``: the protocol's coroutines driven by
+``send(None)``, which also proves each store is ``inline`` (a suspension fails).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from hive_core.checkpoints import (
+    Checkpoint,
+    CheckpointStore,
+    CheckpointSummary,
+    InMemoryCheckpointStore,
+)
+from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
+from hive_core.ids import checkpoint_id
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = hashlib.sha256(b"schema").hexdigest()
+GRAPH_VERSION = hashlib.sha256(b"graph").hexdigest()
+
+
+def drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that must never suspend (an ``inline`` store's)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    coro.close()
+    raise AssertionError("an inline store's coroutine suspended")
+
+
+class SyncStore:
+    """The ``CheckpointStore`` protocol, called synchronously."""
+
+    def __init__(self, inner: CheckpointStore) -> None:
+        self.inner = inner
+
+    def save(self, cp: Checkpoint) -> None:
+        drive(self.inner.save(cp))
+
+    def load_latest(self, thread_id: str) -> Checkpoint | None:
+        return drive(self.inner.load_latest(thread_id))
+
+    def list_checkpoints(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[CheckpointSummary]:
+        return drive(self.inner.list_checkpoints(thread_id, limit))
+
+    def load_checkpoint(self, thread_id: str, cid: str) -> Checkpoint | None:
+        return drive(self.inner.load_checkpoint(thread_id, cid))
+
+    def thread_exists(self, thread_id: str) -> bool:
+        return drive(self.inner.thread_exists(thread_id))
+
+
+class Backend:
+    """One store kind: ``open()`` returns a store over the same data."""
+
+    def __init__(self, name: str, tmp_path: Path) -> None:
+        self.name = name
+        self.path = tmp_path / "checkpoints.db"
+        self._opened: list[SQLiteCheckpointStore] = []
+        self._shared: CheckpointStore | None = None
+        self.store = self.open()
+
+    @property
+    def persistent(self) -> bool:
+        """Whether ``open()`` gives a new connection (not the same object)."""
+        return self.name == "sqlite-file"
+
+    def open(self) -> SyncStore:
+        if self.name == "sqlite-file":
+            store = SQLiteCheckpointStore(self.path)
+            self._opened.append(store)
+            return SyncStore(store)
+        if self._shared is None:
+            if self.name == "memory":
+                self._shared = InMemoryCheckpointStore()
+            else:
+                sqlite = SQLiteCheckpointStore(":memory:")
+                self._opened.append(sqlite)
+                self._shared = sqlite
+        return SyncStore(self._shared)
+
+    def reopen(self) -> SyncStore:
+        """Close the file store and open it again (same object for the others)."""
+        if self.persistent:
+            for store in self._opened:
+                store.close()
+            self._opened.clear()
+        self.store = self.open()
+        return self.store
+
+    def close(self) -> None:
+        for store in self._opened:
+            store.close()
+        self._opened.clear()
+
+
+BACKENDS = ["memory", "sqlite-file", "sqlite-memory"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    b = Backend(request.param, tmp_path)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    return tmp_path / "hive.db"
+
+
+@pytest.fixture
+def open_sqlite(
+    sqlite_path: Path,
+) -> Iterator[Callable[[], SQLiteCheckpointStore]]:
+    """Open ``SQLiteCheckpointStore``s on one file; all are closed afterwards."""
+    opened: list[SQLiteCheckpointStore] = []
+
+    def open_() -> SQLiteCheckpointStore:
+        store = SQLiteCheckpointStore(sqlite_path)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+RUN = uuid.UUID(int=0x1234)
+
+
+def make_checkpoint(
+    step: int,
+    global_data: dict[str, bytes] | None = None,
+    *,
+    thread_id: str = "thread-1",
+    run: uuid.UUID = RUN,
+    cid: str | None = None,
+    **fields: Any,
+) -> Checkpoint:
+    """A checkpoint with realistic ids (HCP1) unless ``cid`` is given."""
+    fields.setdefault("schema_version", SCHEMA_VERSION)
+    fields.setdefault("graph_version", GRAPH_VERSION)
+    return Checkpoint(
+        id=cid if cid is not None else checkpoint_id(run, step),
+        thread_id=thread_id,
+        run_id=str(run),
+        step_index=step,
+        global_data=global_data if global_data is not None else {},
+        **fields,
+    )
