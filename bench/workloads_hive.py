@@ -1,0 +1,158 @@
+"""The engine workloads on Hive: graphs compiled once, ``Runtime.run_sync`` per call.
+
+Every call runs on a new thread id (a thread id that has run before continues its
+stored state); ``reset`` starts a new ``Runtime`` so that the states of earlier
+calls, which a ``Runtime`` keeps in memory per thread, do not pile up across
+batches. No checkpointer, no event listeners: the same as LangGraph's
+``invoke`` without a checkpointer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from hive_core import (
+    END,
+    CompiledGraph,
+    GraphBuilder,
+    NodeInput,
+    NodeOutput,
+    Outcome,
+    RunOptions,
+    Runtime,
+    Schema,
+    Spawn,
+    StoreView,
+    Write,
+    channel,
+    reducers,
+)
+
+from .workloads_spec import BenchmarkError, Workload
+
+__all__ = ["FanoutState", "HiveRunner", "State", "build_graph", "prepare"]
+
+
+class State(Schema):
+    """``n`` (sum) and ``items`` (append), as in the LangGraph state."""
+
+    n = channel(int, reducer=reducers.sum, update="multi")
+    items = channel(list[int], reducer=reducers.append, update="multi")
+
+
+class FanoutState(Schema):
+    """``State`` plus the task-local index a spawned worker is started with."""
+
+    n = channel(int, reducer=reducers.sum, update="multi")
+    items = channel(list[int], reducer=reducers.append, update="multi")
+    index = channel(int, scope="task_local")
+
+
+def _add_one(ctx: NodeInput) -> NodeOutput:
+    # a new output per call, as LangGraph's node returns a new dict per call
+    return NodeOutput(writes=[Write(State.n, 1)])
+
+
+def _node_names(count: int) -> list[str]:
+    width = len(str(count - 1))
+    return [f"n{i:0{width}d}" for i in range(count)]
+
+
+def _loop_router(limit: int) -> Callable[[StoreView], Any]:
+    again = ["A"]
+
+    def route(view: StoreView) -> Any:
+        return again if view.get(State.n) < limit else END
+
+    return route
+
+
+def _fanout_graph(width: int) -> CompiledGraph:
+    fs = FanoutState
+
+    def dispatch(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(
+            spawn=[Spawn("worker", {fs.index: i}) for i in range(width)], next=END
+        )
+
+    def worker(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(writes=[Write(fs.items, [ctx.store.get(fs.index)])])
+
+    def join(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(writes=[Write(fs.n, len(ctx.store.get(fs.items)))])
+
+    # The workers' static edge to `join` mirrors LangGraph's `add_edge("worker",
+    # "join")`: every worker task schedules `join`, the commit deduplicates graph
+    # seeds, so `join` runs once, in the superstep after the workers.
+    return (
+        GraphBuilder(fs, start=["dispatch"])
+        .add_node("dispatch", dispatch)
+        .add_node("worker", worker)
+        .add_node("join", join)
+        .add_edge("worker", "join")
+        .compile()
+    )
+
+
+def build_graph(workload: Workload) -> tuple[CompiledGraph, Mapping[Any, Any]]:
+    """The compiled graph of ``workload`` and the input every call passes."""
+    kind = workload.kind
+    if kind == "invoke":
+        graph = GraphBuilder(State, start=["A"]).add_node("A", _add_one).compile()
+        return graph, {State.n: 0}
+    if kind == "chain":
+        names = _node_names(workload.size)
+        builder = GraphBuilder(State, start=[names[0]])
+        for name in names:
+            builder.add_node(name, _add_one)
+        for a, b in itertools.pairwise(names):
+            builder.add_edge(a, b)
+        return builder.compile(), {State.n: 0}
+    if kind == "loop":
+        graph = (
+            GraphBuilder(State, start=["A"])
+            .add_node("A", _add_one)
+            .add_router("A", _loop_router(workload.size))
+            .compile()
+        )
+        return graph, {State.n: 0}
+    if kind == "fanout":
+        return _fanout_graph(workload.size), {FanoutState.n: 0}
+    raise ValueError(f"unknown workload kind {kind!r}")
+
+
+class HiveRunner:
+    """``Runtime.run_sync`` on a fresh thread id per call."""
+
+    engine = "hive"
+
+    def __init__(
+        self, graph: CompiledGraph, input: Mapping[Any, Any], options: RunOptions
+    ) -> None:
+        self.graph = graph
+        self.input = input
+        self.options = options
+        self.runtime = Runtime(graph)
+        self._ids: Iterator[int] = itertools.count()
+
+    def reset(self) -> None:
+        self.runtime = Runtime(self.graph)
+        self._ids = itertools.count()
+
+    def call(self) -> object:
+        return self.runtime.run_sync(f"t{next(self._ids)}", self.input, self.options)
+
+    def final_state(self, result: object) -> Mapping[str, Any]:
+        if not isinstance(result, Outcome):
+            raise BenchmarkError(f"hive returned {type(result).__name__}")
+        if result.status != "finished":
+            raise BenchmarkError(f"hive run ended {result.status!r}, not finished")
+        return result.output
+
+
+def prepare(workload: Workload) -> HiveRunner:
+    """Compile ``workload`` once; ``max_steps`` leaves a margin over its supersteps."""
+    graph, input = build_graph(workload)
+    return HiveRunner(graph, input, RunOptions(max_steps=workload.supersteps + 5))
