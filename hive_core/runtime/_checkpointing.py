@@ -64,10 +64,12 @@ class Checkpointer:
     def check_options(self, options: RunOptions) -> None:
         """Nothing to check beyond ``validate_options``; kept as the hook point."""
 
-    async def after_commit(self, attempt: Attempt, state: ThreadState) -> str | None:
-        """Save if the policy (or an interrupt) asks; return the checkpoint id."""
+    async def after_commit(
+        self, attempt: Attempt, state: ThreadState, *, force: bool = False
+    ) -> str | None:
+        """Save if the policy, an interrupt or ``force`` asks; return the id."""
         policy = attempt.options.checkpoint_policy
-        if state.interruption is None and not policy.saves_at(state.step):
+        if not force and state.interruption is None and not policy.saves_at(state.step):
             return None
         return await self.save(attempt.thread_id, state)
 

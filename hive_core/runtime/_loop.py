@@ -284,7 +284,11 @@ class Attempt:
             )
             saved = None
             if rt.checkpointer is not None:
-                saved = await rt.checkpointer.after_commit(self, new_state)
+                # the first resumed step always saves: its checkpoint records that
+                # the interrupt was answered, so it cannot be answered twice
+                saved = await rt.checkpointer.after_commit(
+                    self, new_state, force=resume is not None
+                )
                 if saved is not None:
                     new_state = new_state.replace(latest_checkpoint_id=saved)
             elif interruption is not None:

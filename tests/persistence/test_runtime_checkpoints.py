@@ -175,6 +175,21 @@ class TestResume:
         assert done.output["results"][-1] == "finalized: approved"
         assert SEEN == [("Finalize", "approved")]
 
+    def test_an_answered_interrupt_cannot_be_answered_again(
+        self, tiny: CompiledGraph
+    ) -> None:
+        store = InMemoryCheckpointStore()
+        out = Runtime(tiny, checkpoint_store=store).run_sync("t")
+        assert out.interrupt is not None
+        Runtime(tiny, checkpoint_store=store).resume_sync("t", out.interrupt.id, "a")
+        latest = asyncio.run(store.load_latest("t"))
+        assert latest is not None and latest.interruption is None  # saved anyway
+        with pytest.raises(NoInterruptToResumeError):
+            Runtime(tiny, checkpoint_store=store).resume_sync(
+                "t", out.interrupt.id, "b"
+            )
+        assert SEEN == [("Finalize", "a")]
+
     def test_resume_events_and_cleared_interrupt_in_first_checkpoint(
         self, tiny: CompiledGraph
     ) -> None:
