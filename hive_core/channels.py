@@ -11,7 +11,7 @@ import enum
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, Generic, Literal, TypeVar, final, get_args, get_origin
+from typing import Any, Generic, Literal, Protocol, TypeVar, final, get_args, get_origin
 
 import msgspec
 
@@ -22,6 +22,7 @@ from .errors import DefinitionError
 __all__ = [
     "DEFAULT_CODEC",
     "Channel",
+    "ReadKey",
     "Persistence",
     "Scope",
     "UpdatePolicy",
@@ -31,6 +32,20 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ReadKey(Protocol[T_co]):
+    """What a read needs of a key: its value type, covariantly.
+
+    Reads take a ``ReadKey`` rather than a ``Channel`` so that
+    ``enumerate(view.get(Chat.messages))`` type-checks: mypy infers a read's type from
+    its context, and an invariant ``Channel[list[str]]`` would not fit the
+    ``Iterable[str]`` that ``enumerate`` asks for. Writes keep the invariant
+    ``Channel``, so a wrong-typed write is still a type error.
+    """
+
+    def __hive_read__(self) -> T_co: ...
 
 
 class Scope(enum.Enum):
@@ -177,6 +192,10 @@ class Channel(Generic[T]):
     @property
     def is_task_local(self) -> bool:
         return not self.is_global
+
+    def __hive_read__(self) -> T:
+        """Static-typing hook for ``ReadKey``; reads never call it."""
+        raise TypeError("__hive_read__ exists for type checkers only")
 
     def __set_name__(self, owner: type, name: str) -> None:
         if self._id is None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast, overload
 
 import attrs
 import msgspec
 
-from .channels import Channel
+from .channels import Channel, ReadKey
 from .store import GlobalStore
 
 __all__ = [
@@ -103,10 +103,14 @@ class Outcome:
     run_id: str | None = None
     """The thread's run id (stable across attempts on the thread)."""
 
-    def get(self, key: Channel[T] | str) -> T:
+    @overload
+    def get(self, key: ReadKey[T]) -> T: ...
+    @overload
+    def get(self, key: str) -> object: ...
+    def get(self, key: ReadKey[object] | str) -> object:
         """A projected channel's value, typed by the key."""
-        cid = key if isinstance(key, str) else key.id
-        return self.output[cid]  # type: ignore[no-any-return]
+        cid = key if isinstance(key, str) else cast("Channel[Any]", key).id
+        return self.output[cid]
 
     @property
     def is_finished(self) -> bool:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
-from .channels import Channel, Scope
+from .channels import Channel, ReadKey, Scope
 from .errors import (
     ChannelTypeMismatchError,
     CodecError,
@@ -40,7 +40,7 @@ EMPTY_FINGERPRINT = hashlib.sha256(b"HLF1" + _U32.pack(0)).digest()
 
 
 def _resolve(
-    by_id: Mapping[str, Channel[Any]], key: Channel[Any] | str
+    by_id: Mapping[str, Channel[Any]], key: ReadKey[object] | str
 ) -> Channel[Any]:
     if type(key) is Channel:
         found = by_id.get(key._id)  # type: ignore[arg-type]
@@ -51,6 +51,8 @@ def _resolve(
         if found is None:
             raise UnknownChannelError(key)
         return found
+    if not isinstance(key, Channel):
+        raise TypeError(f"expected a channel or a channel id, got {type(key).__name__}")
     found = by_id.get(key.id)
     if found is None:
         raise UnknownChannelError(key.id)
@@ -91,12 +93,16 @@ class GlobalStore:
         self._by_id = schema.by_id
         self._values = values
 
-    def get(self, key: Channel[T] | str) -> T:
+    @overload
+    def get(self, key: ReadKey[T]) -> T: ...
+    @overload
+    def get(self, key: str) -> object: ...
+    def get(self, key: ReadKey[object] | str) -> object:
         """The committed value of a global channel."""
         ch = _resolve(self._by_id, key)
         if ch.scope is not Scope.GLOBAL:
             raise ScopeMismatchError(ch.id, expected="global", actual="task-local")
-        return self._values[ch.id]  # type: ignore[return-value]
+        return self._values[ch.id]
 
     def to_dict(self) -> dict[str, object]:
         """A shallow copy of the values keyed by channel id, in sorted id order."""
@@ -117,12 +123,16 @@ class TaskLocalStore:
         self._by_id = schema.by_id
         self._values: Mapping[str, object] = values if values is not None else {}
 
-    def get(self, key: Channel[T] | str) -> T | None:
+    @overload
+    def get(self, key: ReadKey[T]) -> T | None: ...
+    @overload
+    def get(self, key: str) -> object: ...
+    def get(self, key: ReadKey[object] | str) -> object:
         """The overlay value, or ``None`` when the task did not set it."""
         ch = _resolve(self._by_id, key)
         if ch.scope is not Scope.TASK_LOCAL:
             raise ScopeMismatchError(ch.id, expected="task-local", actual="global")
-        return self._values.get(ch.id)  # type: ignore[return-value]
+        return self._values.get(ch.id)
 
     def to_dict(self) -> dict[str, object]:
         return dict(self._values)
@@ -149,16 +159,20 @@ class StoreView:
         self._overlay = overlay
         self._initial = initial.values
 
-    def get(self, key: Channel[T] | str) -> T:
+    @overload
+    def get(self, key: ReadKey[T]) -> T: ...
+    @overload
+    def get(self, key: str) -> object: ...
+    def get(self, key: ReadKey[object] | str) -> object:
         """The value a task sees for ``key`` (global or task-local)."""
         ch = _resolve(self._by_id, key)
         cid = ch.id
         if ch.is_global:
-            return self._global[cid]  # type: ignore[return-value]
+            return self._global[cid]
         overlay = self._overlay
         if cid in overlay:
-            return overlay[cid]  # type: ignore[return-value]
-        return self._initial[cid]  # type: ignore[return-value]
+            return overlay[cid]
+        return self._initial[cid]
 
     def __repr__(self) -> str:
         local = dict(self._overlay)

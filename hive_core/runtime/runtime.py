@@ -90,9 +90,8 @@ def _drive(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _no_running_loop(name: str) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    # the low-level getter returns None instead of raising: no exception per call
+    if asyncio._get_running_loop() is None:
         return
     raise RuntimeError(
         f"Runtime.{name}() cannot be called from a running event loop; use "
@@ -128,7 +127,8 @@ class Runtime:
             else None
         )
         self._threads: dict[str, ThreadState] = {}
-        self._busy: dict[str, deque[asyncio.Future[None]]] = {}
+        self._busy: dict[str, deque[asyncio.Future[None]] | None] = {}
+        self._start_seeds = seed_start(self)
         self._last_outcomes: dict[str, Outcome] = {}
         self.inline = all(
             not n.is_async and not n.blocking and n.retry is None
@@ -363,10 +363,14 @@ class Runtime:
         )
 
     async def acquire(self, thread_id: str) -> None:
-        queue = self._busy.get(thread_id)
-        if queue is None:
-            self._busy[thread_id] = deque()
+        """FIFO per thread; the uncontended path allocates nothing."""
+        busy = self._busy
+        if thread_id not in busy:
+            busy[thread_id] = None
             return
+        queue = busy[thread_id]
+        if queue is None:
+            queue = busy[thread_id] = deque()
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.append(fut)
         try:
@@ -378,7 +382,7 @@ class Runtime:
 
     def release(self, thread_id: str) -> None:
         queue = self._busy[thread_id]
-        while queue:
+        while queue is not None and queue:
             fut = queue.popleft()
             if not fut.done():
                 fut.set_result(None)
@@ -423,7 +427,7 @@ class Runtime:
             if state.interruption is not None:
                 raise InterruptPendingError(thread_id, state.interruption.id)
             values, _ = apply_input_writes(self, state.values, writes)
-            frontier = state.frontier or seed_start(self)
+            frontier = state.frontier or self._start_seeds
             state = state.replace(values=values, frontier=frontier)
             self.publish(thread_id, state)
             return await attempt.loop(state)
