@@ -1,5 +1,100 @@
-"""Hive DSL: workflows as decorated Python functions (lowered into hive_core)."""
+"""Hive DSL: workflows as decorated Python functions, lowered into ``hive_core``.
+
+```python
+from hive_core import NodeInput, Runtime
+from hive_dsl import Effects, Set, Workflow
+
+wf = Workflow(Greeting)
+
+@wf.node(start=True)
+def greet(ctx: NodeInput) -> Effects:
+    return Effects(Set(Greeting.message, f"Hello, {ctx.store.get(Greeting.name)}!"))
+
+outcome = Runtime(wf.compile()).run_sync("t1", {Greeting.name: "Ada"})
+```
+
+``hive_dsl.testing.node_input`` builds a node input for unit tests of a single node.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .agents import (
+    AgentState,
+    AllowList,
+    ToolApproval,
+    ToolApprovalRequired,
+    tool_calling_agent,
+)
+from .builders import Branch, Chain, Edge, FanOut, Join, Target
+from .effects import (
+    Append,
+    Effect,
+    Effects,
+    End,
+    GoTo,
+    Interrupt,
+    Set,
+    SpawnEach,
+    UseGraphEdges,
+)
+from .errors import (
+    MigrationError,
+    PatchConflictError,
+    PatchDuplicateNodeError,
+    PatchError,
+    PatchMissingEdgeError,
+    PatchUnknownNodeError,
+    SubgraphIncompleteError,
+    SubgraphInterruptedError,
+)
+from .model_turn import ModelTurn
+from .patch import KEEP, PatchDiff, PatchResult, WorkflowPatch
+from .subgraph import Subgraph
+from .workflow import NodeDef, NodeRef, NodeResult, Workflow
+
+__all__ = [
+    # workflows and nodes
+    "NodeDef",
+    "NodeRef",
+    "NodeResult",
+    "Workflow",
+    # effects
+    "Append",
+    "Effect",
+    "Effects",
+    "End",
+    "GoTo",
+    "Interrupt",
+    "Set",
+    "SpawnEach",
+    "UseGraphEdges",
+    # builders
+    "Branch",
+    "Chain",
+    "Edge",
+    "FanOut",
+    "Join",
+    "Subgraph",
+    "Target",
+    # models and agents
+    "AgentState",
+    "AllowList",
+    "ModelTurn",
+    "ToolApproval",
+    "ToolApprovalRequired",
+    "tool_calling_agent",
+    # patching
+    "KEEP",
+    "PatchDiff",
+    "PatchResult",
+    "WorkflowPatch",
+    # errors
+    "MigrationError",
+    "PatchConflictError",
+    "PatchDuplicateNodeError",
+    "PatchError",
+    "PatchMissingEdgeError",
+    "PatchUnknownNodeError",
+    "SubgraphIncompleteError",
+    "SubgraphInterruptedError",
+]

@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-PACKAGES = ["hive_core", "hive_dsl"]
+PACKAGES = ["hive_core", "hive_dsl", "hive_core.memory", "hive_core.models"]
 
 
 def bound_names(module: ModuleType) -> set[str]:

@@ -1,0 +1,140 @@
+"""Models and tools for agent nodes: chat types, clients, the tool loop, cassettes.
+
+Nodes reach a model through ``node_input.environment.model`` (or ``.model_router``)
+and tools through ``.tools``; :func:`run_tool_loop` drives the model/tool exchange
+with the original's rules; :func:`messages_reducer` folds message updates;
+:class:`Cassette` records and replays calls so agent traces are golden-testable
+offline; :class:`OpenAICompatClient` speaks the chat-completions protocol over
+``httpx`` (the optional ``openai`` extra), which it imports only when it sends a
+request, so importing this package never needs it.
+"""
+
+from __future__ import annotations
+
+from .cassette import Cassette, CassetteData, ReplayedToolError, first_difference
+from .chat import (
+    REMOVE_ALL_ID,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    Final,
+    Role,
+    StreamChunk,
+    Token,
+    ToolCall,
+    ToolDefinition,
+    ToolResult,
+)
+from .client import HintRouter, ModelClient, ModelRouter, RoutingHints, resolve_client
+from .errors import (
+    CassetteError,
+    CassetteExhaustedError,
+    CassetteFormatError,
+    CassetteMismatchError,
+    InvalidMessagesUpdateError,
+    MissingTaskLocalValueError,
+    ModelClientMissingError,
+    ModelConnectionError,
+    ModelError,
+    ModelHTTPError,
+    ModelResponseInvalidError,
+    ModelStreamInvalidError,
+    ModelTimeoutError,
+    ModelToolLoopLimitError,
+    ToolArgumentsInvalidError,
+    ToolRegistryMissingError,
+    UnknownToolError,
+)
+from .loop import (
+    Emit,
+    ToolLoopConfig,
+    ToolLoopResult,
+    call_model,
+    invoke_tool,
+    order_tool_calls,
+    run_tool_loop,
+)
+from .messages import (
+    Compaction,
+    approximate_tokens,
+    compact_messages,
+    message_id,
+    messages_reducer,
+    tool_message_id,
+)
+from .openai_compat import OpenAICompatClient, Retries, Timeouts
+from .scripted import ScriptedModelClient, ScriptedReply
+from .tools import Tool, ToolProvider, ToolRegistry
+
+__all__ = [
+    # chat data
+    "REMOVE_ALL_ID",
+    "ChatMessage",
+    "ChatRequest",
+    "ChatResponse",
+    "Final",
+    "Role",
+    "StreamChunk",
+    "Token",
+    "ToolCall",
+    "ToolDefinition",
+    "ToolResult",
+    # clients and routing
+    "HintRouter",
+    "ModelClient",
+    "ModelRouter",
+    "RoutingHints",
+    "ScriptedModelClient",
+    "ScriptedReply",
+    "resolve_client",
+    # the OpenAI-compatible HTTP adapter
+    "OpenAICompatClient",
+    "Retries",
+    "Timeouts",
+    # tools
+    "Tool",
+    "ToolProvider",
+    "ToolRegistry",
+    # the loop
+    "Emit",
+    "ToolLoopConfig",
+    "ToolLoopResult",
+    "call_model",
+    "invoke_tool",
+    "order_tool_calls",
+    "run_tool_loop",
+    # messages
+    "Compaction",
+    "approximate_tokens",
+    "compact_messages",
+    "message_id",
+    "messages_reducer",
+    "tool_message_id",
+    # cassettes
+    "Cassette",
+    "CassetteData",
+    "ReplayedToolError",
+    "first_difference",
+    # errors
+    "CassetteError",
+    "CassetteExhaustedError",
+    "CassetteFormatError",
+    "CassetteMismatchError",
+    "InvalidMessagesUpdateError",
+    "MissingTaskLocalValueError",
+    "ModelClientMissingError",
+    "ModelConnectionError",
+    "ModelError",
+    "ModelHTTPError",
+    "ModelResponseInvalidError",
+    "ModelStreamInvalidError",
+    "ModelTimeoutError",
+    "ModelToolLoopLimitError",
+    "ToolArgumentsInvalidError",
+    "ToolRegistryMissingError",
+    "UnknownToolError",
+]
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -1,0 +1,173 @@
+"""Errors the DSL adds to ``hive_core``'s tree (every one is a ``HiveError``).
+
+```
+HiveError
+├── DefinitionError (hive_core)            DSL misuse: raised as is, never subclassed
+├── RunError (hive_core)
+│   └── SubgraphIncompleteError            a child graph did not finish
+│       └── SubgraphInterruptedError       ... because it asked for an interrupt
+├── PatchError (ValueError)                a WorkflowPatch cannot apply; .problems lists ALL
+│   ├── PatchUnknownNodeError              a patch names a node the graph lacks
+│   ├── PatchDuplicateNodeError            a patch adds a node id the graph has
+│   ├── PatchMissingEdgeError              a patch names a static edge the graph lacks
+│   └── PatchConflictError                 an operation would break a join or the start
+└── CheckpointError (hive_core)
+    └── MigrationError                     a checkpoint cannot move to a patched graph
+```
+
+Definition-time mistakes (a branch without default, an empty chain, an unknown node
+name, a bad node signature, ...) are plain ``hive_core.DefinitionError``s whose first
+line names the culprit, followed by ``Incorrect:`` / ``Correct:`` lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Literal
+
+from hive_core import CheckpointError, HiveError, Problem, RunError
+
+__all__ = [
+    "MigrationError",
+    "MigrationReason",
+    "PatchConflictError",
+    "PatchDuplicateNodeError",
+    "PatchError",
+    "PatchMissingEdgeError",
+    "PatchUnknownNodeError",
+    "SubgraphIncompleteError",
+    "SubgraphInterruptedError",
+]
+
+
+class SubgraphIncompleteError(RunError):
+    """A ``Subgraph`` node's child run ended without finishing (out of steps or
+    cancelled); the parent node fails, so nothing of its step is committed.
+
+    Fix: give the child more steps (``Subgraph(..., options=RunOptions(max_steps=...))``)
+    or make it terminate.
+    """
+
+    code: ClassVar[str] = "subgraph-incomplete"
+
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        child_thread_id: str,
+        status: str,
+        message: str | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.child_thread_id = child_thread_id
+        self.status = status
+        super().__init__(
+            message
+            or f"Subgraph node `{node_id}` ended with status `{status}` in child "
+            f"thread `{child_thread_id}`; a subgraph must finish"
+        )
+
+
+class SubgraphInterruptedError(SubgraphIncompleteError):
+    """A ``Subgraph`` node's child run asked for an interrupt.
+
+    A child cannot pause its parent: interrupts inside a subgraph are not supported.
+    Move the interrupt to a node of the parent graph.
+    """
+
+    code: ClassVar[str] = "subgraph-interrupted"
+
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        child_thread_id: str,
+        interrupt_id: str,
+        payload: object,
+    ) -> None:
+        self.interrupt_id = interrupt_id
+        self.payload = payload
+        super().__init__(
+            node_id=node_id,
+            child_thread_id=child_thread_id,
+            status="interrupted",
+            message=f"Subgraph node `{node_id}` was interrupted by its child "
+            f"(thread `{child_thread_id}`, interrupt `{interrupt_id[:12]}`); a "
+            "subgraph cannot pause its parent\n\n"
+            "Fix: move the interrupt into a node of the parent graph.",
+        )
+
+
+class PatchError(HiveError, ValueError):
+    """A ``WorkflowPatch`` cannot be applied; ``problems`` lists every reason.
+
+    The raised class is the specific subclass when all problems are of one kind,
+    else this base class. Nothing is built when a patch fails.
+    """
+
+    code: ClassVar[str] = "patch-error"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        n = len(self.problems)
+        lines = [f"Patch failed with {n} problem{'s' if n != 1 else ''}:"]
+        lines += [f"  [{p.code}] {p.message}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The problem codes in order."""
+        return tuple(p.code for p in self.problems)
+
+
+class PatchUnknownNodeError(PatchError):
+    """A patch operation names a node the graph (as patched so far) does not have."""
+
+    code: ClassVar[str] = "patch-unknown-node"
+
+
+class PatchDuplicateNodeError(PatchError):
+    """A patch adds a node (or probe) whose id the graph already has."""
+
+    code: ClassVar[str] = "patch-duplicate-node-id"
+
+
+class PatchMissingEdgeError(PatchError):
+    """``insert_probe`` or ``remove_edge`` names a static edge the graph lacks."""
+
+    code: ClassVar[str] = "patch-missing-static-edge"
+
+
+class PatchConflictError(PatchError):
+    """``remove_node`` targets a start node or a node that takes part in a join."""
+
+    code: ClassVar[str] = "patch-conflict"
+
+
+MigrationReason = Literal[
+    "no-checkpoint",
+    "not-from-old-graph",
+    "schema-changed",
+    "not-this-patch",
+    "frontier-touches-change",
+    "join-barrier-touches-change",
+]
+
+
+class MigrationError(CheckpointError):
+    """``WorkflowPatch.migrate`` refused to move a thread's checkpoint to the patched
+    graph; ``reason`` says why and nothing was saved.
+
+    Fix: finish (or resume) the thread on the old graph, then switch; or start a new
+    thread on the patched graph.
+    """
+
+    code: ClassVar[str] = "migration-refused"
+
+    def __init__(
+        self, message: str, *, reason: MigrationReason, thread_id: str, subject: str
+    ) -> None:
+        self.reason: MigrationReason = reason
+        self.thread_id = thread_id
+        self.subject = subject
+        super().__init__(message)
