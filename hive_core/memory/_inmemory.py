@@ -11,11 +11,10 @@ from ._tokenize import tokenize
 from ._validate import (
     check_key,
     check_limit,
-    check_metadata,
     check_namespace,
     check_query,
-    check_text,
     checked_item,
+    new_item,
 )
 from .protocol import MemoryItem, Namespace, RecallHit
 
@@ -79,12 +78,7 @@ class InMemoryMemoryStore:
         metadata: Mapping[str, str] | None = None,
     ) -> MemoryItem:
         """Insert or replace the item at ``(namespace, key)`` and return it."""
-        item = MemoryItem(
-            namespace=check_namespace(namespace),
-            key=check_key(key),
-            text=check_text(text),
-            metadata=check_metadata(metadata),
-        )
+        item = new_item(namespace, key, text, metadata)
         self._put(item)
         return _copy(item)
 

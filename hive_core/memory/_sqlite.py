@@ -27,11 +27,10 @@ from ._tokenize import TOKENIZER_VERSION, tokenize
 from ._validate import (
     check_key,
     check_limit,
-    check_metadata,
     check_namespace,
     check_query,
-    check_text,
     checked_item,
+    new_item,
 )
 from .errors import MemorySchemaError, MemoryStoreClosedError
 from .protocol import MemoryItem, Namespace, RecallHit
@@ -249,12 +248,7 @@ class SQLiteMemoryStore:
         metadata: Mapping[str, str] | None = None,
     ) -> MemoryItem:
         """Insert or replace the item at ``(namespace, key)`` and return it."""
-        item = MemoryItem(
-            namespace=check_namespace(namespace),
-            key=check_key(key),
-            text=check_text(text),
-            metadata=check_metadata(metadata),
-        )
+        item = new_item(namespace, key, text, metadata)
         with self._lock:
             self._check_open("remember")
             self._write([item])

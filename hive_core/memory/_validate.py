@@ -15,6 +15,7 @@ __all__ = [
     "check_query",
     "check_text",
     "checked_item",
+    "new_item",
 ]
 
 
@@ -101,9 +102,16 @@ def checked_item(item: object) -> MemoryItem:
     if not isinstance(item, MemoryItem):
         expected = "an iterable of MemoryItem"
         raise InvalidMemoryArgumentError("items", expected=expected, got=item)
+    return new_item(item.namespace, item.key, item.text, item.metadata)
+
+
+def new_item(
+    namespace: object, key: object, text: object, metadata: object
+) -> MemoryItem:
+    """A ``MemoryItem`` from unchecked arguments, each validated on the way in."""
     return MemoryItem(
-        namespace=check_namespace(item.namespace),
-        key=check_key(item.key),
-        text=check_text(item.text),
-        metadata=check_metadata(item.metadata),
+        namespace=check_namespace(namespace),
+        key=check_key(key),
+        text=check_text(text),
+        metadata=check_metadata(metadata),
     )
