@@ -138,6 +138,13 @@ class ThreadState:
         self.latest_checkpoint_id = latest_checkpoint_id
 
     def replace(self, **changes: Any) -> ThreadState:
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        fields.update(changes)
-        return ThreadState(**fields)
+        get = changes.get
+        return ThreadState(
+            run_id=get("run_id", self.run_id),
+            step=get("step", self.step),
+            values=get("values", self.values),
+            frontier=get("frontier", self.frontier),
+            barriers=get("barriers", self.barriers),
+            interruption=get("interruption", self.interruption),
+            latest_checkpoint_id=get("latest_checkpoint_id", self.latest_checkpoint_id),
+        )
