@@ -7,12 +7,18 @@ fake one without patching.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
+
+from ._lazy import LazyModule
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # imported on first use; see hive_core/_lazy.py
+    asyncio = LazyModule("asyncio", __name__)
 
 __all__ = ["Clock", "Environment", "SystemClock"]
 

@@ -9,11 +9,11 @@ nothing downstream can see which task finished first.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
+from .._lazy import LazyModule
 from ..environment import Environment
 from ..events import (
     CustomDebug,
@@ -29,6 +29,11 @@ from ..schema import SchemaSpec
 from ..store import InitialCache, StoreView
 from ._sink import EventSink
 from ._state import Task
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # imported on first use; see hive_core/_lazy.py
+    asyncio = LazyModule("asyncio", __name__)
 
 __all__ = ["Failure", "StepRunner", "normalize_output"]
 

@@ -7,10 +7,11 @@ published as the thread's new committed state.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import types
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._lazy import LazyModule
 from ..channels import Scope, UpdatePolicy, Write
 from ..errors import (
     ChannelTypeMismatchError,
@@ -47,6 +48,11 @@ from ._state import Seed, Task, ThreadState
 
 if TYPE_CHECKING:
     from .runtime import Runtime
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # imported on first use; see hive_core/_lazy.py
+    asyncio = LazyModule("asyncio", __name__)
 
 __all__ = ["Attempt", "apply_input_writes", "seed_start", "validate_options"]
 
@@ -316,7 +322,7 @@ class Attempt:
                 return self.outcome("interrupted", state, interrupt=interruption)
             if sink is not None or steps_run % _YIELD_EVERY == 0:
                 try:
-                    await asyncio.sleep(0)
+                    await _yield_now()
                 except asyncio.CancelledError:
                     if not self.is_cancelled():
                         raise
@@ -435,6 +441,13 @@ def _outputs_or_raise(
                 else type(err).__name__,
             ) from err
     return results  # type: ignore[return-value]
+
+
+@types.coroutine
+def _yield_now() -> Generator[None, None, None]:
+    """What ``asyncio.sleep(0)`` does, without importing asyncio: a bare yield lets
+    the event loop run other tasks (and the inline driver simply resumes)."""
+    yield
 
 
 def _uncancel() -> None:

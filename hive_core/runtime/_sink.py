@@ -8,12 +8,17 @@ else waits for room, so a slow listener slows the run instead of losing events.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
+from .._lazy import LazyModule
 from ..events import CustomDebug, Event, ModelToken
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # imported on first use; see hive_core/_lazy.py
+    asyncio = LazyModule("asyncio", __name__)
 
 __all__ = ["EventSink"]
 

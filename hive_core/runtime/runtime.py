@@ -8,15 +8,16 @@ difference between a 2 µs and a 300 µs call.
 
 from __future__ import annotations
 
-import asyncio
+import sys
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 import msgspec
 
+from .._lazy import LazyModule
 from ..channels import Write, type_name
 from ..checkpoints import CheckpointStore, CheckpointSummary
 from ..compiled import CompiledGraph
@@ -49,6 +50,11 @@ from ._checkpointing import Checkpointer
 from ._loop import Attempt, apply_input_writes, seed_start, validate_options
 from ._sink import EventSink
 from ._state import ThreadState
+
+if TYPE_CHECKING:
+    import asyncio
+else:  # imported on first use; see hive_core/_lazy.py
+    asyncio = LazyModule("asyncio", __name__)
 
 __all__ = ["IdSource", "RandomIds", "RunHandle", "Runtime", "StepReport"]
 
@@ -90,8 +96,10 @@ def _drive(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _no_running_loop(name: str) -> None:
+    # no asyncio imported means no loop can be running (and keeps it unimported);
     # the low-level getter returns None instead of raising: no exception per call
-    if asyncio._get_running_loop() is None:
+    aio = sys.modules.get("asyncio")
+    if aio is None or aio._get_running_loop() is None:
         return
     raise RuntimeError(
         f"Runtime.{name}() cannot be called from a running event loop; use "
