@@ -153,14 +153,16 @@ def hive_core_modules() -> list[types.ModuleType]:
 
 
 def error_codes() -> set[str]:
-    """The ``code`` of every HiveError subclass defined anywhere in ``hive_core``."""
+    """The ``code`` of every HiveError subclass defined in ``hive_core`` or
+    ``hive_dsl``."""
     hive_core_modules()
+    importlib.import_module("hive_dsl")
     found: set[str] = set()
     pending: list[type[HiveError]] = [HiveError]
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls.__module__.split(".")[0] == "hive_core":
+        if cls.__module__.split(".")[0] in ("hive_core", "hive_dsl"):
             found.add(cls.code)
     return found
 
