@@ -159,20 +159,24 @@ class InMemoryCheckpointStore:
 
     def __init__(self) -> None:
         self._threads: dict[str, dict[str, bytes]] = {}
+        self._summaries: dict[str, dict[str, CheckpointSummary]] = {}
+        self._latest: dict[str, tuple[int, str]] = {}
 
     async def save(self, checkpoint: Checkpoint) -> None:
         data = encode_checkpoint(checkpoint)
-        self._threads.setdefault(checkpoint.thread_id, {})[checkpoint.id] = data
-
-    def _all(self, thread_id: str) -> list[Checkpoint]:
-        return [
-            _decode_named(cid, data)
-            for cid, data in self._threads.get(thread_id, {}).items()
-        ]
+        thread = checkpoint.thread_id
+        self._threads.setdefault(thread, {})[checkpoint.id] = data
+        self._summaries.setdefault(thread, {})[checkpoint.id] = summarize(checkpoint)
+        key = latest_key(checkpoint)
+        if thread not in self._latest or key > self._latest[thread]:
+            self._latest[thread] = key
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
-        found = self._all(thread_id)
-        return max(found, key=latest_key) if found else None
+        """Decodes one checkpoint, not the thread's history."""
+        key = self._latest.get(thread_id)
+        if key is None:
+            return None
+        return _decode_named(key[1], self._threads[thread_id][key[1]])
 
     async def list_checkpoints(
         self, thread_id: str, limit: int | None = None
@@ -180,7 +184,7 @@ class InMemoryCheckpointStore:
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0 or None, got {limit}")
         found = sorted(
-            (summarize(cp) for cp in self._all(thread_id)), key=latest_key, reverse=True
+            self._summaries.get(thread_id, {}).values(), key=latest_key, reverse=True
         )
         return found if limit is None else found[:limit]
 
