@@ -36,6 +36,7 @@ from ..errors import (
 from ..events import (
     CheckpointSaved,
     Event,
+    RunCancelled,
     RunFinished,
     RunResumed,
     RunStarted,
@@ -397,6 +398,28 @@ class Runtime:
                 return
         del self._busy[thread_id]
 
+    async def _wait_turn(self, attempt: Attempt) -> Outcome | None:
+        """Wait for the thread (FIFO). A cancel while queued ends the attempt before
+        it ran: ``run_started``, ``run_cancelled`` and a ``cancelled`` outcome with
+        the thread's committed output; nothing is changed."""
+        try:
+            await self.acquire(attempt.thread_id)
+        except asyncio.CancelledError:
+            if not attempt.is_cancelled():
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            state = self._threads.get(attempt.thread_id)
+            if state is not None:
+                attempt.bind_run(state)
+            await attempt.emit(RunStarted, thread_id=attempt.thread_id)
+            await attempt.emit(RunCancelled)
+            if state is None:
+                return Outcome(status="cancelled", output={})
+            return attempt.outcome("cancelled", state)
+        return None
+
     async def baseline(self, attempt: Attempt) -> ThreadState:
         """In-memory state if present, else the store's latest checkpoint, else
         fresh."""
@@ -424,7 +447,9 @@ class Runtime:
 
     async def _run_attempt(self, attempt: Attempt, input: object) -> Outcome:
         thread_id = attempt.thread_id
-        await self.acquire(thread_id)
+        cancelled = await self._wait_turn(attempt)
+        if cancelled is not None:
+            return cancelled
         try:
             state = await self.baseline(attempt)
             await self._begin(attempt, state)
@@ -447,7 +472,9 @@ class Runtime:
     ) -> Outcome:
         thread_id = attempt.thread_id
         cpr = self._require_store("resume")
-        await self.acquire(thread_id)
+        cancelled = await self._wait_turn(attempt)
+        if cancelled is not None:
+            return cancelled
         try:
             cp = await cpr.store.load_latest(thread_id)
             if cp is None:
@@ -491,7 +518,9 @@ class Runtime:
         self, attempt: Attempt, writes: Sequence[Write[Any]]
     ) -> Outcome:
         thread_id = attempt.thread_id
-        await self.acquire(thread_id)
+        cancelled = await self._wait_turn(attempt)
+        if cancelled is not None:
+            return cancelled
         try:
             state = await self.baseline(attempt)
             await self._begin(attempt, state)

@@ -462,3 +462,41 @@ class TestExternalWrites:
         rt.run_sync("t")
         with pytest.raises(InterruptPendingError):
             rt.apply_external_writes_sync("t", [Write(Tiny.results, ["x"])])
+
+
+class TestCancelWhileQueued:
+    def test_a_run_cancelled_while_queued_changes_nothing(self) -> None:
+        class Q(Schema):
+            log = channel(list[str], reducer=reducers.append, update="multi")
+
+        gate = asyncio.Event()
+
+        async def slow(ctx: NodeInput) -> NodeOutput:
+            await gate.wait()
+            return NodeOutput(writes=[Write(Q.log, ["first"])])
+
+        rt = Runtime(GraphBuilder(Q, start=["A"]).add_node("A", slow).compile())
+
+        async def go() -> tuple[Any, list[Event], Any]:
+            first = rt.run("t", {"log": ["in-1"]})
+            first_task = asyncio.ensure_future(first.outcome())
+            await asyncio.sleep(0.01)  # the first run holds the thread
+            second = rt.run("t", {"log": ["in-2"]})
+            events: list[Event] = []
+
+            async def listen() -> None:
+                events.extend([e async for e in second.events])
+
+            listener = asyncio.ensure_future(listen())
+            await asyncio.sleep(0.01)  # the second run is queued behind it
+            second.cancel()
+            out2 = await second
+            await listener
+            gate.set()
+            return await first_task, events, out2
+
+        out1, events2, out2 = asyncio.run(go())
+        assert out2.status == "cancelled"
+        assert kinds(events2) == ["run_started", "run_cancelled"]
+        assert out1.status == "finished"
+        assert out1.output["log"] == ["in-1", "first"]  # the second input never landed
