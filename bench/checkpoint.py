@@ -41,7 +41,7 @@ from hive_core import (
     channel,
     reducers,
 )
-from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
+from hive_core.persistence import SQLiteCheckpointStore
 
 __all__ = ["run"]
 

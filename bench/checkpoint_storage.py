@@ -38,9 +38,8 @@ from typing import Annotated, Any, TypedDict, TypeVar
 
 import msgspec
 
-from hive_core.checkpoints import Checkpoint
-from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
 from hive_core.ids import checkpoint_id
+from hive_core.persistence import Checkpoint, SQLiteCheckpointStore
 
 T = TypeVar("T")
 _SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}

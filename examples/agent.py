@@ -37,7 +37,7 @@ from hive_core import (
 from hive_core.events import Event, trace_to_builtins
 from hive_core.models import Cassette, ModelClient, ToolRegistry
 from hive_core.testing import SequentialIds
-from hive_dsl.agents import (
+from hive_dsl import (
     AgentState,
     AllowList,
     ToolApproval,
@@ -147,7 +147,7 @@ def format_event(ev: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if "--record" in args:
-        from hive_core.models.openai_compat import OpenAICompatClient
+        from hive_core.models import OpenAICompatClient
 
         with Cassette(CASSETTE, mode="record") as tape:
             run = asyncio.run(run_agent(tape.client(OpenAICompatClient())))

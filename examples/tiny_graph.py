@@ -40,8 +40,8 @@ from hive_core import (
     channel,
     reducers,
 )
-from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
 from hive_core.events import Event, trace_to_builtins
+from hive_core.persistence import SQLiteCheckpointStore
 
 THREAD = "example-thread"
 OPTIONS = RunOptions(checkpoint_policy=CheckpointPolicy.on_interrupt())

@@ -8,15 +8,6 @@ every run.
 from __future__ import annotations
 
 from . import reducers
-from .channels import Channel, Persistence, Scope, UpdatePolicy, Write, channel
-from .checkpoints import (
-    Checkpoint,
-    CheckpointStore,
-    CheckpointSummary,
-    InMemoryCheckpointStore,
-)
-from .codecs import Codec, JSONCodec, Utf8Codec, canonical_json
-from .compiled import CompiledGraph
 from .environment import Clock, Environment, SystemClock
 from .errors import (
     ChannelTypeMismatchError,
@@ -52,9 +43,22 @@ from .errors import (
     UnknownNodeError,
     UpdatePolicyViolationError,
 )
-from .graph import GraphBuilder
-from .ir import EdgeIR, GraphIR, JoinIR, NodeIR, RetryPolicy
+from .graph import (
+    CompiledGraph,
+    EdgeIR,
+    GraphBuilder,
+    GraphIR,
+    JoinIR,
+    NodeIR,
+    RetryPolicy,
+)
 from .nodes import END, GRAPH_EDGES, Next, NodeInput, NodeOutput, Resume, Spawn
+from .persistence import (
+    Checkpoint,
+    CheckpointStore,
+    CheckpointSummary,
+    InMemoryCheckpointStore,
+)
 from .run_types import (
     CheckpointPolicy,
     Interruption,
@@ -64,8 +68,27 @@ from .run_types import (
     ThreadSnapshot,
 )
 from .runtime import IdSource, RandomIds, RunHandle, Runtime
-from .schema import InputContext, Schema, SchemaSpec, schema_of
-from .store import GlobalStore, InitialCache, StoreView, TaskLocalStore, fingerprint
+from .state import (
+    Channel,
+    Codec,
+    GlobalStore,
+    InitialCache,
+    InputContext,
+    JSONCodec,
+    Persistence,
+    Schema,
+    SchemaSpec,
+    Scope,
+    StoreView,
+    TaskLocalStore,
+    UpdatePolicy,
+    Utf8Codec,
+    Write,
+    canonical_json,
+    channel,
+    fingerprint,
+    schema_of,
+)
 
 __all__ = [
     # schema and channels

@@ -14,9 +14,9 @@ from typing import Any, Protocol, TypeAlias, final
 
 import msgspec
 
-from .channels import Channel, Write
 from .environment import Environment
-from .store import StoreView
+from .state._channels import Channel, Write
+from .state._store import StoreView
 
 __all__ = [
     "END",

@@ -8,8 +8,8 @@ from typing import Any, Literal, TypeVar, cast, overload
 import attrs
 import msgspec
 
-from .channels import Channel, ReadKey
-from .store import GlobalStore
+from .state._channels import Channel, ReadKey
+from .state._store import GlobalStore
 
 __all__ = [
     "CheckpointPolicy",

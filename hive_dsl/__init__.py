@@ -18,15 +18,15 @@ outcome = Runtime(wf.compile()).run_sync("t1", {Greeting.name: "Ada"})
 
 from __future__ import annotations
 
-from .agents import (
+from ._agents import (
     AgentState,
     AllowList,
     ToolApproval,
     ToolApprovalRequired,
     tool_calling_agent,
 )
-from .builders import Branch, Chain, Edge, FanOut, Join, Target
-from .effects import (
+from ._builders import Branch, Chain, Edge, FanOut, Join, Target
+from ._effects import (
     Append,
     Effect,
     Effects,
@@ -37,7 +37,7 @@ from .effects import (
     SpawnEach,
     UseGraphEdges,
 )
-from .errors import (
+from ._errors import (
     MigrationError,
     PatchConflictError,
     PatchDuplicateNodeError,
@@ -47,10 +47,10 @@ from .errors import (
     SubgraphIncompleteError,
     SubgraphInterruptedError,
 )
-from .model_turn import ModelTurn
-from .patch import KEEP, PatchDiff, PatchResult, WorkflowPatch
-from .subgraph import Subgraph
-from .workflow import NodeDef, NodeRef, NodeResult, Workflow
+from ._model_turn import ModelTurn
+from ._patch import KEEP, PatchDiff, PatchResult, WorkflowPatch
+from ._subgraph import Subgraph
+from ._workflow import NodeDef, NodeRef, NodeResult, Workflow
 
 __all__ = [
     # workflows and nodes

@@ -14,8 +14,7 @@ from typing import Any
 
 from hive_core import DefinitionError, NodeInput, NodeOutput
 
-from ._signatures import function_name, is_async_callable
-from .effects import (
+from ._effects import (
     Append,
     Effects,
     End,
@@ -25,6 +24,7 @@ from .effects import (
     SpawnEach,
     UseGraphEdges,
 )
+from ._signatures import function_name, is_async_callable
 
 __all__ = ["lower_node_fn", "to_output"]
 

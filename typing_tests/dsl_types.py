@@ -20,7 +20,7 @@ from hive_core import (
     channel,
     reducers,
 )
-from hive_core.checkpoints import Checkpoint
+from hive_core.persistence import Checkpoint
 from hive_dsl import (
     Append,
     Branch,

@@ -8,10 +8,7 @@ embedding model on top, fused with BM25 by reciprocal rank fusion.
 
 from __future__ import annotations
 
-from ._inmemory import InMemoryMemoryStore
-from ._sqlite import SQLiteMemoryStore
-from ._tokenize import tokenize
-from .errors import (
+from ._errors import (
     EmbeddingError,
     InvalidMemoryArgumentError,
     InvalidNamespaceError,
@@ -19,8 +16,11 @@ from .errors import (
     MemoryStoreClosedError,
     MemoryStoreError,
 )
-from .hybrid import Embedder, HybridHit, HybridMemoryStore
-from .protocol import MemoryItem, MemoryStore, Namespace, RecallHit
+from ._hybrid import Embedder, HybridHit, HybridMemoryStore
+from ._inmemory import InMemoryMemoryStore
+from ._protocol import MemoryItem, MemoryStore, Namespace, RecallHit
+from ._sqlite import SQLiteMemoryStore
+from ._tokenize import tokenize
 
 __all__ = [
     # protocol and data

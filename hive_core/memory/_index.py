@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from .protocol import Namespace
+from ._protocol import Namespace
 
 __all__ = ["B", "K1", "InvertedIndex", "gc_paused", "search"]
 

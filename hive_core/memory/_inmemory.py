@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import final
 
 from ._index import InvertedIndex, gc_paused, search
+from ._protocol import MemoryItem, Namespace, RecallHit
 from ._tokenize import tokenize
 from ._validate import (
     check_key,
@@ -16,7 +17,6 @@ from ._validate import (
     checked_item,
     new_item,
 )
-from .protocol import MemoryItem, Namespace, RecallHit
 
 __all__ = ["InMemoryMemoryStore", "subtree"]
 

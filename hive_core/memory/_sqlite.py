@@ -22,7 +22,9 @@ from typing import Final, final
 
 import msgspec
 
+from ._errors import MemorySchemaError, MemoryStoreClosedError
 from ._index import InvertedIndex, gc_paused, search
+from ._protocol import MemoryItem, Namespace, RecallHit
 from ._tokenize import TOKENIZER_VERSION, tokenize
 from ._validate import (
     check_key,
@@ -32,8 +34,6 @@ from ._validate import (
     checked_item,
     new_item,
 )
-from .errors import MemorySchemaError, MemoryStoreClosedError
-from .protocol import MemoryItem, Namespace, RecallHit
 
 __all__ = ["SCHEMA_VERSION", "SQLiteMemoryStore"]
 

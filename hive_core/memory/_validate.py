@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .errors import InvalidMemoryArgumentError, InvalidNamespaceError
-from .protocol import MemoryItem, Namespace
+from ._errors import InvalidMemoryArgumentError, InvalidNamespaceError
+from ._protocol import MemoryItem, Namespace
 
 __all__ = [
     "check_key",

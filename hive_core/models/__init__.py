@@ -11,8 +11,8 @@ request, so importing this package never needs it.
 
 from __future__ import annotations
 
-from .cassette import Cassette, CassetteData, ReplayedToolError, first_difference
-from .chat import (
+from ._cassette import Cassette, CassetteData, ReplayedToolError, first_difference
+from ._chat import (
     REMOVE_ALL_ID,
     ChatMessage,
     ChatRequest,
@@ -25,8 +25,8 @@ from .chat import (
     ToolDefinition,
     ToolResult,
 )
-from .client import HintRouter, ModelClient, ModelRouter, RoutingHints, resolve_client
-from .errors import (
+from ._client import HintRouter, ModelClient, ModelRouter, RoutingHints, resolve_client
+from ._errors import (
     CassetteError,
     CassetteExhaustedError,
     CassetteFormatError,
@@ -45,7 +45,7 @@ from .errors import (
     ToolRegistryMissingError,
     UnknownToolError,
 )
-from .loop import (
+from ._loop import (
     Emit,
     ToolLoopConfig,
     ToolLoopResult,
@@ -54,7 +54,7 @@ from .loop import (
     order_tool_calls,
     run_tool_loop,
 )
-from .messages import (
+from ._messages import (
     Compaction,
     approximate_tokens,
     compact_messages,
@@ -62,9 +62,9 @@ from .messages import (
     messages_reducer,
     tool_message_id,
 )
-from .openai_compat import OpenAICompatClient, Retries, Timeouts
-from .scripted import ScriptedModelClient, ScriptedReply
-from .tools import Tool, ToolProvider, ToolRegistry
+from ._openai_compat import OpenAICompatClient, Retries, Timeouts
+from ._scripted import ScriptedModelClient, ScriptedReply
+from ._tools import Tool, ToolProvider, ToolRegistry
 
 __all__ = [
     # chat data

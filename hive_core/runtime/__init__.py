@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-from .runtime import IdSource, RandomIds, RunHandle, Runtime
+from .._exports import public
+from ._runtime import IdSource, RandomIds, RunHandle, Runtime
 
 __all__ = ["IdSource", "RandomIds", "RunHandle", "Runtime"]
+
+public(__name__, __all__, globals())

@@ -15,14 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..channels import Persistence, Scope
-from ..checkpoints import (
-    Checkpoint,
-    CheckpointInterruption,
-    CheckpointStore,
-    FrontierEntry,
-)
-from ..codecs import canonical_json
 from ..errors import (
     CheckpointCorruptError,
     CheckpointDecodeError,
@@ -31,13 +23,21 @@ from ..errors import (
     CodecError,
 )
 from ..ids import checkpoint_id
+from ..persistence._format import (
+    Checkpoint,
+    CheckpointInterruption,
+    CheckpointStore,
+    FrontierEntry,
+)
 from ..run_types import Interruption, RunOptions
-from ..store import fingerprint
+from ..state._channels import Persistence, Scope
+from ..state._codecs import canonical_json
+from ..state._store import fingerprint
 from ._state import Seed, ThreadState
 
 if TYPE_CHECKING:
     from ._loop import Attempt
-    from .runtime import Runtime
+    from ._runtime import Runtime
 
 __all__ = ["CHECKPOINT_FORMAT", "Checkpointer"]
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, final
 
-from ..channels import Channel
-from ..compiled import CompiledGraph
 from ..errors import (
     ChannelTypeMismatchError,
     ReducerError,
@@ -23,11 +21,13 @@ from ..errors import (
     UnknownNodeError,
     UpdatePolicyViolationError,
 )
+from ..graph._compiled import CompiledGraph
 from ..ids import interrupt_id
 from ..nodes import Next, NodeOutput, Spawn
 from ..reducers import append as _append
 from ..run_types import Interruption
-from ..store import InitialCache, StoreView
+from ..state._channels import Channel
+from ..state._store import InitialCache, StoreView
 from ._state import EMPTY_LOCAL, Seed, Task, ThreadState
 
 __all__ = ["CommitResult", "commit_step", "reduce_writes"]

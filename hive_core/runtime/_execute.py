@@ -25,8 +25,8 @@ from ..events import (
     ToolInvocationStarted,
 )
 from ..nodes import NodeInput, NodeOutput, Resume
-from ..schema import SchemaSpec
-from ..store import InitialCache, StoreView
+from ..state._schema import SchemaSpec
+from ..state._store import InitialCache, StoreView
 from ._sink import EventSink
 from ._state import Task
 

@@ -6,8 +6,8 @@ import base64
 import hashlib
 from typing import Any
 
-from ..channels import Channel
-from ..codecs import canonical_json
+from ..state._channels import Channel
+from ..state._codecs import canonical_json
 
 __all__ = ["payload_bytes", "payload_hash"]
 

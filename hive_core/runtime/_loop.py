@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._lazy import LazyModule
-from ..channels import Scope, UpdatePolicy, Write
 from ..errors import (
     ChannelTypeMismatchError,
     CheckpointStoreMissingError,
@@ -38,7 +37,8 @@ from ..events import (
 )
 from ..nodes import NodeOutput, Resume
 from ..run_types import Outcome, RunOptions, Status, StepReport
-from ..store import GlobalStore
+from ..state._channels import Scope, UpdatePolicy, Write
+from ..state._store import GlobalStore
 from ._commit import commit_step, reduce_writes
 from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash
@@ -47,7 +47,7 @@ from ._sink import EventSink
 from ._state import Seed, Task, ThreadState
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from ._runtime import Runtime
 
 if TYPE_CHECKING:
     import asyncio

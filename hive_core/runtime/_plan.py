@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..compiled import CompiledGraph
 from ..errors import IndexOutOfRangeError, UnknownNodeError
-from ..store import InitialCache, fingerprint
+from ..graph._compiled import CompiledGraph
+from ..state._store import InitialCache, fingerprint
 from ._state import Task, ThreadState
 
 __all__ = ["plan_tasks"]

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, final
 
-from ..compiled import NodeSpec
+from ..graph._compiled import NodeSpec
 from ..run_types import Interruption
 
 __all__ = ["EMPTY_LOCAL", "Seed", "Task", "ThreadState"]

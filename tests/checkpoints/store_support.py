@@ -16,14 +16,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hive_core.checkpoints import (
+from hive_core.ids import checkpoint_id
+from hive_core.persistence import (
     Checkpoint,
     CheckpointStore,
     CheckpointSummary,
     InMemoryCheckpointStore,
+    SQLiteCheckpointStore,
 )
-from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
-from hive_core.ids import checkpoint_id
 
 T = TypeVar("T")
 

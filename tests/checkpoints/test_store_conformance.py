@@ -25,7 +25,9 @@ from store_support import (
     make_checkpoint,
 )
 
-from hive_core.checkpoints import (
+from hive_core.errors import CheckpointEncodeError, CheckpointError
+from hive_core.persistence import SQLiteCheckpointStore
+from hive_core.persistence._format import (
     Checkpoint,
     CheckpointInterruption,
     CheckpointSummary,
@@ -33,8 +35,6 @@ from hive_core.checkpoints import (
     encode_checkpoint,
     summarize,
 )
-from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
-from hive_core.errors import CheckpointEncodeError, CheckpointError
 
 
 def full_checkpoint(step: int = 3, thread_id: str = "thread-1") -> Checkpoint:
@@ -568,7 +568,7 @@ class TestSQLiteLifecycle:
         """The row keeps id, thread, run and step as columns, ``global_data`` as
         chains, and everything else in the MessagePack body: a new ``Checkpoint``
         field must be added there too."""
-        from hive_core.checkpoints_sqlite import _Body
+        from hive_core.persistence._sqlite import _Body
 
         columns = {"id", "thread_id", "run_id", "step_index", "global_data"}
         body = set(_Body.__struct_fields__) - {"channels"}

@@ -26,13 +26,12 @@ import msgspec
 import pytest
 from store_support import drive, make_checkpoint
 
-from hive_core.checkpoints import Checkpoint
-from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
 from hive_core.errors import (
     CheckpointCorruptError,
     CheckpointDecodeError,
     CheckpointError,
 )
+from hive_core.persistence import Checkpoint, SQLiteCheckpointStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -381,8 +380,8 @@ class TestStoreFile:
 _WRITER = textwrap.dedent(
     """
     import sys, uuid
-    from hive_core.checkpoints import Checkpoint
-    from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
+    from hive_core.persistence import Checkpoint
+    from hive_core.persistence import SQLiteCheckpointStore
 
     def value(step):
         return b"[" + b",".join(b'"%06d%s"' % (i, b"x" * 4000) for i in range(step)) + b"]"

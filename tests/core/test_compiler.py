@@ -26,7 +26,7 @@ from hive_core import (
     channel,
     schema_of,
 )
-from hive_core.schema import SchemaSpec
+from hive_core.state import SchemaSpec
 
 HGV1_ONE_NODE = "6614009a9f5308c8dca81acf8ed7ee4e22a3d946e77a9eb864c70db09d1b993d"
 

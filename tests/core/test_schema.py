@@ -26,7 +26,7 @@ from hive_core import (
     reducers,
     schema_of,
 )
-from hive_core.schema import default_input_writes, resolve_schema
+from hive_core.state._schema import default_input_writes, resolve_schema
 
 HSV1_GOLDEN = "76a2aa861605de05dad8d5c61c87aa45b56fa74a32c5986397e5cf025866b892"
 CTX = InputContext(thread_id="t", run_id="r", step_index=0)

@@ -21,7 +21,7 @@ from hive_core import (
     fingerprint,
     schema_of,
 )
-from hive_core.store import EMPTY_FINGERPRINT
+from hive_core.state._store import EMPTY_FINGERPRINT
 
 HLF1_EMPTY = "3b54d1bf22aea64fa72d74e8bca1e504ea5f40f832e6bbf952ba79015becff2f"
 

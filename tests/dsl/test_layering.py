@@ -72,18 +72,18 @@ def test_imports_only_public_hive_core(path: Path) -> None:
 class TestTheCheckItself:
     def test_it_scans_the_package(self) -> None:
         names = {p.name for p in dsl_files()}
-        assert {"__init__.py", "workflow.py", "effects.py", "patch.py"} <= names
+        assert {"__init__.py", "_workflow.py", "_effects.py", "_patch.py"} <= names
 
     @pytest.mark.parametrize(
         ("source", "problem"),
         [
             ("from hive_core.runtime._loop import Attempt", "private module"),
-            ("import hive_core._tracer", "private module"),
+            ("import hive_core.testing._tracer", "private module"),
             (
-                "from hive_core.store import _resolve",
-                "private `hive_core.store._resolve`",
+                "from hive_core.state import _resolve",
+                "private `hive_core.state._resolve`",
             ),
-            ("from hive_core.schema import resolve_schema", "not in its __all__"),
+            ("from hive_core.state import resolve_schema", "not in its __all__"),
             ("import numpy", "imports `numpy`"),
         ],
     )

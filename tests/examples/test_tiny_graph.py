@@ -11,8 +11,8 @@ from typing import Any
 from syrupy.assertion import SnapshotAssertion
 
 from hive_core import CheckpointPolicy, RunOptions, Runtime
-from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
 from hive_core.events import trace_to_builtins
+from hive_core.persistence import SQLiteCheckpointStore
 from hive_core.testing import SequentialIds
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from hive_core.errors import HiveError, RunError
-from hive_core.models import errors
+from hive_core.models import _errors as errors
 
 KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 

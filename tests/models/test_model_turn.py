@@ -22,8 +22,7 @@ from hive_core.models import (
     message_id,
     messages_reducer,
 )
-from hive_dsl import Workflow
-from hive_dsl.model_turn import ModelTurn
+from hive_dsl import ModelTurn, Workflow
 
 
 class Chat(Schema):

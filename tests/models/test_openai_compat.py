@@ -29,12 +29,14 @@ from hive_core.models import (
     ModelResponseInvalidError,
     ModelStreamInvalidError,
     ModelTimeoutError,
+    OpenAICompatClient,
+    Retries,
     StreamChunk,
+    Timeouts,
     Token,
     ToolCall,
     ToolDefinition,
 )
-from hive_core.models.openai_compat import OpenAICompatClient, Retries, Timeouts
 from hive_core.testing import FakeClock
 
 Reply = Callable[[BaseHTTPRequestHandler], None]

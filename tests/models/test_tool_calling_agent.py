@@ -17,7 +17,7 @@ from hive_core.models import (
     ToolRegistry,
     ToolRegistryMissingError,
 )
-from hive_dsl.agents import (
+from hive_dsl._agents import (
     REJECTED_SYSTEM_MESSAGE,
     REJECTED_TOOL_MESSAGE,
     AgentState,

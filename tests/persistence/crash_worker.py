@@ -33,9 +33,8 @@ from hive_core import (
     channel,
     reducers,
 )
-from hive_core.checkpoints import Checkpoint
-from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
 from hive_core.events import trace_to_builtins
+from hive_core.persistence import Checkpoint, SQLiteCheckpointStore
 from hive_core.testing import SequentialIds
 
 STEPS = 12

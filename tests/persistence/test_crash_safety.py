@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hive_core.checkpoints_sqlite import SQLiteCheckpointStore
+from hive_core.persistence import SQLiteCheckpointStore
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 ROOT = Path(__file__).resolve().parents[2]

@@ -38,9 +38,9 @@ from hive_core import (
     channel,
     reducers,
 )
-from hive_core.checkpoints import Checkpoint
 from hive_core.events import Event, trace_to_builtins
 from hive_core.ids import checkpoint_id
+from hive_core.persistence import Checkpoint
 from hive_core.testing import SequentialIds
 
 EVERY = RunOptions(checkpoint_policy=CheckpointPolicy.every_step())

@@ -32,7 +32,7 @@ from hive_core import (
     channel,
     reducers,
 )
-from hive_core.codecs import canonical_json
+from hive_core.state import canonical_json
 
 
 class S(Schema):

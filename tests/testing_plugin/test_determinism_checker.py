@@ -26,16 +26,16 @@ from hive_core import (
     channel,
     reducers,
 )
-from hive_core._tracer import shuffled_graph
 from hive_core.testing import (
     NondeterminismError,
     ScriptedService,
+    Trace,
     Tracer,
     UnexpectedCallError,
     check_determinism,
     check_determinism_async,
 )
-from hive_core.trace import Trace
+from hive_core.testing._tracer import shuffled_graph
 
 
 class Fan(Schema):

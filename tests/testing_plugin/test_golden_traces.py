@@ -25,9 +25,9 @@ from hive_core import (
     channel,
     reducers,
 )
-from hive_core._snapshot import HiveTraceExtension
-from hive_core.pytest_plugin import _explain
 from hive_core.testing import Tracer
+from hive_core.testing._plugin import _explain
+from hive_core.testing._snapshot import HiveTraceExtension
 
 
 class Chat(Schema):
@@ -150,6 +150,6 @@ class TestExplanations:
 
     def test_the_extension_only_snapshots_traces(self) -> None:
         with pytest.raises(
-            TypeError, match=r"snapshots hive_core\.trace\.Trace values"
+            TypeError, match=r"snapshots hive_core\.testing\.Trace values"
         ):
             HiveTraceExtension().serialize({"not": "a trace"})

@@ -1,6 +1,6 @@
 """The pytest plugin as a user meets it: the sample project run through ``pytester``
 with the plugin loaded from the installed ``pytest11`` entry point (nothing here
-passes ``-p hive_core.pytest_plugin``)."""
+passes ``-p hive_core.testing._plugin``)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
     found = {ep.name: ep.value for ep in entry_points(group="pytest11")}
-    assert found.get("hive") == "hive_core.pytest_plugin"
+    assert found.get("hive") == "hive_core.testing._plugin"
 
 
 class TestSampleProject:

@@ -1,4 +1,4 @@
-"""``hive_core.trace``: the Trace object, its text form, diffs, files and the CLI."""
+"""``hive_core.testing``: the Trace object, its text form, diffs, files and the CLI."""
 
 from __future__ import annotations
 
@@ -21,18 +21,18 @@ from hive_core import (
     channel,
     reducers,
 )
-from hive_core._trace_text import event_line, format_value, parse_text
 from hive_core.events import RunStarted
-from hive_core.testing import Tracer
-from hive_core.trace import (
+from hive_core.testing import (
     Trace,
     TraceFileError,
+    Tracer,
     diff_texts,
     diff_traces,
     load_trace,
-    main,
     save_trace,
 )
+from hive_core.testing._cli import main
+from hive_core.testing._trace_text import event_line, format_value, parse_text
 
 
 class Flow(Schema):
@@ -351,7 +351,7 @@ class TestCommandLine:
 
     def test_runs_as_a_module(self, files: list[str]) -> None:
         done = subprocess.run(
-            [sys.executable, "-m", "hive_core.trace", "diff", *files],
+            [sys.executable, "-m", "hive_core.testing", "diff", *files],
             capture_output=True,
             text=True,
             check=False,

@@ -9,8 +9,7 @@ from syrupy.assertion import SnapshotAssertion
 from workflow import Research, graph, search
 
 from hive_core import Environment, Write
-from hive_core.testing import ScriptedService, Tracer, node_input
-from hive_core.trace import Trace
+from hive_core.testing import ScriptedService, Trace, Tracer, node_input
 
 QUESTION = {Research.question: "tides"}
 

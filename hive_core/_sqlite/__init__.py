@@ -1,1 +1,0 @@
-"""Private pieces of the SQLite checkpoint store (see ``checkpoints_sqlite``)."""

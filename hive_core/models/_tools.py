@@ -1,0 +1,284 @@
+"""Tools as plain Python functions: definitions from type hints, validated invocation.
+
+```python
+registry = ToolRegistry()
+
+@registry.tool
+def get_weather(city: str, unit: Literal["c", "f"] = "c") -> str:
+    \"\"\"Current weather in a city.\"\"\"
+    ...
+```
+
+The parameter schema is ``msgspec.json.schema`` of a Struct generated from the
+signature, and a call's JSON arguments are decoded into that Struct, so what the
+model is told and what the tool accepts can never drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, overload, runtime_checkable
+
+import attrs
+import msgspec
+
+from ..errors import DefinitionError
+from ..state._codecs import canonical_json
+from ._chat import ToolCall, ToolDefinition, ToolResult
+from ._errors import ToolArgumentsInvalidError, UnknownToolError
+
+__all__ = ["Tool", "ToolProvider", "ToolRegistry", "build_tool", "tool_result_text"]
+
+_EMPTY = inspect.Parameter.empty
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@runtime_checkable
+class ToolProvider(Protocol):
+    """Anything that lists tool definitions and invokes calls.
+
+    ``ToolRegistry`` is the usual one; cassettes wrap any provider.
+    """
+
+    def definitions(self) -> tuple[ToolDefinition, ...]:
+        """The tools, sorted by name."""
+        ...
+
+    async def invoke(self, call: ToolCall) -> ToolResult:
+        """Run one call; raises whatever the tool raises."""
+        ...
+
+
+def tool_result_text(value: object) -> str:
+    """A tool's return value as text: ``str`` as is, ``None`` as ``""``, anything
+    else as canonical JSON (sorted keys)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return canonical_json(value).decode("utf-8")
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Tool:
+    """One registered function with its definition and argument struct."""
+
+    fn: Callable[..., Any]
+    definition: ToolDefinition
+    arguments: type[msgspec.Struct]
+    positional: tuple[str, ...]
+    """Positional-only parameters, passed positionally in order."""
+    keyword: tuple[str, ...]
+    blocking: bool = False
+    """Run a sync function in a worker thread instead of inline."""
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    async def __call__(self, call: ToolCall) -> ToolResult:
+        raw = call.arguments_json.strip() or "{}"
+        try:
+            args = msgspec.json.decode(raw, type=self.arguments)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ToolArgumentsInvalidError(
+                self.name, call_id=call.id, reason=str(exc)
+            ) from exc
+        pos = [getattr(args, n) for n in self.positional]
+        kw = {n: getattr(args, n) for n in self.keyword}
+        if self.blocking:
+            value = await asyncio.to_thread(self.fn, *pos, **kw)
+        else:
+            value = self.fn(*pos, **kw)
+            if inspect.isawaitable(value):
+                value = await value
+        return ToolResult(tool_call_id=call.id, content=tool_result_text(value))
+
+
+def _schema_for(struct: type[msgspec.Struct], name: str) -> str:
+    raw = msgspec.json.schema(struct)
+    defs: dict[str, Any] = dict(raw.get("$defs", {}))
+    ref = raw.get("$ref", "")
+    key = ref.rsplit("/", 1)[-1]
+    root: dict[str, Any] = dict(defs.pop(key, raw))
+    root.pop("title", None)
+    root.setdefault("properties", {})
+    if defs:
+        root["$defs"] = defs
+    return canonical_json(root).decode("utf-8")
+
+
+def build_tool(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    blocking: bool = False,
+) -> Tool:
+    """Read ``fn``'s signature into a ``Tool`` (raises ``DefinitionError``)."""
+    tool_name: str = name or str(getattr(fn, "__name__", ""))
+    if not _TOOL_NAME.fullmatch(tool_name):
+        raise DefinitionError(
+            f"Tool name {tool_name!r} must be 1 to 64 ASCII letters, digits, `_` or "
+            "`-` (what chat-completions servers accept)",
+            subject=tool_name or None,
+        )
+    if blocking and inspect.iscoroutinefunction(fn):
+        raise DefinitionError(
+            f"Tool `{tool_name}` is async; blocking=True is only for sync functions",
+            subject=tool_name,
+        )
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise DefinitionError(
+            f"Cannot resolve the type hints of tool `{tool_name}`: {exc}",
+            subject=tool_name,
+        ) from exc
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    positional: list[str] = []
+    keyword: list[str] = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise DefinitionError(
+                f"Tool `{tool_name}` has *{param.name}; tools need named parameters "
+                "so their JSON schema can list them",
+                subject=tool_name,
+            )
+        if param.name not in hints:
+            raise DefinitionError(
+                f"Parameter `{param.name}` of tool `{tool_name}` has no type hint\n\n"
+                f"Incorrect: def {tool_name}({param.name}): ...\n"
+                f"Correct:   def {tool_name}({param.name}: str): ...",
+                subject=tool_name,
+            )
+        hint = hints[param.name]
+        if param.default is _EMPTY:
+            fields.append((param.name, hint))
+        else:
+            fields.append((param.name, hint, param.default))
+        (positional if param.kind is param.POSITIONAL_ONLY else keyword).append(
+            param.name
+        )
+    try:
+        struct = msgspec.defstruct(
+            tool_name, fields, kw_only=True, forbid_unknown_fields=True, frozen=True
+        )
+        schema = _schema_for(struct, tool_name)
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(
+            f"Tool `{tool_name}` has parameters msgspec cannot describe: {exc}",
+            subject=tool_name,
+        ) from exc
+    doc = description if description is not None else inspect.getdoc(fn) or ""
+    return Tool(
+        fn=fn,
+        definition=ToolDefinition(
+            name=tool_name, description=doc.strip(), parameters_json_schema=schema
+        ),
+        arguments=struct,
+        positional=tuple(positional),
+        keyword=tuple(keyword),
+        blocking=blocking,
+    )
+
+
+F = typing.TypeVar("F", bound=Callable[..., Any])
+
+
+class ToolRegistry:
+    """Named tools backed by plain functions, sync or async.
+
+    ``definitions()`` lists them sorted by name; ``invoke(call)`` validates the
+    call's JSON arguments against the function's type hints and runs it. Sync
+    functions run inline (deterministic, no thread) unless added with
+    ``blocking=True``.
+    """
+
+    def __init__(self, functions: Iterable[Callable[..., Any]] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for fn in functions:
+            self.add(fn)
+
+    def add(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        blocking: bool = False,
+    ) -> Tool:
+        """Register ``fn``; the name defaults to ``fn.__name__`` and the description
+        to its docstring. Annotate parameters with
+        ``Annotated[str, msgspec.Meta(description=...)]`` to describe them."""
+        tool = build_tool(fn, name=name, description=description, blocking=blocking)
+        if tool.name in self._tools:
+            raise DefinitionError(
+                f"Tool `{tool.name}` is registered twice; pass name=... to one of them",
+                subject=tool.name,
+            )
+        self._tools[tool.name] = tool
+        return tool
+
+    @overload
+    def tool(self, fn: F, /) -> F: ...
+
+    @overload
+    def tool(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        blocking: bool = False,
+    ) -> Callable[[F], F]: ...
+
+    def tool(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        blocking: bool = False,
+    ) -> Any:
+        """Decorator form of ``add``; returns the function unchanged."""
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            self.add(f, name=name, description=description, blocking=blocking)
+            return f
+
+        return register(fn) if fn is not None else register
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def definitions(self) -> tuple[ToolDefinition, ...]:
+        """Every tool's definition, sorted by name (code-point order)."""
+        return tuple(self._tools[n].definition for n in sorted(self._tools))
+
+    async def invoke(self, call: ToolCall) -> ToolResult:
+        """Validate ``call.arguments_json`` and run the tool.
+
+        Raises:
+            UnknownToolError: no tool has that name.
+            ToolArgumentsInvalidError: the arguments do not match the parameters.
+        """
+        tool = self._tools.get(call.name)
+        if tool is None:
+            raise UnknownToolError(call.name, available=tuple(sorted(self._tools)))
+        return await tool(call)
+
+    def __repr__(self) -> str:
+        return f"ToolRegistry({sorted(self._tools)})"

@@ -1,0 +1,61 @@
+"""Testing Hive workflows: fake clock and ids, node inputs, scripted services,
+golden traces, trace files and diffs, and the determinism checker.
+
+* ``FakeClock`` and ``SequentialIds``: the injectable clock and id source;
+* ``node_input``: the ``NodeInput`` of one task, to unit-test a node function alone;
+* ``ScriptedService``: a stand-in for a model, search or tool service;
+* ``Tracer`` runs graphs and returns a ``Trace`` (the pytest ``hive_trace`` fixture
+  is one); ``check_determinism`` reruns with completion order shuffled;
+* ``save_trace``/``load_trace``/``diff_traces``: trace files outside pytest, also
+  from a shell as ``python -m hive_core.testing diff a.jsonl b.jsonl``.
+
+The pytest plugin (``hive_trace``, ``hive_determinism``) is registered through the
+``pytest11`` entry point. See ``docs/testing.md``.
+"""
+
+from __future__ import annotations
+
+from .._exports import public
+from ._helpers import (
+    FakeClock,
+    NondeterminismError,
+    ScriptedCall,
+    ScriptedService,
+    SequentialIds,
+    Tracer,
+    UnexpectedCallError,
+    check_determinism,
+    check_determinism_async,
+    node_input,
+)
+from ._trace import (
+    Trace,
+    TraceDiff,
+    TraceFileError,
+    diff_texts,
+    diff_traces,
+    load_trace,
+    save_trace,
+)
+
+__all__ = [
+    "FakeClock",
+    "NondeterminismError",
+    "ScriptedCall",
+    "ScriptedService",
+    "SequentialIds",
+    "Trace",
+    "TraceDiff",
+    "TraceFileError",
+    "Tracer",
+    "UnexpectedCallError",
+    "check_determinism",
+    "check_determinism_async",
+    "diff_texts",
+    "diff_traces",
+    "load_trace",
+    "node_input",
+    "save_trace",
+]
+
+public(__name__, __all__, globals())
