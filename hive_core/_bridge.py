@@ -1,0 +1,68 @@
+"""The one sync bridge: every ``*_sync`` entry point runs its async twin through it.
+
+Hive has one async core. A sync entry point refuses to run inside a running event
+loop (it would deadlock or nest loops), then either drives the coroutine inline,
+when the caller knows it never waits on a real future (a graph of plain sync nodes
+over an inline store: no event loop is started at all, see ``docs/performance.md``),
+or runs it on a fresh ``asyncio.Runner``. See ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from .errors import HiveInternalError
+
+__all__ = ["ensure_no_running_loop", "run_sync"]
+
+T = TypeVar("T")
+
+
+def ensure_no_running_loop(name: str, instead: str) -> None:
+    """Raise ``RuntimeError`` naming ``instead`` if an event loop is running here."""
+    # no asyncio imported means no loop can be running (and keeps it unimported);
+    # the low-level getter returns None instead of raising: no exception per call
+    aio = sys.modules.get("asyncio")
+    if aio is None or aio._get_running_loop() is None:
+        return
+    raise RuntimeError(
+        f"{name}() cannot be called from a running event loop; use `{instead}` instead"
+    )
+
+
+def _drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits on a future, without an event loop."""
+    try:
+        while True:
+            yielded = coro.send(None)
+            if yielded is not None:
+                coro.close()
+                raise HiveInternalError(
+                    f"an inline run suspended on {yielded!r}; please report this"
+                )
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def run_sync(
+    coro: Coroutine[Any, Any, T], *, name: str, instead: str, inline: bool = False
+) -> T:
+    """Run ``coro`` to completion from sync code.
+
+    ``name`` and ``instead`` name the sync entry point and its async twin for the
+    running-loop error. ``inline=True`` promises the coroutine never awaits a real
+    future; it is then driven without an event loop.
+    """
+    try:
+        ensure_no_running_loop(name, instead)
+    except RuntimeError:
+        coro.close()
+        raise
+    if inline:
+        return _drive(coro)
+    import asyncio
+
+    with asyncio.Runner() as runner:
+        return runner.run(coro)
