@@ -10,11 +10,12 @@ emitted live, or buffered per task and flushed in task order when
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import msgspec
 
 __all__ = [
+    "STREAM_KINDS",
     "CheckpointLoaded",
     "CheckpointSaved",
     "CustomDebug",
@@ -172,3 +173,16 @@ def trace_to_builtins(
                 head[key] = raw.pop(key)
         out.append({**head, **raw})
     return out
+
+
+STREAM_KINDS: Final = frozenset(
+    {
+        "custom_debug",
+        "model_invocation_finished",
+        "model_invocation_started",
+        "model_token",
+        "tool_invocation_finished",
+        "tool_invocation_started",
+    }
+)
+"""The ``kind`` strings a node may pass to ``NodeInput.emit``: the stream events."""

@@ -16,27 +16,14 @@ The pytest plugin (``hive_trace``, ``hive_determinism``) is registered through t
 from __future__ import annotations
 
 from .._exports import public
-from ._helpers import (
-    FakeClock,
-    NondeterminismError,
-    ScriptedCall,
-    ScriptedService,
-    SequentialIds,
-    Tracer,
-    UnexpectedCallError,
-    check_determinism,
-    check_determinism_async,
-    node_input,
-)
-from ._trace import (
-    Trace,
-    TraceDiff,
-    TraceFileError,
-    diff_texts,
-    diff_traces,
-    load_trace,
-    save_trace,
-)
+from ._determinism import check_determinism, check_determinism_async
+from ._errors import NondeterminismError, TraceFileError, UnexpectedCallError
+from ._fakes import FakeClock, SequentialIds
+from ._node_input import node_input
+from ._scripted import ScriptedCall, ScriptedService
+from ._trace import Trace, TraceDiff, diff_texts, diff_traces
+from ._trace_files import load_trace, save_trace
+from ._tracer import Tracer
 
 __all__ = [
     "FakeClock",

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..events import trace_to_builtins
-from ._trace import TraceFileError, diff_traces, load_trace
+from ._errors import TraceFileError
+from ._trace import diff_traces
+from ._trace_files import load_trace
 from ._trace_text import event_line
 
 __all__ = ["main", "run"]

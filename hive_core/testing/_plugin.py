@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ._helpers import Tracer
     from ._trace import Trace
+    from ._tracer import Tracer
 
 __all__ = [
     "hive_determinism",
@@ -54,7 +54,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def hive_trace() -> Iterator[Tracer]:
     """Run compiled graphs and get their ``Trace``: ``hive_trace(graph, input)``."""
-    from ._helpers import Tracer
+    from ._tracer import Tracer
 
     with Tracer() as tracer:
         yield tracer
@@ -64,7 +64,7 @@ def hive_trace() -> Iterator[Tracer]:
 def hive_determinism(request: pytest.FixtureRequest) -> Callable[..., Trace]:
     """``hive_determinism(graph, input, runs=5, seed=None)``: rerun with shuffled
     task completion order; fail on the first differing event."""
-    from ._helpers import check_determinism
+    from ._determinism import check_determinism
 
     seed: int | None = request.config.getoption("hive_seed")
     if seed is None:

@@ -1,15 +1,10 @@
-"""Traces as test artifacts: the ``Trace`` of one run, trace files, and diffs.
+"""Traces as test artifacts: the ``Trace`` of one run, and diffs between traces.
 
 A ``Trace`` is what ``hive_core.testing.Tracer`` (and the pytest ``hive_trace``
 fixture) returns: the run's events as plain data in canonical order, the final
-store, and the outcome. ``trace.to_text()`` is the readable form snapshot files use.
-
-Outside pytest, ``save_trace`` writes a run's events as JSON lines, ``load_trace``
-reads them back, and ``diff_traces`` names the first event where two traces part
-ways. The same is available from a shell::
-
-    python -m hive_core.testing diff golden.jsonl today.jsonl   # exit 0, 1 or 2
-    python -m hive_core.testing show today.jsonl
+store, and the outcome. ``trace.to_text()`` is the readable form snapshot files use,
+and ``diff_traces`` names the first event where two traces part ways. Trace files
+(JSON lines) are read and written by ``_trace_files``; see ``docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -17,13 +12,11 @@ from __future__ import annotations
 import sys
 import typing
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, Literal, final
 
 import attrs
 import msgspec
 
-from .. import events as _events
 from ..events import Event, trace_to_builtins
 from ..run_types import Interruption, Outcome
 from ._trace_text import (
@@ -37,15 +30,7 @@ from ._trace_text import (
     render_text,
 )
 
-__all__ = [
-    "Trace",
-    "TraceDiff",
-    "TraceFileError",
-    "diff_texts",
-    "diff_traces",
-    "load_trace",
-    "save_trace",
-]
+__all__ = ["Trace", "TraceDiff", "diff_texts", "diff_traces"]
 
 _CONTEXT_BEFORE = 3
 _CONTEXT_AFTER = 2
@@ -417,62 +402,4 @@ def diff_texts(expected: str, actual: str) -> TraceDiff | None:
     return _diff_parts(_text_parts(expected), _text_parts(actual), frozenset())
 
 
-# ------------------------------------------------------------------- files
-
-
-class TraceFileError(ValueError):
-    """A trace file could not be read: missing, or a line is not an event."""
-
-    def __init__(self, path: str | Path, reason: str, *, line: int | None = None):
-        self.path = str(path)
-        self.line = line
-        self.reason = reason
-        where = self.path if line is None else f"{self.path}, line {line}"
-        super().__init__(f"cannot read trace {where}: {reason}")
-
-
-_EVENT_TYPES: tuple[type[Event], ...] = tuple(
-    cls
-    for name in _events.__all__
-    if isinstance(cls := getattr(_events, name), type)
-    and issubclass(cls, Event)
-    and cls is not Event
-)
-_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
-    typing.Union[_EVENT_TYPES]  # noqa: UP007
-)
 _encoder = msgspec.json.Encoder()
-
-
-def save_trace(path: str | Path, trace: Trace | Iterable[Event]) -> None:
-    """Write events as JSON lines (one event per line, ids included)."""
-    items = trace.raw_events if isinstance(trace, Trace) else tuple(trace)
-    for ev in items:
-        if not isinstance(ev, Event):
-            raise TypeError(
-                f"save_trace expects a Trace or Event structs, got "
-                f"{type(ev).__name__}; load_trace/Trace.raw_events give structs"
-            )
-    data = b"".join(_encoder.encode(ev) + b"\n" for ev in items)
-    Path(path).write_bytes(data)
-
-
-def load_trace(path: str | Path) -> list[Event]:
-    """Read a file written by ``save_trace``; blank lines are skipped.
-
-    Raises:
-        TraceFileError: the file is missing, or a line is not a known event.
-    """
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise TraceFileError(path, exc.strerror or type(exc).__name__) from exc
-    out: list[Event] = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append(_decoder.decode(line))
-        except msgspec.DecodeError as exc:
-            raise TraceFileError(path, str(exc), line=number) from exc
-    return out

@@ -1,133 +1,232 @@
-"""Machinery behind ``testing.Tracer`` and ``testing.check_determinism``.
-
-Collecting a run's events without losing them to the run's error, preparing the
-environment (a fake clock unless the caller chose a clock), forcing task-ordered
-stream events, and copying a compiled graph with every node wrapped in random
-delays so tasks of one step finish in a shuffled order.
-"""
+"""``Tracer``: runs graphs for golden tests and returns each run's ``Trace``
+(the pytest ``hive_trace`` fixture is one; see ``docs/testing.md``)."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import random
-from collections.abc import Mapping
+from types import TracebackType
 
 import attrs
 
-from ..environment import Clock, Environment, SystemClock
-from ..events import Event
-from ..graph._compiled import CompiledGraph, NodeSpec
-from ..nodes import NodeInput, NodeOutput
-from ..run_types import Outcome, RunOptions
-from ..runtime import RunHandle, Runtime
+from .._bridge import run_sync
+from ..environment import Environment
+from ..graph import CompiledGraph
+from ..persistence import CheckpointStore, InMemoryCheckpointStore
+from ..run_types import RunOptions
+from ..runtime import Runtime
+from ._collect import finish, prepare_environment, trace_options
+from ._fakes import FakeClock, SequentialIds
 from ._trace import Trace
 
-__all__ = [
-    "MAX_DELAY",
-    "collect",
-    "finish",
-    "prepare_environment",
-    "shuffled_graph",
-    "trace_options",
-]
-
-MAX_DELAY = 0.002
-"""Upper bound (seconds) of each random delay before and after a node call."""
+__all__ = ["Tracer"]
 
 
-def prepare_environment(environment: Environment | None, clock: Clock) -> Environment:
-    """``environment`` with ``clock`` in place of the real clock."""
-    if environment is None:
-        return Environment(clock=clock)
-    if isinstance(environment.clock, SystemClock):
-        return attrs.evolve(environment, clock=clock)
-    return environment
+@attrs.define(eq=False)
+class _GraphRuns:
+    graph: CompiledGraph
+    store: CheckpointStore
+    runtimes: dict[str, Runtime] = attrs.Factory(dict)
 
 
-def trace_options(options: RunOptions | None) -> RunOptions:
-    """Stream events buffered per task and flushed in task order: without it their
-    interleaving across concurrent tasks depends on timing."""
-    base = options if options is not None else RunOptions()
-    if base.deterministic_token_streaming:
-        return base
-    return attrs.evolve(base, deterministic_token_streaming=True)
+class Tracer:
+    """Runs graphs for golden tests and returns each run's ``Trace``.
 
+    Every thread gets its own ``Runtime`` with ``SequentialIds`` and a
+    ``FakeClock``, so a thread's trace does not depend on what else the test ran;
+    threads of one graph share a checkpoint store (an ``InMemoryCheckpointStore``
+    unless given), so interrupted runs can be resumed. Stream events are always
+    buffered per task (``deterministic_token_streaming``) so their order is stable.
 
-async def collect(
-    handle: RunHandle,
-) -> tuple[list[Event], Outcome | None, Exception | None]:
-    """Every event the run emitted, and its outcome or its error."""
-    events: list[Event] = []
-    error: Exception | None = None
-    try:
-        async for ev in handle.events:
-            events.append(ev)
-    except Exception as exc:
-        error = exc
-    outcome: Outcome | None = None
-    try:
-        outcome = await handle
-    except Exception as exc:
-        error = error if error is not None else exc
-    return events, outcome, error
-
-
-async def finish(
-    runtime: Runtime, thread_id: str, handle: RunHandle, *, capture_errors: bool
-) -> Trace:
-    """Run ``handle`` to the end and build its ``Trace``.
-
-    A run error is raised (with the trace so far as a note) unless captured.
+    The pytest fixture ``hive_trace`` is a ``Tracer``. Its synchronous calls run
+    their ``*_async`` twins through Hive's one sync bridge, like ``Runtime.run_sync``.
     """
-    events, outcome, error = await collect(handle)
-    store = runtime.get_latest_store(thread_id)
-    values: Mapping[str, object] = store.to_dict() if store is not None else {}
-    trace = Trace(events=events, store=values, outcome=outcome, error=error)
-    if error is not None and not capture_errors:
-        error.add_note("hive trace up to the error:\n" + trace.to_text())
-        raise error
-    return trace
 
+    def __init__(self) -> None:
+        self._graphs: dict[int, _GraphRuns] = {}
+        self._last: tuple[CompiledGraph, str] | None = None
 
-def _shuffled(spec: NodeSpec, rng: random.Random, max_delay: float) -> NodeSpec:
-    fn = spec.fn
-    blocking = spec.blocking
+    def runtime(
+        self,
+        graph: CompiledGraph,
+        thread_id: str = "test",
+        *,
+        checkpoint_store: CheckpointStore | None = None,
+        environment: Environment | None = None,
+    ) -> Runtime:
+        """The runtime used for ``thread_id`` of ``graph`` (created on first use).
 
-    async def call(node_input: NodeInput) -> NodeOutput | None:
-        await asyncio.sleep(rng.random() * max_delay)
-        if blocking:
-            result: object = await asyncio.to_thread(fn, node_input)
+        A new ``checkpoint_store`` replaces the graph's store and starts fresh
+        runtimes that load their threads from it, like a process restart.
+        """
+        runs = self._graphs.get(id(graph))
+        if runs is None or (
+            checkpoint_store is not None and checkpoint_store is not runs.store
+        ):
+            store = checkpoint_store or InMemoryCheckpointStore()
+            runs = self._graphs[id(graph)] = _GraphRuns(graph, store)
+        rt = runs.runtimes.get(thread_id)
+        if rt is None:
+            rt = Runtime(
+                graph,
+                environment=prepare_environment(environment, FakeClock()),
+                checkpoint_store=runs.store,
+                ids=SequentialIds(),
+            )
+            runs.runtimes[thread_id] = rt
+        elif environment is not None:
+            rt.environment = prepare_environment(environment, rt.environment.clock)
+        return rt
+
+    def __call__(
+        self,
+        graph: CompiledGraph,
+        input: object = None,
+        *,
+        thread_id: str = "test",
+        options: RunOptions | None = None,
+        checkpoint_store: CheckpointStore | None = None,
+        environment: Environment | None = None,
+        resume: tuple[str | None, object] | None = None,
+        capture_errors: bool = False,
+    ) -> Trace:
+        """Run ``graph`` on ``thread_id`` (or resume it) and return the trace.
+
+        Args:
+            graph: The compiled graph.
+            input: The run's input, as for ``Runtime.run``.
+            thread_id: Runs on one thread continue it; other threads are
+                independent.
+            options: Run options (stream events are buffered regardless).
+            checkpoint_store: A store to use instead of the in-memory one.
+            environment: Services for the nodes; a real clock is replaced by a
+                ``FakeClock``.
+            resume: ``(interrupt_id, payload)`` to answer the thread's pending
+                interrupt instead of starting a run; ``None`` as the id means
+                "whatever is pending".
+            capture_errors: Put a run error into ``trace.error`` instead of
+                raising it.
+
+        Raises:
+            Exception: the run's error, with the trace so far attached as a note,
+                unless ``capture_errors``.
+        """
+        return run_sync(
+            self.run_async(
+                graph,
+                input,
+                thread_id=thread_id,
+                options=options,
+                checkpoint_store=checkpoint_store,
+                environment=environment,
+                resume=resume,
+                capture_errors=capture_errors,
+            ),
+            name="tracer",
+            instead="await tracer.run_async(...)",
+        )
+
+    async def run_async(
+        self,
+        graph: CompiledGraph,
+        input: object = None,
+        *,
+        thread_id: str = "test",
+        options: RunOptions | None = None,
+        checkpoint_store: CheckpointStore | None = None,
+        environment: Environment | None = None,
+        resume: tuple[str | None, object] | None = None,
+        capture_errors: bool = False,
+    ) -> Trace:
+        """``Tracer(...)`` for async code."""
+        if resume is not None and input is not None:
+            raise TypeError("pass an input or resume=(interrupt_id, payload), not both")
+        rt = self.runtime(
+            graph,
+            thread_id,
+            checkpoint_store=checkpoint_store,
+            environment=environment,
+        )
+        opts = trace_options(options)
+        self._last = (graph, thread_id)
+        if resume is None:
+            handle = rt.run(thread_id, input, opts)
         else:
-            result = fn(node_input)
-            if inspect.isawaitable(result):
-                result = await result
-        await asyncio.sleep(rng.random() * max_delay)
-        return result  # type: ignore[return-value]  # checked by the runtime
+            interrupt_id, payload = resume
+            if interrupt_id is None:
+                # Resume continues the latest checkpoint, so ask it what is pending.
+                store = rt.checkpoint_store
+                latest = await store.load_latest(thread_id) if store else None
+                pending = latest.interruption if latest is not None else None
+                interrupt_id = pending.id if pending is not None else ""
+            handle = rt.resume(thread_id, interrupt_id, payload, opts)
+        return await finish(rt, thread_id, handle, capture_errors=capture_errors)
 
-    return NodeSpec(
-        id=spec.id,
-        fn=call,
-        is_async=True,
-        blocking=False,
-        retry=spec.retry,
-        router=spec.router,
-        successors=spec.successors,
-        consumes=spec.consumes,
-        contributes=spec.contributes,
-    )
+    def resume(
+        self,
+        payload: object = None,
+        *,
+        interrupt_id: str | None = None,
+        graph: CompiledGraph | None = None,
+        thread_id: str | None = None,
+        options: RunOptions | None = None,
+        environment: Environment | None = None,
+        capture_errors: bool = False,
+    ) -> Trace:
+        """Answer the pending interrupt of the last traced thread (or of
+        ``graph``/``thread_id``) with ``payload`` and return the resumed run's
+        trace."""
+        return run_sync(
+            self.resume_async(
+                payload,
+                interrupt_id=interrupt_id,
+                graph=graph,
+                thread_id=thread_id,
+                options=options,
+                environment=environment,
+                capture_errors=capture_errors,
+            ),
+            name="tracer.resume",
+            instead="await tracer.resume_async(...)",
+        )
 
+    async def resume_async(
+        self,
+        payload: object = None,
+        *,
+        interrupt_id: str | None = None,
+        graph: CompiledGraph | None = None,
+        thread_id: str | None = None,
+        options: RunOptions | None = None,
+        environment: Environment | None = None,
+        capture_errors: bool = False,
+    ) -> Trace:
+        """``resume`` for async code."""
+        if graph is None:
+            if self._last is None:
+                raise RuntimeError(
+                    "nothing to resume: trace a run first, or pass graph="
+                )
+            graph = self._last[0]
+            thread_id = thread_id if thread_id is not None else self._last[1]
+        return await self.run_async(
+            graph,
+            thread_id=thread_id if thread_id is not None else "test",
+            options=options,
+            environment=environment,
+            resume=(interrupt_id, payload),
+            capture_errors=capture_errors,
+        )
 
-def shuffled_graph(
-    graph: CompiledGraph, rng: random.Random, *, max_delay: float = MAX_DELAY
-) -> CompiledGraph:
-    """A copy of ``graph`` whose nodes sleep a random ``[0, max_delay)`` before and
-    after their call, so concurrent tasks complete in an order drawn from ``rng``.
+    def close(self) -> None:
+        """Nothing to release: kept so ``with Tracer() as tracer:`` code and
+        explicit ``close()`` calls keep working."""
 
-    The copy has the same IR (versions included), so its checkpoints and traces are
-    comparable with the original's.
-    """
-    nodes = {nid: _shuffled(spec, rng, max_delay) for nid, spec in graph.nodes.items()}
-    return CompiledGraph(
-        schema=graph.schema, ir=graph.ir, nodes=nodes, joins=graph.joins
-    )
+    def __enter__(self) -> Tracer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

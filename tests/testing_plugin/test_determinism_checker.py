@@ -35,7 +35,7 @@ from hive_core.testing import (
     check_determinism,
     check_determinism_async,
 )
-from hive_core.testing._tracer import shuffled_graph
+from hive_core.testing._determinism import shuffled_graph
 
 
 class Fan(Schema):
