@@ -19,6 +19,7 @@ from hive_core import (
     NodeError,
     NodeInput,
     NodeOutput,
+    NoInterruptToResumeError,
     RetryPolicy,
     Schema,
     Spawn,
@@ -203,6 +204,98 @@ class TestPassesDeterministicGraphs:
         self, hive_determinism: Callable[..., Trace]
     ) -> None:
         assert hive_determinism(fan_graph(careful), runs=2).store["total"] == 6
+
+
+class Gate(Schema):
+    item = channel(str, scope="task_local")
+    results = channel(list[str], reducer=reducers.append, update="multi")
+    answers = channel(list[str], reducer=reducers.append, update="multi")
+
+
+def gated_graph(work: Callable[[NodeInput], object], *, asks: int = 1) -> CompiledGraph:
+    """`approve` interrupts ``asks`` times, then spawns six `work` tasks."""
+
+    def approve(node: NodeInput) -> NodeOutput:
+        asked = len(node.store.get(Gate.answers)) + 1
+        if node.resume is None:  # the resumed run starts by running us again
+            return NodeOutput(interrupt=f"question {asked}", next=["approve"])
+        answer = [Write(Gate.answers, [str(node.resume.payload)])]
+        if asked < asks:
+            question = f"question {asked + 1}"
+            return NodeOutput(writes=answer, interrupt=question, next=["approve"])
+        return NodeOutput(
+            writes=answer, spawn=[Spawn("work", {Gate.item: i}) for i in "abcdef"]
+        )
+
+    return (
+        GraphBuilder(Gate, start=["approve"])
+        .add_node("approve", approve)
+        .add_node("work", work)  # type: ignore[arg-type]
+        .compile()
+    )
+
+
+async def gate_work(node: NodeInput) -> NodeOutput:
+    await asyncio.sleep(0)
+    return NodeOutput(writes=[Write(Gate.results, [node.store.get(Gate.item)])])
+
+
+class TestWorkAfterAnInterrupt:
+    def test_racy_work_after_the_resume_is_caught(self) -> None:
+        arrivals: list[str] = []
+
+        async def racy(node: NodeInput) -> NodeOutput:
+            if node.store.get(Gate.item) == "a":
+                arrivals.clear()
+            await asyncio.sleep(0)
+            arrivals.append(node.store.get(Gate.item))
+            return NodeOutput(writes=[Write(Gate.results, [str(len(arrivals))])])
+
+        graph = gated_graph(racy)
+        # without resume the check stops at the interrupt, before the race
+        assert check_determinism(graph, seed=3).status == "interrupted"
+        with pytest.raises(NondeterminismError) as info:
+            check_determinism(graph, seed=3, resume=["go"])
+        err = info.value
+        assert (err.resume, err.resumes) == (1, 1)
+        assert err.diff is not None
+        assert (err.diff.kind, err.diff.channel) == ("write_applied", "results")
+        assert str(err).startswith(
+            f"the graph is not deterministic: shuffled run {err.run} of 5 (seed=3) "
+            "differs from the reference run in resume 1 of 1\n"
+        )
+
+    def test_each_payload_answers_the_next_interrupt(self, hive_trace: Tracer) -> None:
+        graph = gated_graph(gate_work, asks=2)
+        half = check_determinism(graph, seed=1, resume=["yes"])
+        assert half.status == "interrupted" and half.store["answers"] == ["yes"]
+        trace = check_determinism(graph, seed=1, resume=["yes", "sure"])
+        assert trace.status == "finished"
+        assert trace.store["answers"] == ["yes", "sure"]
+        assert trace.store["results"] == list("abcdef")
+        # the trace returned is the last resumed run's, as hive_trace sees it
+        hive_trace(graph)
+        hive_trace.resume("yes")
+        assert trace == hive_trace.resume("sure")
+
+    def test_a_payload_with_nothing_pending(self) -> None:
+        graph = gated_graph(gate_work)
+        with pytest.raises(NoInterruptToResumeError):
+            check_determinism(graph, runs=1, seed=0, resume=["go", "again"])
+        trace = check_determinism(
+            graph, runs=1, seed=0, resume=["go", "again"], capture_errors=True
+        )
+        assert isinstance(trace.error, NoInterruptToResumeError)
+
+    def test_payloads_come_as_a_sequence(self) -> None:
+        with pytest.raises(TypeError, match=r"e\.g\. resume=\['go'\]"):
+            check_determinism(gated_graph(gate_work), resume="go")
+
+    def test_the_fixture_takes_resume_too(
+        self, hive_determinism: Callable[..., Trace]
+    ) -> None:
+        trace = hive_determinism(gated_graph(gate_work), runs=2, resume=["go"])
+        assert trace.store["results"] == list("abcdef")
 
 
 def test_shuffled_copies_keep_the_ir_and_wrap_every_node() -> None:
