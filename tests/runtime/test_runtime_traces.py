@@ -1,8 +1,10 @@
 """Golden traces of the interpreter: event order, task ids and outcomes per scenario.
 
-Each test pins the normalized trace (``trace_to_builtins``) plus the outcome in a
-named snapshot, and also asserts the behaviour the scenario is about, so a reviewer
-of a snapshot diff knows which rule moved.
+Each test pins its run as a readable ``.trace`` snapshot (``Trace.to_text()``: the
+outcome, one line per event, the final store; see ``docs/testing.md``) under
+``__snapshots__/test_runtime_traces/``, and also asserts the behaviour the scenario
+is about (values the trace cannot show, such as what a router saw, retry sleeps and
+an error's cause, included), so a reviewer of a snapshot diff knows which rule moved.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hive_core import (
     NodeOutput,
     RetryPolicy,
     RunOptions,
+    Runtime,
     Schema,
     Spawn,
     StoreView,
@@ -33,7 +36,7 @@ from hive_core import (
 from hive_core.runtime._commit import commit_step
 from hive_core.runtime._plan import plan_tasks
 from hive_core.runtime._state import Seed
-from hive_core.testing import FakeClock
+from hive_core.testing import FakeClock, Trace
 
 
 class Log(Schema):
@@ -70,12 +73,22 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+def as_trace(rt: Runtime, got: Any) -> Trace:
+    """The collected run as a ``Trace``, with the thread's committed store."""
+    store = rt.get_latest_store("t")
+    return Trace(
+        events=got.events,
+        store=store.to_dict() if store is not None else {},
+        outcome=got.outcome,
+        error=got.error,
+    )
+
+
 class TestLinearChain:
     def test_trace(
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         g = (
@@ -87,7 +100,8 @@ class TestLinearChain:
             .add_edge("B", "C")
             .compile()
         )
-        got = run(collect(make_runtime(g), "t", {"log": ["in"]}))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t", {"log": ["in"]}))
         assert got.outcome.status == "finished"
         assert got.outcome.output["log"] == ["in", "A", "B", "C"]
         assert got.kinds == ["run_started"] + [
@@ -98,7 +112,7 @@ class TestLinearChain:
             "step_finished",
         ] * 3 + ["run_finished"]
         assert [e.index for e in got.events] == list(range(len(got.events)))
-        assert trace_doc(got) == snapshot(name="linear_chain")
+        assert as_trace(rt, got) == snapshot(name="linear_chain")
 
 
 class TestRouterBranch:
@@ -106,7 +120,6 @@ class TestRouterBranch:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         def decide(view: StoreView) -> list[str]:
@@ -125,10 +138,11 @@ class TestRouterBranch:
             .add_router("A", decide)
             .compile()
         )
-        got = run(collect(make_runtime(g), "t"))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t"))
         assert got.outcome.output["log"] == ["A", "R"]
         assert [e.node for e in got.of_kind("task_started")] == ["A", "R"]
-        assert trace_doc(got) == snapshot(name="router_branch")
+        assert as_trace(rt, got) == snapshot(name="router_branch")
 
 
 class TestFanOutJoin:
@@ -136,7 +150,6 @@ class TestFanOutJoin:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         g = (
@@ -150,11 +163,12 @@ class TestFanOutJoin:
             .add_join_edge(["C", "B"], "D")
             .compile()
         )
-        got = run(collect(make_runtime(g), "t"))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t"))
         assert got.outcome.output["log"] == ["A", "B", "C", "D"]
         started = [(e.step, e.ordinal, e.node) for e in got.of_kind("task_started")]
         assert started == [(0, 0, "A"), (1, 0, "B"), (1, 1, "C"), (2, 0, "D")]
-        assert trace_doc(got) == snapshot(name="fan_out_join")
+        assert as_trace(rt, got) == snapshot(name="fan_out_join")
 
 
 class TestSpawnOverlays:
@@ -162,7 +176,6 @@ class TestSpawnOverlays:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         def reader(name: str) -> Any:
@@ -189,14 +202,15 @@ class TestSpawnOverlays:
             .add_edge("W", "X")
             .compile()
         )
-        got = run(collect(make_runtime(g), "t"))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t"))
         # spawned values reach their own task only; edges carry no overlay; the two
         # W tasks route to X, which is deduplicated to one graph seed
         assert got.outcome.output["log"] == ["A", "B:", "W:x", "W:y", "X:"]
         step1 = [e for e in got.of_kind("task_started") if e.step == 1]
         assert [e.node for e in step1] == ["B", "W", "W"]
         assert len({e.task_id for e in step1}) == 3  # fingerprints differ
-        assert trace_doc(got) == snapshot(name="spawn_overlays")
+        assert as_trace(rt, got) == snapshot(name="spawn_overlays")
 
 
 class TestRouterFreshRead:
@@ -204,7 +218,6 @@ class TestRouterFreshRead:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         saw: dict[str, Any] = {}
@@ -246,10 +259,11 @@ class TestRouterFreshRead:
             .add_router("A", route)
             .compile()
         )
-        got = run(collect(make_runtime(g), "t", {"log": ["in"], "count": 5}))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t", {"log": ["in"], "count": 5}))
         assert saw["router"] == {"log": ["in", "A1", "A2"], "count": 6, "item": "mine"}
         assert saw["z"] == {"log": ["in", "A1", "A2", "B"], "count": 16, "item": ""}
-        assert trace_doc(got, seen=saw) == snapshot(name="router_fresh_read")
+        assert as_trace(rt, got) == snapshot(name="router_fresh_read")
 
 
 class TestJoinBarrierEdgeCases:
@@ -257,7 +271,6 @@ class TestJoinBarrierEdgeCases:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         # B -> C and B -> J statically; join(B, C) -> J. J runs in step 1 through
@@ -273,17 +286,17 @@ class TestJoinBarrierEdgeCases:
             .add_join_edge(["B", "C"], "J")
             .compile()
         )
-        got = run(collect(make_runtime(g), "t"))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t"))
         assert got.outcome.output["log"] == ["B", "C", "J", "J"]
         started = [(e.step, e.node) for e in got.of_kind("task_started")]
         assert started == [(0, "B"), (1, "C"), (1, "J"), (2, "J")]
-        assert trace_doc(got) == snapshot(name="join_target_runs_early")
+        assert as_trace(rt, got) == snapshot(name="join_target_runs_early")
 
     def test_target_and_parents_in_one_step_refill(
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         # Step 0: B, C fill the barrier and route to themselves. Step 1: B, C and J
@@ -306,17 +319,17 @@ class TestJoinBarrierEdgeCases:
             .add_join_edge(["B", "C"], "J")
             .compile()
         )
-        got = run(collect(make_runtime(g), "t"))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t"))
         started = [(e.step, e.node) for e in got.of_kind("task_started")]
         assert started == [(0, "B"), (0, "C"), (1, "B"), (1, "C"), (1, "J"), (2, "J")]
         assert got.outcome.output["log"] == ["B", "C", "B", "C", "J", "J"]
-        assert trace_doc(got) == snapshot(name="join_consumed_then_refilled")
+        assert as_trace(rt, got) == snapshot(name="join_consumed_then_refilled")
 
     def test_repeated_contributions_schedule_once(
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         # Step 1 runs C (graph) and B twice (spawns): the barrier fills once, so J
@@ -331,13 +344,14 @@ class TestJoinBarrierEdgeCases:
             .add_join_edge(["B", "C"], "J")
             .compile()
         )
-        got = run(collect(make_runtime(g), "t"))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t"))
         started = [(e.step, e.node) for e in got.of_kind("task_started")]
         assert started == [(0, "A"), (1, "C"), (1, "B"), (1, "B"), (2, "J")]
-        assert trace_doc(got) == snapshot(name="join_repeated_contributions")
+        assert as_trace(rt, got) == snapshot(name="join_repeated_contributions")
 
     def test_full_barrier_with_target_not_run_is_not_rescheduled(
-        self, make_runtime: Any, snapshot: SnapshotAssertion
+        self, make_runtime: Any
     ) -> None:
         """Commit-level: a barrier already full (its target still pending) does not
         schedule the target again when the parents contribute once more."""
@@ -377,9 +391,6 @@ class TestJoinBarrierEdgeCases:
             "barrier": ["B", "C"],
         }
         assert already_full == {"frontier": [], "barrier": ["B", "C"]}
-        assert {"filled": filled, "already_full": already_full} == snapshot(
-            name="join_full_barrier_not_rescheduled"
-        )
 
 
 class TestFailingTask:
@@ -387,7 +398,6 @@ class TestFailingTask:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         finished: list[str] = []
@@ -442,7 +452,7 @@ class TestFailingTask:
             "KeyError",
         ]
         assert rt.get_latest_store("t").get(Log.log) == ["in"]
-        assert trace_doc(got) == snapshot(name="failing_task")
+        assert as_trace(rt, got) == snapshot(name="failing_task")
 
 
 class TestFailingCommit:
@@ -450,7 +460,6 @@ class TestFailingCommit:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         def first(inp: NodeInput) -> NodeOutput:
@@ -479,6 +488,7 @@ class TestFailingCommit:
         assert isinstance(err, UpdatePolicyViolationError)
         assert got.stream_error is err
         assert (err.channel_id, err.write_count, err.step) == ("draft", 2, 1)
+        assert err.__cause__ is None
         store = rt.get_latest_store("t")
         assert store.get(Log.draft) == "v0"
         assert store.get(Log.log) == ["S"]
@@ -488,7 +498,7 @@ class TestFailingCommit:
             "task_finished",
             "task_finished",
         ]
-        assert trace_doc(got) == snapshot(name="failing_commit")
+        assert as_trace(rt, got) == snapshot(name="failing_commit")
 
 
 class TestCancellation:
@@ -496,7 +506,6 @@ class TestCancellation:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         cancelled: list[str] = []
@@ -548,13 +557,12 @@ class TestCancellation:
         assert [e.error for e in got.of_kind("task_failed")] == ["CancelledError"] * 2
         assert "write_applied" not in got.kinds
         assert rt.get_latest_store("t").get(Log.log) == ["in"]
-        assert trace_doc(got) == snapshot(name="cancel_mid_step")
+        assert as_trace(rt, got) == snapshot(name="cancel_mid_step")
 
     def test_between_steps(
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         g = (
@@ -576,13 +584,12 @@ class TestCancellation:
         assert got.outcome.output["log"] == ["A"]  # step 0 committed, B never ran
         assert got.kinds[-2:] == ["step_finished", "run_cancelled"]
         assert "task_failed" not in got.kinds
-        assert trace_doc(got) == snapshot(name="cancel_between_steps")
+        assert as_trace(rt, got) == snapshot(name="cancel_between_steps")
 
     def test_node_raising_cancelled_error_fails_its_task(
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         async def rude(inp: NodeInput) -> NodeOutput:
@@ -594,14 +601,15 @@ class TestCancellation:
             .add_node("B", rude)
             .compile()
         )
-        got = run(collect(make_runtime(g), "t"))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t"))
         assert got.outcome is None
         assert isinstance(got.error, NodeError)
         assert got.error.node_id == "B"
         assert isinstance(got.error.__cause__, asyncio.CancelledError)
         assert [e.error for e in got.of_kind("task_failed")] == ["CancelledError"]
         assert "run_cancelled" not in got.kinds
-        assert trace_doc(got) == snapshot(name="node_raises_cancelled_error")
+        assert as_trace(rt, got) == snapshot(name="node_raises_cancelled_error")
 
 
 class TestOutOfSteps:
@@ -609,7 +617,6 @@ class TestOutOfSteps:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         snapshot: SnapshotAssertion,
     ) -> None:
         g = (
@@ -621,12 +628,13 @@ class TestOutOfSteps:
             .add_edge("B", "C")
             .compile()
         )
-        got = run(collect(make_runtime(g), "t", None, RunOptions(max_steps=2)))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t", None, RunOptions(max_steps=2)))
         assert got.outcome.status == "out_of_steps"
         assert got.outcome.max_steps == 2
         assert got.outcome.output["log"] == ["A", "B"]
         assert got.kinds[-2:] == ["step_finished", "run_finished"]
-        assert trace_doc(got) == snapshot(name="out_of_steps")
+        assert as_trace(rt, got) == snapshot(name="out_of_steps")
 
 
 class TestRetries:
@@ -636,7 +644,6 @@ class TestRetries:
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         fake_clock: FakeClock,
         snapshot: SnapshotAssertion,
     ) -> None:
@@ -655,21 +662,19 @@ class TestRetries:
             .compile()
         )
         opts = RunOptions(deterministic_token_streaming=True)
-        got = run(collect(make_runtime(g), "t", None, opts))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t", None, opts))
         assert attempts == [1, 2, 3]
         assert fake_clock.sleeps == [0.5, 1.5]  # min(2.0, 0.5 * 3 ** (a - 1))
         assert got.outcome.output["log"] == ["ok after 3"]
         # the failed attempts' buffered stream events are thrown away
         assert [e.text for e in got.of_kind("model_token")] == ["attempt 3"]
-        assert trace_doc(got, sleeps=fake_clock.sleeps) == snapshot(
-            name="retry_success"
-        )
+        assert as_trace(rt, got) == snapshot(name="retry_success")
 
     def test_exhausted(
         self,
         make_runtime: Any,
         collect: Any,
-        trace_doc: Any,
         fake_clock: FakeClock,
         snapshot: SnapshotAssertion,
     ) -> None:
@@ -681,15 +686,14 @@ class TestRetries:
             .add_node("F", broken, retry_policy=self.POLICY)
             .compile()
         )
-        got = run(collect(make_runtime(g), "t"))
+        rt = make_runtime(g)
+        got = run(collect(rt, "t"))
         err = got.error
         assert isinstance(err, NodeError)
         assert err.attempts == 4
         assert isinstance(err.__cause__, ConnectionError)
         assert fake_clock.sleeps == [0.5, 1.5, 2.0]  # the last one capped
-        assert trace_doc(got, sleeps=fake_clock.sleeps) == snapshot(
-            name="retry_exhausted"
-        )
+        assert as_trace(rt, got) == snapshot(name="retry_exhausted")
 
 
 @pytest.mark.parametrize("kind", ["sync", "async", "blocking"])
