@@ -7,12 +7,21 @@ from __future__ import annotations
 import ast
 import asyncio
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import hive_core.testing
-from hive_core import GraphBuilder, NodeInput, NodeOutput, Schema, Write, channel
+from hive_core import (
+    CompiledGraph,
+    GraphBuilder,
+    NodeInput,
+    NodeOutput,
+    Schema,
+    Write,
+    channel,
+)
 from hive_core.errors import HiveError
 from hive_core.testing import (
     NondeterminismError,
@@ -37,7 +46,7 @@ def noting(node: NodeInput) -> NodeOutput:
     return NodeOutput(writes=[Write(Note.text, "hi")])
 
 
-def one_node() -> object:
+def one_node() -> CompiledGraph:
     return GraphBuilder(Note, start=["A"]).add_node("A", noting).compile()
 
 
@@ -47,7 +56,7 @@ class TestErrorsAreHiveErrors:
         with pytest.raises(TraceFileError) as info:
             load_trace(missing)
         err = info.value
-        assert isinstance(err, HiveError) and isinstance(err, ValueError)
+        assert {HiveError, ValueError} <= set(type(err).__mro__)
         assert err.code == "trace-file-unreadable"
         assert (err.path, err.line) == (str(missing), None)
 
@@ -57,7 +66,7 @@ class TestErrorsAreHiveErrors:
         with pytest.raises(UnexpectedCallError) as info:
             svc.search("moon", limit=2)
         err = info.value
-        assert isinstance(err, HiveError) and isinstance(err, AssertionError)
+        assert {HiveError, AssertionError} <= set(type(err).__mro__)
         assert err.code == "unexpected-scripted-call"
         assert (err.method, err.call, err.number, err.overall, err.scripted) == (
             "search",
@@ -78,7 +87,7 @@ class TestErrorsAreHiveErrors:
         with pytest.raises(NondeterminismError) as info:
             check_determinism(graph, runs=1, seed=0)
         err = info.value
-        assert isinstance(err, HiveError) and isinstance(err, AssertionError)
+        assert {HiveError, AssertionError} <= set(type(err).__mro__)
         assert err.code == "nondeterministic-trace"
         assert (err.seed, err.run, err.runs, err.resume, err.resumes) == (0, 1, 1, 0, 0)
 
@@ -104,7 +113,7 @@ class TestErrorsAreHiveErrors:
         pytester.makepyfile(
             """
             import itertools
-            from hive_core import GraphBuilder, NodeOutput, Schema, Write, channel
+            from hive_core import CompiledGraph, GraphBuilder, NodeOutput, Schema, Write, channel
 
             class Note(Schema):
                 text = channel(str)
@@ -140,10 +149,10 @@ class TestSyncCallsGoThroughTheBridge:
 
         async def main() -> list[str]:
             tracer = Tracer()
-            calls = [
-                lambda: tracer(graph),  # type: ignore[arg-type]
-                lambda: tracer.resume("x", graph=graph),  # type: ignore[arg-type]
-                lambda: check_determinism(graph),  # type: ignore[arg-type]
+            calls: list[Callable[[], object]] = [
+                lambda: tracer(graph),
+                lambda: tracer.resume("x", graph=graph),
+                lambda: check_determinism(graph),
             ]
             found = []
             for call in calls:
