@@ -60,6 +60,7 @@ from hive_core.models import (
     ToolProvider,
     ToolRegistry,
     ToolRegistryMissingError,
+    bind_environment,
     call_model,
     compact_messages,
     invoke_tool,
@@ -312,7 +313,8 @@ def tool_calling_agent(
         available = _env_tools(ctx, provider)
         if available is None:
             raise ToolRegistryMissingError(tool_names=(call.name,))
-        reply = await invoke_tool(call, available, ctx.emit)
+        bound = bind_environment(available, ctx.environment)
+        reply = await invoke_tool(call, bound, ctx.emit)
         return Effects(Set(S.messages, [reply]))
 
     wf.edge(pre_model, model_node)

@@ -38,6 +38,7 @@ from hive_core.models import (
     ToolLoopConfig,
     ToolProvider,
     ToolRegistry,
+    bind_environment,
     call_model,
     message_id,
     resolve_client,
@@ -182,6 +183,8 @@ class ModelTurn:
 
     async def __call__(self, ctx: NodeInput) -> Effects:
         provider = self._provider(ctx)
+        if provider is not None:  # tools declaring a ToolContext see the run's
+            provider = bind_environment(provider, ctx.environment)
         request = ChatRequest(
             model=self.model,
             messages=_read_messages(self.messages, ctx.store),

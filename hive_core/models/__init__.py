@@ -35,13 +35,18 @@ from ._errors import (
     MissingTaskLocalValueError,
     ModelClientMissingError,
     ModelConnectionError,
+    ModelDeadlineExceededError,
     ModelError,
     ModelHTTPError,
+    ModelLimitError,
     ModelResponseInvalidError,
+    ModelResponseTooLargeError,
+    ModelRetryBudgetExceededError,
     ModelStreamInvalidError,
     ModelTimeoutError,
     ModelToolLoopLimitError,
     ToolArgumentsInvalidError,
+    ToolContextMissingError,
     ToolRegistryMissingError,
     UnknownToolError,
 )
@@ -62,9 +67,9 @@ from ._messages import (
     messages_reducer,
     tool_message_id,
 )
-from ._openai_compat import OpenAICompatClient, Retries, Timeouts
+from ._openai_compat import Limits, OpenAICompatClient, Retries, Timeouts
 from ._scripted import ScriptedModelClient, ScriptedReply
-from ._tools import Tool, ToolProvider, ToolRegistry
+from ._tools import Tool, ToolContext, ToolProvider, ToolRegistry, bind_environment
 
 __all__ = [
     # chat data
@@ -88,13 +93,16 @@ __all__ = [
     "ScriptedReply",
     "resolve_client",
     # the OpenAI-compatible HTTP adapter
+    "Limits",
     "OpenAICompatClient",
     "Retries",
     "Timeouts",
     # tools
     "Tool",
+    "ToolContext",
     "ToolProvider",
     "ToolRegistry",
+    "bind_environment",
     # the loop
     "Emit",
     "ToolLoopConfig",
@@ -124,13 +132,18 @@ __all__ = [
     "MissingTaskLocalValueError",
     "ModelClientMissingError",
     "ModelConnectionError",
+    "ModelDeadlineExceededError",
     "ModelError",
     "ModelHTTPError",
+    "ModelLimitError",
     "ModelResponseInvalidError",
+    "ModelResponseTooLargeError",
+    "ModelRetryBudgetExceededError",
     "ModelStreamInvalidError",
     "ModelTimeoutError",
     "ModelToolLoopLimitError",
     "ToolArgumentsInvalidError",
+    "ToolContextMissingError",
     "ToolRegistryMissingError",
     "UnknownToolError",
 ]

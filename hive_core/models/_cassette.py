@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 
 import msgspec
 
+from ..environment import Environment
 from ..errors import HiveInternalError
 from ._chat import (
     ChatRequest,
@@ -37,7 +38,7 @@ from ._chat import (
 )
 from ._client import ModelClient
 from ._errors import CassetteExhaustedError, CassetteFormatError, CassetteMismatchError
-from ._tools import ToolProvider
+from ._tools import ToolProvider, bind_environment
 
 __all__ = [
     "CASSETTE_FORMAT",
@@ -230,11 +231,15 @@ class Cassette:
         return msgspec.json.format(_encoder.encode(self.data), indent=2) + b"\n"
 
     def save(self) -> None:
-        """Write the recording atomically (record mode only; replay is a no-op)."""
+        """Write the recording atomically (record mode only; replay is a no-op).
+
+        The file gets the mode the umask gives a new file (usually 0644), like any
+        file a user commits; ``mkstemp`` would make it private (0600).
+        """
         if self.mode != "record":
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cassette-")
+        fd, tmp = _create_beside(self.path)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(self.dumps())
@@ -349,6 +354,20 @@ class Cassette:
         return len(self._tools) - 1
 
 
+def _create_beside(path: Path) -> tuple[int, str]:
+    """A new, exclusive temporary file next to ``path``, created with mode 0666 so
+    the umask alone decides its permissions (without changing the process-wide
+    umask, which other threads may rely on)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".cassette-{secrets.token_hex(8)}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name next to {path}")
+
+
 def _real(inner: _T | None) -> _T:
     if inner is None:  # Cassette.client/tools refuse None in record mode
         raise HiveInternalError("a recording cassette lost its real client")
@@ -404,6 +423,13 @@ class _CassetteTools:
         if self._inner is not None:
             return self._inner.definitions()
         return self._tape._definitions
+
+    def with_environment(self, environment: Environment) -> ToolProvider:
+        """Record through the real tools bound to ``environment`` (replay runs no
+        tool, so it needs none)."""
+        if self._inner is None:
+            return self
+        return _CassetteTools(self._tape, bind_environment(self._inner, environment))
 
     async def invoke(self, call: ToolCall) -> ToolResult:
         tape = self._tape

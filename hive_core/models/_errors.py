@@ -15,9 +15,15 @@ HiveError
         ├── ModelTimeoutError (TimeoutError)    connect or read timed out (stalled stream)
         ├── ModelConnectionError (ConnectionError)
         │                                       could not reach the server (after retries)
+        ├── ModelLimitError                     a configured bound of the adapter was hit
+        │   ├── ModelResponseTooLargeError      a body, SSE line or SSE event is too big
+        │   ├── ModelDeadlineExceededError (TimeoutError)
+        │   │                                   the whole call took longer than allowed
+        │   └── ModelRetryBudgetExceededError   retrying would wait longer than allowed
         ├── UnknownToolError (LookupError)      a call names a tool the registry lacks
         ├── ToolArgumentsInvalidError (ValueError)
         │                                       a call's JSON arguments fail validation
+        ├── ToolContextMissingError             a tool needs the environment, none given
         ├── InvalidMessagesUpdateError (ValueError)
         │                                       the messages reducer got a bad update
         ├── MissingTaskLocalValueError (LookupError)
@@ -47,12 +53,17 @@ __all__ = [
     "ModelClientMissingError",
     "ModelConnectionError",
     "ModelError",
+    "ModelDeadlineExceededError",
     "ModelHTTPError",
+    "ModelLimitError",
     "ModelResponseInvalidError",
+    "ModelResponseTooLargeError",
+    "ModelRetryBudgetExceededError",
     "ModelStreamInvalidError",
     "ModelTimeoutError",
     "ModelToolLoopLimitError",
     "ToolArgumentsInvalidError",
+    "ToolContextMissingError",
     "ToolRegistryMissingError",
     "UnknownToolError",
 ]
@@ -150,18 +161,37 @@ class ModelToolLoopLimitError(ModelError):
 
 
 class ModelHTTPError(ModelError):
-    """The model server answered with an HTTP error status (after any retries)."""
+    """The model server answered with an HTTP error status (after any retries).
+
+    ``body`` is what was read of the error body: at most
+    ``Limits.max_error_body_bytes``; ``body_limit`` is that limit when the body was
+    longer and was cut there (``None`` when it was read whole).
+    """
 
     code = "model-http-error"
 
-    def __init__(self, status: int, *, body: str, url: str, attempts: int = 1) -> None:
+    def __init__(
+        self,
+        status: int,
+        *,
+        body: str,
+        url: str,
+        attempts: int = 1,
+        body_limit: int | None = None,
+    ) -> None:
         self.status = status
-        self.body = _excerpt(body)
+        self.body = body
         self.url = url
         self.attempts = attempts
+        self.body_limit = body_limit
         tries = f" after {attempts} attempts" if attempts > 1 else ""
+        cut = (
+            f" (body cut at Limits.max_error_body_bytes={body_limit})"
+            if body_limit is not None
+            else ""
+        )
         super().__init__(
-            f"Model server `{url}` answered HTTP {status}{tries}: {self.body}"
+            f"Model server `{url}` answered HTTP {status}{tries}: {_excerpt(body)}{cut}"
         )
 
 
@@ -178,7 +208,7 @@ class ModelTimeoutError(ModelError, TimeoutError):
         limit = f" of {seconds:g}s" if seconds is not None else ""
         super().__init__(
             f"Model server `{url}` timed out while {phase} (timeout{limit})\n\n"
-            "Fix: OpenAICompatClient(timeout=Timeouts(connect=..., read=...))"
+            "Fix: OpenAICompatClient(timeouts=Timeouts(connect=..., read=...))"
         )
 
 
@@ -194,6 +224,95 @@ class ModelConnectionError(ModelError, ConnectionError):
         super().__init__(
             f"Could not connect to model server `{url}` after {attempts} attempt"
             f"{'s' if attempts != 1 else ''}: {reason}"
+        )
+
+
+class ModelLimitError(ModelError):
+    """Base for the adapter's configured bounds: ``limit`` names the setting (e.g.
+    ``Limits.max_response_bytes``) and ``value`` is its value. Never raised bare.
+
+    See ``docs/agents.md`` (the OpenAI-compatible adapter) for the defaults.
+    """
+
+    code = "model-limit-exceeded"
+
+    def __init__(self, message: str, *, limit: str, value: float, url: str) -> None:
+        self.limit = limit
+        self.value = value
+        self.url = url
+        super().__init__(message)
+
+
+class ModelResponseTooLargeError(ModelLimitError):
+    """A reply (``what``: the response body, one SSE line or one SSE event) is
+    larger than its limit; reading stopped there, so memory stays bounded."""
+
+    code = "model-response-too-large"
+
+    def __init__(self, what: str, *, limit: str, value: int, url: str) -> None:
+        self.what = what
+        super().__init__(
+            f"Model server `{url}` sent {what} larger than {limit}={value} bytes; "
+            "reading stopped there\n\n"
+            "Fix: if replies this large are expected, raise the limit: "
+            f"OpenAICompatClient(limits=Limits({limit.split('.')[-1]}=...))",
+            limit=limit,
+            value=value,
+            url=url,
+        )
+
+
+class ModelDeadlineExceededError(ModelLimitError, TimeoutError):
+    """The whole call (retries, waits and every byte of a stream included) took
+    longer than ``Timeouts.deadline`` seconds; ``phase`` says what it was doing."""
+
+    code = "model-deadline-exceeded"
+
+    def __init__(self, phase: str, *, value: float, url: str) -> None:
+        self.phase = phase
+        super().__init__(
+            f"Model server `{url}`: the call exceeded Timeouts.deadline={value:g}s "
+            f"while {phase}\n\n"
+            "Fix: OpenAICompatClient(timeouts=Timeouts(deadline=...)) with a longer "
+            "deadline, or ask for less (ChatRequest(max_tokens=...))",
+            limit="Timeouts.deadline",
+            value=value,
+            url=url,
+        )
+
+
+class ModelRetryBudgetExceededError(ModelLimitError):
+    """Another retry would wait ``wanted`` seconds (backoff or the server's
+    ``Retry-After``), more than is left of ``Retries.budget``; the call fails now
+    instead of sleeping only to give up. ``last`` is the failure being retried (also
+    the ``__cause__``)."""
+
+    code = "model-retry-budget-exceeded"
+
+    def __init__(
+        self,
+        *,
+        value: float,
+        spent: float,
+        wanted: float,
+        attempts: int,
+        last: str,
+        url: str,
+    ) -> None:
+        self.spent = spent
+        self.wanted = wanted
+        self.attempts = attempts
+        self.last = last
+        super().__init__(
+            f"Model server `{url}`: {last} after {attempts} attempt"
+            f"{'s' if attempts != 1 else ''}; the next retry would wait {wanted:g}s "
+            f"but only {max(value - spent, 0.0):g}s of Retries.budget={value:g}s "
+            "is left\n\n"
+            "Fix: OpenAICompatClient(retries=Retries(budget=...)) with a larger "
+            "budget, or try again later",
+            limit="Retries.budget",
+            value=value,
+            url=url,
         )
 
 
@@ -220,6 +339,26 @@ class ToolArgumentsInvalidError(ModelError, ValueError):
         self.reason = reason
         super().__init__(
             f"Arguments of tool `{name}` (call `{call_id}`) are invalid: {reason}"
+        )
+
+
+class ToolContextMissingError(ModelError):
+    """A tool declares a ``ToolContext`` (or ``Environment``) parameter but was
+    invoked without an environment to fill it.
+
+    Fix: invoke through ``bind_environment(tools, environment)``; the prebuilt agent
+    and ``ModelTurn`` do this with the run's environment.
+    """
+
+    code = "tool-context-missing"
+
+    def __init__(self, name: str, *, call_id: str) -> None:
+        self.name = name
+        self.call_id = call_id
+        super().__init__(
+            f"Tool `{name}` (call `{call_id}`) needs the run's environment, but it "
+            "was invoked without one\n\n"
+            "Fix: bind_environment(tools, node_input.environment).invoke(call)"
         )
 
 

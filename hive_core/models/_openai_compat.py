@@ -8,23 +8,39 @@ lazily so ``import hive_core`` never needs it.
 
 What it handles: streamed text and streamed tool calls (argument fragments are
 assembled by their ``index``), HTTP errors as ``ModelHTTPError`` with the status and
-an excerpt of the body, malformed streams as ``ModelStreamInvalidError``, connect
+the start of the body, malformed streams as ``ModelStreamInvalidError``, connect
 and read timeouts (a stream that stalls for longer than ``read`` seconds raises
 ``ModelTimeoutError``), and retries with exponential backoff on 429, 5xx and
 connection errors, sleeping on an injectable clock.
+
+It is bounded against a misbehaving server (see ``docs/agents.md``): bodies, SSE
+lines and events are read incrementally up to ``Limits``, error bodies only up to
+``Limits.max_error_body_bytes``, the whole call (streaming included) ends at
+``Timeouts.deadline``, and the waits between retries never add up to more than
+``Retries.budget``, whatever ``Retry-After`` asks for.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import msgspec
 
 from ..environment import Clock, SystemClock
+from ._bounded_io import (
+    BodyReader,
+    CallBudget,
+    Limits,
+    SSEParser,
+    read_error_body,
+    retry_after_seconds,
+    server_time,
+)
 from ._chat import (
     ChatMessage,
     ChatRequest,
@@ -36,6 +52,7 @@ from ._chat import (
 )
 from ._errors import (
     ModelConnectionError,
+    ModelError,
     ModelHTTPError,
     ModelResponseInvalidError,
     ModelStreamInvalidError,
@@ -47,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "Limits",
     "OpenAICompatClient",
     "Retries",
     "Timeouts",
@@ -64,13 +82,19 @@ class Timeouts:
     """Seconds allowed for each phase of a request.
 
     ``read`` bounds the wait for *each* chunk of bytes, so a stream that stalls
-    mid-way fails after ``read`` seconds of silence, however long it ran before.
+    mid-way fails after ``read`` seconds of silence, however long it ran before;
+    ``deadline`` bounds the whole call, so a stream that never stalls and never ends
+    fails too.
     """
 
     connect: float = 10.0
     read: float = 60.0
     write: float = 30.0
     pool: float = 10.0
+    deadline: float | None = 600.0
+    """Seconds for the whole call on the client's clock: every attempt, the waits
+    between them and every byte of the reply, streamed or not
+    (``ModelDeadlineExceededError``); ``None`` for no overall limit."""
 
 
 @attrs.frozen(kw_only=True)
@@ -78,8 +102,9 @@ class Retries:
     """Retry 429, 5xx and connection failures with exponential backoff (no jitter).
 
     The n-th retry waits ``min(max_delay, initial_delay * factor ** (n - 1))``
-    seconds, or what a numeric ``Retry-After`` header asks for (at most
-    ``max_retry_after``). Nothing is retried once a stream has started.
+    seconds, or what a ``Retry-After`` header asks for, in seconds or as an HTTP
+    date (at most ``max_retry_after``). Nothing is retried once a stream has
+    started.
     """
 
     max_retries: int = 2
@@ -87,14 +112,20 @@ class Retries:
     factor: float = 2.0
     max_delay: float = 8.0
     max_retry_after: float = 60.0
+    budget: float | None = 60.0
+    """Seconds all the waits of one call may add up to. A retry whose wait does not
+    fit in what is left is not made: the call raises
+    ``ModelRetryBudgetExceededError`` at once. ``None`` for no limit."""
 
-    def delay(self, retry: int, retry_after: str | None = None) -> float:
+    def delay(
+        self, retry: int, retry_after: str | None = None, *, now: float | None = None
+    ) -> float:
+        """The wait before retry number ``retry`` (from 1). ``now`` (POSIX seconds)
+        is what an HTTP-date ``Retry-After`` is measured from; default: this
+        machine's time."""
         if retry_after is not None:
-            try:
-                asked = float(retry_after)
-            except ValueError:
-                asked = -1.0
-            if asked >= 0:
+            asked = retry_after_seconds(retry_after, now=now)
+            if asked is not None:
                 return min(asked, self.max_retry_after)
         return min(self.max_delay, self.initial_delay * self.factor ** (retry - 1))
 
@@ -173,7 +204,8 @@ def parse_completion(raw: bytes) -> ChatResponse:
     Raises:
         ModelResponseInvalidError: the body is not a chat completion.
     """
-    text = raw.decode("utf-8", errors="replace")
+    # only the start is ever shown; decoding all of a large body would double it
+    text = raw[:2000].decode("utf-8", errors="replace")
     try:
         obj = _json_decoder.decode(raw)
         choice = obj["choices"][0]
@@ -308,9 +340,12 @@ class OpenAICompatClient:
             ``https://api.openai.com/v1``.
         api_key: Sent as a bearer token; defaults to ``OPENAI_API_KEY``; local
             servers usually need none.
-        timeouts: Connect/read/write/pool limits in seconds.
-        retries: Backoff for 429, 5xx and connection errors.
-        clock: What backoff sleeps on (``FakeClock`` in tests).
+        timeouts: Connect/read/write/pool limits and the overall deadline, in
+            seconds.
+        retries: Backoff for 429, 5xx and connection errors, and the retry budget.
+        limits: The most a call reads: body, SSE line, SSE event, error body.
+        clock: What backoff sleeps on and the deadline is measured on
+            (``FakeClock`` in tests).
         headers: Extra headers for every request.
         http_client: An ``httpx.AsyncClient`` to reuse (its pool, proxies, TLS
             settings; ``timeouts`` still apply per request); by default each call
@@ -324,6 +359,7 @@ class OpenAICompatClient:
         api_key: str | None = None,
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
+        limits: Limits | None = None,
         clock: Clock | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -336,6 +372,7 @@ class OpenAICompatClient:
         )
         self.timeouts = timeouts or Timeouts()
         self.retries = retries or Retries()
+        self.limits = limits or Limits()
         self.clock: Clock = clock or SystemClock()
         self.headers = dict(headers or {})
         self._http_client = http_client
@@ -369,8 +406,20 @@ class OpenAICompatClient:
         out.update(self.headers)
         return out
 
+    def _budget(self) -> CallBudget:
+        return CallBudget(
+            self.clock,
+            deadline=self.timeouts.deadline,
+            budget=self.retries.budget,
+            url=self.url,
+        )
+
     async def _open(
-        self, http: httpx.AsyncClient, request: ChatRequest, stream: bool
+        self,
+        http: httpx.AsyncClient,
+        request: ChatRequest,
+        stream: bool,
+        call: CallBudget,
     ) -> httpx.Response:
         """Send with retries; returns a streaming response with status < 400."""
         import httpx
@@ -386,85 +435,124 @@ class OpenAICompatClient:
         while True:
             attempt += 1
             retry_after: str | None = None
+            server_now: float | None = None
+            failure: ModelError
             try:
                 req = http.build_request(
                     "POST", self.url, content=content, headers=headers, timeout=timeout
                 )
-                resp = await http.send(req, stream=True)
+                resp = await call.within(
+                    functools.partial(http.send, req, stream=True),
+                    "waiting for the response headers",
+                )
             except httpx.ConnectTimeout as exc:
+                failure = ModelTimeoutError(
+                    "connecting", seconds=t.connect, url=self.url
+                )
                 if attempt >= attempts:
-                    raise ModelTimeoutError(
-                        "connecting", seconds=self.timeouts.connect, url=self.url
-                    ) from exc
+                    raise failure from exc
+                last = f"connecting timed out after {t.connect:g}s"
             except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+                reason = str(exc) or type(exc).__name__
+                failure = ModelConnectionError(
+                    self.url, reason=reason, attempts=attempt
+                )
                 if attempt >= attempts:
-                    raise ModelConnectionError(
-                        self.url,
-                        reason=str(exc) or type(exc).__name__,
-                        attempts=attempt,
-                    ) from exc
+                    raise failure from exc
+                last = f"could not connect ({reason})"
             except httpx.TimeoutException as exc:
                 raise _timeout(exc, self, "waiting for the response headers") from exc
             else:
                 if resp.status_code < 400:
                     return resp
-                body = await _read_body(resp)
+                body, cut = await read_error_body(
+                    resp, call, self.limits.max_error_body_bytes
+                )
+                failure = ModelHTTPError(
+                    resp.status_code,
+                    body=body,
+                    url=self.url,
+                    attempts=attempt,
+                    body_limit=cut,
+                )
                 if not _retryable_status(resp.status_code) or attempt >= attempts:
-                    raise ModelHTTPError(
-                        resp.status_code, body=body, url=self.url, attempts=attempt
-                    )
+                    raise failure
                 retry_after = resp.headers.get("retry-after")
-            await self.clock.sleep(self.retries.delay(attempt, retry_after))
+                server_now = server_time(resp.headers)
+                last = f"HTTP {resp.status_code}"
+            await call.wait_to_retry(
+                self.retries.delay(attempt, retry_after, now=server_now),
+                failure=failure,
+                last=last,
+                attempts=attempt,
+            )
+
+    def _reader(
+        self,
+        resp: httpx.Response,
+        call: CallBudget,
+        phase: str,
+        broken: Callable[[str], ModelError],
+    ) -> BodyReader:
+        def failed(exc: Exception, phase: str) -> ModelError:
+            import httpx
+
+            if isinstance(exc, httpx.TimeoutException):
+                return _timeout(exc, self, phase)
+            return broken(f"the connection broke while {phase} ({exc})")
+
+        return BodyReader(
+            resp,
+            call,
+            phase=phase,
+            limit=self.limits.max_response_bytes,
+            failed=failed,
+        )
 
     # ----------------------------------------------------------- ModelClient
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One non-streamed call."""
-        import httpx
-
+        call = self._budget()
         async with self._http() as http:
-            resp = await self._open(http, request, stream=False)
+            resp = await self._open(http, request, stream=False, call=call)
             try:
-                raw = await resp.aread()
-            except httpx.TimeoutException as exc:
-                raise _timeout(exc, self, "reading the response") from exc
+                raw = await self._reader(
+                    resp, call, "reading the response", ModelResponseInvalidError
+                ).read_all()
             finally:
                 await resp.aclose()
         return parse_completion(raw)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
         """Tokens as they arrive, then one ``Final``."""
-        import httpx
-
+        call = self._budget()
         async with self._http() as http:
-            resp = await self._open(http, request, stream=True)
+            resp = await self._open(http, request, stream=True, call=call)
             try:
+                assembler = _StreamAssembler(request.model)
                 ctype = resp.headers.get("content-type", "")
                 if ctype.startswith("application/json"):
                     # a server that ignores "stream": answer with the whole reply
-                    response = parse_completion(await resp.aread())
+                    reader = self._reader(
+                        resp, call, "reading the response", ModelResponseInvalidError
+                    )
+                    response = parse_completion(await reader.read_all())
                     if response.message.content:
                         yield Token(response.message.content)
                     yield Final(response)
                     return
-                assembler = _StreamAssembler(request.model)
+                reader = self._reader(
+                    resp, call, "waiting for the next stream event", assembler.invalid
+                )
                 saw_done = False
-                try:
-                    async for data in _sse_events(resp):
-                        if data.strip() == "[DONE]":
-                            saw_done = True
-                            break
-                        text = assembler.feed(data)
-                        if text:
-                            yield Token(text)
-                except httpx.TimeoutException as exc:
-                    raise _timeout(
-                        exc, self, "waiting for the next stream event"
-                    ) from exc
-                except httpx.RemoteProtocolError as exc:
-                    raise assembler.invalid(
-                        f"the connection broke mid-stream ({exc})"
-                    ) from exc
+                async for data in _sse_data(reader, SSEParser(self.limits, self.url)):
+                    if data.strip() == "[DONE]":
+                        saw_done = True
+                        break
+                    text = assembler.feed(data)
+                    if text:
+                        yield Token(text)
                 yield Final(assembler.finish(saw_done))
             finally:
                 await resp.aclose()
@@ -488,29 +576,10 @@ def _timeout(
     return ModelTimeoutError(phase, seconds=seconds, url=client.url)
 
 
-async def _read_body(resp: httpx.Response) -> str:
-    try:
-        raw = await resp.aread()
-    except Exception:  # the status is what matters; the body is a courtesy
-        raw = b""
-    finally:
-        await resp.aclose()
-    return raw.decode("utf-8", errors="replace")
-
-
-async def _sse_events(resp: httpx.Response) -> AsyncIterator[str]:
-    """The ``data`` of each server-sent event (multi-line data joined by ``\\n``)."""
-    data: list[str] = []
-    async for line in resp.aiter_lines():
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        if field == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
-    if data:
-        yield "\n".join(data)
+async def _sse_data(reader: BodyReader, parser: SSEParser) -> AsyncIterator[str]:
+    """The ``data`` of each server-sent event, read within the limits."""
+    while (chunk := await reader.next()) is not None:
+        for data in parser.feed(chunk):
+            yield data
+    for data in parser.close():
+        yield data

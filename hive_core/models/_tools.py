@@ -12,6 +12,12 @@ def get_weather(city: str, unit: Literal["c", "f"] = "c") -> str:
 The parameter schema is ``msgspec.json.schema`` of a Struct generated from the
 signature, and a call's JSON arguments are decoded into that Struct, so what the
 model is told and what the tool accepts can never drift apart.
+
+A tool that needs the run's services (a recall tool needs ``memory_store``) declares
+a parameter annotated ``ToolContext`` (or ``Environment``): it is found once, at
+registration, left out of the schema, and filled at each call from the environment
+the provider was bound to with :func:`bind_environment` (the prebuilt agent and
+``ModelTurn`` bind the run's). See ``docs/agents.md``.
 """
 
 from __future__ import annotations
@@ -21,17 +27,30 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, overload, runtime_checkable
+from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 import attrs
 import msgspec
 
+from ..environment import Environment
 from ..errors import DefinitionError
 from ..state._codecs import canonical_json
 from ._chat import ToolCall, ToolDefinition, ToolResult
-from ._errors import ToolArgumentsInvalidError, UnknownToolError
+from ._errors import (
+    ToolArgumentsInvalidError,
+    ToolContextMissingError,
+    UnknownToolError,
+)
 
-__all__ = ["Tool", "ToolProvider", "ToolRegistry", "build_tool", "tool_result_text"]
+__all__ = [
+    "Tool",
+    "ToolContext",
+    "ToolProvider",
+    "ToolRegistry",
+    "bind_environment",
+    "build_tool",
+    "tool_result_text",
+]
 
 _EMPTY = inspect.Parameter.empty
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -51,6 +70,45 @@ class ToolProvider(Protocol):
     async def invoke(self, call: ToolCall) -> ToolResult:
         """Run one call; raises whatever the tool raises."""
         ...
+
+
+@runtime_checkable
+class _BindsEnvironment(Protocol):
+    def with_environment(self, environment: Environment) -> ToolProvider: ...
+
+
+def bind_environment(tools: ToolProvider, environment: Environment) -> ToolProvider:
+    """``tools`` with ``environment`` handed to every tool that declares a
+    ``ToolContext`` or ``Environment`` parameter.
+
+    Providers that can bind (``ToolRegistry``, cassette wrappers) return a bound
+    view; any other provider is returned unchanged.
+    """
+    if isinstance(tools, _BindsEnvironment):
+        return tools.with_environment(environment)
+    return tools
+
+
+@attrs.frozen(kw_only=True)
+class ToolContext:
+    """What a tool can ask for besides its arguments: declare a parameter annotated
+    ``ToolContext`` (any name) and it receives this at each call."""
+
+    environment: Environment
+    """The run's services: ``memory_store``, ``clock``, ``extras``, ..."""
+    call: ToolCall
+    """The call being run (its id, name and raw arguments)."""
+
+
+Injected = Literal["context", "environment"]
+
+
+def _injected(hint: object) -> Injected | None:
+    if hint is ToolContext:
+        return "context"
+    if hint is Environment:
+        return "environment"
+    return None
 
 
 def tool_result_text(value: object) -> str:
@@ -75,12 +133,24 @@ class Tool:
     keyword: tuple[str, ...]
     blocking: bool = False
     """Run a sync function in a worker thread instead of inline."""
+    injected: tuple[tuple[str, Injected], ...] = ()
+    """Parameters filled from the environment, not from the call's arguments
+    (annotated ``ToolContext`` or ``Environment``); also in ``positional`` or
+    ``keyword``."""
 
     @property
     def name(self) -> str:
         return self.definition.name
 
-    async def __call__(self, call: ToolCall) -> ToolResult:
+    async def __call__(
+        self, call: ToolCall, environment: Environment | None = None
+    ) -> ToolResult:
+        """Run ``call``; ``environment`` fills the injected parameters.
+
+        Raises:
+            ToolArgumentsInvalidError: the arguments do not match the parameters.
+            ToolContextMissingError: the tool needs an environment and got none.
+        """
         raw = call.arguments_json.strip() or "{}"
         try:
             args = msgspec.json.decode(raw, type=self.arguments)
@@ -88,8 +158,15 @@ class Tool:
             raise ToolArgumentsInvalidError(
                 self.name, call_id=call.id, reason=str(exc)
             ) from exc
-        pos = [getattr(args, n) for n in self.positional]
-        kw = {n: getattr(args, n) for n in self.keyword}
+        values = {n: getattr(args, n) for n in self.arguments.__struct_fields__}
+        if self.injected:
+            if environment is None:
+                raise ToolContextMissingError(self.name, call_id=call.id)
+            context = ToolContext(environment=environment, call=call)
+            for name, kind in self.injected:
+                values[name] = context if kind == "context" else environment
+        pos = [values[n] for n in self.positional]
+        kw = {n: values[n] for n in self.keyword}
         if self.blocking:
             value = await asyncio.to_thread(self.fn, *pos, **kw)
         else:
@@ -142,6 +219,7 @@ def build_tool(
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     positional: list[str] = []
     keyword: list[str] = []
+    injected: list[tuple[str, Injected]] = []
     for param in inspect.signature(fn).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise DefinitionError(
@@ -157,13 +235,16 @@ def build_tool(
                 subject=tool_name,
             )
         hint = hints[param.name]
-        if param.default is _EMPTY:
-            fields.append((param.name, hint))
-        else:
-            fields.append((param.name, hint, param.default))
         (positional if param.kind is param.POSITIONAL_ONLY else keyword).append(
             param.name
         )
+        kind = _injected(hint)
+        if kind is not None:
+            injected.append((param.name, kind))
+        elif param.default is _EMPTY:
+            fields.append((param.name, hint))
+        else:
+            fields.append((param.name, hint, param.default))
     try:
         struct = msgspec.defstruct(
             tool_name, fields, kw_only=True, forbid_unknown_fields=True, frozen=True
@@ -184,6 +265,7 @@ def build_tool(
         positional=tuple(positional),
         keyword=tuple(keyword),
         blocking=blocking,
+        injected=tuple(injected),
     )
 
 
@@ -268,17 +350,48 @@ class ToolRegistry:
         """Every tool's definition, sorted by name (code-point order)."""
         return tuple(self._tools[n].definition for n in sorted(self._tools))
 
-    async def invoke(self, call: ToolCall) -> ToolResult:
-        """Validate ``call.arguments_json`` and run the tool.
+    async def invoke(
+        self, call: ToolCall, *, environment: Environment | None = None
+    ) -> ToolResult:
+        """Validate ``call.arguments_json`` and run the tool; ``environment`` is
+        what tools declaring a ``ToolContext``/``Environment`` parameter receive.
 
         Raises:
             UnknownToolError: no tool has that name.
             ToolArgumentsInvalidError: the arguments do not match the parameters.
+            ToolContextMissingError: the tool needs an environment and got none.
         """
         tool = self._tools.get(call.name)
         if tool is None:
             raise UnknownToolError(call.name, available=tuple(sorted(self._tools)))
-        return await tool(call)
+        return await tool(call, environment)
+
+    def with_environment(self, environment: Environment) -> ToolProvider:
+        """This registry as a provider whose tools see ``environment`` (a view:
+        tools added later are seen too)."""
+        return _BoundRegistry(self, environment)
 
     def __repr__(self) -> str:
         return f"ToolRegistry({sorted(self._tools)})"
+
+
+class _BoundRegistry:
+    """A ``ToolRegistry`` bound to one run's environment."""
+
+    __slots__ = ("_environment", "_registry")
+
+    def __init__(self, registry: ToolRegistry, environment: Environment) -> None:
+        self._registry = registry
+        self._environment = environment
+
+    def definitions(self) -> tuple[ToolDefinition, ...]:
+        return self._registry.definitions()
+
+    async def invoke(self, call: ToolCall) -> ToolResult:
+        return await self._registry.invoke(call, environment=self._environment)
+
+    def with_environment(self, environment: Environment) -> ToolProvider:
+        return _BoundRegistry(self._registry, environment)
+
+    def __repr__(self) -> str:
+        return f"{self._registry!r}.with_environment(...)"

@@ -60,6 +60,53 @@ EXAMPLES: dict[type[HiveError], tuple[Callable[[], HiveError], dict[str, Any]]] 
         ),
         {"url": "http://h/v1", "reason": "refused", "attempts": 3},
     ),
+    errors.ModelLimitError: (
+        lambda: errors.ModelLimitError(
+            "limit hit", limit="Limits.max_response_bytes", value=10, url="http://h"
+        ),
+        {"limit": "Limits.max_response_bytes", "value": 10, "url": "http://h"},
+    ),
+    errors.ModelResponseTooLargeError: (
+        lambda: errors.ModelResponseTooLargeError(
+            "an SSE line",
+            limit="Limits.max_sse_line_bytes",
+            value=1048576,
+            url="http://h/v1/chat/completions",
+        ),
+        {"what": "an SSE line", "limit": "Limits.max_sse_line_bytes", "value": 1048576},
+    ),
+    errors.ModelDeadlineExceededError: (
+        lambda: errors.ModelDeadlineExceededError(
+            "waiting for the next stream event", value=30.0, url="http://h/v1"
+        ),
+        {
+            "phase": "waiting for the next stream event",
+            "limit": "Timeouts.deadline",
+            "value": 30.0,
+        },
+    ),
+    errors.ModelRetryBudgetExceededError: (
+        lambda: errors.ModelRetryBudgetExceededError(
+            value=10.0,
+            spent=4.0,
+            wanted=60.0,
+            attempts=2,
+            last="HTTP 429",
+            url="http://h/v1",
+        ),
+        {
+            "limit": "Retries.budget",
+            "value": 10.0,
+            "spent": 4.0,
+            "wanted": 60.0,
+            "attempts": 2,
+            "last": "HTTP 429",
+        },
+    ),
+    errors.ToolContextMissingError: (
+        lambda: errors.ToolContextMissingError("recall", call_id="c1"),
+        {"name": "recall", "call_id": "c1"},
+    ),
     errors.UnknownToolError: (
         lambda: errors.UnknownToolError("sub", available=("add",)),
         {"name": "sub", "available": ("add",)},
@@ -152,6 +199,7 @@ def test_codes_are_unique_across_hive() -> None:
 
 def test_builtin_bases() -> None:
     assert issubclass(errors.ModelTimeoutError, TimeoutError)
+    assert issubclass(errors.ModelDeadlineExceededError, TimeoutError)
     assert issubclass(errors.ModelConnectionError, ConnectionError)
     assert issubclass(errors.UnknownToolError, LookupError)
     assert issubclass(errors.ToolArgumentsInvalidError, ValueError)
