@@ -534,8 +534,9 @@ class TestMigrate:
         self, interrupted: Interrupted
     ) -> None:
         patch = WorkflowPatch().add_node(logger("x"))
-        new, _ = patch.apply(interrupted.graph)
-        err = refused(patch, base_graph(), new, interrupted)
+        other = base_graph()
+        new, _ = patch.apply(other)
+        err = refused(patch, other, new, interrupted)
         assert err.reason == "not-from-old-graph"
 
     def test_refuses_a_graph_that_is_not_this_patch(
