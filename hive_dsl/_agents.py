@@ -69,7 +69,7 @@ from hive_core.models import (
 )
 
 from ._builders import Branch
-from ._effects import Effects, End, GoTo, Interrupt, Set, SpawnEach
+from ._effects import Effects, End, GoTo, Interrupt, SpawnEach
 from ._workflow import Workflow
 
 __all__ = [
@@ -234,7 +234,9 @@ def tool_calling_agent(
     @wf.node(start=True)
     def pre_model(ctx: NodeInput) -> Effects:
         history: list[ChatMessage] = ctx.store.get(S.messages)
-        return Effects(Set(S.llm_input_messages, compact_messages(history, compaction)))
+        return Effects(
+            Write(S.llm_input_messages, compact_messages(history, compaction))
+        )
 
     @wf.node(node_id="model")
     async def model_node(ctx: NodeInput) -> Effects:
@@ -264,11 +266,11 @@ def tool_calling_agent(
             ),
         )
         fx = Effects(
-            Set(S.messages, [reply]),
-            Set(S.pending_tool_calls, list(reply.tool_calls)),
+            Write(S.messages, [reply]),
+            Write(S.pending_tool_calls, list(reply.tool_calls)),
         )
         if not reply.tool_calls:
-            fx.add(Set(S.final_answer, reply.content))
+            fx.add(Write(S.final_answer, reply.content))
         return fx
 
     @wf.node(node_id="tools")
@@ -294,12 +296,12 @@ def tool_calling_agent(
                     REJECTED_SYSTEM_MESSAGE,
                 )
                 return Effects(
-                    Set(S.pending_tool_calls, []),
-                    Set(S.messages, [*rejected, note]),
+                    Write(S.pending_tool_calls, []),
+                    Write(S.messages, [*rejected, note]),
                     GoTo(pre_model),
                 )
         return Effects(
-            Set(S.pending_tool_calls, []),
+            Write(S.pending_tool_calls, []),
             SpawnEach(calls, tool_execute, local=lambda c: {S.current_tool_call: c}),
             End(),
         )
@@ -313,7 +315,7 @@ def tool_calling_agent(
         if available is None:
             raise ToolRegistryMissingError(tool_names=(call.name,))
         reply = await invoke_tool(call, available, ctx.emit)
-        return Effects(Set(S.messages, [reply]))
+        return Effects(Write(S.messages, [reply]))
 
     wf.edge(pre_model, model_node)
     with Branch(wf, after=model_node) as branch:
