@@ -155,13 +155,13 @@ class AgentState(Schema):
     """The conversation (LangGraph's ``add_messages`` semantics, strict)."""
     pending_tool_calls = channel(list[ToolCall], initial=list)
     """The last reply's tool calls, until ``tools`` handles them."""
-    final_answer = channel(str | None)  # type: ignore[arg-type]
+    final_answer = channel(str | None)
     """The text of the last reply that asked for no tools."""
     llm_input_messages = channel(
         list[ChatMessage], persistence="untracked", initial=list
     )
     """What the model sees next: ``messages`` after compaction."""
-    current_tool_call = channel(ToolCall | None, scope="task_local")  # type: ignore[arg-type]
+    current_tool_call = channel(ToolCall | None, scope="task_local")
     """The call a ``tool_execute`` task runs."""
 
     interrupt_payload = ToolApprovalRequired

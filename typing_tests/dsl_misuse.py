@@ -13,6 +13,7 @@ from hive_dsl.testing import node_input
 
 class S(Schema):
     count = channel(int)
+    maybe = channel(int | None)
     log = channel(list[str], reducer=reducers.append, update="multi")
 
 
@@ -59,3 +60,7 @@ step.id = "other"  # type: ignore[misc]
 Branch(wf, step)  # type: ignore[call-arg]
 wf.compile("v1")  # type: ignore[call-arg]
 WorkflowPatch().insert_probe(step, step, "x")  # type: ignore[call-arg]
+
+# optional channels: the value type is the union, no wider
+Write(S.maybe, "three")  # type: ignore[misc]
+channel(int | None, initial="x")  # type: ignore[arg-type]
