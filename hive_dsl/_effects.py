@@ -14,9 +14,9 @@ the channel's reducer's business (last-write-wins replaces, ``reducers.append``
 appends), so the DSL has no ``Set``/``Append`` whose name could contradict the
 reducer (``docs/dsl.md``, "Writes").
 
-Merge rules (semantics §14): writes and spawns concatenate in the order given; a later
-routing primitive (``GoTo``, ``UseGraphEdges``, ``End``) replaces an earlier one, and so
-does a later ``Interrupt``; with no routing primitive the node follows its graph edges
+Merge rules (``docs/dsl.md``, "Effects"): writes and spawns concatenate in the order
+given; a later routing primitive (``GoTo``, ``UseGraphEdges``, ``End``) replaces an
+earlier one, and so does a later ``Interrupt``; with no routing primitive the node follows its graph edges
 (or its router); ``GoTo()`` with no nodes ends the path. ``Effects`` lowers to a
 ``hive_core.NodeOutput``.
 """

@@ -101,7 +101,7 @@ class PatchDiff(msgspec.Struct, frozen=True, kw_only=True):
         )
 
     def to_mermaid(self) -> str:
-        """Mermaid as semantics §14 renders a patch diff (no trailing newline).
+        """The patch diff as Mermaid comments (no trailing newline; ``docs/dsl.md``, patching).
 
         ``flowchart TD``, then per non-empty section a ``%% <Title>`` comment and
         sorted ``%% + id`` / ``%% - id`` / ``%% ~ id`` lines; edges as

@@ -1,4 +1,4 @@
-"""Effects: the primitives, the merge rules of semantics §14, the ``with`` form, and
+"""Effects: the primitives, the merge rules of ``docs/dsl.md``, the ``with`` form, and
 lowering to ``NodeOutput`` (also through a running graph)."""
 
 from __future__ import annotations

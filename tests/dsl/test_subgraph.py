@@ -1,4 +1,4 @@
-"""``Subgraph``: a child run inside a node (semantics §14): thread id, mappings,
+"""``Subgraph``: a child run inside a node (``docs/dsl.md``, "Subgraphs"): thread id, mappings,
 discarded events, derived ids, and the errors for a child that does not finish."""
 
 from __future__ import annotations
