@@ -12,7 +12,7 @@ from __future__ import annotations
 import msgspec
 
 from hive_core import InMemoryCheckpointStore, NodeInput, Runtime, Schema, channel
-from hive_dsl import Effects, GoTo, Interrupt, Set, Workflow
+from hive_dsl import Effects, GoTo, Interrupt, Workflow, Write
 
 
 class Approval(msgspec.Struct, frozen=True):
@@ -32,7 +32,7 @@ wf = Workflow(Expense)
 
 @wf.node(start=True)
 def submit(ctx: NodeInput) -> Effects:
-    return Effects(Set(Expense.status, "submitted"))
+    return Effects(Write(Expense.status, "submitted"))
 
 
 @wf.node
@@ -45,7 +45,7 @@ def review(ctx: NodeInput) -> Effects:
     if not isinstance(answer, Approval):  # converted by the runtime; narrows the type
         raise TypeError(f"expected Approval, got {type(answer).__name__}")
     status = "approved" if answer.approved else "rejected"
-    return Effects(Set(Expense.status, status), Set(Expense.note, answer.note))
+    return Effects(Write(Expense.status, status), Write(Expense.note, answer.note))
 
 
 wf.edge(submit, review)

@@ -7,7 +7,7 @@ catches the rest. Run it with ``python examples/branching.py``.
 from __future__ import annotations
 
 from hive_core import NodeInput, Runtime, Schema, channel
-from hive_dsl import Branch, Effects, Set, Workflow
+from hive_dsl import Branch, Effects, Workflow, Write
 
 
 class Ticket(Schema):
@@ -28,22 +28,22 @@ def classify(ctx: NodeInput) -> Effects:
         category = "billing"
     else:
         category = "general"
-    return Effects(Set(Ticket.category, category))
+    return Effects(Write(Ticket.category, category))
 
 
 @wf.node
 def escalate(ctx: NodeInput) -> Effects:
-    return Effects(Set(Ticket.reply, "Paging the on-call engineer."))
+    return Effects(Write(Ticket.reply, "Paging the on-call engineer."))
 
 
 @wf.node
 def billing(ctx: NodeInput) -> Effects:
-    return Effects(Set(Ticket.reply, "Forwarded to accounts."))
+    return Effects(Write(Ticket.reply, "Forwarded to accounts."))
 
 
 @wf.node
 def respond(ctx: NodeInput) -> Effects:
-    return Effects(Set(Ticket.reply, "Thanks, we will get back to you."))
+    return Effects(Write(Ticket.reply, "Thanks, we will get back to you."))
 
 
 with Branch(wf, after=classify) as branch:

@@ -9,7 +9,7 @@ join runs `summarize` once `research` has run. Run it with
 from __future__ import annotations
 
 from hive_core import NodeInput, Runtime, Schema, channel, reducers
-from hive_dsl import Append, Effects, End, Join, Set, SpawnEach, Workflow
+from hive_dsl import Effects, End, Join, SpawnEach, Workflow, Write
 
 
 class Research(Schema):
@@ -34,13 +34,13 @@ def plan(ctx: NodeInput) -> Effects:
 @wf.node
 def research(ctx: NodeInput) -> Effects:
     topic = ctx.store.get(Research.topic)
-    return Effects(Append(Research.notes, [f"{topic}: {len(topic)} letters"]))
+    return Effects(Write(Research.notes, [f"{topic}: {len(topic)} letters"]))
 
 
 @wf.node
 def summarize(ctx: NodeInput) -> Effects:
     notes = ctx.store.get(Research.notes)
-    return Effects(Set(Research.summary, f"{len(notes)} notes: " + "; ".join(notes)))
+    return Effects(Write(Research.summary, f"{len(notes)} notes: " + "; ".join(notes)))
 
 
 Join(wf, [research], summarize)

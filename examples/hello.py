@@ -7,7 +7,7 @@ static edge and rewrites it in capitals. Run it with ``python examples/hello.py`
 from __future__ import annotations
 
 from hive_core import NodeInput, Runtime, Schema, channel
-from hive_dsl import Effects, Set, Workflow
+from hive_dsl import Effects, Workflow, Write
 
 
 class Greeting(Schema):
@@ -21,12 +21,12 @@ wf = Workflow(Greeting)
 @wf.node(start=True)
 def greet(ctx: NodeInput) -> Effects:
     name = ctx.store.get(Greeting.name)
-    return Effects(Set(Greeting.message, f"Hello, {name}!"))
+    return Effects(Write(Greeting.message, f"Hello, {name}!"))
 
 
 @wf.node
 def shout(ctx: NodeInput) -> Effects:
-    return Effects(Set(Greeting.message, ctx.store.get(Greeting.message).upper()))
+    return Effects(Write(Greeting.message, ctx.store.get(Greeting.message).upper()))
 
 
 wf.edge(greet, shout)

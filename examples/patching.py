@@ -8,7 +8,7 @@ Run it with ``python examples/patching.py``.
 from __future__ import annotations
 
 from hive_core import NodeInput, Runtime, Schema, channel, reducers
-from hive_dsl import Append, Chain, Effects, Set, Workflow, WorkflowPatch
+from hive_dsl import Chain, Effects, Workflow, WorkflowPatch, Write
 
 
 class Post(Schema):
@@ -22,12 +22,12 @@ wf = Workflow(Post)
 
 @wf.node(start=True)
 def write(ctx: NodeInput) -> Effects:
-    return Effects(Set(Post.draft, "Bees are great. Bees are busy."))
+    return Effects(Write(Post.draft, "Bees are great. Bees are busy."))
 
 
 @wf.node
 def review(ctx: NodeInput) -> Effects:
-    return Effects(Set(Post.verdict, "ok"))
+    return Effects(Write(Post.verdict, "ok"))
 
 
 @wf.node
@@ -42,13 +42,13 @@ graph = wf.compile()
 def measure(ctx: NodeInput) -> Effects:
     """The probe: records what flows between `write` and `review`."""
     return Effects(
-        Append(Post.audit, [f"draft has {len(ctx.store.get(Post.draft))} chars"])
+        Write(Post.audit, [f"draft has {len(ctx.store.get(Post.draft))} chars"])
     )
 
 
 def strict_review(ctx: NodeInput) -> Effects:
     repeated = ctx.store.get(Post.draft).count("Bees") > 1
-    return Effects(Set(Post.verdict, "repetitive" if repeated else "ok"))
+    return Effects(Write(Post.verdict, "repetitive" if repeated else "ok"))
 
 
 patch = (

@@ -9,7 +9,7 @@ trace. Run it with ``python examples/subgraph.py``.
 from __future__ import annotations
 
 from hive_core import NodeInput, Runtime, Schema, channel
-from hive_dsl import Chain, Effects, Set, Subgraph, Workflow
+from hive_dsl import Chain, Effects, Subgraph, Workflow, Write
 
 
 class Doc(Schema):
@@ -24,14 +24,14 @@ child = Workflow(Doc, name="outline")
 @child.node(start=True)
 def split(ctx: NodeInput) -> Effects:
     parts = [s.strip() for s in ctx.store.get(Doc.text).split(".") if s.strip()]
-    return Effects(Set(Doc.sentences, parts))
+    return Effects(Write(Doc.sentences, parts))
 
 
 @child.node
 def number(ctx: NodeInput) -> Effects:
     sentences = ctx.store.get(Doc.sentences)
     lines = [f"{i}. {s}" for i, s in enumerate(sentences, 1)]
-    return Effects(Set(Doc.outline, "\n".join(lines)))
+    return Effects(Write(Doc.outline, "\n".join(lines)))
 
 
 Chain(child, split, number)
@@ -48,14 +48,14 @@ wf = Workflow(Article)
 
 @wf.node(start=True)
 def fetch(ctx: NodeInput) -> Effects:
-    return Effects(Set(Article.article, "Bees dance. Ants march. Wasps build."))
+    return Effects(Write(Article.article, "Bees dance. Ants march. Wasps build."))
 
 
 outline = wf.node(
     Subgraph(
         child,
         input=lambda view: {Doc.text: view.get(Article.article)},
-        output=lambda store: [Set(Article.outline, store.get(Doc.outline))],
+        output=lambda store: [Write(Article.outline, store.get(Doc.outline))],
     ),
     node_id="outline",
 )
@@ -63,7 +63,9 @@ outline = wf.node(
 
 @wf.node
 def measure(ctx: NodeInput) -> Effects:
-    return Effects(Set(Article.size, len(ctx.store.get(Article.outline).splitlines())))
+    return Effects(
+        Write(Article.size, len(ctx.store.get(Article.outline).splitlines()))
+    )
 
 
 Chain(wf, fetch, outline, measure)

@@ -102,13 +102,29 @@ class HiveError(Exception):
         return (_restore, (type(self), self.args, dict(self.__dict__)))
 
 
-def _where(step: int | None = None, node: str | None = None) -> str:
+def _where(step: int | None = None, node: str | None = None) -> list[str]:
     parts = []
     if node is not None:
         parts.append(f"node `{node}`")
     if step is not None:
         parts.append(f"step {step}")
-    return (" - at " + ", ".join(parts)) if parts else ""
+    return parts
+
+
+def _with_context(message: str, parts: Sequence[str]) -> str:
+    """``message`` with its ``- at node ..., step ...`` context.
+
+    A one-line message ends with the context; a longer one (a ``Fix:`` line, a cause
+    that has lines of its own) gets it on a line of its own right after the first
+    line, so it is never glued to the end of a ``Fix:`` line (``docs/errors.md``).
+    """
+    if not parts:
+        return message
+    context = "- at " + ", ".join(parts)
+    head, newline, rest = message.partition("\n")
+    if not newline:
+        return f"{message} {context}"
+    return f"{head}\n{context}\n{rest}"
 
 
 # --------------------------------------------------------------------------- define
@@ -192,8 +208,10 @@ class UnknownChannelError(RunError, LookupError):
         self.node = node
         self.step = step
         super().__init__(
-            f"Unknown channel `{channel_id}`: the schema declares no such channel"
-            + _where(step, node)
+            _with_context(
+                f"Unknown channel `{channel_id}`: the schema declares no such channel",
+                _where(step, node),
+            )
         )
 
 
@@ -231,8 +249,10 @@ class ChannelTypeMismatchError(RunError, TypeError):
         self.node = node
         self.step = step
         super().__init__(
-            f"Channel `{channel_id}` expects {expected}, got {actual}"
-            + _where(step, node)
+            _with_context(
+                f"Channel `{channel_id}` expects {expected}, got {actual}",
+                _where(step, node),
+            )
         )
 
 
@@ -249,10 +269,13 @@ class UpdatePolicyViolationError(RunError, ValueError):
         self.write_count = write_count
         self.step = step
         super().__init__(
-            f"Channel `{channel_id}` has update policy `{policy}` but received "
-            f"{write_count} writes in one commit{_where(step)}\n\n"
-            "Fix: declare the channel with update='multi' and a reducer that combines "
-            "writes, or make sure only one task writes it per step."
+            _with_context(
+                f"Channel `{channel_id}` has update policy `{policy}` but received "
+                f"{write_count} writes in one commit\n\n"
+                "Fix: declare the channel with update='multi' and a reducer that "
+                "combines writes, or make sure only one task writes it per step.",
+                _where(step),
+            )
         )
 
 
@@ -277,7 +300,9 @@ class UnknownNodeError(RunError, LookupError):
     def __init__(self, node_id: str, *, step: int | None = None) -> None:
         self.node_id = node_id
         self.step = step
-        super().__init__(f"Unknown node `{node_id}` was scheduled{_where(step)}")
+        super().__init__(
+            _with_context(f"Unknown node `{node_id}` was scheduled", _where(step))
+        )
 
 
 class IndexOutOfRangeError(RunError, OverflowError):
@@ -321,11 +346,16 @@ class NodeError(RunError):
         self.step = step
         self.task_id = task_id
         self.attempts = attempts
+        plural = "s" if attempts != 1 else ""
         super().__init__(
-            f"Node `{node_id}` raised {cause}"
-            + _where(step)
-            + f", task {task_id[:12]}, after {attempts} attempt"
-            + ("s" if attempts != 1 else "")
+            _with_context(
+                f"Node `{node_id}` raised {cause}",
+                [
+                    *_where(step),
+                    f"task {task_id[:12]}",
+                    f"after {attempts} attempt{plural}",
+                ],
+            )
         )
 
 
@@ -338,7 +368,9 @@ class ReducerError(RunError):
         self.channel_id = channel_id
         self.step = step
         super().__init__(
-            f"Reducer of channel `{channel_id}` raised {cause}{_where(step)}"
+            _with_context(
+                f"Reducer of channel `{channel_id}` raised {cause}", _where(step)
+            )
         )
 
 
@@ -350,7 +382,11 @@ class RouterError(RunError):
     def __init__(self, node_id: str, *, step: int, cause: str) -> None:
         self.node_id = node_id
         self.step = step
-        super().__init__(f"Router after node `{node_id}` failed: {cause}{_where(step)}")
+        super().__init__(
+            _with_context(
+                f"Router after node `{node_id}` failed: {cause}", _where(step)
+            )
+        )
 
 
 # ----------------------------------------------------------------------- checkpoints
@@ -395,7 +431,11 @@ class CheckpointVersionMismatchError(CheckpointError):
         super().__init__(
             "Checkpoint versions do not match the compiled graph: expected schema "
             f"{expected_schema[:12]}/graph {expected_graph[:12]}, found schema "
-            f"{found_schema[:12]}/graph {found_graph[:12]}"
+            f"{found_schema[:12]}/graph {found_graph[:12]}\n\n"
+            "Fix: run the thread with the graph that wrote it, or move the thread to "
+            "the new graph with `migrate_checkpoint(old_graph, new_graph, store, "
+            "thread_id)` from hive_core.persistence (`WorkflowPatch.migrate` for a "
+            "patched DSL graph), or start a new thread."
         )
 
 

@@ -2,13 +2,13 @@
 
 ```python
 from hive_core import NodeInput, Runtime
-from hive_dsl import Effects, Set, Workflow
+from hive_dsl import Effects, Workflow, Write
 
 wf = Workflow(Greeting)
 
 @wf.node(start=True)
 def greet(ctx: NodeInput) -> Effects:
-    return Effects(Set(Greeting.message, f"Hello, {ctx.store.get(Greeting.name)}!"))
+    return Effects(Write(Greeting.message, f"Hello, {ctx.store.get(Greeting.name)}!"))
 
 outcome = Runtime(wf.compile()).run_sync("t1", {Greeting.name: "Ada"})
 ```
@@ -27,15 +27,14 @@ from ._agents import (
 )
 from ._builders import Branch, Chain, Edge, FanOut, Join, Target
 from ._effects import (
-    Append,
     Effect,
     Effects,
     End,
     GoTo,
     Interrupt,
-    Set,
     SpawnEach,
     UseGraphEdges,
+    Write,
 )
 from ._errors import (
     MigrationError,
@@ -58,16 +57,15 @@ __all__ = [
     "NodeRef",
     "NodeResult",
     "Workflow",
-    # effects
-    "Append",
+    # effects ("Write" is hive_core.Write, the one write primitive)
     "Effect",
     "Effects",
     "End",
     "GoTo",
     "Interrupt",
-    "Set",
     "SpawnEach",
     "UseGraphEdges",
+    "Write",
     # builders
     "Branch",
     "Chain",

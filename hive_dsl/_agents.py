@@ -70,8 +70,8 @@ from hive_core.models import (
 )
 
 from ._builders import Branch
-from ._effects import Effects, End, GoTo, Interrupt, Set, SpawnEach
-from ._workflow import Workflow
+from ._effects import Effects, End, GoTo, Interrupt, SpawnEach
+from ._workflow import NodeRef, Workflow
 
 __all__ = [
     "REJECTED_SYSTEM_MESSAGE",
@@ -156,13 +156,13 @@ class AgentState(Schema):
     """The conversation (LangGraph's ``add_messages`` semantics, strict)."""
     pending_tool_calls = channel(list[ToolCall], initial=list)
     """The last reply's tool calls, until ``tools`` handles them."""
-    final_answer = channel(str | None)  # type: ignore[arg-type]
+    final_answer = channel(str | None)
     """The text of the last reply that asked for no tools."""
     llm_input_messages = channel(
         list[ChatMessage], persistence="untracked", initial=list
     )
     """What the model sees next: ``messages`` after compaction."""
-    current_tool_call = channel(ToolCall | None, scope="task_local")  # type: ignore[arg-type]
+    current_tool_call = channel(ToolCall | None, scope="task_local")
     """The call a ``tool_execute`` task runs."""
 
     interrupt_payload = ToolApprovalRequired
@@ -195,6 +195,84 @@ def _env_tools(ctx: NodeInput, tools: ToolProvider | None) -> ToolProvider | Non
     raise TypeError(
         f"environment.tools is a {type(found).__name__}, which lacks definitions() "
         "and invoke(call)"
+    )
+
+
+def _model_request(
+    ctx: NodeInput,
+    model: str,
+    provider: ToolProvider | None,
+    system_prompt: str | None,
+) -> ChatRequest:
+    """What the model node sends: the (compacted) input, the system prompt first,
+    and the available tools' definitions by name."""
+    llm_input: list[ChatMessage] = ctx.store.get(AgentState.llm_input_messages)
+    msgs = list(llm_input)
+    if system_prompt is not None:
+        msgs.insert(0, ChatMessage.system("system:prompt", system_prompt))
+    available = _env_tools(ctx, provider)
+    definitions = (
+        tuple(sorted(available.definitions(), key=lambda d: d.name))
+        if available is not None
+        else ()
+    )
+    return ChatRequest(model=model, messages=tuple(msgs), tools=definitions)
+
+
+def _reply_effects(ctx: NodeInput, message: ChatMessage) -> Effects:
+    """Store the reply (with a deterministic id) and its tool calls; a reply that
+    asks for no tools is the final answer."""
+    S = AgentState
+    reply = msgspec.structs.replace(
+        message,
+        id=message_id(
+            "assistant", run_id=ctx.run_id, step=ctx.step, task_id=ctx.task_id
+        ),
+    )
+    fx = Effects(
+        Write(S.messages, [reply]),
+        Write(S.pending_tool_calls, list(reply.tool_calls)),
+    )
+    if not reply.tool_calls:
+        fx.add(Write(S.final_answer, reply.content))
+    return fx
+
+
+def _tools_effects(
+    ctx: NodeInput, approval: Approval, pre_model: NodeRef, tool_execute: NodeRef
+) -> Effects:
+    """Run the pending calls (one ``tool_execute`` task each), after asking for
+    approval when the policy says so; a rejection goes back to the model."""
+    S = AgentState
+    pending: list[ToolCall] = ctx.store.get(S.pending_tool_calls)
+    calls = sorted(pending, key=lambda c: (c.name, c.id))
+    if not calls:
+        return Effects(End())
+    if needs_approval(approval, calls):
+        resume = ctx.resume
+        if resume is None or resume.node != ctx.node_id:
+            return Effects(
+                Interrupt(ToolApprovalRequired(calls=tuple(calls))),
+                GoTo(ctx.node_id),
+            )
+        answer = msgspec.convert(resume.payload, ToolApproval, from_attributes=True)
+        if not answer.approved:
+            rejected = [ChatMessage.tool(c, REJECTED_TOOL_MESSAGE) for c in calls]
+            note = ChatMessage.system(
+                message_id(
+                    "system", run_id=ctx.run_id, step=ctx.step, task_id=ctx.task_id
+                ),
+                REJECTED_SYSTEM_MESSAGE,
+            )
+            return Effects(
+                Write(S.pending_tool_calls, []),
+                Write(S.messages, [*rejected, note]),
+                GoTo(pre_model),
+            )
+    return Effects(
+        Write(S.pending_tool_calls, []),
+        SpawnEach(calls, tool_execute, local=lambda c: {S.current_tool_call: c}),
+        End(),
     )
 
 
@@ -235,21 +313,13 @@ def tool_calling_agent(
     @wf.node(start=True)
     def pre_model(ctx: NodeInput) -> Effects:
         history: list[ChatMessage] = ctx.store.get(S.messages)
-        return Effects(Set(S.llm_input_messages, compact_messages(history, compaction)))
+        return Effects(
+            Write(S.llm_input_messages, compact_messages(history, compaction))
+        )
 
     @wf.node(node_id="model")
     async def model_node(ctx: NodeInput) -> Effects:
-        llm_input: list[ChatMessage] = ctx.store.get(S.llm_input_messages)
-        msgs = list(llm_input)
-        if system_prompt is not None:
-            msgs.insert(0, ChatMessage.system("system:prompt", system_prompt))
-        available = _env_tools(ctx, provider)
-        definitions = (
-            tuple(sorted(available.definitions(), key=lambda d: d.name))
-            if available is not None
-            else ()
-        )
-        request = ChatRequest(model=model, messages=tuple(msgs), tools=definitions)
+        request = _model_request(ctx, model, provider, system_prompt)
         chosen = resolve_client(
             ctx.environment,
             request,
@@ -258,52 +328,11 @@ def tool_calling_agent(
             where=f"Agent node `{ctx.node_id}`",
         )
         response = await call_model(request, chosen, mode, ctx.emit)
-        reply = msgspec.structs.replace(
-            response.message,
-            id=message_id(
-                "assistant", run_id=ctx.run_id, step=ctx.step, task_id=ctx.task_id
-            ),
-        )
-        fx = Effects(
-            Set(S.messages, [reply]),
-            Set(S.pending_tool_calls, list(reply.tool_calls)),
-        )
-        if not reply.tool_calls:
-            fx.add(Set(S.final_answer, reply.content))
-        return fx
+        return _reply_effects(ctx, response.message)
 
     @wf.node(node_id="tools")
     def tools_node(ctx: NodeInput) -> Effects:
-        pending: list[ToolCall] = ctx.store.get(S.pending_tool_calls)
-        calls = sorted(pending, key=lambda c: (c.name, c.id))
-        if not calls:
-            return Effects(End())
-        if needs_approval(approval, calls):
-            resume = ctx.resume
-            if resume is None or resume.node != ctx.node_id:
-                return Effects(
-                    Interrupt(ToolApprovalRequired(calls=tuple(calls))),
-                    GoTo(ctx.node_id),
-                )
-            answer = msgspec.convert(resume.payload, ToolApproval, from_attributes=True)
-            if not answer.approved:
-                rejected = [ChatMessage.tool(c, REJECTED_TOOL_MESSAGE) for c in calls]
-                note = ChatMessage.system(
-                    message_id(
-                        "system", run_id=ctx.run_id, step=ctx.step, task_id=ctx.task_id
-                    ),
-                    REJECTED_SYSTEM_MESSAGE,
-                )
-                return Effects(
-                    Set(S.pending_tool_calls, []),
-                    Set(S.messages, [*rejected, note]),
-                    GoTo(pre_model),
-                )
-        return Effects(
-            Set(S.pending_tool_calls, []),
-            SpawnEach(calls, tool_execute, local=lambda c: {S.current_tool_call: c}),
-            End(),
-        )
+        return _tools_effects(ctx, approval, pre_model, tool_execute)
 
     @wf.node
     async def tool_execute(ctx: NodeInput) -> Effects:
@@ -315,7 +344,7 @@ def tool_calling_agent(
             raise ToolRegistryMissingError(tool_names=(call.name,))
         bound = bind_environment(available, ctx.environment)
         reply = await invoke_tool(call, bound, ctx.emit)
-        return Effects(Set(S.messages, [reply]))
+        return Effects(Write(S.messages, [reply]))
 
     wf.edge(pre_model, model_node)
     with Branch(wf, after=model_node) as branch:

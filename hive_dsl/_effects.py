@@ -1,31 +1,43 @@
 """``Effects``: what a DSL node asks of the commit, built from small primitives.
 
 ```python
-return Effects(Set(Chat.topic, "x"), Append(Chat.log, ["planned"]), GoTo(review))
+return Effects(Write(Chat.topic, "x"), Write(Chat.log, ["planned"]), GoTo(review))
 
 with Effects() as fx:
-    fx.set(Chat.topic, "x")
+    fx.write(Chat.topic, "x")
     fx.spawn_each(items, worker, local=lambda item: {Chat.item: item})
 return fx
 ```
 
-Merge rules (semantics §14): writes and spawns concatenate in the order given; a later
-routing primitive (``GoTo``, ``UseGraphEdges``, ``End``) replaces an earlier one, and so
-does a later ``Interrupt``; with no routing primitive the node follows its graph edges
+A write is ``hive_core.Write``, the one write primitive of both layers: what it does is
+the channel's reducer's business (last-write-wins replaces, ``reducers.append``
+appends), so the DSL has no ``Set``/``Append`` whose name could contradict the
+reducer (``docs/dsl.md``, "Writes").
+
+Merge rules (``docs/dsl.md``, "Effects"): writes and spawns concatenate in the order
+given; a later routing primitive (``GoTo``, ``UseGraphEdges``, ``End``) replaces an
+earlier one, and so does a later ``Interrupt``; with no routing primitive the node follows its graph edges
 (or its router); ``GoTo()`` with no nodes ends the path. ``Effects`` lowers to a
 ``hive_core.NodeOutput``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeAlias, TypeVar, final
 
 import msgspec
 
-from hive_core import END, GRAPH_EDGES, Channel, DefinitionError, Next, NodeOutput
+from hive_core import (
+    END,
+    GRAPH_EDGES,
+    Channel,
+    DefinitionError,
+    Next,
+    NodeOutput,
+    Write,
+)
 from hive_core import Spawn as _Spawn
-from hive_core import Write as _Write
 
 from ._scope import NEW, Scoped
 
@@ -33,16 +45,15 @@ if TYPE_CHECKING:
     from ._workflow import NodeRef
 
 __all__ = [
-    "Append",
     "Effect",
     "Effects",
     "End",
     "GoTo",
     "Interrupt",
     "LocalFn",
-    "Set",
     "SpawnEach",
     "UseGraphEdges",
+    "Write",
     "node_id_of",
 ]
 
@@ -67,23 +78,6 @@ def node_id_of(ref: NodeRef) -> str:
             subject=repr(ref),
         )
     return node_id
-
-
-@final
-class Set(msgspec.Struct, Generic[T], frozen=True):
-    """Write ``value`` to ``channel`` (through its reducer)."""
-
-    channel: Channel[T]
-    value: T
-
-
-@final
-class Append(msgspec.Struct, Generic[T], frozen=True):
-    """Write the list of ``items`` to a list channel (declare it with
-    ``reducer=reducers.append`` to accumulate)."""
-
-    channel: Channel[list[T]]
-    items: Sequence[T]
 
 
 @final
@@ -163,8 +157,8 @@ def _spawns(
 class Effects(Scoped):
     """A node's result: writes, spawns, a routing decision and an interrupt.
 
-    Build it from primitives (``Effects(Set(...), GoTo(...))``), with methods
-    (``fx.set(...)``), or in a single-use ``with Effects() as fx:`` block; a node
+    Build it from primitives (``Effects(Write(...), GoTo(...))``), with methods
+    (``fx.write(...)``), or in a single-use ``with Effects() as fx:`` block; a node
     returns it. Calling a node function in a test returns it too: inspect
     ``writes``, ``spawns``, ``next``, ``writes_to(channel)`` or ``to_output()``.
     """
@@ -175,7 +169,7 @@ class Effects(Scoped):
 
     def __init__(self, *effects: Effect) -> None:
         self._state = NEW
-        self._writes: list[_Write[Any]] = []
+        self._writes: list[Write[Any]] = []
         self._spawn: list[_Spawn] = []
         self._next: Next | tuple[str, ...] = GRAPH_EDGES
         self._interrupt: object | None = None
@@ -185,10 +179,8 @@ class Effects(Scoped):
     # ----------------------------------------------------------------- adding
 
     def _add(self, e: Effect) -> None:
-        if isinstance(e, Set):
-            self._writes.append(_Write(e.channel, e.value))
-        elif isinstance(e, Append):
-            self._writes.append(_Write(e.channel, list(e.items)))
+        if isinstance(e, Write):
+            self._writes.append(e)
         elif isinstance(e, GoTo):
             self._next = tuple(map(node_id_of, e.nodes)) if e.nodes else END
         elif isinstance(e, SpawnEach):
@@ -203,10 +195,10 @@ class Effects(Scoped):
             self._merge(e)
         else:
             raise DefinitionError(
-                f"Effects() got {type(e).__name__}; expected Set, Append, GoTo, "
+                f"Effects() got {type(e).__name__}; expected Write, GoTo, "
                 "UseGraphEdges, End, Interrupt, SpawnEach or Effects\n\n"
-                "Incorrect: Effects(Write(Chat.topic, 'x'))\n"
-                "Correct:   Effects(Set(Chat.topic, 'x'))",
+                "Incorrect: Effects((Chat.topic, 'x'))\n"
+                "Correct:   Effects(Write(Chat.topic, 'x'))",
                 subject=type(e).__name__,
             )
 
@@ -225,16 +217,11 @@ class Effects(Scoped):
             self._add(effect)
         return self
 
-    def set(self, channel: Channel[T], value: T) -> Self:
-        """Write ``value`` to ``channel``."""
-        self._check_mutable("set")
-        self._writes.append(_Write(channel, value))
-        return self
-
-    def append(self, channel: Channel[list[T]], items: Iterable[T]) -> Self:
-        """Write the list of ``items`` to a list channel."""
-        self._check_mutable("append")
-        self._writes.append(_Write(channel, list(items)))
+    def write(self, channel: Channel[T], value: T) -> Self:
+        """Write ``value`` to ``channel``; its reducer says what that does
+        (``add(Write(channel, value))``)."""
+        self._check_mutable("write")
+        self._writes.append(Write(channel, value))
         return self
 
     def goto(self, *nodes: NodeRef) -> Self:
@@ -280,7 +267,7 @@ class Effects(Scoped):
     # -------------------------------------------------------------- reading
 
     @property
-    def writes(self) -> tuple[_Write[Any], ...]:
+    def writes(self) -> tuple[Write[Any], ...]:
         """The writes in emission order."""
         return tuple(self._writes)
 
@@ -344,13 +331,6 @@ class Effects(Scoped):
 
 
 Effect: TypeAlias = (
-    Set[Any]
-    | Append[Any]
-    | GoTo
-    | UseGraphEdges
-    | End
-    | Interrupt
-    | SpawnEach[Any]
-    | Effects
+    Write[Any] | GoTo | UseGraphEdges | End | Interrupt | SpawnEach[Any] | Effects
 )
 """Anything ``Effects(...)`` accepts."""

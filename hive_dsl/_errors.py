@@ -12,7 +12,7 @@ HiveError
 │   ├── PatchMissingEdgeError              a patch names a static edge the graph lacks
 │   └── PatchConflictError                 an operation would break a join or the start
 └── CheckpointError (hive_core)
-    └── MigrationError                     a checkpoint cannot move to a patched graph
+    └── MigrationError (hive_core.persistence) a checkpoint cannot move to a patched graph
 ```
 
 Definition-time mistakes (a branch without default, an empty chain, an unknown node
@@ -23,9 +23,10 @@ line names the culprit, followed by ``Incorrect:`` / ``Correct:`` lines.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-from hive_core import CheckpointError, HiveError, Problem, RunError
+from hive_core import HiveError, Problem, RunError
+from hive_core.persistence import MigrationError, MigrationReason
 
 __all__ = [
     "MigrationError",
@@ -98,6 +99,18 @@ class SubgraphInterruptedError(SubgraphIncompleteError):
         )
 
 
+_FIXES = {
+    "patch-missing-static-edge": (
+        "a probe sits on a static edge (see `graph.ir.edges`); spawned tasks "
+        "(`SpawnEach`, `Effects.spawn`) and router decisions are not edges. To watch "
+        "a spawned worker, wrap it with `replace_node(worker, fn)` (a function that "
+        "looks at the store and then does the worker's work), or probe one of the "
+        "worker's own outgoing edges."
+    ),
+}
+"""A fix line per problem code that has a usual fix (``docs/dsl.md``)."""
+
+
 class PatchError(HiveError, ValueError):
     """A ``WorkflowPatch`` cannot be applied; ``problems`` lists every reason.
 
@@ -112,6 +125,8 @@ class PatchError(HiveError, ValueError):
         n = len(self.problems)
         lines = [f"Patch failed with {n} problem{'s' if n != 1 else ''}:"]
         lines += [f"  [{p.code}] {p.message}" for p in self.problems]
+        codes = {p.code for p in self.problems}
+        lines += [f"\nFix: {fix}" for code, fix in _FIXES.items() if code in codes]
         super().__init__("\n".join(lines))
 
     @property
@@ -142,32 +157,3 @@ class PatchConflictError(PatchError):
     """``remove_node`` targets a start node or a node that takes part in a join."""
 
     code: ClassVar[str] = "patch-conflict"
-
-
-MigrationReason = Literal[
-    "no-checkpoint",
-    "not-from-old-graph",
-    "schema-changed",
-    "not-this-patch",
-    "frontier-touches-change",
-    "join-barrier-touches-change",
-]
-
-
-class MigrationError(CheckpointError):
-    """``WorkflowPatch.migrate`` refused to move a thread's checkpoint to the patched
-    graph; ``reason`` says why and nothing was saved.
-
-    Fix: finish (or resume) the thread on the old graph, then switch; or start a new
-    thread on the patched graph.
-    """
-
-    code: ClassVar[str] = "migration-refused"
-
-    def __init__(
-        self, message: str, *, reason: MigrationReason, thread_id: str, subject: str
-    ) -> None:
-        self.reason: MigrationReason = reason
-        self.thread_id = thread_id
-        self.subject = subject
-        super().__init__(message)

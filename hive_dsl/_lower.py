@@ -12,23 +12,14 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hive_core import DefinitionError, NodeInput, NodeOutput
+from hive_core import DefinitionError, NodeInput, NodeOutput, Write
 
-from ._effects import (
-    Append,
-    Effects,
-    End,
-    GoTo,
-    Interrupt,
-    Set,
-    SpawnEach,
-    UseGraphEdges,
-)
+from ._effects import Effects, End, GoTo, Interrupt, SpawnEach, UseGraphEdges
 from ._signatures import function_name, is_async_callable
 
 __all__ = ["lower_node_fn", "to_output"]
 
-_PRIMITIVES = (Set, Append, GoTo, UseGraphEdges, End, Interrupt, SpawnEach)
+_PRIMITIVES = (Write, GoTo, UseGraphEdges, End, Interrupt, SpawnEach)
 
 CoreFn = Callable[[NodeInput], "NodeOutput | Awaitable[NodeOutput | None] | None"]
 
@@ -57,7 +48,7 @@ def to_output(result: object, node_id: str) -> NodeOutput | None:
         f"Node `{node_id}` returned {type(result).__name__}; expected Effects, an "
         "effect primitive, NodeOutput or None\n\n"
         f"Incorrect: return {result!r:.40}\n"
-        "Correct:   return Effects(Set(State.answer, value))",
+        "Correct:   return Effects(Write(State.answer, value))",
         subject=node_id,
     )
 

@@ -45,7 +45,7 @@ from hive_core.models import (
     run_tool_loop,
 )
 
-from ._effects import Effects, Set
+from ._effects import Effects, Write
 from ._workflow import NodeDef, Workflow
 
 __all__ = ["MessagesSource", "ModelTurn", "ToolsChoice", "content_of"]
@@ -228,7 +228,7 @@ class ModelTurn:
             new_messages = result.appended
         fx = Effects()
         for channel, transform in self.outputs:
-            fx.add(Set(channel, transform(response)))
+            fx.add(Write(channel, transform(response)))
         for channel in self.message_outputs:
-            fx.add(Set(channel, list(new_messages)))
+            fx.add(Write(channel, list(new_messages)))
         return fx

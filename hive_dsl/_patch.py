@@ -21,12 +21,12 @@ all routing depends on, is the same either way.
 change (nodes, edges, retry policies) gives a new ``graph_version``; checkpoints saved
 under the old version then fail to load (``CheckpointVersionMismatchError``). A patch
 that only swaps node functions keeps the version (like deploying new code).
-``migrate`` moves a thread's latest checkpoint to the new version when that is safe.
+``migrate`` moves a thread's latest checkpoint to the new version when that is safe
+(through ``hive_core.persistence.migrate_checkpoint``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections import Counter
 from collections.abc import Callable
@@ -45,11 +45,11 @@ from hive_core import (
     Problem,
     RetryPolicy,
 )
+from hive_core.persistence import migrate_checkpoint, migrate_checkpoint_sync
 
 from ._effects import node_id_of
 from ._errors import (
     MigrationError,
-    MigrationReason,
     PatchConflictError,
     PatchDuplicateNodeError,
     PatchError,
@@ -101,7 +101,7 @@ class PatchDiff(msgspec.Struct, frozen=True, kw_only=True):
         )
 
     def to_mermaid(self) -> str:
-        """Mermaid as semantics §14 renders a patch diff (no trailing newline).
+        """The patch diff as Mermaid comments (no trailing newline; ``docs/dsl.md``, patching).
 
         ``flowchart TD``, then per non-empty section a ``%% <Title>`` comment and
         sorted ``%% + id`` / ``%% - id`` / ``%% ~ id`` lines; edges as
@@ -469,84 +469,20 @@ class WorkflowPatch:
     ) -> Checkpoint:
         """Re-save ``thread_id``'s latest checkpoint under ``new_graph``'s version.
 
-        ``new_graph`` must be this patch applied to ``old_graph``. The move is safe,
-        and done, only if the schema is unchanged and neither the thread's frontier
-        nor a partly filled join barrier touches what the patch changed: a frontier
-        node that was added, removed or updated, or whose outgoing edges changed;
-        a barrier whose parents or target were. The checkpoint keeps its id (same
-        run and step), so the store overwrites it. A checkpoint already at the new
-        version is returned as is.
+        ``new_graph`` must be this patch applied to ``old_graph`` (else the refusal
+        is ``not-this-patch``, checked first; a new graph with another schema is
+        refused as ``schema-changed``). The rest is
+        ``hive_core.persistence.migrate_checkpoint``, told which nodes the patch
+        replaced: the move is done only if neither the thread's frontier nor a partly
+        filled join barrier touches what the patch changed.
 
         Raises:
             MigrationError: with ``reason`` naming why nothing was saved.
         """
-        cp = await store.load_latest(thread_id)
-
-        def refuse(
-            reason: MigrationReason, subject: str, message: str
-        ) -> MigrationError:
-            return MigrationError(
-                f"Cannot migrate thread `{thread_id}`: {message}\n\n"
-                "Fix: finish or resume the thread on the old graph first, or start a "
-                "new thread on the patched graph.",
-                reason=reason,
-                thread_id=thread_id,
-                subject=subject,
-            )
-
-        if cp is None:
-            raise refuse("no-checkpoint", thread_id, "it has no checkpoint")
-        if (cp.schema_version, cp.graph_version) == (
-            new_graph.schema_version,
-            new_graph.graph_version,
-        ):
-            return cp
-        if (cp.schema_version, cp.graph_version) != (
-            old_graph.schema_version,
-            old_graph.graph_version,
-        ):
-            raise refuse(
-                "not-from-old-graph",
-                cp.id,
-                f"its latest checkpoint has graph version {cp.graph_version[:12]}, "
-                f"not the old graph's {old_graph.graph_version[:12]}",
-            )
-        if old_graph.schema_version != new_graph.schema_version:
-            raise refuse("schema-changed", new_graph.schema.name, "the schema changed")
-        expected = self.apply(old_graph)
-        if expected.graph.graph_version != new_graph.graph_version:
-            raise refuse(
-                "not-this-patch",
-                new_graph.graph_version,
-                "the new graph is not this patch applied to the old one",
-            )
-        diff = expected.diff
-        changed = {*diff.added_nodes, *diff.removed_nodes, *diff.updated_nodes}
-        rerouted = {a for a, _ in (*diff.added_edges, *diff.removed_edges)}
-        for entry in cp.frontier:
-            if entry.node in changed or entry.node in rerouted:
-                what = "changed" if entry.node in changed else "rerouted"
-                raise refuse(
-                    "frontier-touches-change",
-                    entry.node,
-                    f"its next step runs `{entry.node}`, which the patch {what}",
-                )
-        joins = {j.id: j for j in old_graph.ir.joins}
-        for jid in sorted(cp.join_barriers):
-            join = joins.get(jid)
-            if not cp.join_barriers[jid] or join is None:
-                continue
-            touched = sorted(n for n in (*join.parents, join.target) if n in changed)
-            if touched:
-                raise refuse(
-                    "join-barrier-touches-change",
-                    jid,
-                    f"join `{jid}` is partly filled and the patch changed "
-                    f"`{touched[0]}`",
-                )
-        moved = msgspec.structs.replace(cp, graph_version=new_graph.graph_version)
-        await store.save(moved)
-        return moved
+        changed = self._replaced_nodes(old_graph, new_graph, thread_id)
+        return await migrate_checkpoint(
+            old_graph, new_graph, store, thread_id, changed_nodes=changed
+        )
 
     def migrate_sync(
         self,
@@ -556,7 +492,29 @@ class WorkflowPatch:
         thread_id: str,
     ) -> Checkpoint:
         """Blocking ``migrate`` for scripts; not callable inside an event loop."""
-        return asyncio.run(self.migrate(old_graph, new_graph, store, thread_id))
+        changed = self._replaced_nodes(old_graph, new_graph, thread_id)
+        return migrate_checkpoint_sync(
+            old_graph, new_graph, store, thread_id, changed_nodes=changed
+        )
+
+    def _replaced_nodes(
+        self, old_graph: CompiledGraph, new_graph: CompiledGraph, thread_id: str
+    ) -> tuple[str, ...]:
+        """The nodes this patch updates in ``old_graph``, after checking that
+        ``new_graph`` is this patch applied to it."""
+        expected = self.apply(old_graph)
+        same_schema = old_graph.schema_version == new_graph.schema_version
+        if same_schema and expected.graph.graph_version != new_graph.graph_version:
+            raise MigrationError(
+                f"Cannot migrate thread `{thread_id}`: the new graph is not this "
+                "patch applied to the old one\n\n"
+                "Fix: pass the graph `patch.apply(old_graph)` returned, or finish the "
+                "thread on the old graph first.",
+                reason="not-this-patch",
+                thread_id=thread_id,
+                subject=new_graph.graph_version,
+            )
+        return expected.diff.updated_nodes
 
 
 def _name(fn: Callable[..., Any]) -> str:

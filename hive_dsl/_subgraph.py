@@ -5,7 +5,7 @@ research = wf.node(
     Subgraph(
         child_wf,
         input=lambda view: {Child.question: view.get(Parent.question)},
-        output=lambda store: [Set(Parent.answer, store.get(Child.answer))],
+        output=lambda store: [Write(Parent.answer, store.get(Child.answer))],
     ),
     node_id="research",
 )
@@ -79,8 +79,8 @@ class Subgraph:
             ``CompiledGraph``.
         input: Parent view -> the child's run input (by default, a dict of child
             channel to value). ``None`` runs the child with no input.
-        output: The child's final store -> effects of the parent node (``Set``,
-            ``Append``, ``GoTo``...). ``None`` writes nothing.
+        output: The child's final store -> effects of the parent node (``Write``,
+            ``GoTo``...). ``None`` writes nothing.
         options: Run options for the child (``max_steps``...); its output
             projection is always the full store.
         name: Default node id when ``wf.node(Subgraph(...))`` is given none.

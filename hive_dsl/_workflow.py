@@ -5,7 +5,7 @@ wf = Workflow(Chat)
 
 @wf.node(start=True)
 def plan(ctx: NodeInput) -> Effects:
-    return Effects(Set(Chat.topic, "bees"))
+    return Effects(Write(Chat.topic, "bees"))
 
 @wf.node
 def write(ctx: NodeInput) -> Effects: ...

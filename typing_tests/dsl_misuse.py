@@ -7,12 +7,13 @@ the check if one of them ever stops being one.
 from __future__ import annotations
 
 from hive_core import NodeInput, Schema, channel, reducers
-from hive_dsl import Append, Branch, Effects, GoTo, Set, Workflow, WorkflowPatch
+from hive_dsl import Branch, Effects, GoTo, Workflow, WorkflowPatch, Write
 from hive_dsl.testing import node_input
 
 
 class S(Schema):
     count = channel(int)
+    maybe = channel(int | None)
     log = channel(list[str], reducer=reducers.append, update="multi")
 
 
@@ -25,10 +26,10 @@ def step(ctx: NodeInput) -> Effects:
 
 
 # a value of the wrong type for the channel ("cannot infer T": no T fits both)
-Set(S.count, "three")  # type: ignore[misc]
-Effects().set(S.count, "three")  # type: ignore[misc]
-Append(S.log, [1, 2])  # type: ignore[misc]
-Append(S.count, [1])  # type: ignore[arg-type]
+Write(S.count, "three")  # type: ignore[misc]
+Effects().write(S.count, "three")  # type: ignore[misc]
+Write(S.log, [1, 2])  # type: ignore[misc]
+Write(S.count, [1])  # type: ignore[misc]
 
 # reading gives the channel's type
 text: str = node_input(S).store.get(S.count)  # type: ignore[assignment]
@@ -59,3 +60,7 @@ step.id = "other"  # type: ignore[misc]
 Branch(wf, step)  # type: ignore[call-arg]
 wf.compile("v1")  # type: ignore[call-arg]
 WorkflowPatch().insert_probe(step, step, "x")  # type: ignore[call-arg]
+
+# optional channels: the value type is the union, no wider
+Write(S.maybe, "three")  # type: ignore[misc]
+channel(int | None, initial="x")  # type: ignore[arg-type]

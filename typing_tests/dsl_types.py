@@ -22,7 +22,6 @@ from hive_core import (
 )
 from hive_core.persistence import Checkpoint
 from hive_dsl import (
-    Append,
     Branch,
     Chain,
     Effects,
@@ -34,7 +33,6 @@ from hive_dsl import (
     NodeDef,
     PatchDiff,
     PatchResult,
-    Set,
     SpawnEach,
     Subgraph,
     Workflow,
@@ -57,7 +55,7 @@ wf = Workflow(S)
 def plain(ctx: NodeInput) -> Effects:
     assert_type(ctx.store.get(S.count), int)
     assert_type(ctx.store.get(S.log), list[str])
-    return Effects(Set(S.count, ctx.store.get(S.count) + 1))
+    return Effects(Write(S.count, ctx.store.get(S.count) + 1))
 
 
 @wf.node
@@ -98,14 +96,14 @@ pending.close()
 assert_type(wf.nodes, tuple[NodeDef[..., Any], ...])
 
 # effects
-assert_type(Set(S.count, 1), Set[int])
-assert_type(Append(S.log, ["x"]), Append[str])
+assert_type(Write(S.count, 1), Write[int])
+assert_type(Write(S.log, ["x"]), Write[list[str]])
 assert_type(SpawnEach(["a"], plain, local=lambda i: {S.item: i}), SpawnEach[str])
 assert_type(Interrupt({"q": 1}), Interrupt)
-assert_type(Effects(Set(S.name, "n"), GoTo("x"), End()), Effects)
+assert_type(Effects(Write(S.name, "n"), GoTo("x"), End()), Effects)
 with Effects() as fx:
     assert_type(fx, Effects)
-    assert_type(fx.set(S.count, 1).append(S.log, ["a"]).goto(plain), Effects)
+    assert_type(fx.write(S.count, 1).write(S.log, ["a"]).goto(plain), Effects)
 assert_type(fx.writes_to(S.count), list[int])
 assert_type(fx.to_output(), NodeOutput)
 
@@ -128,8 +126,8 @@ assert_type(graph, CompiledGraph)
 
 
 # subgraphs
-def child_output(store: GlobalStore) -> list[Set[int]]:
-    return [Set(S.count, store.get(S.count))]
+def child_output(store: GlobalStore) -> list[Write[int]]:
+    return [Write(S.count, store.get(S.count))]
 
 
 sub = wf.node(Subgraph(graph, output=child_output), node_id="sub")

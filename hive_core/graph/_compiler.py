@@ -75,6 +75,15 @@ def _structure_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
 
 
 def _edge_router_join_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
+    """Edges, then routers, then joins: the order ``docs/errors.md`` lists them."""
+    return [
+        *_edge_problems(b, node_ids),
+        *_router_problems(b, node_ids),
+        *_join_problems(b, node_ids),
+    ]
+
+
+def _edge_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
     out: list[Problem] = []
     for src, dst in b.edges:
         for end in dict.fromkeys((src, dst)):  # a self-edge names its node once
@@ -87,6 +96,11 @@ def _edge_router_join_problems(b: GraphBuilder, node_ids: set[str]) -> list[Prob
                         details={"from": src, "to": dst},
                     )
                 )
+    return out
+
+
+def _router_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
+    out: list[Problem] = []
     routed: set[str] = set()
     for src, _fn in b.routers:
         if src not in node_ids:
@@ -106,6 +120,11 @@ def _edge_router_join_problems(b: GraphBuilder, node_ids: set[str]) -> list[Prob
                 )
             )
         routed.add(src)
+    return out
+
+
+def _join_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
+    out: list[Problem] = []
     seen_joins: set[str] = set()
     for parents, target in b.joins:
         jid = join_id(parents, target)

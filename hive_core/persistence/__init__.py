@@ -20,6 +20,12 @@ from ._format import (
     encode_checkpoint,
 )
 from ._memory import InMemoryCheckpointStore
+from ._migrate import (
+    MigrationError,
+    MigrationReason,
+    migrate_checkpoint,
+    migrate_checkpoint_sync,
+)
 from ._sqlite import SQLiteCheckpointStore
 
 __all__ = [
@@ -30,9 +36,13 @@ __all__ = [
     "CheckpointSummary",
     "FrontierEntry",
     "InMemoryCheckpointStore",
+    "MigrationError",
+    "MigrationReason",
     "SQLiteCheckpointStore",
     "decode_checkpoint",
     "encode_checkpoint",
+    "migrate_checkpoint",
+    "migrate_checkpoint_sync",
 ]
 
 public(__name__, __all__, globals())

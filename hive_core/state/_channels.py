@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Generic, Literal, Protocol, TypeVar, final, get_args, get_origin
 
 import msgspec
+from typing_extensions import TypeForm
 
 from .. import reducers
 from ..errors import DefinitionError
@@ -214,7 +215,7 @@ class Channel(Generic[T]):
 
 
 def channel(
-    value_type: type[T],
+    value_type: TypeForm[T],
     *,
     id: str | None = None,
     scope: Scope | Literal["global", "task_local"] = Scope.GLOBAL,
@@ -226,6 +227,11 @@ def channel(
     | Literal["checkpointed", "untracked", "ephemeral"] = Persistence.CHECKPOINTED,
 ) -> Channel[T]:
     """Declare a channel.
+
+    ``value_type`` is a ``TypeForm`` (PEP 747, from typing-extensions), not a
+    ``type``: unions, optionals, ``Literal`` and ``Annotated`` are type expressions
+    but not classes, so ``channel(int | None)`` gives a ``Channel[int | None]``
+    under ``mypy --strict`` (``docs/concepts/schema-and-channels.md``).
 
     Args:
         value_type: The declared Python type; every write is checked against its

@@ -300,7 +300,7 @@ class TestDefinitionErrors:
 
     def test_union_without_none_has_no_default(self) -> None:
         with pytest.raises(DefinitionError, match="needs an initial value factory"):
-            channel(int | str, id="x")  # type: ignore[arg-type]
+            channel(int | str, id="x")
 
     @pytest.mark.parametrize("initial", [[], {}, {1}], ids=["list", "dict", "set"])
     def test_mutable_initial_value(self, initial: object) -> None:
@@ -441,7 +441,7 @@ class TestSchemaVersion:
 
     def test_value_type_does_not_enter_hsv1(self) -> None:
         as_int = schema_of([channel(int, id="a", codec=IdCodec("c"))])
-        as_str = schema_of([channel(str, id="a", codec=IdCodec("c"))])  # type: ignore[arg-type]
+        as_str = schema_of([channel(str, id="a", codec=IdCodec("c"))])
         assert as_int.version == as_str.version
 
     @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ import pytest
 
 from hive_core import END, GRAPH_EDGES, NodeInput, Runtime, Schema, channel, reducers
 from hive_dsl import (
-    Append,
     Branch,
     Chain,
     Edge,
@@ -17,8 +16,8 @@ from hive_dsl import (
     FanOut,
     Join,
     NodeDef,
-    Set,
     Workflow,
+    Write,
 )
 
 MakeRuntime = Callable[..., Runtime]
@@ -33,7 +32,7 @@ def logging_node(
     wf: Workflow, name: str, *, start: bool = False
 ) -> NodeDef[..., Effects]:
     def fn(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, [name]))
+        return Effects(Write(S.log, [name]))
 
     return wf.node(fn, node_id=name, start=start)
 
@@ -179,7 +178,7 @@ class TestBranch:
 
         @wf.node(start=True)
         def start(ctx: NodeInput) -> Effects:
-            return Effects(Set(S.score, ctx.store.get(S.score)))
+            return Effects(Write(S.score, ctx.store.get(S.score)))
 
         after = logging_node(wf, "after")
         wf.edge(start, after)
@@ -195,7 +194,7 @@ class TestBranch:
 
         @wf.node(start=True)
         def decide(ctx: NodeInput) -> Effects:
-            return Effects(Set(S.score, 10))
+            return Effects(Write(S.score, 10))
 
         yes, no = logging_node(wf, "yes"), logging_node(wf, "no")
         with Branch(wf, after=decide) as b:

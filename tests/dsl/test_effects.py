@@ -1,4 +1,4 @@
-"""Effects: the primitives, the merge rules of semantics §14, the ``with`` form, and
+"""Effects: the primitives, the merge rules of ``docs/dsl.md``, the ``with`` form, and
 lowering to ``NodeOutput`` (also through a running graph)."""
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ from hive_core import (
     reducers,
 )
 from hive_dsl import (
-    Append,
     Effects,
     End,
     GoTo,
     Interrupt,
-    Set,
     SpawnEach,
     UseGraphEdges,
     Workflow,
@@ -54,15 +52,37 @@ def normalized(out: NodeOutput | None) -> tuple[object, ...] | None:
 
 
 class TestPrimitives:
-    def test_set_lowers_to_one_write(self) -> None:
-        out = Effects(Set(S.topic, "bees")).to_output()
-        assert out.writes == (Write(S.topic, "bees"),)
+    def test_write_is_the_core_write_and_lowers_as_is(self) -> None:
+        write = Write(S.topic, "bees")
+        out = Effects(write).to_output()
+        assert out.writes == (write,)
+        assert out.writes[0] is write
         assert out.next is GRAPH_EDGES
 
-    def test_append_writes_the_list_of_items(self) -> None:
-        out = Effects(Append(S.log, ("a", "b"))).to_output()
-        assert out.writes == (Write(S.log, ["a", "b"]),)
-        assert type(out.writes[0].value) is list
+    def test_the_reducer_says_what_a_write_does(self) -> None:
+        """One primitive: a write replaces a last-write-wins channel and appends to
+        an append channel, because that is what their reducers do."""
+        wf = Workflow(S)
+
+        @wf.node(start=True)
+        def first(ctx: NodeInput) -> Effects:
+            return Effects(Write(S.topic, "a"), Write(S.log, ["a"]), GoTo(second))
+
+        @wf.node
+        def second(ctx: NodeInput) -> Effects:
+            return Effects(Write(S.topic, "b"), Write(S.log, ["b"]), End())
+
+        out = Runtime(wf.compile()).run_sync("t")
+        assert (out.output["topic"], out.output["log"]) == ("b", ["a", "b"])
+
+    def test_the_old_set_and_append_are_gone(self) -> None:
+        import hive_dsl
+
+        assert hive_dsl.Write is Write
+        assert not hasattr(hive_dsl, "Set")
+        assert not hasattr(hive_dsl, "Append")
+        assert not hasattr(Effects, "set")
+        assert not hasattr(Effects, "append")
 
     def test_goto_routes_to_nodes_in_order(self) -> None:
         assert Effects(GoTo("b", "a")).next == ("b", "a")
@@ -108,11 +128,11 @@ class TestPrimitives:
 
     def test_unknown_item_is_a_definition_error(self) -> None:
         with pytest.raises(DefinitionError) as info:
-            Effects(Write(S.topic, "x"))  # type: ignore[arg-type]
-        assert info.value.subject == "Write"
+            Effects((S.topic, "x"))  # type: ignore[arg-type]
+        assert info.value.subject == "tuple"
         assert (
             str(info.value).splitlines()[-1]
-            == "Correct:   Effects(Set(Chat.topic, 'x'))"
+            == "Correct:   Effects(Write(Chat.topic, 'x'))"
         )
 
     def test_a_plain_function_is_not_a_node_reference(self) -> None:
@@ -123,11 +143,11 @@ class TestPrimitives:
 class TestMergeRules:
     def test_writes_and_spawns_concatenate_in_order(self) -> None:
         fx = Effects(
-            Set(S.topic, "a"),
+            Write(S.topic, "a"),
             SpawnEach(["1"], "w", local=lambda i: {S.item: i}),
-            Append(S.log, ["x"]),
+            Write(S.log, ["x"]),
             SpawnEach(["2"], "w", local=lambda i: {S.item: i}),
-            Set(S.count, 3),
+            Write(S.count, 3),
         )
         assert [w.channel_id for w in fx.writes] == ["topic", "log", "count"]
         assert [s.local for s in fx.spawns] == [{S.item: "1"}, {S.item: "2"}]
@@ -140,33 +160,33 @@ class TestMergeRules:
         assert Effects(Interrupt(1), Interrupt(2)).interrupt_payload == 2
 
     def test_default_next_follows_graph_edges(self) -> None:
-        assert Effects(Set(S.count, 1)).next is GRAPH_EDGES
+        assert Effects(Write(S.count, 1)).next is GRAPH_EDGES
 
     def test_nested_effects_merge_in_place(self) -> None:
-        inner = Effects(Append(S.log, ["in"]), GoTo("x"), Interrupt("q"))
-        fx = Effects(Append(S.log, ["before"]), inner, Append(S.log, ["after"]))
+        inner = Effects(Write(S.log, ["in"]), GoTo("x"), Interrupt("q"))
+        fx = Effects(Write(S.log, ["before"]), inner, Write(S.log, ["after"]))
         assert fx.writes_to(S.log) == [["before"], ["in"], ["after"]]
         assert fx.next == ("x",)
         assert fx.interrupt_payload == "q"
 
     def test_nested_effects_without_routing_keep_the_outer_routing(self) -> None:
-        assert Effects(End(), Effects(Set(S.count, 1))).next is END
+        assert Effects(End(), Effects(Write(S.count, 1))).next is END
 
 
 class TestEffectsBuilder:
     def test_methods_chain_and_match_the_primitives(self) -> None:
         built = (
             Effects()
-            .set(S.topic, "t")
-            .append(S.log, ["a"])
+            .write(S.topic, "t")
+            .write(S.log, ["a"])
             .spawn("w", {S.item: "i"})
             .spawn_each(["j"], "w", local=lambda i: {S.item: i})
             .goto("next")
             .interrupt("ok?")
         )
         assert built == Effects(
-            Set(S.topic, "t"),
-            Append(S.log, ["a"]),
+            Write(S.topic, "t"),
+            Write(S.log, ["a"]),
             SpawnEach(["i", "j"], "w", local=lambda i: {S.item: i}),
             GoTo("next"),
             Interrupt("ok?"),
@@ -174,12 +194,12 @@ class TestEffectsBuilder:
 
     def test_with_block_collects_effects(self) -> None:
         with Effects() as fx:
-            fx.set(S.count, 1)
+            fx.write(S.count, 1)
             fx.end()
         assert fx.to_output() == NodeOutput(writes=(Write(S.count, 1),), next=END)
 
     def test_add_and_use_graph_edges(self) -> None:
-        fx = Effects().add(End(), Set(S.count, 2)).use_graph_edges()
+        fx = Effects().add(End(), Write(S.count, 2)).use_graph_edges()
         assert fx.next is GRAPH_EDGES
         assert fx.writes_to(S.count) == [2]
 
@@ -187,10 +207,10 @@ class TestEffectsBuilder:
         with Effects() as fx:
             pass
         with pytest.raises(DefinitionError) as info:
-            fx.set(S.count, 1)
+            fx.write(S.count, 1)
         assert info.value.subject == "Effects()"
         assert str(info.value).splitlines()[0] == (
-            "Effects().set() was called after its `with` block closed"
+            "Effects().write() was called after its `with` block closed"
         )
 
     def test_effects_are_single_use(self) -> None:
@@ -209,7 +229,7 @@ class TestEffectsBuilder:
             )
 
     def test_repr_and_equality(self) -> None:
-        fx = Effects(Set(S.count, 1), SpawnEach(["a"], "w"), End(), Interrupt("q"))
+        fx = Effects(Write(S.count, 1), SpawnEach(["a"], "w"), End(), Interrupt("q"))
         assert repr(fx) == "Effects(count=1, spawn=['w'], next=END, interrupt='q')"
         assert repr(Effects(GoTo("a"))) == "Effects(next=['a'])"
         assert fx != Effects()
@@ -224,7 +244,7 @@ class TestLowering:
             (Effects(End()), NodeOutput(next=END)),
             (NodeOutput(next=END), NodeOutput(next=END)),
             (GoTo("x"), NodeOutput(next=("x",))),
-            (Set(S.count, 1), NodeOutput(writes=(Write(S.count, 1),))),
+            (Write(S.count, 1), NodeOutput(writes=(Write(S.count, 1),))),
         ],
         ids=["none", "effects", "node-output", "primitive", "set"],
     )
@@ -268,18 +288,18 @@ class TestEffectsInARun:
         @wf.node(start=True)
         def plan(ctx: NodeInput) -> Effects:
             with Effects() as fx:
-                fx.set(S.topic, "bees")
+                fx.write(S.topic, "bees")
                 fx.spawn_each(["a", "b"], work, local=lambda i: {S.item: i})
                 fx.goto(report)
             return fx
 
         @wf.node
         def work(ctx: NodeInput) -> Effects:
-            return Effects(Append(S.log, [ctx.store.get(S.item)]), End())
+            return Effects(Write(S.log, [ctx.store.get(S.item)]), End())
 
         @wf.node
         async def report(ctx: NodeInput) -> Effects:
-            return Effects(Append(S.log, ["report"]))
+            return Effects(Write(S.log, ["report"]))
 
         out = make_runtime(wf.compile()).run_sync("t")
         assert out.output["topic"] == "bees"
@@ -292,7 +312,7 @@ class TestEffectsInARun:
         def ask(ctx: NodeInput) -> Effects:
             if ctx.resume is None:
                 return Effects(Interrupt("continue?"), GoTo(ask))
-            return Effects(Set(S.topic, str(ctx.resume.payload)))
+            return Effects(Write(S.topic, str(ctx.resume.payload)))
 
         rt = make_runtime(wf.compile(), checkpoint_store=InMemoryCheckpointStore())
         first = rt.run_sync("t")
@@ -311,10 +331,10 @@ class TestEffectsInARun:
         async def slow(ctx: NodeInput) -> Effects:
             item = ctx.store.get(S.item)
             with Effects() as fx:
-                fx.append(S.log, [f"{item}-start"])
+                fx.write(S.log, [f"{item}-start"])
                 for _ in range(3):
                     await asyncio.sleep(0)
-                fx.append(S.log, [f"{item}-end"])
+                fx.write(S.log, [f"{item}-end"])
             return fx
 
         worker = wf.node(slow, node_id="worker")

@@ -25,14 +25,12 @@ from hive_core import (
     reducers,
 )
 from hive_dsl import (
-    Append,
     Branch,
     Chain,
     Effects,
     End,
     FanOut,
     Join,
-    Set,
     SpawnEach,
     Workflow,
 )
@@ -58,18 +56,18 @@ def linear_dsl() -> CompiledGraph:
 
     @wf.node(start=True)
     def a(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, ["a"]), Set(S.count, 1))
+        return Effects(Write(S.log, ["a"]), Write(S.count, 1))
 
     @wf.node
     def b(ctx: NodeInput) -> Effects:
         with Effects() as fx:
-            fx.append(S.log, [f"b saw {ctx.store.get(S.count)}"])
-            fx.set(S.count, 10)
+            fx.write(S.log, [f"b saw {ctx.store.get(S.count)}"])
+            fx.write(S.count, 10)
         return fx
 
     @wf.node
     async def c(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, ["c"]), End())
+        return Effects(Write(S.log, ["c"]), End())
 
     Chain(wf, a, b, c)
     return wf.compile()
@@ -104,15 +102,15 @@ def branch_dsl() -> CompiledGraph:
 
     @wf.node(start=True)
     def classify(ctx: NodeInput) -> Effects:
-        return Effects(Set(S.category, classify_text(ctx)))
+        return Effects(Write(S.category, classify_text(ctx)))
 
     @wf.node
     def escalate(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, ["escalated"]))
+        return Effects(Write(S.log, ["escalated"]))
 
     @wf.node
     def respond(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, ["responded"]))
+        return Effects(Write(S.log, ["responded"]))
 
     with Branch(wf, after=classify) as b:
         b.case("urgent", when=lambda v: v.get(S.category) == "urgent", then=escalate)
@@ -153,23 +151,23 @@ def fanout_dsl() -> CompiledGraph:
 
     @wf.node
     def worker(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, [ctx.store.get(S.item)]), Set(S.count, 1))
+        return Effects(Write(S.log, [ctx.store.get(S.item)]), Write(S.count, 1))
 
     @wf.node
     def audit(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, ["audit"]))
+        return Effects(Write(S.log, ["audit"]))
 
     @wf.node
     def index(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, ["index"]))
+        return Effects(Write(S.log, ["index"]))
 
     @wf.node
     def merge(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, ["merge"]))
+        return Effects(Write(S.log, ["merge"]))
 
     @wf.node
     def report(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, [f"report {ctx.store.get(S.count)}"]))
+        return Effects(Write(S.log, [f"report {ctx.store.get(S.count)}"]))
 
     FanOut(wf, plan, [audit, index], join_to=merge)
     Join(wf, [merge, worker], report)

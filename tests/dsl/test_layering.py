@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DSL = ROOT / "hive_dsl"
-ALLOWED_TOP = {"hive_core", "attrs", "cattrs", "msgspec", "typing_extensions"}
+ALLOWED_TOP = {"hive_core", "attrs", "msgspec", "typing_extensions"}
 
 
 def dsl_files() -> list[Path]:

@@ -25,7 +25,6 @@ from hive_core import (
 )
 from hive_dsl import (
     KEEP,
-    Append,
     Branch,
     Chain,
     Effects,
@@ -40,9 +39,9 @@ from hive_dsl import (
     PatchError,
     PatchMissingEdgeError,
     PatchUnknownNodeError,
-    Set,
     Workflow,
     WorkflowPatch,
+    Write,
 )
 
 MakeRuntime = Callable[..., Runtime]
@@ -56,7 +55,7 @@ class S(Schema):
 
 def logger(name: str) -> Callable[[NodeInput], Effects]:
     def fn(ctx: NodeInput) -> Effects:
-        return Effects(Append(S.log, [name]))
+        return Effects(Write(S.log, [name]))
 
     fn.__name__ = name
     return fn
@@ -404,7 +403,7 @@ def approval_graph() -> CompiledGraph:
     def ask(ctx: NodeInput) -> Effects:
         if ctx.resume is None:
             return Effects(Interrupt("ok?"), GoTo(ask))
-        return Effects(Set(S.answer, str(ctx.resume.payload)), GoTo("after", "late"))
+        return Effects(Write(S.answer, str(ctx.resume.payload)), GoTo("after", "late"))
 
     after, final, left, late, joined = (
         add(wf, n) for n in ("after", "final", "left", "late", "joined")
@@ -534,8 +533,9 @@ class TestMigrate:
         self, interrupted: Interrupted
     ) -> None:
         patch = WorkflowPatch().add_node(logger("x"))
-        new, _ = patch.apply(interrupted.graph)
-        err = refused(patch, base_graph(), new, interrupted)
+        other = base_graph()
+        new, _ = patch.apply(other)
+        err = refused(patch, other, new, interrupted)
         assert err.reason == "not-from-old-graph"
 
     def test_refuses_a_graph_that_is_not_this_patch(

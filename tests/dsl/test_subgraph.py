@@ -1,4 +1,4 @@
-"""``Subgraph``: a child run inside a node (semantics §14): thread id, mappings,
+"""``Subgraph``: a child run inside a node (``docs/dsl.md``, "Subgraphs"): thread id, mappings,
 discarded events, derived ids, and the errors for a child that does not finish."""
 
 from __future__ import annotations
@@ -23,16 +23,15 @@ from hive_core import (
 )
 from hive_core.testing import FakeClock
 from hive_dsl import (
-    Append,
     Chain,
     Effects,
     GoTo,
     Interrupt,
-    Set,
     Subgraph,
     SubgraphIncompleteError,
     SubgraphInterruptedError,
     Workflow,
+    Write,
 )
 
 MakeRuntime = Callable[..., Runtime]
@@ -58,8 +57,8 @@ def child_workflow() -> Workflow:
     @child.node(start=True)
     def count(ctx: NodeInput) -> Effects:
         return Effects(
-            Set(Child.words, len(ctx.store.get(Child.text).split())),
-            Append(Child.seen, [ctx.thread_id, ctx.run_id, str(ctx.step)]),
+            Write(Child.words, len(ctx.store.get(Child.text).split())),
+            Write(Child.seen, [ctx.thread_id, ctx.run_id, str(ctx.step)]),
         )
 
     return child
@@ -70,13 +69,13 @@ def parent_workflow(sub: Subgraph) -> Workflow:
 
     @wf.node(start=True)
     def fetch(ctx: NodeInput) -> Effects:
-        return Effects(Set(Parent.article, "one two three"))
+        return Effects(Write(Parent.article, "one two three"))
 
     counted = wf.node(sub, node_id="count_words")
 
     @wf.node
     def finish(ctx: NodeInput) -> Effects:
-        return Effects(Set(Parent.done, True))
+        return Effects(Write(Parent.done, True))
 
     Chain(wf, fetch, counted, finish)
     return wf
@@ -87,8 +86,8 @@ def mapped() -> Subgraph:
         child_workflow(),
         input=lambda view: {Child.text: view.get(Parent.article)},
         output=lambda store: [
-            Set(Parent.words, store.get(Child.words)),
-            Set(Parent.child_seen, store.get(Child.seen)),
+            Write(Parent.words, store.get(Child.words)),
+            Write(Parent.child_seen, store.get(Child.seen)),
         ],
     )
 
@@ -136,7 +135,7 @@ class TestRunningAChild:
     def test_output_mapping_may_route(self, make_runtime: MakeRuntime) -> None:
         sub = Subgraph(
             child_workflow(),
-            output=lambda store: Effects(Set(Parent.words, 7), GoTo()),
+            output=lambda store: Effects(Write(Parent.words, 7), GoTo()),
         )
         out = make_runtime(parent_workflow(sub).compile()).run_sync("main")
         assert out.output["words"] == 7
@@ -147,12 +146,12 @@ class TestRunningAChild:
 
         @child.node(start=True)
         def read_env(ctx: NodeInput) -> Effects:
-            return Effects(Set(Child.text, str(ctx.environment.extras["tag"])))
+            return Effects(Write(Child.text, str(ctx.environment.extras["tag"])))
 
         wf = Workflow(Child)
         wf.node(
             Subgraph(
-                child, output=lambda store: [Set(Child.text, store.get(Child.text))]
+                child, output=lambda store: [Write(Child.text, store.get(Child.text))]
             ),
             start=True,
         )

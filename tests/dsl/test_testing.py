@@ -16,7 +16,7 @@ from hive_core import (
     schema_of,
 )
 from hive_core.testing import FakeClock, SequentialIds
-from hive_dsl import Effects, Interrupt, Set, Workflow
+from hive_dsl import Effects, Interrupt, Workflow, Write
 from hive_dsl.testing import node_input
 
 
@@ -32,9 +32,9 @@ wf = Workflow(S)
 @wf.node
 def describe(ctx: NodeInput) -> Effects:
     if ctx.resume is not None:
-        return Effects(Set(S.topic, f"answer: {ctx.resume.payload}"))
+        return Effects(Write(S.topic, f"answer: {ctx.resume.payload}"))
     text = f"{ctx.store.get(S.topic)}/{ctx.store.get(S.item)}/{ctx.store.get(S.count)}"
-    return Effects(Set(S.topic, text))
+    return Effects(Write(S.topic, text))
 
 
 class TestNodeInput:

@@ -19,7 +19,7 @@ from hive_core import (
     channel,
     schema_of,
 )
-from hive_dsl import Effects, End, NodeDef, Set, Workflow
+from hive_dsl import Effects, End, NodeDef, Workflow, Write
 from hive_dsl.testing import node_input
 
 MakeRuntime = Callable[..., Runtime]
@@ -36,7 +36,7 @@ class TestDecorator:
 
         @wf.node
         def hello(ctx: NodeInput) -> Effects:
-            return Effects(Set(S.text, "hi"))
+            return Effects(Write(S.text, "hi"))
 
         assert isinstance(hello, NodeDef)
         assert hello.id == "hello"
@@ -95,7 +95,7 @@ class TestDecorator:
 
         @wf.node
         def double(ctx: NodeInput) -> Effects:
-            return Effects(Set(S.n, ctx.store.get(S.n) * 2))
+            return Effects(Write(S.n, ctx.store.get(S.n) * 2))
 
         fx = double(node_input(S, {S.n: 21}))
         assert fx.writes_to(S.n) == [42]
@@ -182,7 +182,7 @@ class TestCompile:
 
         @wf.node(start=True)
         def a(ctx: NodeInput) -> Effects:
-            return Effects(Set(S.n, 1), Set(S.text, "x"))
+            return Effects(Write(S.n, 1), Write(S.text, "x"))
 
         graph = wf.compile()
         assert graph.ir.output == ("n",)
