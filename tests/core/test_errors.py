@@ -189,6 +189,10 @@ EXAMPLES: dict[type[HiveError], tuple[Callable[[], HiveError], dict[str, Any]]] 
         lambda: errors.HiveInternalError("frontier and barriers disagree"),
         {},
     ),
+    errors.EventsNotRequestedError: (
+        lambda: errors.EventsNotRequestedError("a1"),
+        {"attempt_id": "a1"},
+    ),
 }
 
 
