@@ -45,7 +45,7 @@ from hive_core.persistence import SQLiteCheckpointStore
 
 __all__ = ["run"]
 
-EVERY = CheckpointPolicy.every_step()
+EVERY = CheckpointPolicy.every(1)
 
 
 class Loop(Schema):

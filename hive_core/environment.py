@@ -13,12 +13,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
-from ._lazy import LazyModule
-
-if TYPE_CHECKING:
-    import asyncio
-else:  # imported on first use; see hive_core/_lazy.py
-    asyncio = LazyModule("asyncio", __name__)
+if TYPE_CHECKING:  # the service packages stay unimported until a node uses them
+    from .memory import MemoryStore
+    from .models import ModelClient, ModelRouter, ToolProvider
 
 __all__ = ["Clock", "Environment", "SystemClock"]
 
@@ -42,6 +39,8 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # here, not at the top: `import hive_core` stays cheap
+
         await asyncio.sleep(seconds)
 
 
@@ -50,13 +49,14 @@ class Environment:
     """Services available to nodes through ``NodeInput.environment``.
 
     The runtime itself only uses ``clock``; the rest are for nodes (model calls,
-    tools, memory) and are typed ``object`` here so ``hive_core`` stays free of
-    optional integrations.
+    tools, memory), typed by their protocols in ``hive_core.models`` and
+    ``hive_core.memory`` (imported for type checking only, so ``import hive_core``
+    does not load them). See ``docs/agents.md`` and ``docs/memory.md``.
     """
 
     clock: Clock = attrs.field(factory=SystemClock)
-    model: object | None = None
-    model_router: object | None = None
-    tools: object | None = None
-    memory_store: object | None = None
+    model: ModelClient | None = None
+    model_router: ModelRouter | None = None
+    tools: ToolProvider | None = None
+    memory_store: MemoryStore | None = None
     extras: Mapping[str, object] = attrs.field(factory=dict)

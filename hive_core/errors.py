@@ -58,6 +58,7 @@ __all__ = [
     "CodecError",
     "CompilationError",
     "DefinitionError",
+    "EventsNotRequestedError",
     "HiveError",
     "HiveInternalError",
     "IndexOutOfRangeError",
@@ -574,3 +575,17 @@ class HiveInternalError(HiveError):
     """An invariant inside Hive broke. This is a bug in Hive: please report it."""
 
     code = "internal-error"
+
+
+class EventsNotRequestedError(RunError, RuntimeError):
+    """``handle.events`` was asked for after the run had already started."""
+
+    code = "events-not-requested"
+
+    def __init__(self, attempt_id: str) -> None:
+        self.attempt_id = attempt_id
+        super().__init__(
+            f"The events of attempt {attempt_id} were not requested before the run "
+            "started, so none were built"
+            + "\n\nFix: iterate handle.events before awaiting the outcome"
+        )

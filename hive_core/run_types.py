@@ -8,7 +8,9 @@ from typing import Any, Literal, TypeVar, cast, overload
 import attrs
 import msgspec
 
+from .errors import InvalidRunOptionsError
 from .state._channels import Channel, ReadKey
+from .state._schema import SchemaSpec
 from .state._store import GlobalStore
 
 __all__ = [
@@ -37,19 +39,17 @@ class Interruption(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CheckpointPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """When checkpoints are saved; an interrupt always forces exactly one save."""
+    """When checkpoints are saved; an interrupt always forces exactly one save.
 
-    kind: Literal["disabled", "every_step", "every", "on_interrupt"] = "disabled"
+    One name per behaviour: ``on_interrupt()`` (the default) saves only when a step
+    interrupts; ``every(n)`` also saves after each step whose next step index is a
+    multiple of ``n`` (``every(1)``: after every step). See
+    ``docs/concepts/checkpoints.md``.
+    """
+
+    kind: Literal["on_interrupt", "every"] = "on_interrupt"
     n: int = 1
     """For ``every``: save when the next step index is a multiple of ``n``."""
-
-    @classmethod
-    def disabled(cls) -> CheckpointPolicy:
-        return cls(kind="disabled")
-
-    @classmethod
-    def every_step(cls) -> CheckpointPolicy:
-        return cls(kind="every_step")
 
     @classmethod
     def every(cls, n: int) -> CheckpointPolicy:
@@ -59,13 +59,14 @@ class CheckpointPolicy(msgspec.Struct, frozen=True, kw_only=True):
     def on_interrupt(cls) -> CheckpointPolicy:
         return cls(kind="on_interrupt")
 
+    @property
+    def needs_store(self) -> bool:
+        """``every(n)`` without a store fails before step 0; ``on_interrupt`` only
+        needs one if a step actually interrupts."""
+        return self.kind == "every"
+
     def saves_at(self, next_step: int) -> bool:
-        kind = self.kind
-        if kind == "every_step":
-            return True
-        if kind == "every":
-            return next_step % self.n == 0
-        return False
+        return self.kind == "every" and next_step % self.n == 0
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +85,45 @@ class RunOptions:
     event_buffer_capacity: int = 4096
     output_projection: Sequence[Channel[Any] | str] | None = None
     """Override the graph's output projection for this call."""
+
+    def check_ranges(self) -> None:
+        """Raise ``InvalidRunOptionsError`` for the first numeric option out of
+        range (needs no schema, so the event sink can ask before it is built)."""
+        for option, value, low in (
+            ("max_steps", self.max_steps, 0),
+            ("max_concurrent_tasks", self.max_concurrent_tasks, 1),
+            ("event_buffer_capacity", self.event_buffer_capacity, 1),
+        ):
+            if value < low:
+                raise InvalidRunOptionsError(
+                    f"{option} must be >= {low}, got {value}", option=option
+                )
+        policy = self.checkpoint_policy
+        if policy.kind == "every" and policy.n < 1:
+            raise InvalidRunOptionsError(
+                f"CheckpointPolicy.every(n) needs n >= 1, got {policy.n}",
+                option="checkpoint_policy",
+            )
+
+    def validate(
+        self, schema: SchemaSpec, default_projection: tuple[str, ...] | None
+    ) -> tuple[str, ...] | None:
+        """Check every option against ``schema``; return the normalized output
+        projection (``default_projection`` unless overridden)."""
+        self.check_ranges()
+        override = self.output_projection
+        if override is None:
+            return default_projection
+        by_id = schema.by_id
+        ids = sorted({c if isinstance(c, str) else c.id for c in override})
+        for cid in ids:
+            ch = by_id.get(cid)
+            if ch is None or not ch.is_global:
+                raise InvalidRunOptionsError(
+                    f"output_projection names `{cid}`, which is not a global channel",
+                    option="output_projection",
+                )
+        return tuple(ids)
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):

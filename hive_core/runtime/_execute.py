@@ -13,7 +13,6 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, final
 
-from .._lazy import LazyModule
 from ..environment import Environment
 from ..events import (
     CustomDebug,
@@ -32,8 +31,6 @@ from ._state import Task
 
 if TYPE_CHECKING:
     import asyncio
-else:  # imported on first use; see hive_core/_lazy.py
-    asyncio = LazyModule("asyncio", __name__)
 
 __all__ = ["Failure", "StepRunner", "normalize_output"]
 
@@ -188,6 +185,8 @@ class StepRunner:
     async def _run_task(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeOutput | Failure:
+        import asyncio  # only the awaiting path needs it: inline runs never load it
+
         spec = task.spec
         policy = spec.retry
         max_attempts = policy.max_attempts if policy is not None else 1
@@ -244,9 +243,15 @@ class StepRunner:
                     results.append(result)
                 else:
                     results.append(normalize_output(result))
-            except (Exception, asyncio.CancelledError) as exc:
+            except Exception as exc:
+                results.append(Failure(exc, 1))
+            except BaseException as exc:
                 # A sync function cannot be cancelled by the run (nothing awaits
                 # here), so a CancelledError is the node's own: it fails the task.
+                import asyncio
+
+                if not isinstance(exc, asyncio.CancelledError):
+                    raise
                 results.append(Failure(exc, 1))
         return results
 
@@ -258,6 +263,8 @@ class StepRunner:
         resume: Resume | None,
     ) -> list[NodeOutput | Failure]:
         """Run every task; results in ordinal order."""
+        import asyncio
+
         results: list[NodeOutput | Failure | None] = [None] * len(tasks)
         pending: list[tuple[int, asyncio.Task[NodeOutput | Failure]]] = []
         sem: asyncio.Semaphore | None = None

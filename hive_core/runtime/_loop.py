@@ -1,21 +1,18 @@
-"""The attempt loop: sequences plan → execute → commit → publish → emit.
+"""The attempt loop: sequences plan → execute → commit → checkpoint → publish → emit.
 
 No algorithm lives here (planning and commit are pure functions elsewhere); this
 module decides when a run stops, what is emitted in which order, and what is
-published as the thread's new committed state.
+published as the thread's new committed state. See ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import types
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._lazy import LazyModule
 from ..errors import (
-    ChannelTypeMismatchError,
     CheckpointStoreMissingError,
-    InvalidRunOptionsError,
     NodeError,
     TaskLocalWriteNotAllowedError,
     UnknownChannelError,
@@ -27,6 +24,7 @@ from ..events import (
     RunCancelled,
     RunFinished,
     RunInterrupted,
+    RunStarted,
     StepFinished,
     StepStarted,
     StreamBackpressure,
@@ -35,73 +33,44 @@ from ..events import (
     TaskStarted,
     WriteApplied,
 )
+from ..graph._compiled import CompiledGraph
 from ..nodes import NodeOutput, Resume
 from ..run_types import Outcome, RunOptions, Status, StepReport
-from ..state._channels import Scope, UpdatePolicy, Write
+from ..state._channels import Scope, Write
 from ..state._store import GlobalStore
-from ._commit import commit_step, reduce_writes
+from ._commit import CommitResult, _check_value, commit_step, reduce_writes
+from ._context import RunContext
 from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash
 from ._plan import plan_tasks
 from ._sink import EventSink
-from ._state import Seed, Task, ThreadState
+from ._state import Task, ThreadState
 
-if TYPE_CHECKING:
-    from ._runtime import Runtime
-
-if TYPE_CHECKING:
-    import asyncio
-else:  # imported on first use; see hive_core/_lazy.py
-    asyncio = LazyModule("asyncio", __name__)
-
-__all__ = ["Attempt", "apply_input_writes", "seed_start", "validate_options"]
+__all__ = ["Attempt", "CancelGuard", "apply_input_writes"]
 
 _YIELD_EVERY = 16
 """Steps between voluntary yields when nobody listens (cancellation checks)."""
 
-
-def validate_options(rt: Runtime, options: RunOptions) -> tuple[str, ...] | None:
-    """Check option ranges; return the normalized output projection."""
-    if options.max_steps < 0:
-        raise InvalidRunOptionsError(
-            f"max_steps must be >= 0, got {options.max_steps}", option="max_steps"
-        )
-    if options.max_concurrent_tasks < 1:
-        raise InvalidRunOptionsError(
-            f"max_concurrent_tasks must be >= 1, got {options.max_concurrent_tasks}",
-            option="max_concurrent_tasks",
-        )
-    if options.event_buffer_capacity < 1:
-        raise InvalidRunOptionsError(
-            f"event_buffer_capacity must be >= 1, got {options.event_buffer_capacity}",
-            option="event_buffer_capacity",
-        )
-    policy = options.checkpoint_policy
-    if policy.kind == "every" and policy.n < 1:
-        raise InvalidRunOptionsError(
-            f"CheckpointPolicy.every(n) needs n >= 1, got {policy.n}",
-            option="checkpoint_policy",
-        )
-    override = options.output_projection
-    if override is None:
-        return rt.graph.ir.output
-    by_id = rt.graph.schema.by_id
-    ids = sorted({c if isinstance(c, str) else c.id for c in override})
-    for cid in ids:
-        ch = by_id.get(cid)
-        if ch is None or ch.scope is not Scope.GLOBAL:
-            raise InvalidRunOptionsError(
-                f"output_projection names `{cid}`, which is not a global channel",
-                option="output_projection",
-            )
-    return tuple(ids)
+INPUT_WRITER = "<input>"
+EXTERNAL_WRITER = "<external writes>"
+"""How input and external writes are named as the culprit of a rejected write."""
 
 
 def apply_input_writes(
-    rt: Runtime, values: Mapping[str, Any], writes: Sequence[Write[Any]]
+    graph: CompiledGraph,
+    values: Mapping[str, Any],
+    writes: Sequence[Write[Any]],
+    *,
+    writer: str,
+    step: int,
 ) -> tuple[Mapping[str, Any], list[tuple[str, Any]]]:
-    """The synthetic single writer for input and external writes (not a step)."""
-    by_id = rt.graph.schema.by_id
+    """The synthetic single writer for input and external writes (not a step).
+
+    Only the rules particular to outside writes live here (a task-local channel is
+    refused before its type is checked); the value check and reduction are the
+    commit's own, with ``writer`` named as the culprit.
+    """
+    by_id = graph.schema.by_id
     grouped: dict[str, list[Any]] = {}
     for w in writes:
         ch = w.channel
@@ -111,13 +80,11 @@ def apply_input_writes(
             raise UnknownChannelError(cid)
         if spec.scope is Scope.TASK_LOCAL:
             raise TaskLocalWriteNotAllowedError(cid)
-        if not spec.accepts(w.value):
-            raise ChannelTypeMismatchError(
-                cid, expected=spec.type_name, actual=type(w.value).__name__
-            )
+        _check_value(by_id, cid, w.value, writer, step)
         grouped.setdefault(cid, []).append(w.value)
-    for cid in sorted(grouped):
-        if by_id[cid].update is UpdatePolicy.SINGLE and len(grouped[cid]) > 1:
+    order = sorted(grouped)
+    for cid in order:
+        if by_id[cid].is_single and len(grouped[cid]) > 1:
             raise UpdatePolicyViolationError(
                 cid, policy="single", write_count=len(grouped[cid])
             )
@@ -125,11 +92,43 @@ def apply_input_writes(
         return values, []
     out = dict(values)
     written = []
-    for cid in sorted(grouped):
-        reduced = reduce_writes(by_id[cid], values[cid], grouped[cid], None)
-        out[cid] = reduced
+    for cid in order:
+        out[cid] = reduced = reduce_writes(by_id[cid], values[cid], grouped[cid], None)
         written.append((cid, reduced))
     return out, written
+
+
+class CancelGuard:
+    """Absorbs the task's ``CancelledError`` when the attempt asked to be cancelled.
+
+    A cancel is observed at the next step boundary, never in the middle of emitting
+    or committing; so wherever the loop awaits, a ``CancelledError`` that the
+    attempt requested is swallowed (and the task uncancelled), and one it did not
+    request propagates. ``caught`` tells the caller which happened. asyncio is only
+    imported once a cancellation actually arrives.
+    """
+
+    __slots__ = ("_is_cancelled", "caught")
+
+    def __init__(self, is_cancelled: Callable[[], bool]) -> None:
+        self._is_cancelled = is_cancelled
+        self.caught = False
+
+    def __enter__(self) -> CancelGuard:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, *_: object) -> bool:
+        if et is None:
+            return False
+        import asyncio
+
+        if not issubclass(et, asyncio.CancelledError) or not self._is_cancelled():
+            return False
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        self.caught = True
+        return True
 
 
 class Attempt:
@@ -137,14 +136,14 @@ class Attempt:
 
     def __init__(
         self,
-        rt: Runtime,
+        ctx: RunContext,
         *,
         thread_id: str,
         options: RunOptions,
         sink: EventSink | None,
         attempt_id: str,
     ) -> None:
-        self.rt = rt
+        self.ctx = ctx
         self.thread_id = thread_id
         self.options = options
         self.sink = sink
@@ -158,23 +157,32 @@ class Attempt:
 
     def is_cancelled(self) -> bool:
         """Read through a call: the flag flips while this coroutine awaits. A retry
-        sleep that was cancelled also cancels the run (spec §5)."""
+        sleep that was cancelled also cancels the run (docs/concepts/cancellation.md)."""
         runner = self.runner
         return self.cancel_requested or (runner is not None and runner.cancel_requested)
 
+    def guard(self) -> CancelGuard:
+        return CancelGuard(self.is_cancelled)
+
     def bind_run(self, state: ThreadState) -> None:
-        """Fix the run id for this attempt: the thread's (decisions.md #6)."""
+        """Fix the run id for this attempt: the thread's, kept across attempts."""
         self.run_id = str(state.run_id)
         sink = self.sink
         if sink is not None:
             sink.run_id = self.run_id
             sink.attempt_id = self.attempt_id
 
-    async def emit_loaded(self) -> None:
+    async def begin(self, state: ThreadState) -> None:
+        """Bind the run id, emit the attempt-start events, validate the options
+        (so a listener sees ``run_started`` and then the error)."""
+        self.bind_run(state)
+        await self.emit(RunStarted, thread_id=self.thread_id)
         if self.loaded_checkpoint_id is not None:
-            await self.emit_run(
-                CheckpointLoaded, checkpoint_id=self.loaded_checkpoint_id
-            )
+            await self.emit(CheckpointLoaded, checkpoint_id=self.loaded_checkpoint_id)
+        graph = self.ctx.graph
+        self.projection = self.options.validate(graph.schema, graph.ir.output)
+        if self.ctx.checkpointer is None and self.options.checkpoint_policy.needs_store:
+            raise CheckpointStoreMissingError("A checkpoint policy")
 
     # ------------------------------------------------------------------ output
 
@@ -182,7 +190,7 @@ class Attempt:
         values = state.values
         ids = self.projection
         if ids is None:
-            ids = self.rt.graph.schema.global_ids
+            ids = self.ctx.graph.schema.global_ids
         return Outcome(
             status=status,
             output={cid: values[cid] for cid in ids},
@@ -198,147 +206,175 @@ class Attempt:
         sink = self.sink
         if sink is None:
             return
-        try:
+        with self.guard() as guard:
             await sink.emit(cls, **fields)
-        except asyncio.CancelledError:
-            if not self.is_cancelled():
-                raise
-            _uncancel()
+        if guard.caught:
             sink.emit_nowait(cls, **fields)
-
-    emit_run = emit
 
     # -------------------------------------------------------------------- loop
 
     async def loop(self, state: ThreadState, resume: Resume | None = None) -> Outcome:
         """Run steps until the frontier empties, max_steps, interrupt or cancel."""
-        rt = self.rt
-        graph = rt.graph
+        ctx = self.ctx
+        runner = self.runner = self._runner(state)
         sink = self.sink
+        checkpointer = ctx.checkpointer
+        steps_run = 0
+        while True:
+            stop = self._stop_status(state, steps_run)
+            if stop is not None:
+                return await self._end(stop, state)
+            step = state.step
+            tasks = plan_tasks(
+                ctx.graph, state, ctx.initial, ctx.empty_fingerprint, state.run_id.bytes
+            )
+            if sink is not None and not await self._announce(tasks, step):
+                return await self._end("cancelled", state)
+            if ctx.inline or all(t.spec.inline for t in tasks):
+                results = runner.run_inline(tasks, step, state.values, resume)
+            else:
+                maybe = await self._run_tasks(runner, tasks, state, resume)
+                if maybe is None:
+                    return await self._end("cancelled", state)
+                results = maybe
+            if sink is not None:
+                await self._emit_task_ends(tasks, step, results)
+            new, result = self._next_state(state, tasks, results)
+            saved = None
+            if checkpointer is not None:
+                # the first resumed step always saves: its checkpoint records that
+                # the interrupt was answered, so it cannot be answered twice
+                saved = await checkpointer.after_commit(
+                    self.thread_id,
+                    self.options.checkpoint_policy,
+                    new,
+                    force=resume is not None,
+                )
+                if saved is not None:
+                    new = new.replace(latest_checkpoint_id=saved)
+            ctx.publish(self.thread_id, new)
+            state = new
+            resume = None
+            steps_run += 1
+            if sink is not None:
+                await self.emit_commit(result.written, step, new, saved)
+            if self.on_step is not None:
+                await self._shielded_hook(self._report(tasks, result, new))
+            if new.interruption is not None:
+                return await self._end("interrupted", new)
+            if sink is not None or steps_run % _YIELD_EVERY == 0:
+                with self.guard():
+                    await _yield_now()
+
+    def _runner(self, state: ThreadState) -> StepRunner:
+        ctx = self.ctx
         opts = self.options
-        max_steps = opts.max_steps
-        runner = StepRunner(
-            schema=graph.schema,
-            initial=rt.initial,
-            environment=rt.environment,
+        return StepRunner(
+            schema=ctx.graph.schema,
+            initial=ctx.initial,
+            environment=ctx.environment,
             thread_id=self.thread_id,
             run_id=self.run_id or str(state.run_id),
             attempt_id=self.attempt_id,
             max_concurrent=opts.max_concurrent_tasks,
-            sink=sink,
+            sink=self.sink,
             deterministic=opts.deterministic_token_streaming,
         )
-        self.runner = runner
-        inline_graph = rt.inline
-        run_bytes = state.run_id.bytes
-        steps_run = 0
-        while True:
-            if self.is_cancelled():
-                await self.emit_run(RunCancelled)
-                return self.outcome("cancelled", state)
-            if not state.frontier:
-                await self.emit_run(RunFinished)
-                return self.outcome("finished", state)
-            if steps_run == max_steps:
-                await self.emit_run(RunFinished)
-                return self.outcome("out_of_steps", state, max_steps=max_steps)
 
-            step = state.step
-            tasks = plan_tasks(
-                graph, state, rt.initial, rt.empty_fingerprint, run_bytes
-            )
-            if sink is not None:
-                await self.emit(StepStarted, step=step, frontier_count=len(tasks))
-                for t in tasks:
-                    await self.emit(
-                        TaskStarted,
-                        step=step,
-                        ordinal=t.ordinal,
-                        node=t.node,
-                        task_id=t.id,
-                    )
-                if self.is_cancelled():
-                    await self._emit_cancelled_tasks(tasks, step)
-                    await self.emit(RunCancelled)
-                    return self.outcome("cancelled", state)
-            try:
-                if inline_graph or all(t.spec.inline for t in tasks):
-                    results = runner.run_inline(tasks, step, state.values, resume)
-                else:
-                    results = await runner.run(tasks, step, state.values, resume)
-            except asyncio.CancelledError:
-                if not self.is_cancelled():
-                    raise
-                _uncancel()
-                await self._emit_cancelled_tasks(tasks, step)
-                await self.emit_run(RunCancelled)
-                return self.outcome("cancelled", state)
+    def _stop_status(self, state: ThreadState, steps_run: int) -> Status | None:
+        """Checked before every step: cancel, empty frontier, then max_steps."""
+        if self.is_cancelled():
+            return "cancelled"
+        if not state.frontier:
+            return "finished"
+        if steps_run == self.options.max_steps:
+            return "out_of_steps"
+        return None
 
-            if sink is not None:
-                await self._emit_task_ends(tasks, step, results)
-            outputs = _outputs_or_raise(tasks, step, results)
-            result = commit_step(graph, state, tasks, outputs, rt.initial)
-            interruption = result.interruption
-            new_state = ThreadState(
-                run_id=state.run_id,
-                step=step + 1,
-                values=result.values,
-                frontier=result.frontier,
-                barriers=result.barriers,
-                interruption=interruption,
-                latest_checkpoint_id=state.latest_checkpoint_id,
+    async def _end(self, status: Status, state: ThreadState) -> Outcome:
+        """Emit the attempt's last event and build its outcome."""
+        if status == "cancelled":
+            await self.emit(RunCancelled)
+            return self.outcome(status, state)
+        if status == "interrupted":
+            interruption = state.interruption
+            assert interruption is not None
+            await self.emit(RunInterrupted, interrupt_id=interruption.id)
+            return self.outcome(status, state, interrupt=interruption)
+        await self.emit(RunFinished)
+        if status == "out_of_steps":
+            return self.outcome(status, state, max_steps=self.options.max_steps)
+        return self.outcome(status, state)
+
+    async def _announce(self, tasks: list[Task], step: int) -> bool:
+        """Emit the step's start events; ``False`` if a cancel arrived meanwhile."""
+        await self.emit(StepStarted, step=step, frontier_count=len(tasks))
+        for t in tasks:
+            await self.emit(
+                TaskStarted, step=step, ordinal=t.ordinal, node=t.node, task_id=t.id
             )
-            saved = None
-            if rt.checkpointer is not None:
-                # the first resumed step always saves: its checkpoint records that
-                # the interrupt was answered, so it cannot be answered twice
-                saved = await rt.checkpointer.after_commit(
-                    self, new_state, force=resume is not None
-                )
-                if saved is not None:
-                    new_state = new_state.replace(latest_checkpoint_id=saved)
-            elif interruption is not None:
-                raise CheckpointStoreMissingError("An interrupt")
-            rt.publish(self.thread_id, new_state)
-            state = new_state
-            resume = None
-            steps_run += 1
-            if sink is not None:
-                await self.emit_commit(result.written, step, new_state, saved)
-            if self.on_step is not None:
-                await self._shielded_hook(
-                    StepReport(
-                        step=step,
-                        nodes=tuple(t.node for t in tasks),
-                        task_ids=tuple(t.id for t in tasks),
-                        written=tuple(cid for cid, _ in result.written),
-                        next_nodes=tuple(s.node for s in state.frontier),
-                        store=GlobalStore(graph.schema, state.values),
-                        interrupt_id=interruption.id if interruption else None,
-                    )
-                )
-            if interruption is not None:
-                await self.emit_run(RunInterrupted, interrupt_id=interruption.id)
-                return self.outcome("interrupted", state, interrupt=interruption)
-            if sink is not None or steps_run % _YIELD_EVERY == 0:
-                try:
-                    await _yield_now()
-                except asyncio.CancelledError:
-                    if not self.is_cancelled():
-                        raise
-                    _uncancel()
+        if self.is_cancelled():
+            await self._emit_cancelled_tasks(tasks, step)
+            return False
+        return True
+
+    async def _run_tasks(
+        self,
+        runner: StepRunner,
+        tasks: list[Task],
+        state: ThreadState,
+        resume: Resume | None,
+    ) -> list[NodeOutput | Failure] | None:
+        """Run a step that awaits; ``None`` when the attempt was cancelled in it."""
+        with self.guard():
+            return await runner.run(tasks, state.step, state.values, resume)
+        await self._emit_cancelled_tasks(tasks, state.step)
+        return None
+
+    def _next_state(
+        self,
+        state: ThreadState,
+        tasks: list[Task],
+        results: list[NodeOutput | Failure],
+    ) -> tuple[ThreadState, CommitResult]:
+        """Commit the step's outputs (or raise the first failure) into a new state."""
+        ctx = self.ctx
+        outputs = _outputs_or_raise(tasks, state.step, results)
+        result = commit_step(ctx.graph, state, tasks, outputs, ctx.initial)
+        if result.interruption is not None and ctx.checkpointer is None:
+            raise CheckpointStoreMissingError("An interrupt")
+        new = ThreadState(
+            run_id=state.run_id,
+            step=state.step + 1,
+            values=result.values,
+            frontier=result.frontier,
+            barriers=result.barriers,
+            interruption=result.interruption,
+            latest_checkpoint_id=state.latest_checkpoint_id,
+        )
+        return new, result
+
+    def _report(
+        self, tasks: list[Task], result: CommitResult, state: ThreadState
+    ) -> StepReport:
+        interruption = state.interruption
+        return StepReport(
+            step=state.step - 1,
+            nodes=tuple(t.node for t in tasks),
+            task_ids=tuple(t.id for t in tasks),
+            written=tuple(cid for cid, _ in result.written),
+            next_nodes=tuple(s.node for s in state.frontier),
+            store=GlobalStore(self.ctx.graph.schema, state.values),
+            interrupt_id=interruption.id if interruption else None,
+        )
 
     async def _shielded_hook(self, report: StepReport) -> None:
         """Run the stepper hook; a cancel while it waits is observed next step."""
         hook = self.on_step
         if hook is None:  # pragma: no cover - checked by the caller
             return
-        try:
+        with self.guard():
             await hook(report)
-        except asyncio.CancelledError:
-            if not self.is_cancelled():
-                raise
-            _uncancel()
 
     async def _emit_task_ends(
         self, tasks: list[Task], step: int, results: list[NodeOutput | Failure]
@@ -397,7 +433,7 @@ class Attempt:
         sink = self.sink
         if sink is None:
             return
-        by_id = self.rt.graph.schema.by_id
+        by_id = self.ctx.graph.schema.by_id
         debug = self.options.debug_payloads
         for cid, value in written:
             ch = by_id[cid]
@@ -448,13 +484,3 @@ def _yield_now() -> Generator[None, None, None]:
     """What ``asyncio.sleep(0)`` does, without importing asyncio: a bare yield lets
     the event loop run other tasks (and the inline driver simply resumes)."""
     yield
-
-
-def _uncancel() -> None:
-    task = asyncio.current_task()
-    if task is not None:
-        task.uncancel()
-
-
-def seed_start(rt: Runtime) -> tuple[Seed, ...]:
-    return tuple(Seed(n) for n in rt.graph.ir.start)

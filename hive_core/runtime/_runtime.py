@@ -1,38 +1,34 @@
-"""``Runtime``: runs a compiled graph on threads; ``RunHandle``: one call's handle.
+"""``Runtime``: runs a compiled graph on threads.
 
 One async core. ``invoke`` awaits an outcome; ``run`` returns a handle with an event
-stream; ``run_sync`` is the script-friendly wrapper. A graph of plain synchronous
-nodes runs ``run_sync`` without starting an event loop at all, which is most of the
-difference between a 2 µs and a 300 µs call.
+stream; every user-facing coroutine has a ``*_sync`` twin through the one sync
+bridge (``hive_core/_bridge.py``). A graph of plain synchronous nodes over an inline
+store runs its sync twins without starting an event loop at all, which is most of
+the difference between a 2 µs and a 300 µs call (``docs/performance.md``).
 """
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
-import msgspec
 
-from .._lazy import LazyModule
+from .._bridge import run_sync
 from ..environment import Environment
 from ..errors import (
     CheckpointNotFoundError,
     CheckpointStoreMissingError,
-    HiveInternalError,
     InterruptPendingError,
     NoCheckpointToResumeError,
     NoInterruptToResumeError,
     ResumeInterruptMismatchError,
-    ResumePayloadError,
     ThreadExistsError,
 )
 from ..events import (
     CheckpointSaved,
-    Event,
     RunCancelled,
     RunFinished,
     RunResumed,
@@ -44,23 +40,24 @@ from ..ids import fork_run_id
 from ..nodes import Resume
 from ..persistence._format import CheckpointStore, CheckpointSummary
 from ..run_types import Outcome, RunOptions, StepReport, ThreadSnapshot
-from ..state._channels import Write, type_name
+from ..state._channels import Write
 from ..state._schema import InputContext
 from ..state._store import GlobalStore, InitialCache, fingerprint
 from ._checkpointing import Checkpointer
-from ._loop import Attempt, apply_input_writes, seed_start, validate_options
-from ._sink import EventSink
-from ._state import ThreadState
+from ._context import RunContext
+from ._handle import RunHandle
+from ._loop import EXTERNAL_WRITER, INPUT_WRITER, Attempt, apply_input_writes
+from ._payload import convert_resume_payload
+from ._state import Seed, ThreadState
 
 if TYPE_CHECKING:
     import asyncio
-else:  # imported on first use; see hive_core/_lazy.py
-    asyncio = LazyModule("asyncio", __name__)
 
 __all__ = ["IdSource", "RandomIds", "RunHandle", "Runtime", "StepReport"]
 
 T = TypeVar("T")
 _DEFAULT_OPTIONS = RunOptions()
+_INSTEAD = "await runtime.{}(...)"
 
 
 class IdSource(Protocol):
@@ -82,32 +79,6 @@ class RandomIds:
         return uuid.uuid4()
 
 
-def _drive(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never waits on a future, without an event loop."""
-    try:
-        while True:
-            yielded = coro.send(None)
-            if yielded is not None:
-                coro.close()
-                raise HiveInternalError(
-                    f"an inline run suspended on {yielded!r}; please report this"
-                )
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-def _no_running_loop(name: str) -> None:
-    # no asyncio imported means no loop can be running (and keeps it unimported);
-    # the low-level getter returns None instead of raising: no exception per call
-    aio = sys.modules.get("asyncio")
-    if aio is None or aio._get_running_loop() is None:
-        return
-    raise RuntimeError(
-        f"Runtime.{name}() cannot be called from a running event loop; use "
-        f"`await runtime.invoke(...)` (or run(...)) instead"
-    )
-
-
 class Runtime:
     """Runs one compiled graph for any number of threads.
 
@@ -124,27 +95,48 @@ class Runtime:
         ids: IdSource | None = None,
     ) -> None:
         self.graph = graph
-        self.environment = environment if environment is not None else Environment()
+        env = environment if environment is not None else Environment()
         self.ids: IdSource = ids if ids is not None else RandomIds()
         graph.schema.validate()
-        self.initial = InitialCache(graph.schema)
-        self.empty_fingerprint = fingerprint(graph.schema, {}, self.initial)
+        initial = InitialCache(graph.schema)
         self.checkpoint_store = checkpoint_store
-        self.checkpointer: Checkpointer | None = (
-            Checkpointer(self, checkpoint_store)
+        self._checkpointer = (
+            Checkpointer(graph, initial, checkpoint_store)
             if checkpoint_store is not None
             else None
         )
         self._threads: dict[str, ThreadState] = {}
         self._busy: dict[str, deque[asyncio.Future[None]] | None] = {}
-        self._start_seeds = seed_start(self)
         self._last_outcomes: dict[str, Outcome] = {}
-        self.inline = all(
+        inline_graph = all(
             not n.is_async and not n.blocking and n.retry is None
             for n in graph.nodes.values()
         )
+        self._ctx = RunContext(
+            graph=graph,
+            initial=initial,
+            empty_fingerprint=fingerprint(graph.schema, {}, initial),
+            environment=env,
+            checkpointer=self._checkpointer,
+            start_seeds=tuple(Seed(n) for n in graph.ir.start),
+            inline=inline_graph,
+            publish=self._publish,
+        )
+        self._inline = inline_graph and (
+            self._checkpointer is None or self._checkpointer.inline
+        )
+        """Sync twins may drive their coroutine without an event loop."""
 
-    # ----------------------------------------------------------------- public
+    @property
+    def environment(self) -> Environment:
+        """The services nodes see; replacing it affects attempts started later."""
+        return self._ctx.environment
+
+    @environment.setter
+    def environment(self, environment: Environment) -> None:
+        self._ctx = attrs.evolve(self._ctx, environment=environment)
+
+    # ------------------------------------------------------------------- runs
 
     def run(
         self, thread_id: str, input: object = None, options: RunOptions | None = None
@@ -163,8 +155,7 @@ class Runtime:
         self, thread_id: str, input: object = None, options: RunOptions | None = None
     ) -> Outcome:
         """Blocking ``invoke`` for scripts; not callable inside an event loop."""
-        _no_running_loop("run_sync")
-        return self._sync(self._run_attempt(self._attempt(thread_id, options), input))
+        return self._sync("run_sync", "invoke", self.invoke(thread_id, input, options))
 
     def resume(
         self,
@@ -176,7 +167,8 @@ class Runtime:
         """Answer the thread's pending interrupt and continue from its checkpoint.
 
         The payload is converted to the schema's ``resume_payload`` type first; a
-        wrong one raises ``ResumePayloadError`` before anything runs or changes.
+        wrong one (or one with a field the type does not declare) raises
+        ``ResumePayloadError`` before anything runs or changes.
         """
         attempt = self._attempt(thread_id, options)
         return RunHandle(
@@ -191,9 +183,8 @@ class Runtime:
         options: RunOptions | None = None,
     ) -> Outcome:
         """Blocking ``resume`` for scripts."""
-        _no_running_loop("resume_sync")
-        attempt = self._attempt(thread_id, options)
-        return self._sync(self._resume_attempt(attempt, interrupt_id, payload))
+        coro = self._resume_now(thread_id, interrupt_id, payload, options)
+        return self._sync("resume_sync", "resume", coro)
 
     def apply_external_writes(
         self,
@@ -215,80 +206,9 @@ class Runtime:
         writes: Sequence[Write[Any]],
         options: RunOptions | None = None,
     ) -> Outcome:
-        _no_running_loop("apply_external_writes_sync")
-        attempt = self._attempt(thread_id, options)
-        return self._sync(self._external_attempt(attempt, writes))
-
-    async def fork(
-        self, thread_id: str, checkpoint_id: str, *, into: str
-    ) -> CheckpointSummary:
-        """Branch ``into`` a new thread from one of ``thread_id``'s checkpoints.
-
-        Nothing runs. The new thread gets the checkpoint's state (a pending
-        interrupt included, so a past approval can be answered differently) and a
-        run id derived from (source, target, checkpoint); its first checkpoint is
-        saved before this returns. Run or resume the new thread afterwards.
-        """
-        cpr = self._require_store("fork")
-        await self.acquire(into)
-        try:
-            if into in self._threads or await cpr.store.thread_exists(into):
-                raise ThreadExistsError(into)
-            cp = await cpr.store.load_checkpoint(thread_id, checkpoint_id)
-            if cp is None:
-                raise CheckpointNotFoundError(thread_id, checkpoint_id)
-            state = cpr.decode(cp).replace(
-                run_id=fork_run_id(thread_id, into, checkpoint_id),
-                latest_checkpoint_id=None,
-            )
-            saved = await cpr.save(into, state)
-            self.publish(into, state.replace(latest_checkpoint_id=saved))
-            return CheckpointSummary(
-                id=saved,
-                thread_id=into,
-                run_id=str(state.run_id),
-                step_index=state.step,
-                has_interruption=state.interruption is not None,
-            )
-        finally:
-            self.release(into)
-
-    def fork_sync(
-        self, thread_id: str, checkpoint_id: str, *, into: str
-    ) -> CheckpointSummary:
-        _no_running_loop("fork_sync")
-        return self._sync(self.fork(thread_id, checkpoint_id, into=into))
-
-    async def get_state(self, thread_id: str) -> ThreadSnapshot | None:
-        """The thread's committed state: in memory, else its latest checkpoint."""
-        state = self._threads.get(thread_id)
-        if state is None and self.checkpointer is not None:
-            cp = await self.checkpointer.store.load_latest(thread_id)
-            if cp is not None:
-                state = self.checkpointer.decode(cp)
-        if state is None:
-            return None
-        return ThreadSnapshot(
-            thread_id=thread_id,
-            run_id=str(state.run_id),
-            step_index=state.step,
-            store=GlobalStore(self.graph.schema, state.values),
-            next_nodes=tuple(sorted({s.node for s in state.frontier})),
-            interrupt=state.interruption,
-            checkpoint_id=state.latest_checkpoint_id,
-        )
-
-    def get_state_sync(self, thread_id: str) -> ThreadSnapshot | None:
-        _no_running_loop("get_state_sync")
-        return self._sync(self.get_state(thread_id))
-
-    async def get_checkpoint_history(
-        self, thread_id: str, limit: int | None = None
-    ) -> list[CheckpointSummary]:
-        """The thread's checkpoints, newest first."""
-        return await self._require_store("history").store.list_checkpoints(
-            thread_id, limit
-        )
+        """Blocking ``apply_external_writes`` for scripts."""
+        coro = self._external_now(thread_id, writes, options)
+        return self._sync("apply_external_writes_sync", "apply_external_writes", coro)
 
     async def steps(
         self, thread_id: str, input: object = None, options: RunOptions | None = None
@@ -298,6 +218,8 @@ class Runtime:
         The run only advances when the consumer asks for the next report; the final
         outcome is available as ``runtime.last_outcome(thread_id)`` afterwards.
         """
+        import asyncio
+
         attempt = self._attempt(thread_id, options)
         reports: asyncio.Queue[StepReport | None] = asyncio.Queue(maxsize=1)
         proceed: asyncio.Queue[None] = asyncio.Queue(maxsize=1)
@@ -323,6 +245,89 @@ class Runtime:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
 
+    def last_outcome(self, thread_id: str) -> Outcome | None:
+        """The outcome of the last ``steps()`` run on the thread."""
+        return self._last_outcomes.get(thread_id)
+
+    # ------------------------------------------------------------------ state
+
+    async def fork(
+        self, thread_id: str, checkpoint_id: str, *, into: str
+    ) -> CheckpointSummary:
+        """Branch ``into`` a new thread from one of ``thread_id``'s checkpoints.
+
+        Nothing runs. The new thread gets the checkpoint's state (a pending
+        interrupt included, so a past approval can be answered differently) and a
+        run id derived from (source, target, checkpoint); its first checkpoint is
+        saved before this returns. Run or resume the new thread afterwards.
+        """
+        cpr = self._require_store("fork")
+        await self._acquire(into)
+        try:
+            if into in self._threads or await cpr.store.thread_exists(into):
+                raise ThreadExistsError(into)
+            cp = await cpr.store.load_checkpoint(thread_id, checkpoint_id)
+            if cp is None:
+                raise CheckpointNotFoundError(thread_id, checkpoint_id)
+            state = cpr.decode(cp).replace(
+                run_id=fork_run_id(thread_id, into, checkpoint_id),
+                latest_checkpoint_id=None,
+            )
+            saved = await cpr.save(into, state)
+            self._publish(into, state.replace(latest_checkpoint_id=saved))
+            return CheckpointSummary(
+                id=saved,
+                thread_id=into,
+                run_id=str(state.run_id),
+                step_index=state.step,
+                has_interruption=state.interruption is not None,
+            )
+        finally:
+            self._release(into)
+
+    def fork_sync(
+        self, thread_id: str, checkpoint_id: str, *, into: str
+    ) -> CheckpointSummary:
+        """Blocking ``fork`` for scripts."""
+        coro = self.fork(thread_id, checkpoint_id, into=into)
+        return self._sync("fork_sync", "fork", coro)
+
+    async def get_state(self, thread_id: str) -> ThreadSnapshot | None:
+        """The thread's committed state: in memory, else its latest checkpoint."""
+        state = self._threads.get(thread_id)
+        if state is None and self._checkpointer is not None:
+            state = await self._checkpointer.load_latest(thread_id)
+        if state is None:
+            return None
+        return ThreadSnapshot(
+            thread_id=thread_id,
+            run_id=str(state.run_id),
+            step_index=state.step,
+            store=GlobalStore(self.graph.schema, state.values),
+            next_nodes=tuple(sorted({s.node for s in state.frontier})),
+            interrupt=state.interruption,
+            checkpoint_id=state.latest_checkpoint_id,
+        )
+
+    def get_state_sync(self, thread_id: str) -> ThreadSnapshot | None:
+        """Blocking ``get_state`` for scripts."""
+        return self._sync("get_state_sync", "get_state", self.get_state(thread_id))
+
+    async def get_checkpoint_history(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[CheckpointSummary]:
+        """The thread's checkpoints, newest first."""
+        return await self._require_store("history").store.list_checkpoints(
+            thread_id, limit
+        )
+
+    def get_checkpoint_history_sync(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[CheckpointSummary]:
+        """Blocking ``get_checkpoint_history`` for scripts."""
+        coro = self.get_checkpoint_history(thread_id, limit)
+        return self._sync("get_checkpoint_history_sync", "get_checkpoint_history", coro)
+
     def get_latest_store(self, thread_id: str) -> GlobalStore | None:
         """The thread's committed global store in memory (no I/O), if any."""
         state = self._threads.get(thread_id)
@@ -330,37 +335,53 @@ class Runtime:
             return None
         return GlobalStore(self.graph.schema, state.values)
 
-    def last_outcome(self, thread_id: str) -> Outcome | None:
-        """The outcome of the last ``steps()`` run on the thread."""
-        return self._last_outcomes.get(thread_id)
-
     # --------------------------------------------------------------- internals
+
+    def _sync(self, name: str, twin: str, coro: Coroutine[Any, Any, T]) -> T:
+        return run_sync(
+            coro,
+            name=f"Runtime.{name}",
+            instead=_INSTEAD.format(twin),
+            inline=self._inline,
+        )
 
     def _attempt(self, thread_id: str, options: RunOptions | None) -> Attempt:
         return Attempt(
-            self,
+            self._ctx,
             thread_id=thread_id,
             options=options if options is not None else _DEFAULT_OPTIONS,
             sink=None,
             attempt_id=str(self.ids.new_attempt_id()),
         )
 
+    async def _resume_now(
+        self,
+        thread_id: str,
+        interrupt_id: str,
+        payload: object,
+        options: RunOptions | None,
+    ) -> Outcome:
+        attempt = self._attempt(thread_id, options)
+        return await self._resume_attempt(attempt, interrupt_id, payload)
+
+    async def _external_now(
+        self,
+        thread_id: str,
+        writes: Sequence[Write[Any]],
+        options: RunOptions | None,
+    ) -> Outcome:
+        return await self._external_attempt(self._attempt(thread_id, options), writes)
+
     def _require_store(self, operation: str) -> Checkpointer:
-        if self.checkpointer is None:
+        if self._checkpointer is None:
             raise CheckpointStoreMissingError(operation)
-        return self.checkpointer
+        return self._checkpointer
 
-    def _sync(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self.inline and (self.checkpointer is None or self.checkpointer.inline):
-            return _drive(coro)
-        with asyncio.Runner() as runner:
-            return runner.run(coro)
-
-    def publish(self, thread_id: str, state: ThreadState) -> None:
+    def _publish(self, thread_id: str, state: ThreadState) -> None:
         self._threads[thread_id] = state
 
-    def fresh_state(self) -> ThreadState:
-        init = self.initial.values
+    def _fresh_state(self) -> ThreadState:
+        init = self._ctx.initial.values
         return ThreadState(
             run_id=self.ids.new_run_id(),
             step=0,
@@ -371,12 +392,14 @@ class Runtime:
             latest_checkpoint_id=None,
         )
 
-    async def acquire(self, thread_id: str) -> None:
+    async def _acquire(self, thread_id: str) -> None:
         """FIFO per thread; the uncontended path allocates nothing."""
         busy = self._busy
         if thread_id not in busy:
             busy[thread_id] = None
             return
+        import asyncio
+
         queue = busy[thread_id]
         if queue is None:
             queue = busy[thread_id] = deque()
@@ -386,10 +409,10 @@ class Runtime:
             await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
-                self.release(thread_id)  # we were handed the thread; pass it on
+                self._release(thread_id)  # we were handed the thread; pass it on
             raise
 
-    def release(self, thread_id: str) -> None:
+    def _release(self, thread_id: str) -> None:
         queue = self._busy[thread_id]
         while queue is not None and queue:
             fut = queue.popleft()
@@ -402,70 +425,69 @@ class Runtime:
         """Wait for the thread (FIFO). A cancel while queued ends the attempt before
         it ran: ``run_started``, ``run_cancelled`` and a ``cancelled`` outcome with
         the thread's committed output; nothing is changed."""
-        try:
-            await self.acquire(attempt.thread_id)
-        except asyncio.CancelledError:
-            if not attempt.is_cancelled():
-                raise
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            state = self._threads.get(attempt.thread_id)
-            if state is not None:
-                attempt.bind_run(state)
-            await attempt.emit(RunStarted, thread_id=attempt.thread_id)
-            await attempt.emit(RunCancelled)
-            if state is None:
-                return Outcome(status="cancelled", output={})
-            return attempt.outcome("cancelled", state)
-        return None
+        with attempt.guard() as guard:
+            await self._acquire(attempt.thread_id)
+        if not guard.caught:
+            return None
+        state = self._threads.get(attempt.thread_id)
+        if state is not None:
+            attempt.bind_run(state)
+        await attempt.emit(RunStarted, thread_id=attempt.thread_id)
+        await attempt.emit(RunCancelled)
+        if state is None:
+            return Outcome(status="cancelled", output={})
+        return attempt.outcome("cancelled", state)
 
-    async def baseline(self, attempt: Attempt) -> ThreadState:
+    async def _baseline(self, attempt: Attempt) -> ThreadState:
         """In-memory state if present, else the store's latest checkpoint, else
         fresh."""
         state = self._threads.get(attempt.thread_id)
         if state is not None:
             return state
-        if self.checkpointer is not None:
-            cp = await self.checkpointer.store.load_latest(attempt.thread_id)
-            if cp is not None:
-                loaded = self.checkpointer.decode(cp)
-                attempt.loaded_checkpoint_id = cp.id
+        if self._checkpointer is not None:
+            loaded = await self._checkpointer.load_latest(attempt.thread_id)
+            if loaded is not None:
+                attempt.loaded_checkpoint_id = loaded.latest_checkpoint_id
                 return loaded
-        return self.fresh_state()
-
-    async def _begin(self, attempt: Attempt, state: ThreadState) -> None:
-        """Bind the run id, emit the attempt-start events, validate options."""
-        attempt.bind_run(state)
-        await attempt.emit_run(RunStarted, thread_id=attempt.thread_id)
-        await attempt.emit_loaded()
-        attempt.projection = validate_options(self, attempt.options)
-        if self.checkpointer is None and attempt.options.checkpoint_policy.kind != (
-            "disabled"
-        ):
-            raise CheckpointStoreMissingError("A checkpoint policy")
+        return self._fresh_state()
 
     async def _run_attempt(self, attempt: Attempt, input: object) -> Outcome:
         thread_id = attempt.thread_id
         cancelled = await self._wait_turn(attempt)
         if cancelled is not None:
             return cancelled
+        before = self._threads.get(thread_id)
         try:
-            state = await self.baseline(attempt)
-            await self._begin(attempt, state)
+            state = await self._baseline(attempt)
+            await attempt.begin(state)
             ctx = InputContext(
                 thread_id=thread_id, run_id=attempt.run_id or "", step_index=state.step
             )
             writes = self.graph.schema.input_writes(input, ctx)
             if state.interruption is not None:
                 raise InterruptPendingError(thread_id, state.interruption.id)
-            values, _ = apply_input_writes(self, state.values, writes)
-            frontier = state.frontier or self._start_seeds
+            values, _ = apply_input_writes(
+                self.graph, state.values, writes, writer=INPUT_WRITER, step=state.step
+            )
+            frontier = state.frontier or self._ctx.start_seeds
             state = state.replace(values=values, frontier=frontier)
-            self.publish(thread_id, state)
-            return await attempt.loop(state)
+            self._publish(thread_id, state)  # input writes stay, even with max_steps=0
+            try:
+                return await attempt.loop(state)
+            except Exception:
+                # a failed first step commits nothing, the input writes included:
+                # the visible state stays the last committed one (as on disk)
+                if self._threads.get(thread_id) is state:
+                    self._restore(thread_id, before)
+                raise
         finally:
-            self.release(thread_id)
+            self._release(thread_id)
+
+    def _restore(self, thread_id: str, state: ThreadState | None) -> None:
+        if state is None:
+            self._threads.pop(thread_id, None)
+        else:
+            self._threads[thread_id] = state
 
     async def _resume_attempt(
         self, attempt: Attempt, interrupt_id: str, payload: object
@@ -476,12 +498,11 @@ class Runtime:
         if cancelled is not None:
             return cancelled
         try:
-            cp = await cpr.store.load_latest(thread_id)
-            if cp is None:
+            state = await cpr.load_latest(thread_id)
+            if state is None:
                 raise NoCheckpointToResumeError(thread_id)
-            state = cpr.decode(cp)
-            attempt.loaded_checkpoint_id = cp.id
-            await self._begin(attempt, state)
+            attempt.loaded_checkpoint_id = state.latest_checkpoint_id
+            await attempt.begin(state)
             pending = state.interruption
             if pending is None:
                 raise NoInterruptToResumeError(thread_id)
@@ -489,29 +510,27 @@ class Runtime:
                 raise ResumeInterruptMismatchError(
                     expected=pending.id, found=interrupt_id
                 )
-            typed = _convert_payload(self.graph.schema.resume_payload, payload)
-            await attempt.emit_run(RunResumed, interrupt_id=interrupt_id)
-            self.publish(thread_id, state)
+            typed = convert_resume_payload(self.graph.schema.resume_payload, payload)
+            await attempt.emit(RunResumed, interrupt_id=interrupt_id)
+            self._publish(thread_id, state)
             if not state.frontier:
                 return await self._resume_on_empty_frontier(attempt, state)
             resume = Resume(interrupt_id=interrupt_id, payload=typed, node=pending.node)
             return await attempt.loop(state, resume)
         finally:
-            self.release(thread_id)
+            self._release(thread_id)
 
     async def _resume_on_empty_frontier(
         self, attempt: Attempt, state: ThreadState
     ) -> Outcome:
         """The asking node ended the run: clear the interrupt, save, finish."""
         cleared = state.replace(interruption=None)
-        if self.checkpointer is not None:
-            saved = await self.checkpointer.save(attempt.thread_id, cleared)
+        if self._checkpointer is not None:
+            saved = await self._checkpointer.save(attempt.thread_id, cleared)
             cleared = cleared.replace(latest_checkpoint_id=saved)
-            await attempt.emit_run(
-                CheckpointSaved, step=state.step, checkpoint_id=saved
-            )
-        self.publish(attempt.thread_id, cleared)
-        await attempt.emit_run(RunFinished)
+            await attempt.emit(CheckpointSaved, step=state.step, checkpoint_id=saved)
+        self._publish(attempt.thread_id, cleared)
+        await attempt.emit(RunFinished)
         return attempt.outcome("finished", cleared)
 
     async def _external_attempt(
@@ -522,111 +541,23 @@ class Runtime:
         if cancelled is not None:
             return cancelled
         try:
-            state = await self.baseline(attempt)
-            await self._begin(attempt, state)
+            state = await self._baseline(attempt)
+            await attempt.begin(state)
             if state.interruption is not None:
                 raise InterruptPendingError(thread_id, state.interruption.id)
-            values, written = apply_input_writes(self, state.values, writes)
             step = state.step
-            await attempt.emit_run(StepStarted, step=step, frontier_count=0)
+            values, written = apply_input_writes(
+                self.graph, state.values, writes, writer=EXTERNAL_WRITER, step=step
+            )
+            await attempt.emit(StepStarted, step=step, frontier_count=0)
             new = state.replace(values=values, step=step + 1)
             saved = None
-            if self.checkpointer is not None:
-                saved = await self.checkpointer.save(thread_id, new)
+            if self._checkpointer is not None:
+                saved = await self._checkpointer.save(thread_id, new)
                 new = new.replace(latest_checkpoint_id=saved)
-            self.publish(thread_id, new)
+            self._publish(thread_id, new)
             await attempt.emit_commit(written, step, new, saved)
-            await attempt.emit_run(RunFinished)
+            await attempt.emit(RunFinished)
             return attempt.outcome("finished", new)
         finally:
-            self.release(thread_id)
-
-
-def _convert_payload(tp: Any, payload: object) -> object:
-    """Convert a resume payload to the declared type (msgspec: dicts become
-    structs/dataclasses/attrs classes; strict about the rest)."""
-    if tp is object or tp is Any:
-        return payload
-    try:
-        return msgspec.convert(payload, tp, from_attributes=True)
-    except (msgspec.ValidationError, TypeError) as exc:
-        raise ResumePayloadError(expected=type_name(tp), reason=str(exc)) from exc
-
-
-class RunHandle:
-    """One call on one thread: its ids, its events and its outcome.
-
-    Nothing runs until you iterate ``events`` or await the outcome. Ask for events
-    first if you want them: a run started by awaiting the outcome builds none.
-    """
-
-    def __init__(
-        self, attempt: Attempt, start: Callable[[], Coroutine[Any, Any, Outcome]]
-    ) -> None:
-        self._attempt = attempt
-        self._start = start
-        self._task: asyncio.Future[Outcome] | None = None
-
-    @property
-    def attempt_id(self) -> str:
-        return self._attempt.attempt_id
-
-    @property
-    def run_id(self) -> str | None:
-        """Known once the run has resolved its thread's baseline."""
-        return self._attempt.run_id
-
-    def _ensure_started(self) -> asyncio.Future[Outcome]:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._main())
-        return self._task
-
-    async def _main(self) -> Outcome:
-        sink = self._attempt.sink
-        try:
-            outcome = await self._start()
-        except BaseException as exc:
-            if sink is not None:
-                sink.close(exc)
-            raise
-        if sink is not None:
-            sink.close()
-        return outcome
-
-    @property
-    def events(self) -> AsyncIterator[Event]:
-        """The attempt's events in canonical order; raises the run's error at the
-        end, like the outcome does."""
-        if self._attempt.sink is None:
-            if self._task is not None:
-                raise RuntimeError(
-                    "events were not requested: iterate handle.events before "
-                    "awaiting the outcome"
-                )
-            self._attempt.sink = EventSink(self._attempt.options.event_buffer_capacity)
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Event]:
-        sink = self._attempt.sink
-        if sink is None:  # pragma: no cover - set by `events`
-            raise HiveInternalError("event sink missing")
-        self._ensure_started()
-        async for ev in sink:
-            yield ev
-
-    async def outcome(self) -> Outcome:
-        """Wait for the attempt to end; raises the run's error if it failed."""
-        return await self._ensure_started()
-
-    def __await__(self) -> Generator[Any, None, Outcome]:
-        return self.outcome().__await__()
-
-    def cancel(self) -> None:
-        """Cancel the run: between steps it stops cleanly, mid-step nothing of the
-        step is committed. The outcome is ``cancelled``, not an error."""
-        self._attempt.cancel_requested = True
-        runner = self._attempt.runner
-        if runner is not None:
-            runner.cancel_requested = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+            self._release(thread_id)

@@ -12,13 +12,10 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, final
 
-from .._lazy import LazyModule
 from ..events import CustomDebug, Event, ModelToken
 
 if TYPE_CHECKING:
     import asyncio
-else:  # imported on first use; see hive_core/_lazy.py
-    asyncio = LazyModule("asyncio", __name__)
 
 __all__ = ["EventSink"]
 
@@ -69,6 +66,8 @@ class EventSink:
     async def emit(self, cls: type[Event], **fields: Any) -> None:
         """Queue a non-droppable event, waiting while the buffer is full."""
         while len(self._buf) >= self._capacity and not self._closed:
+            import asyncio  # waiting means a listener's loop is running
+
             self._writable = asyncio.get_running_loop().create_future()
             await self._writable
         self._buf.append(self._make(cls, fields))
@@ -131,5 +130,7 @@ class EventSink:
                 if self._error is not None:
                     raise self._error
                 return
+            import asyncio
+
             self._readable = asyncio.get_running_loop().create_future()
             await self._readable

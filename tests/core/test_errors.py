@@ -274,7 +274,7 @@ class TestCheckpointsAndResume:
 
     def test_a_policy_without_a_store(self) -> None:
         rt = Runtime(one_node(lambda ctx: None))
-        options = RunOptions(checkpoint_policy=CheckpointPolicy.every_step())
+        options = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
         err = raised(
             CheckpointStoreMissingError, lambda: rt.run_sync("t", options=options)
         )

@@ -94,7 +94,7 @@ def main() -> None:
     async def go() -> None:
         with Store(db) as store:
             rt = Runtime(graph, checkpoint_store=store, ids=SequentialIds())
-            options = RunOptions(checkpoint_policy=CheckpointPolicy.every_step())
+            options = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
             handle = rt.run("crash-thread", None, options)
             events = [e async for e in handle.events]
             outcome = await handle

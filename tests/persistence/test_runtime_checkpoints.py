@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from _gates import until
 from tiny_workflow import SEEN, Tiny, build_tiny
 
 from hive_core import (
@@ -43,7 +44,7 @@ from hive_core.ids import checkpoint_id
 from hive_core.persistence import Checkpoint
 from hive_core.testing import SequentialIds
 
-EVERY = RunOptions(checkpoint_policy=CheckpointPolicy.every_step())
+EVERY = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
 
 
 def kinds(events: list[Event]) -> list[str]:
@@ -470,8 +471,10 @@ class TestCancelWhileQueued:
             log = channel(list[str], reducer=reducers.append, update="multi")
 
         gate = asyncio.Event()
+        holding = asyncio.Event()
 
         async def slow(ctx: NodeInput) -> NodeOutput:
+            holding.set()
             await gate.wait()
             return NodeOutput(writes=[Write(Q.log, ["first"])])
 
@@ -480,7 +483,7 @@ class TestCancelWhileQueued:
         async def go() -> tuple[Any, list[Event], Any]:
             first = rt.run("t", {"log": ["in-1"]})
             first_task = asyncio.ensure_future(first.outcome())
-            await asyncio.sleep(0.01)  # the first run holds the thread
+            await holding.wait()  # the first run holds the thread
             second = rt.run("t", {"log": ["in-2"]})
             events: list[Event] = []
 
@@ -488,7 +491,8 @@ class TestCancelWhileQueued:
                 events.extend([e async for e in second.events])
 
             listener = asyncio.ensure_future(listen())
-            await asyncio.sleep(0.01)  # the second run is queued behind it
+            # the second run is queued behind it: one waiter on the thread
+            await until(lambda: len(rt._busy["t"] or ()) == 1)
             second.cancel()
             out2 = await second
             await listener

@@ -10,6 +10,7 @@ import warnings
 from typing import Any
 
 import pytest
+from _gates import idle, until
 
 from hive_core import (
     GraphBuilder,
@@ -23,6 +24,12 @@ from hive_core import (
     channel,
     reducers,
 )
+from hive_core.errors import EventsNotRequestedError
+
+
+def _waiting_for_room(sink: Any) -> bool:
+    fut = sink._writable
+    return fut is not None and not fut.done()
 
 
 class K(Schema):
@@ -96,20 +103,28 @@ class TestWorkerThreads:
 class TestThreadSerialization:
     def test_same_thread_runs_fifo(self, make_runtime: Any) -> None:
         seen: list[list[str]] = []
+        entered = asyncio.Event()
+        gate = asyncio.Event()
 
         async def node(inp: NodeInput) -> NodeOutput:
             seen.append(list(inp.store.get(K.log)))
-            await asyncio.sleep(0.002)
+            entered.set()
+            await gate.wait()  # held until the other two runs are queued
             return NodeOutput(writes=[Write(K.log, [f"A{len(seen)}"])])
 
         rt = make_runtime(GraphBuilder(K, start=["A"]).add_node("A", node).compile())
 
         async def main() -> list[Any]:
-            return await asyncio.gather(
+            runs = asyncio.gather(
                 rt.invoke("t", {"log": ["r1"]}),
                 rt.invoke("t", {"log": ["r2"]}),
                 rt.invoke("t", {"log": ["r3"]}),
             )
+            await entered.wait()
+            await until(lambda: len(rt._busy["t"] or ()) == 2)
+            assert seen == [["r1"]]  # the queued runs have not started their step
+            gate.set()
+            return await runs
 
         first, second, third = asyncio.run(main())
         assert seen == [["r1"], ["r1", "A1", "r2"], ["r1", "A1", "r2", "A2", "r3"]]
@@ -165,12 +180,10 @@ class TestThreadSerialization:
         bad, good = asyncio.run(main())
         assert isinstance(bad, NodeError)
         assert good.output["log"] == ["fine", "ok"]
-        # the failed thread is usable again (its frontier still holds A)
-        assert rt.run_sync("t", {"log": ["more"]}).output["log"] == [
-            "bad",
-            "more",
-            "ok",
-        ]
+        # the failed thread is usable again; its failed attempt committed nothing,
+        # not even its input writes (the visible state is the last committed one)
+        assert rt.get_state_sync("t") is None
+        assert rt.run_sync("t", {"log": ["more"]}).output["log"] == ["more", "ok"]
 
 
 class TestStepper:
@@ -191,7 +204,7 @@ class TestStepper:
             between: list[list[str]] = []
             async for report in rt.steps("t", {"log": ["in"]}):
                 reports.append(report)
-                await asyncio.sleep(0.001)  # the run does not advance meanwhile
+                await idle()  # the run does not advance meanwhile
                 between.append(rt.get_latest_store("t").get(K.log))
                 assert rt.last_outcome("t") is None
             return reports, between
@@ -254,8 +267,12 @@ class TestEntryPoints:
             handle = rt.run("t")
             outcome = await handle
             assert outcome.output["log"] == ["A"]
-            with pytest.raises(RuntimeError, match="events were not requested"):
+            with pytest.raises(
+                EventsNotRequestedError, match="were not requested"
+            ) as info:
                 handle.events  # noqa: B018
+            assert info.value.attempt_id == handle.attempt_id
+            assert "Fix: iterate handle.events before awaiting" in str(info.value)
 
         asyncio.run(main())
 
@@ -289,7 +306,8 @@ class TestFixedBugs:
                 async for ev in handle.events:
                     kinds.append(type(ev).__name__)
                     if kinds[-1] == "StepStarted":
-                        await asyncio.sleep(0.01)  # the run blocks on the buffer
+                        # the run fills the one-event buffer and waits for room
+                        await until(lambda: _waiting_for_room(handle._attempt.sink))
                         handle.cancel()
             except BaseException as exc:
                 error = exc

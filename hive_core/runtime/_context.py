@@ -1,0 +1,36 @@
+"""What an attempt needs from its runtime, as one frozen record.
+
+``Attempt`` and ``Checkpointer`` see this instead of the whole ``Runtime``, so the
+runtime module depends on the loop and never the other way round (see
+``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from ..environment import Environment
+from ..graph._compiled import CompiledGraph
+from ..state._store import InitialCache
+from ._checkpointing import Checkpointer
+from ._state import Seed, ThreadState
+
+__all__ = ["RunContext"]
+
+
+@attrs.frozen(kw_only=True)
+class RunContext:
+    """One runtime's fixed parts: the graph, its caches, services and store."""
+
+    graph: CompiledGraph
+    initial: InitialCache
+    empty_fingerprint: bytes
+    environment: Environment
+    checkpointer: Checkpointer | None
+    start_seeds: tuple[Seed, ...]
+    inline: bool
+    """Every node is plain sync without retries: steps never need an event loop."""
+    publish: Callable[[str, ThreadState], None]
+    """Make a committed state the thread's visible one (the runtime's thread map)."""
