@@ -189,6 +189,20 @@ EXAMPLES: dict[type[HiveError], tuple[Callable[[], HiveError], dict[str, Any]]] 
         lambda: errors.HiveInternalError("frontier and barriers disagree"),
         {},
     ),
+    errors.StoreUnavailableError: (
+        lambda: errors.StoreUnavailableError(
+            "PostgresCheckpointStore",
+            target="db.internal:5432/hive",
+            operation="save",
+            reason="connection refused",
+        ),
+        {
+            "store": "PostgresCheckpointStore",
+            "target": "db.internal:5432/hive",
+            "operation": "save",
+            "reason": "connection refused",
+        },
+    ),
 }
 
 
