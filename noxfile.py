@@ -54,6 +54,14 @@ def examples(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def postgres(session: nox.Session) -> None:
+    """Every default session inside a throwaway PostgreSQL (scripts/with-postgres),
+    so the Postgres stores' tests run instead of skipping, as in CI."""
+    script = str(ROOT / "scripts" / "with-postgres")
+    session.run(script, PY, "-m", "nox", *session.posargs, external=True)
+
+
+@nox.session(default=False)
 def update_snapshots(session: nox.Session) -> None:
     """Rewrite syrupy snapshots; review the diff like code."""
     session.run(PY, "-m", "pytest", "-q", "--snapshot-update", *session.posargs)

@@ -439,6 +439,7 @@ def peak_memory_group(settings: Settings) -> list[Row]:
 MODULE_GROUPS = {
     "memory": "bench.memory",
     "checkpoint": "bench.checkpoint",
+    "postgres": "bench.postgres",
 }
 """Groups that live in their own module exposing ``run(quick: bool) -> list[dict]``."""
 

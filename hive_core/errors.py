@@ -31,7 +31,8 @@ HiveError                                  catch this once
 │       ├── NoInterruptToResumeError
 │       ├── ResumeInterruptMismatchError
 │       └── ResumePayloadError (TypeError)
-└── HiveInternalError                      an invariant broke inside Hive: please report
+├── HiveInternalError                      an invariant broke inside Hive: please report
+└── StoreUnavailableError                  a database server cannot be reached: retry
 ```
 
 Every class has a stable ``code`` that matches a heading in ``docs/errors.md``; every
@@ -75,6 +76,7 @@ __all__ = [
     "RouterError",
     "RunError",
     "ScopeMismatchError",
+    "StoreUnavailableError",
     "TaskLocalWriteNotAllowedError",
     "ThreadExistsError",
     "UnknownChannelError",
@@ -588,4 +590,31 @@ class EventsNotRequestedError(RunError, RuntimeError):
             f"The events of attempt {attempt_id} were not requested before the run "
             "started, so none were built"
             + "\n\nFix: iterate handle.events before awaiting the outcome"
+        )
+
+
+# --------------------------------------------------------------------------- stores
+
+
+class StoreUnavailableError(HiveError):
+    """A store's database server could not be reached or dropped the connection.
+
+    Nothing was changed that the caller did not see succeed: a save either committed
+    before the failure (and a retry rewrites the same checkpoint) or not at all.
+    ``retryable`` says so to generic retry loops. ``target`` is
+    ``host:port/database``; the password of the URL is never included.
+    """
+
+    code = "store-unavailable"
+    retryable: ClassVar[bool] = True
+
+    def __init__(self, store: str, *, target: str, operation: str, reason: str) -> None:
+        self.store = store
+        self.target = target
+        self.operation = operation
+        self.reason = reason
+        super().__init__(
+            f"{store} cannot reach {target} during `{operation}`: {reason}\n\n"
+            "Fix: check that the server is running and reachable, then retry; "
+            "the operation is safe to repeat."
         )

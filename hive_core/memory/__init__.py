@@ -4,6 +4,11 @@ Nodes program against :class:`MemoryStore`; pick :class:`InMemoryMemoryStore` fo
 tests and short-lived runs, :class:`SQLiteMemoryStore` to keep memories in a file.
 Both give the same hits with the same scores. :class:`HybridMemoryStore` adds an
 embedding model on top, fused with BM25 by reciprocal rank fusion.
+
+``PostgresMemoryStore`` (the ``postgres`` extra) shares memories across processes and
+machines with the same scores; it loads psycopg on first access, so it is reached as
+``hive_core.memory.PostgresMemoryStore`` but kept out of ``__all__`` (and out of
+``import *``). See ``docs/persistence.md``.
 """
 
 from __future__ import annotations
@@ -45,3 +50,16 @@ __all__ = [
     "MemoryStoreClosedError",
     "MemoryStoreError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Runs only for names not bound above: psycopg loads on first use.
+    if name not in ("PostgresMemoryStore", "POSTGRES_MEMORY_SCHEMA_VERSION"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _postgres
+
+    value = getattr(_postgres, name)
+    if isinstance(value, type):
+        value.__module__ = __name__
+    globals()[name] = value
+    return value

@@ -2,8 +2,12 @@
 
 A ``Checkpoint`` holds codec bytes and plain strings, encoded with msgspec and never
 unpickled. ``InMemoryCheckpointStore`` is for tests; ``SQLiteCheckpointStore`` is the
-embedded default (WAL, one transaction per save, delta chains). See
-``docs/concepts/checkpoints.md`` and ``docs/concepts/checkpoint-storage.md``.
+embedded default (WAL, one transaction per save, delta chains).
+``PostgresCheckpointStore`` (the ``postgres`` extra) serves many processes and
+machines; it is imported on first access, so ``import hive_core.persistence`` never
+loads psycopg, and it is left out of ``__all__`` for the same reason. See
+``docs/concepts/checkpoints.md``, ``docs/concepts/checkpoint-storage.md`` and
+``docs/persistence.md``.
 """
 
 from __future__ import annotations
@@ -46,3 +50,22 @@ __all__ = [
 ]
 
 public(__name__, __all__, globals())
+
+_LAZY = {
+    "PostgresCheckpointStore": "._postgres",
+    "POSTGRES_SCHEMA_VERSION": "._postgres",
+}
+
+
+def __getattr__(name: str) -> object:
+    # Module-level __getattr__ runs only for names not bound above: the Postgres
+    # store and its psycopg import load on first use.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    public(__name__, [name], {name: value})
+    globals()[name] = value
+    return value

@@ -3,7 +3,9 @@ the fixtures; test modules import the helpers from here).
 
 ``backend`` is parametrised over every store implementation. Tests get a
 ``Backend`` whose ``store`` is a ``SyncStore``: the protocol's coroutines driven by
-``send(None)``, which also proves each store is ``inline`` (a suspension fails).
+``send(None)``, which also proves each store is ``inline`` (a suspension fails);
+the Postgres store is async-native, so its ``LoopStore`` runs each call on one event
+loop kept for the test, over a fresh schema (see ``postgres_support``).
 """
 
 from __future__ import annotations
@@ -65,6 +67,31 @@ class SyncStore:
         return drive(self.inner.thread_exists(thread_id))
 
 
+class LoopStore(SyncStore):
+    """``SyncStore`` for an async-native store: each call runs on ``runner``."""
+
+    def __init__(self, inner: CheckpointStore, runner: Any) -> None:
+        super().__init__(inner)
+        self.runner = runner
+
+    def save(self, cp: Checkpoint) -> None:
+        self.runner.run(self.inner.save(cp))
+
+    def load_latest(self, thread_id: str) -> Checkpoint | None:
+        return self.runner.run(self.inner.load_latest(thread_id))  # type: ignore[no-any-return]
+
+    def list_checkpoints(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[CheckpointSummary]:
+        return self.runner.run(self.inner.list_checkpoints(thread_id, limit))  # type: ignore[no-any-return]
+
+    def load_checkpoint(self, thread_id: str, cid: str) -> Checkpoint | None:
+        return self.runner.run(self.inner.load_checkpoint(thread_id, cid))  # type: ignore[no-any-return]
+
+    def thread_exists(self, thread_id: str) -> bool:
+        return self.runner.run(self.inner.thread_exists(thread_id))  # type: ignore[no-any-return]
+
+
 class Backend:
     """One store kind: ``open()`` returns a store over the same data."""
 
@@ -73,14 +100,17 @@ class Backend:
         self.path = tmp_path / "checkpoints.db"
         self._opened: list[SQLiteCheckpointStore] = []
         self._shared: CheckpointStore | None = None
+        self._postgres: Any = None  # (schema, runner) of the "postgres" backend
         self.store = self.open()
 
     @property
     def persistent(self) -> bool:
         """Whether ``open()`` gives a new connection (not the same object)."""
-        return self.name == "sqlite-file"
+        return self.name in ("sqlite-file", "postgres")
 
     def open(self) -> SyncStore:
+        if self.name == "postgres":
+            return self._open_postgres()
         if self.name == "sqlite-file":
             store = SQLiteCheckpointStore(self.path)
             self._opened.append(store)
@@ -103,13 +133,30 @@ class Backend:
         self.store = self.open()
         return self.store
 
+    def _open_postgres(self) -> SyncStore:
+        from postgres_support import Runner, Schema, require_url
+
+        from hive_core.persistence import PostgresCheckpointStore
+
+        if self._postgres is None:
+            self._postgres = (Schema(require_url()), Runner())
+        schema, runner = self._postgres
+        store = PostgresCheckpointStore(schema.url)
+        self._opened.append(store)
+        return LoopStore(store, runner)
+
     def close(self) -> None:
         for store in self._opened:
             store.close()
         self._opened.clear()
+        if self._postgres is not None:
+            schema, runner = self._postgres
+            runner.close()
+            schema.drop()
+            self._postgres = None
 
 
-BACKENDS = ["memory", "sqlite-file", "sqlite-memory"]
+BACKENDS = ["memory", "sqlite-file", "sqlite-memory", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)

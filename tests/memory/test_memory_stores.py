@@ -1,6 +1,8 @@
 """Conformance suite: every MemoryStore behaves the same, scores included.
 
-Each test runs against the in-memory store and the SQLite store (fixture params).
+Each test runs against the in-memory store, the SQLite store and the PostgreSQL store
+(fixture params; Postgres gets a schema per store, skips without a server and fails
+under ``CI=true``, see ``tests/postgres_support.py``).
 """
 
 from __future__ import annotations
@@ -36,16 +38,25 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[[], Store]]:
     """A factory of empty stores of the parametrised kind (closed at teardown)."""
-    opened: list[SQLiteMemoryStore] = []
+    opened: list[Any] = []
+    schemas: list[Any] = []
 
     def factory() -> Store:
         if request.param == "memory":
             return InMemoryMemoryStore()
+        if request.param == "postgres":
+            from postgres_support import Schema, require_url
+
+            from hive_core.memory import PostgresMemoryStore
+
+            schemas.append(Schema(require_url()))
+            opened.append(PostgresMemoryStore(schemas[-1].url))
+            return opened[-1]  # type: ignore[no-any-return]
         store = SQLiteMemoryStore(tmp_path / f"memory{len(opened)}.db")
         opened.append(store)
         return store
@@ -53,6 +64,8 @@ def make_store(
     yield factory
     for store in opened:
         store.close()
+    for schema in schemas:
+        schema.drop()
 
 
 @pytest.fixture

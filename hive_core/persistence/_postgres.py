@@ -1,0 +1,539 @@
+"""The PostgreSQL checkpoint store: many processes and machines, linear storage.
+
+The layout is the SQLite store's (see ``docs/concepts/checkpoint-storage.md``): a
+thread table, one row per checkpoint with a MessagePack body, one stream row per
+``(thread, channel)`` and the version chains of each channel in a blob table keyed by
+``stream << 32 | version``. A save stores only what changed: a channel whose bytes
+equal its stream head reuses that version, one that extends it stores a delta.
+
+**One statement per save.** Every save is a single ``INSERT … WITH`` statement whose
+data-modifying CTEs insert the new blob rows, move the stream heads and upsert the
+checkpoint row: one implicit transaction, one round trip, atomic whatever happens to
+the client or the server. The writer plans it from what it remembers of the thread
+(stream heads and their bytes, from its own last save); a stale memory is caught by
+the blob key itself, since two writers extending one stream both insert
+``head + 1``: the loser gets a unique violation, forgets the thread, and plans again
+from the tables inside a transaction. A thread it does not know yet (or one whose
+bytes it no longer caches) takes that transactional path directly.
+
+**Durability** is the server's: a save returns after ``COMMIT`` with the session's
+``synchronous_commit`` (``on`` unless the server or ``synchronous_commit=`` says
+otherwise), so a ``kill -9`` of the client or a server crash never loses a save that
+returned, nor leaves a torn one.
+
+Every psycopg error is mapped to a typed error (see ``_postgres_pool``); rows are
+decoded with msgspec into fixed types, never unpickled.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from types import TracebackType
+from typing import Any, ClassVar, Final, Literal
+
+import msgspec
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from ..errors import CheckpointCorruptError, CheckpointError
+from ._chains import MAX_STREAM, ChannelRef, HeadCache, key_range, rebuild
+from ._format import Checkpoint, CheckpointSummary
+from ._postgres_plan import Body, Plan, Stream, as_bytes, decode_body, encode_body, plan
+from ._postgres_pool import PoolOwner
+
+__all__ = ["POSTGRES_SCHEMA_VERSION", "PostgresCheckpointStore"]
+
+POSTGRES_SCHEMA_VERSION: Final = "1"
+"""Version of the table layout; a database with another version is refused."""
+
+_SETUP_LOCK: Final = 0x48495645_43500001  # "HIVE" "CP" 1: serialises concurrent DDL
+_ATTEMPTS: Final = 8
+
+_META = (
+    "CREATE TABLE IF NOT EXISTS hive_checkpoint_meta ("
+    'name text COLLATE "C" PRIMARY KEY, value text NOT NULL)'
+)
+_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_threads (
+        thread bigserial PRIMARY KEY, thread_id text COLLATE "C" NOT NULL UNIQUE,
+        schema_version text NOT NULL, graph_version text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoints (
+        thread bigint NOT NULL, checkpoint_id text COLLATE "C" NOT NULL,
+        step_index bigint NOT NULL, run_id text NOT NULL,
+        has_interruption boolean NOT NULL, body bytea NOT NULL,
+        PRIMARY KEY (thread, checkpoint_id))""",
+    """CREATE INDEX IF NOT EXISTS hive_checkpoints_latest
+        ON hive_checkpoints (thread, step_index DESC, checkpoint_id DESC)""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_streams (
+        stream bigserial PRIMARY KEY, thread bigint NOT NULL,
+        channel text COLLATE "C" NOT NULL, head bigint NOT NULL,
+        snapshot bigint NOT NULL, chain_bytes bigint NOT NULL,
+        chain_rows bigint NOT NULL, UNIQUE (thread, channel))""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_blobs (
+        key bigint PRIMARY KEY, prefix integer, crc bigint NOT NULL,
+        data bytea NOT NULL)""",
+)
+_TABLES: Final = (
+    "hive_checkpoint_meta",
+    "hive_checkpoint_threads",
+    "hive_checkpoints",
+    "hive_checkpoint_streams",
+    "hive_checkpoint_blobs",
+)
+
+_THREAD = (
+    "SELECT thread, schema_version, graph_version FROM hive_checkpoint_threads "
+    "WHERE thread_id = %s"
+)
+_NEW_THREAD = (
+    "INSERT INTO hive_checkpoint_threads (thread_id, schema_version, graph_version) "
+    "VALUES (%s, %s, %s) ON CONFLICT (thread_id) DO NOTHING"
+)
+_STREAMS = (
+    "SELECT channel, stream, head, snapshot, chain_bytes, chain_rows "
+    "FROM hive_checkpoint_streams WHERE thread = %s"
+)
+_NEW_STREAMS = (
+    "INSERT INTO hive_checkpoint_streams "
+    "(thread, channel, head, snapshot, chain_bytes, chain_rows) "
+    "SELECT %s, c, -1, -1, 0, 0 FROM unnest(%s::text[]) AS c "
+    "ON CONFLICT (thread, channel) DO NOTHING"
+)
+_BLOBS = (
+    "SELECT b.key, b.prefix, b.crc, b.data "
+    "FROM unnest(%s::int8[], %s::int8[]) AS r(lo, hi) "
+    "JOIN hive_checkpoint_blobs AS b ON b.key BETWEEN r.lo AND r.hi"
+)
+_WRITE = """WITH blobs AS (
+    INSERT INTO hive_checkpoint_blobs (key, prefix, crc, data)
+    SELECT * FROM unnest(%s::int8[], %s::int4[], %s::int8[], %s::bytea[])
+), heads AS (
+    UPDATE hive_checkpoint_streams AS s
+    SET head = u.head, snapshot = u.snapshot, chain_bytes = u.chain_bytes,
+        chain_rows = u.chain_rows
+    FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::int8[], %s::int8[])
+        AS u(stream, head, snapshot, chain_bytes, chain_rows)
+    WHERE s.stream = u.stream
+)
+INSERT INTO hive_checkpoints
+    (thread, checkpoint_id, step_index, run_id, has_interruption, body)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (thread, checkpoint_id) DO UPDATE SET
+    step_index = excluded.step_index, run_id = excluded.run_id,
+    has_interruption = excluded.has_interruption, body = excluded.body"""
+_ROW = (
+    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.body, t.schema_version, "
+    "t.graph_version FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s"
+)
+_LATEST = _ROW + " ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1"
+_ONE = _ROW + " AND c.checkpoint_id = %s"
+_SUMMARIES = (
+    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.has_interruption "
+    "FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s "
+    "ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT %s"
+)
+_EXISTS = (
+    "SELECT EXISTS (SELECT 1 FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s)"
+)
+
+
+class _Thread(msgspec.Struct):
+    """What a writer remembers of one thread: its key, versions and stream heads."""
+
+    key: int
+    schema_version: str
+    graph_version: str
+    streams: dict[str, Stream]
+
+
+class PostgresCheckpointStore:
+    """A :class:`~hive_core.persistence.CheckpointStore` in a PostgreSQL database.
+
+    ``PostgresCheckpointStore("postgresql://user@host/db")`` opens its own pools
+    (one per event loop, see ``docs/persistence.md``); ``pool=`` uses an
+    ``AsyncConnectionPool`` you manage. Tables are created on first use, or by
+    :meth:`setup`. Async-native (``inline = False``): ``Runtime.run_sync`` runs it on
+    an event loop of its own. Close it with :meth:`aclose` (or ``async with``).
+    """
+
+    inline: ClassVar[bool] = False
+    """Its methods wait on the network: ``run_sync`` gives it an event loop."""
+
+    delta_min_prefix: int = 64
+    """A delta must reuse at least this many leading bytes of the previous version."""
+    delta_row_cost: int = 1024
+    """What reading one chain row costs, in bytes, when choosing delta or snapshot."""
+    delta_cost_factor: int = 4
+    """A chain may cost at most this many times what loading a snapshot costs."""
+    head_cache_bytes: int = 32 * 1024 * 1024
+    """Memory for the newest bytes of recently written streams."""
+    thread_cache_size: int = 10_000
+    """Threads whose stream heads a writer remembers (least recently saved dropped)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        pool: AsyncConnectionPool[Any] | None = None,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout: float = 10.0,
+        synchronous_commit: Literal["on", "off", "local", "remote_write"] | None = None,
+    ) -> None:
+        if synchronous_commit not in (None, "on", "off", "local", "remote_write"):
+            raise ValueError(f"unknown synchronous_commit {synchronous_commit!r}")
+        self._owner = PoolOwner(
+            url,
+            pool,
+            store="PostgresCheckpointStore",
+            failure=CheckpointError,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            settings={"synchronous_commit": synchronous_commit}
+            if synchronous_commit is not None
+            else {},
+        )
+        self._ready = False
+        self._heads = HeadCache(self.head_cache_bytes)
+        self._threads: OrderedDict[str, _Thread] = OrderedDict()
+
+    @property
+    def target(self) -> str:
+        """``host:port/database`` this store talks to (no password)."""
+        return self._owner.target
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def setup(self) -> None:
+        """Create the tables if needed and check the layout version (idempotent)."""
+        await self._owner.run("setup", self._setup)
+
+    async def _setup(self, conn: AsyncConnection[Any]) -> None:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
+            await conn.execute(_META)
+            cur = await conn.execute(
+                "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
+            )
+            row = await cur.fetchone()
+            if row is None:
+                for statement in _SCHEMA:
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO hive_checkpoint_meta VALUES ('schema_version', %s)",
+                    (POSTGRES_SCHEMA_VERSION,),
+                )
+            elif row[0] != POSTGRES_SCHEMA_VERSION:
+                raise CheckpointCorruptError(
+                    "hive_checkpoint_meta.schema_version",
+                    reason=f"{self.target}: store layout {row[0]!r}, this version "
+                    f"reads {POSTGRES_SCHEMA_VERSION!r}",
+                )
+        self._ready = True
+
+    async def _conn_run(self, operation: str, fn: Any) -> Any:
+        if not self._ready:
+            await self.setup()
+        return await self._owner.run(operation, fn)
+
+    async def aclose(self) -> None:
+        """Close the pools this store opened. Later calls raise ``CheckpointError``."""
+        self._heads.clear()
+        self._threads.clear()
+        await self._owner.aclose()
+
+    def close(self) -> None:
+        """``aclose`` from sync code (when the store's loop is not running)."""
+        self._heads.clear()
+        self._threads.clear()
+        self._owner.close()
+
+    async def __aenter__(self) -> PostgresCheckpointStore:
+        await self.setup()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------- the protocol
+
+    async def save(self, checkpoint: Checkpoint) -> None:
+        """Store ``checkpoint`` atomically; the same (thread, id) is overwritten."""
+        data = {
+            channel: as_bytes(channel, value)
+            for channel, value in sorted(checkpoint.global_data.items())
+        }
+
+        async def save(conn: AsyncConnection[Any]) -> None:
+            await self._save(conn, checkpoint, data)
+
+        await self._conn_run("save", save)
+
+    async def load_latest(self, thread_id: str) -> Checkpoint | None:
+        """Greatest ``step_index``, ties to the greatest id; ``None`` if no thread."""
+        return await self._load("load_latest", _LATEST, (thread_id,), thread_id)
+
+    async def load_checkpoint(
+        self, thread_id: str, checkpoint_id: str
+    ) -> Checkpoint | None:
+        """The checkpoint with that id in that thread, or ``None``."""
+        return await self._load(
+            "load_checkpoint", _ONE, (thread_id, checkpoint_id), thread_id
+        )
+
+    async def list_checkpoints(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[CheckpointSummary]:
+        """Newest first (step index, then id, both descending)."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0 or None, not {limit}")
+
+        async def query(conn: AsyncConnection[Any]) -> list[Any]:
+            cur = await conn.execute(_SUMMARIES, (thread_id, limit))
+            return await cur.fetchall()
+
+        rows = await self._conn_run("list_checkpoints", query)
+        return [
+            CheckpointSummary(
+                id=cid,
+                thread_id=thread_id,
+                run_id=run_id,
+                step_index=step,
+                has_interruption=bool(flag),
+            )
+            for cid, run_id, step, flag in rows
+        ]
+
+    async def thread_exists(self, thread_id: str) -> bool:
+        async def query(conn: AsyncConnection[Any]) -> bool:
+            cur = await conn.execute(_EXISTS, (thread_id,))
+            row = await cur.fetchone()
+            return bool(row and row[0])
+
+        return await self._conn_run("thread_exists", query)  # type: ignore[no-any-return]
+
+    # -------------------------------------------------------------------- save
+
+    async def _save(
+        self, conn: AsyncConnection[Any], cp: Checkpoint, data: dict[str, bytes]
+    ) -> None:
+        known = self._threads.get(cp.thread_id)
+        heads = None if known is None else self._cached_heads(known, data)
+        if known is not None and heads is not None:
+            try:
+                done = await self._write(conn, cp, data, known, heads)
+            except psycopg.errors.UniqueViolation:
+                self._threads.pop(cp.thread_id, None)  # another writer moved on
+            else:
+                self._remember(cp.thread_id, known, done, data)
+                return
+        for _ in range(_ATTEMPTS):
+            try:
+                async with conn.transaction():
+                    thread = await self._read_thread(conn, cp, data)
+                    heads = await self._read_heads(conn, thread, data)
+                    done = await self._write(conn, cp, data, thread, heads)
+            except psycopg.errors.UniqueViolation:
+                continue  # a concurrent writer extended a stream first: re-read
+            self._remember(cp.thread_id, thread, done, data)
+            return
+        raise CheckpointError(
+            f"PostgresCheckpointStore: thread `{cp.thread_id}` kept changing under "
+            f"{_ATTEMPTS} attempts to save checkpoint `{cp.id}`"
+        )
+
+    def _cached_heads(
+        self, thread: _Thread, data: dict[str, bytes]
+    ) -> dict[str, bytes] | None:
+        """The head bytes of every stream ``data`` touches, if all are remembered."""
+        heads: dict[str, bytes] = {}
+        for channel in data:
+            st = thread.streams.get(channel)
+            if st is None:
+                return None
+            if st.head >= 0:
+                found = self._heads.get(st.stream, st.head)
+                if found is None:
+                    return None
+                heads[channel] = found
+        return heads
+
+    async def _read_thread(
+        self, conn: AsyncConnection[Any], cp: Checkpoint, data: dict[str, bytes]
+    ) -> _Thread:
+        cur = await conn.execute(_THREAD, (cp.thread_id,))
+        row = await cur.fetchone()
+        if row is None:
+            versions = (cp.schema_version, cp.graph_version)
+            await conn.execute(_NEW_THREAD, (cp.thread_id, *versions))
+            cur = await conn.execute(_THREAD, (cp.thread_id,))
+            row = await cur.fetchone()
+        assert row is not None
+        thread = _Thread(int(row[0]), str(row[1]), str(row[2]), {})
+        for _ in range(2):
+            cur = await conn.execute(_STREAMS, (thread.key,))
+            thread.streams = {ch: Stream(*rest) for ch, *rest in await cur.fetchall()}
+            missing = [channel for channel in data if channel not in thread.streams]
+            if not missing:
+                break
+            await conn.execute(_NEW_STREAMS, (thread.key, missing))
+        for st in thread.streams.values():
+            if st.stream > MAX_STREAM:
+                raise CheckpointError(f"too many channel streams in one store ({st})")
+        return thread
+
+    async def _read_heads(
+        self, conn: AsyncConnection[Any], thread: _Thread, data: dict[str, bytes]
+    ) -> dict[str, bytes]:
+        heads: dict[str, bytes] = {}
+        refs: list[ChannelRef] = []
+        for channel in data:
+            st = thread.streams[channel]
+            if st.head < 0:
+                continue
+            cached = self._heads.get(st.stream, st.head)
+            if cached is not None:
+                heads[channel] = cached
+            else:
+                refs.append(ChannelRef(channel, st.stream, st.head, st.snapshot))
+        if refs:
+            rows = await self._fetch_rows(conn, refs)
+            for ref in refs:
+                heads[ref.channel] = rebuild(ref, rows, "")
+        return heads
+
+    async def _write(
+        self,
+        conn: AsyncConnection[Any],
+        cp: Checkpoint,
+        data: dict[str, bytes],
+        thread: _Thread,
+        heads: dict[str, bytes],
+    ) -> Plan:
+        p = plan(self, data, thread.streams, heads)
+        body = encode_body(
+            Body(
+                format_version=cp.format_version,
+                schema_version=None
+                if cp.schema_version == thread.schema_version
+                else cp.schema_version,
+                graph_version=None
+                if cp.graph_version == thread.graph_version
+                else cp.graph_version,
+                frontier=tuple(cp.frontier),
+                join_barriers=dict(cp.join_barriers),
+                interruption=cp.interruption,
+                channels=p.refs,
+            )
+        )
+        await conn.execute(
+            _WRITE,
+            (
+                *p.blob_columns(),
+                *p.stream_columns(),
+                thread.key,
+                cp.id,
+                cp.step_index,
+                cp.run_id,
+                cp.interruption is not None,
+                body,
+            ),
+        )
+        return p
+
+    def _remember(
+        self, thread_id: str, thread: _Thread, done: Plan, data: dict[str, bytes]
+    ) -> None:
+        """After a commit: the new heads (and their bytes) are now facts."""
+        for channel, st in done.streams.items():
+            thread.streams[channel] = st
+            self._heads.put(st.stream, st.head, data[channel])
+        self._threads[thread_id] = thread
+        self._threads.move_to_end(thread_id)
+        while len(self._threads) > self.thread_cache_size:
+            self._threads.popitem(last=False)
+
+    # -------------------------------------------------------------------- load
+
+    async def _load(
+        self, operation: str, query: str, params: tuple[str, ...], thread_id: str
+    ) -> Checkpoint | None:
+        async def load(conn: AsyncConnection[Any]) -> Checkpoint | None:
+            cur = await conn.execute(query, params)
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            checkpoint_id, run_id, step_index, raw, schema, graph = row
+            body = decode_body(checkpoint_id, raw)
+            # Blob rows are immutable once committed: no snapshot needed across the
+            # two queries.
+            rows = await self._fetch_rows(conn, body.channels) if body.channels else {}
+            return Checkpoint(
+                format_version=body.format_version,
+                id=checkpoint_id,
+                thread_id=thread_id,
+                run_id=run_id,
+                step_index=step_index,
+                schema_version=schema
+                if body.schema_version is None
+                else body.schema_version,
+                graph_version=graph
+                if body.graph_version is None
+                else body.graph_version,
+                global_data={
+                    ref.channel: rebuild(ref, rows, checkpoint_id)
+                    for ref in body.channels
+                },
+                frontier=body.frontier,
+                join_barriers=body.join_barriers,
+                interruption=body.interruption,
+            )
+
+        return await self._conn_run(operation, load)  # type: ignore[no-any-return]
+
+    @staticmethod
+    async def _fetch_rows(
+        conn: AsyncConnection[Any], refs: tuple[ChannelRef, ...] | list[ChannelRef]
+    ) -> dict[int, tuple[object, object, object]]:
+        ranges = [key_range(ref) for ref in refs]
+        cur = await conn.execute(
+            _BLOBS, ([lo for lo, _ in ranges], [hi for _, hi in ranges])
+        )
+        return {
+            key: (prefix, crc, data) for key, prefix, crc, data in await cur.fetchall()
+        }
+
+    # ------------------------------------------------------------- diagnostics
+
+    async def storage_stats(self) -> dict[str, int]:
+        """Row counts and bytes: table data, and everything on disk (``total``)."""
+
+        async def stats(conn: AsyncConnection[Any]) -> dict[str, int]:
+            cur = await conn.execute(
+                "SELECT (SELECT count(*) FROM hive_checkpoints), "
+                "(SELECT coalesce(sum(length(body)), 0) FROM hive_checkpoints), "
+                "(SELECT count(*) FROM hive_checkpoint_blobs WHERE prefix IS NULL), "
+                "(SELECT count(*) FROM hive_checkpoint_blobs WHERE prefix IS NOT NULL),"
+                " (SELECT coalesce(sum(length(data)), 0) FROM hive_checkpoint_blobs), "
+                "(SELECT sum(pg_total_relation_size(t)) FROM unnest(%s::regclass[]) t)",
+                (list(_TABLES),),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            names = ("checkpoints", "body_bytes", "snapshots", "deltas")
+            out = {name: int(value) for name, value in zip(names, row, strict=False)}
+            out["blob_bytes"] = int(row[4])
+            out["total_bytes"] = int(row[5])
+            return out
+
+        return await self._conn_run("storage_stats", stats)  # type: ignore[no-any-return]
