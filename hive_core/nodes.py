@@ -9,6 +9,7 @@ runtime applies all of that at the step's commit, in task order.
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
@@ -155,6 +156,18 @@ class NodeInput:
     def emit_debug(self, name: str, metadata: Mapping[str, str] | None = None) -> None:
         """Emit a droppable ``custom_debug`` event named ``name``."""
         self.emit("custom_debug", name, metadata)
+
+
+def is_async_callable(fn: object) -> bool:
+    """Whether calling ``fn`` starts a coroutine: ``async def`` functions, partials
+    of them, and objects whose ``__call__`` is ``async def``.
+
+    The one place Hive decides how a node is called: the compiler records it on the
+    node's spec and the executor trusts that record (``docs/concepts/supersteps.md``).
+    """
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - we want the method itself
+    )
 
 
 NodeFn: TypeAlias = Callable[

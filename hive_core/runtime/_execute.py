@@ -65,10 +65,20 @@ class Failure:
 
 
 def normalize_output(result: object) -> NodeOutput:
+    """A node's return value as a ``NodeOutput`` (``None`` means no effects)."""
     if result is None:
         return _EMPTY
-    if isinstance(result, NodeOutput):
+    if type(result) is NodeOutput or isinstance(result, NodeOutput):
         return result
+    if inspect.isawaitable(result):
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # never awaited: closing it avoids a "never awaited" warning
+        raise TypeError(
+            f"node returned {type(result).__name__}; a node that returns an "
+            "awaitable must be declared `async def` (or be an object whose "
+            "__call__ is `async def`)"
+        )
     raise TypeError(
         f"node returned {type(result).__name__}; expected NodeOutput or None"
     )
@@ -172,6 +182,9 @@ class StepRunner:
     def _input(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeInput:
+        """The task's input for one attempt; a new attempt starts an empty buffer."""
+        if self.deterministic:
+            self.buffers[task.ordinal] = []
         return NodeInput(
             store=StoreView(self.schema, values, task.seed.local, self.initial),
             node_id=task.node,
@@ -185,6 +198,17 @@ class StepRunner:
             emit=self._emitter(step, task.ordinal) if self.sink is not None else None,
         )
 
+    def _call_sync(
+        self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
+    ) -> NodeOutput:
+        """Call a sync node function and normalise what it returned."""
+        result = task.spec.fn(self._input(task, step, values, resume))
+        if result is None:
+            return _EMPTY
+        if type(result) is NodeOutput:
+            return result
+        return normalize_output(result)
+
     async def _run_task(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeOutput | Failure:
@@ -193,19 +217,15 @@ class StepRunner:
         max_attempts = policy.max_attempts if policy is not None else 1
         attempt = 1
         while True:
-            if self.deterministic:
-                self.buffers[task.ordinal] = []
             try:
-                node_input = self._input(task, step, values, resume)
                 if spec.is_async:
-                    result = await spec.fn(node_input)  # type: ignore[misc]
-                elif spec.blocking:
-                    result = await asyncio.to_thread(spec.fn, node_input)
-                else:
-                    result = spec.fn(node_input)
-                    if inspect.isawaitable(result):
-                        result = await result
-                return normalize_output(result)
+                    node_input = self._input(task, step, values, resume)
+                    return normalize_output(await spec.fn(node_input))  # type: ignore[misc]
+                if spec.blocking:
+                    return await asyncio.to_thread(
+                        self._call_sync, task, step, values, resume
+                    )
+                return self._call_sync(task, step, values, resume)
             except asyncio.CancelledError as exc:
                 if self.cancel_requested:
                     raise
@@ -232,18 +252,9 @@ class StepRunner:
     ) -> list[NodeOutput | Failure]:
         """Run a step whose nodes are all plain sync functions, without awaiting."""
         results: list[NodeOutput | Failure] = []
-        deterministic = self.deterministic
         for task in tasks:
-            if deterministic:
-                self.buffers[task.ordinal] = []
             try:
-                result = task.spec.fn(self._input(task, step, values, resume))
-                if result is None:
-                    results.append(_EMPTY)
-                elif type(result) is NodeOutput:
-                    results.append(result)
-                else:
-                    results.append(normalize_output(result))
+                results.append(self._call_sync(task, step, values, resume))
             except (Exception, asyncio.CancelledError) as exc:
                 # A sync function cannot be cancelled by the run (nothing awaits
                 # here), so a CancelledError is the node's own: it fails the task.
@@ -261,7 +272,6 @@ class StepRunner:
         results: list[NodeOutput | Failure | None] = [None] * len(tasks)
         pending: list[tuple[int, asyncio.Task[NodeOutput | Failure]]] = []
         sem: asyncio.Semaphore | None = None
-        deterministic = self.deterministic
         for task in tasks:
             spec = task.spec
             if spec.is_async or spec.blocking or spec.retry is not None:
@@ -276,18 +286,8 @@ class StepRunner:
                     )
                 )
                 continue
-            if deterministic:
-                self.buffers[task.ordinal] = []
             try:
-                result = spec.fn(self._input(task, step, values, resume))
-                if result is None:
-                    results[task.ordinal] = _EMPTY
-                elif type(result) is NodeOutput:
-                    results[task.ordinal] = result
-                else:
-                    if inspect.isawaitable(result):
-                        result = await result
-                    results[task.ordinal] = normalize_output(result)
+                results[task.ordinal] = self._call_sync(task, step, values, resume)
             except asyncio.CancelledError as exc:
                 if self.cancel_requested:
                     raise
