@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeAlias, final
 import msgspec
 
 from .environment import Environment
+from .events import CustomDebug, StreamEvent
 from .state._channels import Channel, Write
 from .state._store import StoreView
 
@@ -121,7 +122,7 @@ class NodeInput:
         attempt_id: str,
         resume: Resume | None,
         environment: Environment,
-        emit: Callable[[str, str, Mapping[str, str]], None] | None = None,
+        emit: Callable[[StreamEvent], None] | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -140,22 +141,23 @@ class NodeInput:
         task = self._task
         return task if type(task) is str else task.id  # type: ignore[union-attr]
 
-    def emit(
-        self, kind: str, value: str = "", metadata: Mapping[str, str] | None = None
-    ) -> None:
-        """Emit a stream event: ``model_token``, ``model_invocation_started``,
-        ``model_invocation_finished``, ``tool_invocation_started``,
-        ``tool_invocation_finished`` or ``custom_debug``.
+    def emit(self, event: StreamEvent) -> None:
+        """Emit a stream event: ``ModelInvocationStarted``, ``ModelToken``,
+        ``ModelInvocationFinished``, ``ToolInvocationStarted``,
+        ``ToolInvocationFinished`` or ``CustomDebug`` (from ``hive_core.events``),
+        built with its own fields only, e.g. ``emit(ModelToken("Hel"))``.
 
         Events go live to the run's listeners, or are buffered per task and flushed
-        in task order when deterministic token streaming is on.
+        in task order when deterministic token streaming is on
+        (``docs/concepts/supersteps.md``).
         """
         if self._emit is not None:
-            self._emit(kind, value, metadata or {})
+            self._emit(event)
 
     def emit_debug(self, name: str, metadata: Mapping[str, str] | None = None) -> None:
-        """Emit a droppable ``custom_debug`` event named ``name``."""
-        self.emit("custom_debug", name, metadata)
+        """Emit a droppable ``CustomDebug`` event named ``name``."""
+        if self._emit is not None:
+            self._emit(CustomDebug(name, metadata=dict(metadata or {})))
 
 
 def is_async_callable(fn: object) -> bool:

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any, final
 from .._lazy import LazyModule
 from ..environment import Environment
 from ..events import (
+    STREAM_KINDS,
     CustomDebug,
     Event,
     ModelInvocationFinished,
     ModelInvocationStarted,
     ModelToken,
+    StreamEvent,
     ToolInvocationFinished,
     ToolInvocationStarted,
 )
@@ -35,18 +37,42 @@ if TYPE_CHECKING:
 else:  # imported on first use; see hive_core/_lazy.py
     asyncio = LazyModule("asyncio", __name__)
 
-__all__ = ["Failure", "StepRunner", "normalize_output"]
+__all__ = ["Failure", "StepRunner", "normalize_output", "stream_fields"]
 
 _EMPTY = NodeOutput()
 
-_STREAM_KINDS: Mapping[str, tuple[type[Event], str]] = {
-    "model_invocation_started": (ModelInvocationStarted, "model"),
-    "model_token": (ModelToken, "text"),
-    "model_invocation_finished": (ModelInvocationFinished, ""),
-    "tool_invocation_started": (ToolInvocationStarted, "name"),
-    "tool_invocation_finished": (ToolInvocationFinished, "name"),
-    "custom_debug": (CustomDebug, "name"),
+_STAMPED = frozenset({"run_id", "attempt_id", "index", "step", "ordinal"})
+_PAYLOAD: Mapping[type[Event], tuple[str, ...]] = {
+    cls: tuple(f for f in cls.__struct_fields__ if f not in _STAMPED)
+    for cls in (
+        ModelInvocationStarted,
+        ModelToken,
+        ModelInvocationFinished,
+        ToolInvocationStarted,
+        ToolInvocationFinished,
+        CustomDebug,
+    )
 }
+"""A stream event's own fields (the runtime stamps the rest), per class."""
+
+
+def stream_fields(event: StreamEvent, step: int, ordinal: int) -> dict[str, Any]:
+    """The fields to emit ``event`` with, stamped with its task's step and ordinal.
+
+    Raises:
+        TypeError: ``event`` is not one of the stream event classes.
+    """
+    names = _PAYLOAD.get(type(event))
+    if names is None:
+        raise TypeError(
+            f"emit() takes a stream event ({', '.join(sorted(STREAM_KINDS))}), "
+            f"got {type(event).__name__}"
+        )
+    fields: dict[str, Any] = {"step": step, "ordinal": ordinal}
+    for name in names:
+        fields[name] = getattr(event, name)
+    fields["metadata"] = dict(event.metadata)
+    return fields
 
 
 class StreamOverflowError(Exception):
@@ -127,35 +153,15 @@ class StepRunner:
         self.cancel_requested = False
         self.buffers: dict[int, list[tuple[type[Event], dict[str, Any]]]] = {}
 
-    def _emitter(
-        self, step: int, ordinal: int
-    ) -> Callable[[str, str, Mapping[str, str]], None] | None:
+    def _emitter(self, step: int, ordinal: int) -> Callable[[StreamEvent], None]:
         sink = self.sink
-        if sink is None:
-            return None
+        assert sink is not None  # built only when someone listens
         capacity = sink._capacity  # same bound per task in deterministic mode
         buffers = self.buffers
 
-        def emit(kind: str, value: str, metadata: Mapping[str, str]) -> None:
-            found = _STREAM_KINDS.get(kind)
-            if found is None:
-                raise ValueError(
-                    f"unknown stream event kind {kind!r}; expected one of "
-                    + ", ".join(sorted(_STREAM_KINDS))
-                )
-            cls, field = found
-            fields: dict[str, Any] = {
-                "step": step,
-                "ordinal": ordinal,
-                "metadata": dict(metadata),
-            }
-            if field:
-                fields[field] = value
-            if cls is ToolInvocationFinished:
-                fields["success"] = metadata.get("success", "true") == "true"
-                fields["metadata"] = {
-                    k: v for k, v in metadata.items() if k != "success"
-                }
+        def emit(event: StreamEvent) -> None:
+            fields = stream_fields(event, step, ordinal)
+            cls = type(event)
             if not self.deterministic:
                 sink.emit_nowait(cls, **fields)
                 return
@@ -163,7 +169,10 @@ class StepRunner:
             if len(buf) >= capacity:
                 if cls is ModelToken and buf and buf[-1][0] is ModelToken:
                     prev = buf[-1][1]
-                    buf[-1] = (ModelToken, {**prev, "text": prev["text"] + value})
+                    buf[-1] = (
+                        ModelToken,
+                        {**prev, "text": prev["text"] + fields["text"]},
+                    )
                     return
                 if cls is ModelToken:
                     sink.dropped_tokens += 1

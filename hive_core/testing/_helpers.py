@@ -26,13 +26,13 @@ import attrs
 
 from ..environment import Environment
 from ..errors import ChannelTypeMismatchError, ScopeMismatchError, UnknownChannelError
+from ..events import STREAM_KINDS, StreamEvent
 from ..graph._compiled import CompiledGraph
 from ..ids import task_id
 from ..nodes import NodeInput, Resume
 from ..persistence import CheckpointStore, InMemoryCheckpointStore
 from ..run_types import RunOptions
 from ..runtime import Runtime
-from ..runtime._execute import _STREAM_KINDS
 from ..state._channels import Channel
 from ..state._schema import Schema, SchemaSpec, resolve_schema
 from ..state._store import InitialCache, StoreView, fingerprint
@@ -102,7 +102,7 @@ class SequentialIds:
 _FIRST_RUN_ID = uuid.UUID(int=(0x1 << 64) | 1)
 _FIRST_ATTEMPT_ID = uuid.UUID(int=(0x2 << 64) | 1)
 
-_Emitted = list[tuple[str, str, dict[str, str]]]
+_Emitted = list[StreamEvent]
 
 
 def _channel(schema: SchemaSpec, key: Channel[Any] | str) -> Channel[Any]:
@@ -153,8 +153,8 @@ def node_input(
     ``local`` the task's task-local channels; keys are channels or channel ids, and
     every value is checked against its channel's type. The ids match the first run
     of a ``SequentialIds`` runtime, the environment defaults to one with a
-    ``FakeClock``, and stream events the node emits are appended to ``emitted`` as
-    ``(kind, value, metadata)`` when a list is given.
+    ``FakeClock``, and the stream events the node emits (``ModelToken`` …) are
+    appended to ``emitted`` as the node built them when a list is given.
 
     Raises:
         UnknownChannelError: a key names no channel of the schema.
@@ -170,14 +170,15 @@ def node_input(
     global_values.update(_checked(spec, values or {}, is_global=True))
     overlay = _checked(spec, local or {}, is_global=False)
 
-    def emit(kind: str, value: str, metadata: Mapping[str, str]) -> None:
-        if kind not in _STREAM_KINDS:
-            raise ValueError(
-                f"unknown stream event kind {kind!r}; expected one of "
-                + ", ".join(sorted(_STREAM_KINDS))
+    def emit(event: object) -> None:
+        kind = getattr(getattr(event, "__struct_config__", None), "tag", None)
+        if not isinstance(event, StreamEvent) or kind not in STREAM_KINDS:
+            raise TypeError(
+                f"emit() takes a stream event ({', '.join(sorted(STREAM_KINDS))}), "
+                f"got {type(event).__name__}"
             )
         if emitted is not None:
-            emitted.append((kind, value, dict(metadata)))
+            emitted.append(event)
 
     return NodeInput(
         store=StoreView(spec, global_values, overlay, initial),
