@@ -11,6 +11,7 @@ from . import reducers
 from .environment import Clock, Environment, SystemClock
 from .errors import (
     ChannelTypeMismatchError,
+    ChannelValueTypeError,
     CheckpointCorruptError,
     CheckpointDecodeError,
     CheckpointEncodeError,
@@ -24,6 +25,7 @@ from .errors import (
     HiveError,
     HiveInternalError,
     IndexOutOfRangeError,
+    InterruptPayloadTypeError,
     InterruptPendingError,
     InvalidRunOptionsError,
     NoCheckpointToResumeError,
@@ -150,6 +152,7 @@ __all__ = [
     "SystemClock",
     # errors
     "ChannelTypeMismatchError",
+    "ChannelValueTypeError",
     "CheckpointCorruptError",
     "CheckpointDecodeError",
     "CheckpointEncodeError",
@@ -163,6 +166,7 @@ __all__ = [
     "HiveError",
     "HiveInternalError",
     "IndexOutOfRangeError",
+    "InterruptPayloadTypeError",
     "InterruptPendingError",
     "InvalidRunOptionsError",
     "NoCheckpointToResumeError",

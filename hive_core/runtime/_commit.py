@@ -32,6 +32,7 @@ from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._state import EMPTY_LOCAL, Seed, Task, ThreadState
+from ._values import check_interrupt_payload, value_check
 
 __all__ = [
     "BarrierUpdate",
@@ -39,6 +40,7 @@ __all__ = [
     "GlobalReduction",
     "Routing",
     "StepWrites",
+    "check_write",
     "collect_writes",
     "commit_step",
     "next_frontier",
@@ -123,9 +125,22 @@ def reduce_writes(
         raise ReducerError(ch.id, step=step, cause=repr(exc)) from exc
 
 
-def _check_value(
-    by_id: Mapping[str, Channel[Any]], cid: str, value: Any, node: str, step: int
+def check_write(
+    by_id: Mapping[str, Channel[Any]],
+    cid: str,
+    value: Any,
+    node: str | None,
+    step: int | None,
 ) -> Channel[Any]:
+    """The channel ``cid`` names, once ``value`` is known to fit it at every depth.
+
+    The one write check: the commit's, and the one input and external writes use.
+
+    Raises:
+        UnknownChannelError: no channel has that id.
+        ChannelTypeMismatchError: the value's class is not the declared one.
+        ChannelValueTypeError: it is, but something inside it does not match.
+    """
     ch = by_id.get(cid)
     if ch is None:
         raise UnknownChannelError(cid, node=node, step=step)
@@ -138,6 +153,9 @@ def _check_value(
             node=node,
             step=step,
         )
+    deep = value_check(ch)
+    if deep is not None:
+        deep(value, node, step)
     return ch
 
 
@@ -149,7 +167,7 @@ def _spawn_seed(
     local: dict[str, object] = {}
     for key, value in sp.local.items():
         cid = key if isinstance(key, str) else key.id
-        ch = _check_value(by_id, cid, value, node, step)
+        ch = check_write(by_id, cid, value, node, step)
         if ch.is_global:
             raise ScopeMismatchError(cid, expected="task-local", actual="global")
         local[cid] = value
@@ -221,7 +239,11 @@ def collect_writes(
             value = w.value
             ch = by_id.get(cid)
             if ch is None or (ch.check_types and not isinstance(value, ch.check_types)):
-                ch = _check_value(by_id, cid, value, task.node, step)  # raises
+                ch = check_write(by_id, cid, value, task.node, step)  # raises
+            else:
+                deep = value_check(ch)
+                if deep is not None:
+                    deep(value, task.node, step)
             if ch.is_global:
                 if cid in global_writes:
                     global_writes[cid].append(value)
@@ -435,17 +457,22 @@ def next_frontier(
 
 
 def select_interrupt(
-    tasks: Sequence[Task], outputs: Sequence[NodeOutput], interrupt_at: int
+    tasks: Sequence[Task],
+    outputs: Sequence[NodeOutput],
+    interrupt_at: int,
+    schema: SchemaSpec | None = None,
+    step: int | None = None,
 ) -> Interruption | None:
-    """Phase 10: the interrupt of the smallest ordinal that asked, if any."""
+    """Phase 10: the interrupt of the smallest ordinal that asked, if any; its
+    payload must fit the schema's ``interrupt_payload`` type, or the pause could
+    never be saved and resumed."""
     if interrupt_at < 0:
         return None
     task = tasks[interrupt_at]
-    return Interruption(
-        id=interrupt_id(task.id),
-        payload=outputs[interrupt_at].interrupt,
-        node=task.node,
-    )
+    payload = outputs[interrupt_at].interrupt
+    if schema is not None:
+        check_interrupt_payload(schema.interrupt_payload, payload, task.node, step)
+    return Interruption(id=interrupt_id(task.id), payload=payload, node=task.node)
 
 
 def commit_step(
@@ -468,7 +495,7 @@ def commit_step(
     )
     joins = update_barriers(graph, state.barriers, tasks)
     frontier = next_frontier(graph, routing, joins.join_seeds, step)
-    interruption = select_interrupt(tasks, outputs, writes.interrupt_at)
+    interruption = select_interrupt(tasks, outputs, writes.interrupt_at, schema, step)
     return CommitResult(
         reduction.values, reduction.written, joins.barriers, frontier, interruption
     )

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._lazy import LazyModule
 from ..errors import (
-    ChannelTypeMismatchError,
     CheckpointStoreMissingError,
     InvalidRunOptionsError,
     NodeError,
@@ -39,7 +38,7 @@ from ..nodes import NodeOutput, Resume
 from ..run_types import Outcome, RunOptions, Status, StepReport
 from ..state._channels import Scope, UpdatePolicy, Write
 from ..state._store import GlobalStore
-from ._commit import commit_step, reduce_writes
+from ._commit import check_write, commit_step, reduce_writes
 from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash
 from ._plan import plan_tasks
@@ -111,10 +110,7 @@ def apply_input_writes(
             raise UnknownChannelError(cid)
         if spec.scope is Scope.TASK_LOCAL:
             raise TaskLocalWriteNotAllowedError(cid)
-        if not spec.accepts(w.value):
-            raise ChannelTypeMismatchError(
-                cid, expected=spec.type_name, actual=type(w.value).__name__
-            )
+        check_write(by_id, cid, w.value, None, None)  # the commit's own check
         grouped.setdefault(cid, []).append(w.value)
     for cid in sorted(grouped):
         if by_id[cid].update is UpdatePolicy.SINGLE and len(grouped[cid]) > 1:

@@ -117,6 +117,18 @@ EXAMPLES: dict[type[HiveError], tuple[Callable[[], HiveError], dict[str, Any]]] 
         lambda: errors.ReducerError("total", step=2, cause="OverflowError()"),
         {"channel_id": "total", "step": 2},
     ),
+    errors.ChannelValueTypeError: (
+        lambda: errors.ChannelValueTypeError(
+            "tags", path="$[0]", expected="str", actual="int", node="n", step=1
+        ),
+        {"channel_id": "tags", "path": "$[0]", "node": "n", "step": 1},
+    ),
+    errors.InterruptPayloadTypeError: (
+        lambda: errors.InterruptPayloadTypeError(
+            "ask", path="$", expected="str", actual="object", step=2
+        ),
+        {"node": "ask", "path": "$", "step": 2},
+    ),
     errors.RouterError: (
         lambda: errors.RouterError("plan", step=1, cause="KeyError('x')"),
         {"node_id": "plan", "step": 1},
