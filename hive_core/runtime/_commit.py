@@ -32,7 +32,7 @@ from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._state import EMPTY_LOCAL, Seed, Task, ThreadState
-from ._values import check_interrupt_payload, value_check
+from ._values import VALUE_CHECKS, check_interrupt_payload, value_check
 
 __all__ = [
     "BarrierUpdate",
@@ -241,7 +241,9 @@ def collect_writes(
             if ch is None or (ch.check_types and not isinstance(value, ch.check_types)):
                 ch = check_write(by_id, cid, value, task.node, step)  # raises
             else:
-                deep = value_check(ch)
+                deep = VALUE_CHECKS.get(ch)
+                if deep is None and ch not in VALUE_CHECKS:
+                    deep = value_check(ch)
                 if deep is not None:
                     deep(value, task.node, step)
             if ch.is_global:
@@ -488,14 +490,31 @@ def commit_step(
     by_id = schema.by_id
     pre = state.values
     writes = collect_writes(by_id, tasks, outputs, step)
-    reduction = reduce_globals(by_id, pre, writes.global_writes, initial, step)
-    overlays = reduce_locals(by_id, tasks, writes.local_writes, initial, step)
+    reduction = (
+        reduce_globals(by_id, pre, writes.global_writes, initial, step)
+        if writes.global_writes
+        else GlobalReduction(pre, [], False)
+    )
+    overlays = (
+        reduce_locals(by_id, tasks, writes.local_writes, initial, step)
+        if writes.local_writes is not None
+        else None
+    )
     routing = route_tasks(
         schema, pre, tasks, outputs, writes, reduction, overlays, initial, step
     )
-    joins = update_barriers(graph, state.barriers, tasks)
+    # the skipped phases below would return their inputs unchanged
+    joins = (
+        update_barriers(graph, state.barriers, tasks)
+        if graph.joins
+        else BarrierUpdate(state.barriers, [])
+    )
     frontier = next_frontier(graph, routing, joins.join_seeds, step)
-    interruption = select_interrupt(tasks, outputs, writes.interrupt_at, schema, step)
+    interruption = (
+        select_interrupt(tasks, outputs, writes.interrupt_at, schema, step)
+        if writes.interrupt_at >= 0
+        else None
+    )
     return CommitResult(
         reduction.values, reduction.written, joins.barriers, frontier, interruption
     )

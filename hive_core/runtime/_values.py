@@ -21,12 +21,13 @@ from ..errors import ChannelValueTypeError, InterruptPayloadTypeError
 from ..state._channels import Channel
 from ..state._codecs import JSONCodec, canonical_json
 
-__all__ = ["check_interrupt_payload", "value_check"]
+__all__ = ["VALUE_CHECKS", "ValueCheck", "check_interrupt_payload", "value_check"]
 
 ValueCheck = Callable[[Any, "str | None", "int | None"], None]
 """``check(value, node, step)``: returns, or raises ``ChannelValueTypeError``."""
 
-_CHECKS: dict[Channel[Any], ValueCheck | None] = {}
+VALUE_CHECKS: dict[Channel[Any], ValueCheck | None] = {}
+"""Each channel's check once built (``value_check``); read directly on the hot path."""
 _NO_ROUND_TRIP = (str, bytes, bool, type(None))
 """Declared types whose exact class always round-trips (``isinstance`` decided)."""
 _FAILED = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<key>key` in `)?(?P<path>\$[^`]*)`)?$")
@@ -38,10 +39,10 @@ def value_check(ch: Channel[Any]) -> ValueCheck | None:
     """The deep check for ``ch``'s values, built once per channel; ``None`` when the
     ``isinstance`` check already decides (untyped, plain scalar, custom codec)."""
     try:
-        return _CHECKS[ch]
+        return VALUE_CHECKS[ch]
     except KeyError:
         pass
-    check = _CHECKS[ch] = _build(ch)
+    check = VALUE_CHECKS[ch] = _build(ch)
     return check
 
 
@@ -82,7 +83,50 @@ def _build(ch: Channel[Any]) -> ValueCheck | None:
                 round_trip(value, node, step)
 
         return check_float
+    if _convert_is_exact(msgspec.inspect.type_info(tp)):
+        # one C call; the round trip runs only to explain a failure
+        def check_converted(value: Any, node: str | None, step: int | None) -> None:
+            try:
+                msgspec.convert(value, tp, strict=True)
+            except (msgspec.ValidationError, TypeError):
+                round_trip(value, node, step)
+
+        return check_converted
     return round_trip
+
+
+_EXACT_LEAVES = (
+    msgspec.inspect.StrType,
+    msgspec.inspect.IntType,
+    msgspec.inspect.BoolType,
+    msgspec.inspect.NoneType,
+    msgspec.inspect.LiteralType,
+)
+_EXACT_CONTAINERS = (
+    msgspec.inspect.ListType,
+    msgspec.inspect.SetType,
+    msgspec.inspect.FrozenSetType,
+    msgspec.inspect.VarTupleType,
+)
+
+
+def _convert_is_exact(t: msgspec.inspect.Type) -> bool:
+    """Whether ``msgspec.convert(strict=True)`` accepts exactly what the JSON round
+    trip accepts for this type: containers of str, int, bool and None. (Floats may be
+    non-finite and structs are taken as they are, so those need the round trip.)"""
+    if isinstance(t, _EXACT_LEAVES):
+        return True
+    if isinstance(t, _EXACT_CONTAINERS):
+        return _convert_is_exact(t.item_type)
+    if isinstance(t, msgspec.inspect.DictType):
+        return isinstance(t.key_type, msgspec.inspect.StrType) and _convert_is_exact(
+            t.value_type
+        )
+    if isinstance(t, msgspec.inspect.TupleType):
+        return all(_convert_is_exact(item) for item in t.item_types)
+    if isinstance(t, msgspec.inspect.UnionType):
+        return all(_convert_is_exact(item) for item in t.types)
+    return False
 
 
 def check_interrupt_payload(
