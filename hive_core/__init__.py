@@ -11,6 +11,7 @@ from . import reducers
 from .environment import Clock, Environment, SystemClock
 from .errors import (
     ChannelTypeMismatchError,
+    ChannelValueTypeError,
     CheckpointCorruptError,
     CheckpointDecodeError,
     CheckpointEncodeError,
@@ -25,6 +26,7 @@ from .errors import (
     HiveError,
     HiveInternalError,
     IndexOutOfRangeError,
+    InterruptPayloadTypeError,
     InterruptPendingError,
     InvalidRunOptionsError,
     NoCheckpointToResumeError,
@@ -152,6 +154,7 @@ __all__ = [
     "SystemClock",
     # errors
     "ChannelTypeMismatchError",
+    "ChannelValueTypeError",
     "CheckpointCorruptError",
     "CheckpointDecodeError",
     "CheckpointEncodeError",
@@ -166,6 +169,7 @@ __all__ = [
     "HiveError",
     "HiveInternalError",
     "IndexOutOfRangeError",
+    "InterruptPayloadTypeError",
     "InterruptPendingError",
     "InvalidRunOptionsError",
     "NoCheckpointToResumeError",

@@ -9,6 +9,8 @@ HiveError                                  catch this once
 │   ├── UnknownChannelError (LookupError)
 │   ├── ScopeMismatchError (TypeError)
 │   ├── ChannelTypeMismatchError (TypeError)
+│   │   └── ChannelValueTypeError          wrong type inside the value ($[1], $.a)
+│   ├── InterruptPayloadTypeError (TypeError)
 │   ├── UpdatePolicyViolationError (ValueError)
 │   ├── TaskLocalWriteNotAllowedError (ValueError)
 │   ├── UnknownNodeError (LookupError)
@@ -49,6 +51,7 @@ import msgspec
 
 __all__ = [
     "ChannelTypeMismatchError",
+    "ChannelValueTypeError",
     "CheckpointCorruptError",
     "CheckpointDecodeError",
     "CheckpointEncodeError",
@@ -63,6 +66,7 @@ __all__ = [
     "HiveError",
     "HiveInternalError",
     "IndexOutOfRangeError",
+    "InterruptPayloadTypeError",
     "InterruptPendingError",
     "InvalidRunOptionsError",
     "NoCheckpointToResumeError",
@@ -254,6 +258,67 @@ class ChannelTypeMismatchError(RunError, TypeError):
         super().__init__(
             _with_context(
                 f"Channel `{channel_id}` expects {expected}, got {actual}",
+                _where(step, node),
+            )
+        )
+
+
+class ChannelValueTypeError(ChannelTypeMismatchError):
+    """A written value has the right outer class but does not match its channel's
+    declared type further in (``[1, 2]`` for ``list[str]``), so no store could save
+    it and load it back."""
+
+    code = "channel-value-type"
+
+    def __init__(
+        self,
+        channel_id: str,
+        *,
+        path: str,
+        expected: str,
+        actual: str,
+        node: str | None = None,
+        step: int | None = None,
+    ) -> None:
+        self.path = path
+        """Where in the value, e.g. ``$[1]`` or ``$.tags[0]``."""
+        self.channel_id = channel_id
+        self.expected = expected
+        self.actual = actual
+        self.node = node
+        self.step = step
+        RunError.__init__(
+            self,
+            _with_context(
+                f"Channel `{channel_id}` expects {expected} at {path}, got {actual}",
+                _where(step, node),
+            ),
+        )
+
+
+class InterruptPayloadTypeError(RunError, TypeError):
+    """A node asked to interrupt with a payload that does not match the schema's
+    declared ``interrupt_payload`` type, so the pause could not be saved or resumed."""
+
+    code = "interrupt-payload-type"
+
+    def __init__(
+        self,
+        node: str,
+        *,
+        path: str,
+        expected: str,
+        actual: str,
+        step: int | None = None,
+    ) -> None:
+        self.node = node
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+        self.step = step
+        super().__init__(
+            _with_context(
+                f"Interrupt payload expects {expected} at {path}, got {actual}",
                 _where(step, node),
             )
         )

@@ -10,12 +10,11 @@ emitted live, or buffered per task and flushed in task order when
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 import msgspec
 
 __all__ = [
-    "STREAM_KINDS",
     "CheckpointLoaded",
     "CheckpointSaved",
     "CustomDebug",
@@ -28,9 +27,11 @@ __all__ = [
     "RunInterrupted",
     "RunResumed",
     "RunStarted",
+    "STREAM_KINDS",
     "StepFinished",
     "StepStarted",
     "StreamBackpressure",
+    "StreamEvent",
     "TaskFailed",
     "TaskFinished",
     "TaskStarted",
@@ -123,34 +124,63 @@ class TaskFailed(Event, frozen=True, tag="task_failed"):
     """The error's type name, or its full repr with ``debug_payloads``."""
 
 
-class ModelInvocationStarted(Event, frozen=True, tag="model_invocation_started"):
+class StreamEvent(Event, frozen=True, kw_only=True):
+    """A node-emitted event: a node builds it with its own fields only, e.g.
+    ``node_input.emit(ModelToken("Hel"))``; the runtime fills in the run, attempt,
+    index, step and ordinal when it emits or buffers it (``docs/agents.md``).
+
+    The defaults below are placeholders a node never has to pass; an emitted event
+    always carries the real values.
+    """
+
+    run_id: str = ""
+    attempt_id: str = ""
+    index: int = -1
+
+    stream = True
+
+
+class ModelInvocationStarted(StreamEvent, frozen=True, tag="model_invocation_started"):
     model: str
-    stream = True
 
 
-class ModelToken(Event, frozen=True, tag="model_token"):
+class ModelToken(StreamEvent, frozen=True, tag="model_token"):
     text: str
-    stream = True
 
 
-class ModelInvocationFinished(Event, frozen=True, tag="model_invocation_finished"):
-    stream = True
+class ModelInvocationFinished(
+    StreamEvent, frozen=True, tag="model_invocation_finished"
+):
+    pass
 
 
-class ToolInvocationStarted(Event, frozen=True, tag="tool_invocation_started"):
+class ToolInvocationStarted(StreamEvent, frozen=True, tag="tool_invocation_started"):
     name: str
-    stream = True
 
 
-class ToolInvocationFinished(Event, frozen=True, tag="tool_invocation_finished"):
+class ToolInvocationFinished(StreamEvent, frozen=True, tag="tool_invocation_finished"):
     name: str
     success: bool
-    stream = True
 
 
-class CustomDebug(Event, frozen=True, tag="custom_debug"):
+class CustomDebug(StreamEvent, frozen=True, tag="custom_debug"):
+    """Droppable: under backpressure it is counted, not delivered."""
+
     name: str
-    stream = True
+
+
+STREAM_KINDS: frozenset[str] = frozenset(
+    str(cls.__struct_config__.tag)
+    for cls in (
+        ModelInvocationStarted,
+        ModelToken,
+        ModelInvocationFinished,
+        ToolInvocationStarted,
+        ToolInvocationFinished,
+        CustomDebug,
+    )
+)
+"""The ``kind`` of every stream event, the events a node emits."""
 
 
 def trace_to_builtins(
@@ -173,16 +203,3 @@ def trace_to_builtins(
                 head[key] = raw.pop(key)
         out.append({**head, **raw})
     return out
-
-
-STREAM_KINDS: Final = frozenset(
-    {
-        "custom_debug",
-        "model_invocation_finished",
-        "model_invocation_started",
-        "model_token",
-        "tool_invocation_finished",
-        "tool_invocation_started",
-    }
-)
-"""The ``kind`` strings a node may pass to ``NodeInput.emit``: the stream events."""

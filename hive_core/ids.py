@@ -52,15 +52,25 @@ def lp(text: str) -> bytes:
 
 
 def task_id(
-    run_id: uuid.UUID, step: int, node: str, ordinal: int, fingerprint: bytes
+    run_id: uuid.UUID | bytes, step: int, node: str, ordinal: int, fingerprint: bytes
 ) -> TaskId:
-    """SHA-256(run uuid ‖ u32 step ‖ 0 ‖ node ‖ 0 ‖ u32 ordinal ‖ fingerprint)."""
-    h = hashlib.sha256(run_id.bytes)
-    h.update(u32(step, "step index"))
-    h.update(b"\x00" + node.encode("utf-8") + b"\x00")
-    h.update(u32(ordinal, "task ordinal"))
-    h.update(fingerprint)
-    return TaskId(h.hexdigest())
+    """SHA-256(run uuid ‖ u32 step ‖ 0 ‖ node ‖ 0 ‖ u32 ordinal ‖ fingerprint).
+
+    ``run_id`` may be the UUID or its 16 bytes: the runtime passes the bytes it
+    already holds, because ``UUID.bytes`` is recomputed on every access.
+    """
+    raw = run_id if isinstance(run_id, bytes) else run_id.bytes
+    return TaskId(
+        hashlib.sha256(
+            raw
+            + u32(step, "step index")
+            + b"\x00"
+            + node.encode("utf-8")
+            + b"\x00"
+            + u32(ordinal, "task ordinal")
+            + fingerprint
+        ).hexdigest()
+    )
 
 
 def checkpoint_id(run_id: uuid.UUID, step_index: int) -> CheckpointId:

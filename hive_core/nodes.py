@@ -9,12 +9,14 @@ runtime applies all of that at the step's commit, in task order.
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
 import msgspec
 
 from .environment import Environment
+from .events import CustomDebug, StreamEvent
 from .state._channels import Channel, Write
 from .state._store import StoreView
 
@@ -120,7 +122,7 @@ class NodeInput:
         attempt_id: str,
         resume: Resume | None,
         environment: Environment,
-        emit: Callable[[str, str, Mapping[str, str]], None] | None = None,
+        emit: Callable[[StreamEvent], None] | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -139,22 +141,35 @@ class NodeInput:
         task = self._task
         return task if type(task) is str else task.id  # type: ignore[union-attr]
 
-    def emit(
-        self, kind: str, value: str = "", metadata: Mapping[str, str] | None = None
-    ) -> None:
-        """Emit a stream event: ``model_token``, ``model_invocation_started``,
-        ``model_invocation_finished``, ``tool_invocation_started``,
-        ``tool_invocation_finished`` or ``custom_debug``.
+    def emit(self, event: StreamEvent) -> None:
+        """Emit a stream event: ``ModelInvocationStarted``, ``ModelToken``,
+        ``ModelInvocationFinished``, ``ToolInvocationStarted``,
+        ``ToolInvocationFinished`` or ``CustomDebug`` (from ``hive_core.events``),
+        built with its own fields only, e.g. ``emit(ModelToken("Hel"))``.
 
         Events go live to the run's listeners, or are buffered per task and flushed
-        in task order when deterministic token streaming is on.
+        in task order when deterministic token streaming is on
+        (``docs/concepts/supersteps.md``).
         """
         if self._emit is not None:
-            self._emit(kind, value, metadata or {})
+            self._emit(event)
 
     def emit_debug(self, name: str, metadata: Mapping[str, str] | None = None) -> None:
-        """Emit a droppable ``custom_debug`` event named ``name``."""
-        self.emit("custom_debug", name, metadata)
+        """Emit a droppable ``CustomDebug`` event named ``name``."""
+        if self._emit is not None:
+            self._emit(CustomDebug(name, metadata=dict(metadata or {})))
+
+
+def is_async_callable(fn: object) -> bool:
+    """Whether calling ``fn`` starts a coroutine: ``async def`` functions, partials
+    of them, and objects whose ``__call__`` is ``async def``.
+
+    The one place Hive decides how a node is called: the compiler records it on the
+    node's spec and the executor trusts that record (``docs/concepts/supersteps.md``).
+    """
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - we want the method itself
+    )
 
 
 NodeFn: TypeAlias = Callable[

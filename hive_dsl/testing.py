@@ -25,6 +25,7 @@ from hive_core import (
     Schema,
     SchemaSpec,
 )
+from hive_core.events import StreamEvent
 from hive_core.testing import node_input as _core_node_input
 
 __all__ = ["node_input"]
@@ -40,7 +41,7 @@ def node_input(
     step: int = 0,
     thread_id: str = "test",
     environment: Environment | None = None,
-    emitted: list[tuple[str, str, dict[str, str]]] | None = None,
+    emitted: list[StreamEvent] | None = None,
 ) -> NodeInput:
     """The ``NodeInput`` one task of ``node_id`` would get, for calling a node
     function (or ``NodeDef``) directly.

@@ -6,14 +6,13 @@ report every problem at once, in the order the spec lists them.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any, Self
 
 import attrs
 
 from ..errors import DefinitionError
-from ..nodes import NodeFn, RouterFn
+from ..nodes import NodeFn, RouterFn, is_async_callable
 from ..state._channels import Channel
 from ..state._schema import Schema, SchemaSpec, resolve_schema
 from ._compiled import CompiledGraph
@@ -67,7 +66,7 @@ class GraphBuilder:
     ) -> Self:
         """Add a node; ``blocking=True`` runs a sync function in a worker thread."""
         _check_callable(fn, "Node function for", node_id)
-        if blocking and inspect.iscoroutinefunction(fn):
+        if blocking and is_async_callable(fn):
             raise DefinitionError(
                 f"Node `{node_id}` is async; blocking=True is only for sync functions",
                 subject=node_id,

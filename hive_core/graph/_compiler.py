@@ -7,14 +7,13 @@ edges, routers, joins, output projection, static cycles) and raised together in 
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from ..errors import CompilationError, Problem
-from ..nodes import RouterFn
+from ..nodes import RouterFn, is_async_callable
 from ..state._channels import Scope
 from ._compiled import CompiledGraph, JoinSpec, NodeSpec
 from ._ir import EdgeIR, GraphIR, JoinIR, NodeIR, join_id
@@ -257,14 +256,6 @@ def _retry_problems(b: GraphBuilder) -> list[Problem]:
     return out
 
 
-def _is_async_callable(fn: object) -> bool:
-    """``async def`` functions, partials of them, and objects whose ``__call__`` is
-    ``async def`` (``inspect.iscoroutinefunction`` misses the last)."""
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 - we want the method itself
-    )
-
-
 def compile_graph(
     b: GraphBuilder, *, graph_version_override: str | None = None
 ) -> CompiledGraph:
@@ -315,7 +306,7 @@ def compile_graph(
         nodes[nid] = NodeSpec(
             id=nid,
             fn=nd.fn,
-            is_async=_is_async_callable(nd.fn),
+            is_async=is_async_callable(nd.fn),
             blocking=nd.blocking,
             retry=nd.retry,
             router=routers.get(nid),

@@ -9,13 +9,21 @@ runtime can stream it live or buffer it deterministically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
 import attrs
 import msgspec
 
 from ..errors import InvalidRunOptionsError
+from ..events import (
+    ModelInvocationFinished,
+    ModelInvocationStarted,
+    ModelToken,
+    StreamEvent,
+    ToolInvocationFinished,
+    ToolInvocationStarted,
+)
 from ._chat import (
     ChatMessage,
     ChatRequest,
@@ -51,14 +59,10 @@ ToolCallOrder = Literal["as_emitted", "by_name_then_id"]
 class Emit(Protocol):
     """The signature of ``NodeInput.emit``: stream events go through it."""
 
-    def __call__(
-        self, kind: str, value: str = ..., metadata: Mapping[str, str] | None = ...
-    ) -> None: ...
+    def __call__(self, event: StreamEvent, /) -> None: ...
 
 
-def _no_emit(
-    kind: str, value: str = "", metadata: Mapping[str, str] | None = None
-) -> None:
+def _no_emit(event: StreamEvent, /) -> None:
     return None
 
 
@@ -96,7 +100,7 @@ async def call_model(
     ``ModelStreamInvalidError``. The finished event is emitted even on failure.
     """
     out = emit if emit is not None else _no_emit
-    out("model_invocation_started", request.model)
+    out(ModelInvocationStarted(request.model))
     try:
         if mode == "complete":
             return await client.complete(request)
@@ -107,7 +111,7 @@ async def call_model(
                     raise ModelStreamInvalidError(
                         "a token arrived after the final chunk", model=request.model
                     )
-                out("model_token", chunk.text)
+                out(ModelToken(chunk.text))
             elif isinstance(chunk, Final):
                 if final is not None:
                     raise ModelStreamInvalidError(
@@ -126,7 +130,7 @@ async def call_model(
             )
         return final
     finally:
-        out("model_invocation_finished")
+        out(ModelInvocationFinished())
 
 
 def order_tool_calls(calls: Sequence[ToolCall], order: ToolCallOrder) -> list[ToolCall]:
@@ -142,15 +146,15 @@ async def invoke_tool(
 ) -> ChatMessage:
     """Run one call between ``tool_invocation_started``/``_finished`` events and
     return its tool message (id ``tool:<call id>``). A failing tool emits
-    ``tool_invocation_finished`` with ``success: "false"`` and re-raises."""
+    ``ToolInvocationFinished(success=False)`` and re-raises."""
     out = emit if emit is not None else _no_emit
-    out("tool_invocation_started", call.name)
+    out(ToolInvocationStarted(call.name))
     try:
         result = await tools.invoke(call)
     except BaseException:
-        out("tool_invocation_finished", call.name, {"success": "false"})
+        out(ToolInvocationFinished(call.name, False))
         raise
-    out("tool_invocation_finished", call.name, {"success": "true"})
+    out(ToolInvocationFinished(call.name, True))
     return ChatMessage.tool(call, result.content)
 
 

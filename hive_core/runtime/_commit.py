@@ -10,7 +10,9 @@ interrupt selection. Nothing is published unless every phase succeeds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, final
+from typing import Any, Final
+
+import msgspec
 
 from ..errors import (
     ChannelTypeMismatchError,
@@ -27,35 +29,79 @@ from ..nodes import Next, NodeOutput, Spawn
 from ..reducers import append as _append
 from ..run_types import Interruption
 from ..state._channels import Channel
+from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._state import EMPTY_LOCAL, Seed, Task, ThreadState
+from ._values import VALUE_CHECKS, check_interrupt_payload, value_check
 
-__all__ = ["CommitResult", "commit_step", "reduce_writes"]
+__all__ = [
+    "BarrierUpdate",
+    "CommitResult",
+    "GlobalReduction",
+    "Routing",
+    "StepWrites",
+    "check_write",
+    "collect_writes",
+    "commit_step",
+    "next_frontier",
+    "reduce_globals",
+    "reduce_locals",
+    "reduce_writes",
+    "route_tasks",
+    "select_interrupt",
+    "update_barriers",
+]
 
-_END = Next.END
-_EDGES = Next.USE_GRAPH_EDGES
+_END: Final = Next.END
+_EDGES: Final = Next.USE_GRAPH_EDGES
 
 
-@final
-class CommitResult:
+class CommitResult(msgspec.Struct, frozen=True):
     """The post-step pieces the loop publishes (or checkpoints) together."""
 
-    __slots__ = ("barriers", "frontier", "interruption", "values", "written")
+    values: Mapping[str, Any]
+    written: list[tuple[str, Any]]
+    """(channel id, reduced value) per written global channel, sorted by id."""
+    barriers: Mapping[str, frozenset[str]]
+    frontier: tuple[Seed, ...]
+    interruption: Interruption | None
 
-    def __init__(
-        self,
-        values: Mapping[str, Any],
-        written: list[tuple[str, Any]],
-        barriers: Mapping[str, frozenset[str]],
-        frontier: tuple[Seed, ...],
-        interruption: Interruption | None,
-    ) -> None:
-        self.values = values
-        self.written = written
-        """(channel id, reduced value) per written global channel, sorted by id."""
-        self.barriers = barriers
-        self.frontier = frontier
-        self.interruption = interruption
+
+class StepWrites(msgspec.Struct, frozen=True):
+    """Phase 1: every write validated and grouped, in (ordinal, emission) order."""
+
+    global_writes: dict[str, list[Any]]
+    """Updates per global channel id."""
+    router_writes: list[dict[str, list[Any]] | None]
+    """Per task, its own global updates; only filled for tasks with a router."""
+    local_writes: list[dict[str, list[Any]] | None] | None
+    """Per task, its task-local updates; ``None`` when no task wrote any."""
+    interrupt_at: int
+    """Ordinal of the first task that asked to interrupt, or -1."""
+
+
+class GlobalReduction(msgspec.Struct, frozen=True):
+    """Phases 2 and 3: the post-step global values."""
+
+    values: Mapping[str, Any]
+    written: list[tuple[str, Any]]
+    any_ephemeral: bool
+    """Whether an ephemeral channel was reset, so ``values`` is not what a router
+    of the only task would see."""
+
+
+class Routing(msgspec.Struct, frozen=True):
+    """Phase 5: graph seeds in task order, and spawn seeds."""
+
+    graph_seeds: list[str]
+    spawn_seeds: list[Seed]
+
+
+class BarrierUpdate(msgspec.Struct, frozen=True):
+    """Phase 6: the join barriers after the step, and the joins that fired."""
+
+    barriers: Mapping[str, frozenset[str]]
+    join_seeds: list[str]
 
 
 def reduce_writes(
@@ -79,9 +125,22 @@ def reduce_writes(
         raise ReducerError(ch.id, step=step, cause=repr(exc)) from exc
 
 
-def _check_value(
-    by_id: Mapping[str, Channel[Any]], cid: str, value: Any, node: str, step: int
+def check_write(
+    by_id: Mapping[str, Channel[Any]],
+    cid: str,
+    value: Any,
+    node: str | None,
+    step: int | None,
 ) -> Channel[Any]:
+    """The channel ``cid`` names, once ``value`` is known to fit it at every depth.
+
+    The one write check: the commit's, and the one input and external writes use.
+
+    Raises:
+        UnknownChannelError: no channel has that id.
+        ChannelTypeMismatchError: the value's class is not the declared one.
+        ChannelValueTypeError: it is, but something inside it does not match.
+    """
     ch = by_id.get(cid)
     if ch is None:
         raise UnknownChannelError(cid, node=node, step=step)
@@ -94,6 +153,9 @@ def _check_value(
             node=node,
             step=step,
         )
+    deep = value_check(ch)
+    if deep is not None:
+        deep(value, node, step)
     return ch
 
 
@@ -105,7 +167,7 @@ def _spawn_seed(
     local: dict[str, object] = {}
     for key, value in sp.local.items():
         cid = key if isinstance(key, str) else key.id
-        ch = _check_value(by_id, cid, value, node, step)
+        ch = check_write(by_id, cid, value, node, step)
         if ch.is_global:
             raise ScopeMismatchError(cid, expected="task-local", actual="global")
         local[cid] = value
@@ -122,7 +184,7 @@ def _route(
     if nxt is _END:
         return ()
     if nxt is not _EDGES:
-        return nxt  # type: ignore[return-value]  # a Sequence once both enums are out
+        return nxt
     spec = task.spec
     router = spec.router
     if router is None:
@@ -149,24 +211,17 @@ def _route(
     return decision
 
 
-def commit_step(
-    graph: CompiledGraph,
-    state: ThreadState,
+def collect_writes(
+    by_id: Mapping[str, Channel[Any]],
     tasks: Sequence[Task],
     outputs: Sequence[NodeOutput],
-    initial: InitialCache,
-) -> CommitResult:
-    """Compute the post-step state; raise the first error in spec order."""
-    step = state.step
-    schema = graph.schema
-    by_id = schema.by_id
-    pre = state.values
+    step: int,
+) -> StepWrites:
+    """Phase 1: check every write's channel and value; group them by channel."""
     n = len(tasks)
-
-    # 1. validate writes; group global writes by channel in (ordinal, emission) order
     global_writes: dict[str, list[Any]] = {}
-    task_globals: list[dict[str, list[Any]] | None] = [None] * n
-    task_locals: list[dict[str, list[Any]] | None] | None = None
+    router_writes: list[dict[str, list[Any]] | None] = [None] * n
+    local_writes: list[dict[str, list[Any]] | None] | None = None
     interrupt_at = -1
     for i in range(n):
         task = tasks[i]
@@ -180,15 +235,17 @@ def commit_step(
         mine: dict[str, list[Any]] | None = None
         for w in writes:
             key = w.channel
-            # `_id` skips the property; an unbound channel (None) is looked up via
-            # `.id` below, which raises the DefinitionError that explains it
-            cid = key if type(key) is str else key._id  # type: ignore[union-attr]
-            if cid is None:
-                cid = key.id  # type: ignore[union-attr]
+            cid = key if isinstance(key, str) else key.id
             value = w.value
             ch = by_id.get(cid)
             if ch is None or (ch.check_types and not isinstance(value, ch.check_types)):
-                ch = _check_value(by_id, cid, value, task.node, step)  # raises
+                ch = check_write(by_id, cid, value, task.node, step)  # raises
+            else:
+                deep = VALUE_CHECKS.get(ch)
+                if deep is None and ch not in VALUE_CHECKS:
+                    deep = value_check(ch)
+                if deep is not None:
+                    deep(value, task.node, step)
             if ch.is_global:
                 if cid in global_writes:
                     global_writes[cid].append(value)
@@ -196,113 +253,185 @@ def commit_step(
                     global_writes[cid] = [value]
                 if has_router:
                     if mine is None:
-                        mine = task_globals[i] = {}
+                        mine = router_writes[i] = {}
                     mine.setdefault(cid, []).append(value)
             else:
-                if task_locals is None:
-                    task_locals = [None] * n
-                bucket = task_locals[i]
+                if local_writes is None:
+                    local_writes = [None] * n
+                bucket = local_writes[i]
                 if bucket is None:
-                    bucket = task_locals[i] = {}
+                    bucket = local_writes[i] = {}
                 bucket.setdefault(cid, []).append(value)
+    return StepWrites(global_writes, router_writes, local_writes, interrupt_at)
 
-    # 2. single-writer policy, 3. reduce (both in sorted channel order)
+
+def _check_single(
+    by_id: Mapping[str, Channel[Any]],
+    cid: str,
+    updates: Sequence[Any],
+    step: int,
+) -> None:
+    if by_id[cid].is_single and len(updates) > 1:
+        raise UpdatePolicyViolationError(
+            cid, policy="single", write_count=len(updates), step=step
+        )
+
+
+def reduce_globals(
+    by_id: Mapping[str, Channel[Any]],
+    pre: Mapping[str, Any],
+    global_writes: Mapping[str, Sequence[Any]],
+    initial: InitialCache,
+    step: int,
+) -> GlobalReduction:
+    """Phases 2 and 3: every single-writer check, then every reduction, both in
+    sorted channel order; ephemeral channels reset to their initial value."""
+    if not global_writes:
+        return GlobalReduction(pre, [], False)
+    order = sorted(global_writes) if len(global_writes) > 1 else list(global_writes)
+    for cid in order:
+        _check_single(by_id, cid, global_writes[cid], step)
     written: list[tuple[str, Any]] = []
-    values: Mapping[str, Any] = pre
+    new_values = dict(pre)
+    init = initial.values
     any_ephemeral = False
-    if global_writes:
-        order = sorted(global_writes) if len(global_writes) > 1 else list(global_writes)
-        for cid in order:
-            if by_id[cid].is_single and len(global_writes[cid]) > 1:
-                raise UpdatePolicyViolationError(
-                    cid, policy="single", write_count=len(global_writes[cid]), step=step
-                )
-        new_values = dict(pre)
-        init = initial.values
-        for cid in order:
-            ch = by_id[cid]
-            reduced = reduce_writes(ch, pre[cid], global_writes[cid], step)
-            written.append((cid, reduced))
-            if ch.is_ephemeral:
-                new_values[cid] = init[cid]
-                any_ephemeral = True
-            else:
-                new_values[cid] = reduced
-        values = new_values
+    for cid in order:
+        ch = by_id[cid]
+        reduced = reduce_writes(ch, pre[cid], global_writes[cid], step)
+        written.append((cid, reduced))
+        if ch.is_ephemeral:
+            new_values[cid] = init[cid]
+            any_ephemeral = True
+        else:
+            new_values[cid] = reduced
+    return GlobalReduction(new_values, written, any_ephemeral)
 
-    # 4. task-local: single per task, reduce from overlay or initial value
-    post_overlays: list[Mapping[str, object]] | None = None
-    if task_locals is not None:
-        post_overlays = []
-        for i in range(n):
-            overlay = tasks[i].seed.local
-            locals_ = task_locals[i]
-            if locals_ is None:
-                post_overlays.append(overlay)
-                continue
-            new_overlay = dict(overlay)
-            for cid in sorted(locals_):
-                ch = by_id[cid]
-                updates = locals_[cid]
-                if ch.is_single and len(updates) > 1:
-                    raise UpdatePolicyViolationError(
-                        cid, policy="single", write_count=len(updates), step=step
-                    )
-                base = overlay[cid] if cid in overlay else initial.values[cid]
-                new_overlay[cid] = reduce_writes(ch, base, updates, step)
-            post_overlays.append(new_overlay)
 
-    # 5. routing (fresh-read view for routers) and spawn collection
+def reduce_locals(
+    by_id: Mapping[str, Channel[Any]],
+    tasks: Sequence[Task],
+    local_writes: Sequence[Mapping[str, Sequence[Any]] | None] | None,
+    initial: InitialCache,
+    step: int,
+) -> tuple[Mapping[str, object], ...] | None:
+    """Phase 4: each task's overlay after its task-local writes (single-writer per
+    task, reduced from the overlay or the initial value); ``None`` if none."""
+    if local_writes is None:
+        return None
+    overlays: list[Mapping[str, object]] = []
+    for task, locals_ in zip(tasks, local_writes, strict=True):
+        overlay = task.seed.local
+        if locals_ is None:
+            overlays.append(overlay)
+            continue
+        new_overlay = dict(overlay)
+        for cid in sorted(locals_):
+            updates = locals_[cid]
+            _check_single(by_id, cid, updates, step)
+            base = overlay[cid] if cid in overlay else initial.values[cid]
+            new_overlay[cid] = reduce_writes(by_id[cid], base, updates, step)
+        overlays.append(new_overlay)
+    return tuple(overlays)
+
+
+def _router_view(
+    schema: SchemaSpec,
+    pre: Mapping[str, Any],
+    reduction: GlobalReduction,
+    mine: Mapping[str, Sequence[Any]] | None,
+    overlay: Mapping[str, object],
+    initial: InitialCache,
+    step: int,
+    only_task: bool,
+) -> StoreView:
+    """The fresh-read view a router sees: pre-step values plus its task's writes."""
+    fresh: Mapping[str, Any] = pre
+    if mine and only_task and not reduction.any_ephemeral:
+        fresh = reduction.values  # the only task: its own writes are all the writes
+    elif mine:
+        by_id = schema.by_id
+        fresh = dict(pre)
+        for cid in sorted(mine):
+            fresh[cid] = reduce_writes(by_id[cid], pre[cid], mine[cid], step)
+    return StoreView(schema, fresh, overlay, initial)
+
+
+def route_tasks(
+    schema: SchemaSpec,
+    pre: Mapping[str, Any],
+    tasks: Sequence[Task],
+    outputs: Sequence[NodeOutput],
+    writes: StepWrites,
+    reduction: GlobalReduction,
+    overlays: Sequence[Mapping[str, object]] | None,
+    initial: InitialCache,
+    step: int,
+) -> Routing:
+    """Phase 5: each task's routing decision (its router on a fresh-read view),
+    and its spawns with their task-local values checked."""
     graph_seeds: list[str] = []
     spawn_seeds: list[Seed] = []
-    for i in range(n):
-        task = tasks[i]
+    only_task = len(tasks) == 1
+    for i, task in enumerate(tasks):
         out = outputs[i]
         view = None
         if task.spec.router is not None and out.next is _EDGES:
-            fresh: Mapping[str, Any] = pre
-            mine = task_globals[i]
-            if mine and n == 1 and not any_ephemeral:
-                fresh = values  # the only task: its own writes are all the writes
-            elif mine:
-                fresh = dict(pre)
-                for cid in sorted(mine):
-                    fresh[cid] = reduce_writes(by_id[cid], pre[cid], mine[cid], step)
-            overlay = post_overlays[i] if post_overlays is not None else task.seed.local
-            view = StoreView(schema, fresh, overlay, initial)
+            overlay = overlays[i] if overlays is not None else task.seed.local
+            view = _router_view(
+                schema,
+                pre,
+                reduction,
+                writes.router_writes[i],
+                overlay,
+                initial,
+                step,
+                only_task,
+            )
         graph_seeds.extend(_route(task, out, view, step))
-        if out.spawn:
-            for sp in out.spawn:
-                spawn_seeds.append(_spawn_seed(by_id, sp, task.node, step))
+        for sp in out.spawn:
+            spawn_seeds.append(_spawn_seed(schema.by_id, sp, task.node, step))
+    return Routing(graph_seeds, spawn_seeds)
 
-    # 6. join barriers: consume full barriers of executed targets, then contribute
-    barriers = state.barriers
+
+def update_barriers(
+    graph: CompiledGraph,
+    barriers: Mapping[str, frozenset[str]],
+    tasks: Sequence[Task],
+) -> BarrierUpdate:
+    """Phase 6: consume the full barriers of executed join targets, then add the
+    executed parents; a barrier that becomes full fires its join."""
     joins = graph.joins
+    if not joins:
+        return BarrierUpdate(barriers, [])
+    new_barriers = dict(barriers)
+    touched: set[int] = set()
+    for task in tasks:
+        spec = task.spec
+        for j in spec.consumes:
+            join = joins[j]
+            if len(new_barriers[join.id]) == len(join.parents):
+                new_barriers[join.id] = frozenset()
+        touched.update(spec.contributes)
     join_seeds: list[str] = []
-    if joins:
-        new_barriers = dict(barriers)
-        touched: set[int] = set()
-        for task in tasks:
-            spec = task.spec
-            for j in spec.consumes:
-                join = joins[j]
-                if len(new_barriers[join.id]) == len(join.parents):
-                    new_barriers[join.id] = frozenset()
-            touched.update(spec.contributes)
-        if touched:
-            executed = {t.node for t in tasks}
-            for j in sorted(touched):
-                join = joins[j]
-                seen = new_barriers[join.id]
-                was_full = len(seen) == len(join.parents)
-                now = seen | (join.parents & executed)
-                new_barriers[join.id] = now
-                if not was_full and len(now) == len(join.parents):
-                    join_seeds.append(join.target)
-        barriers = new_barriers
+    if touched:
+        executed = {t.node for t in tasks}
+        for j in sorted(touched):
+            join = joins[j]
+            seen = new_barriers[join.id]
+            was_full = len(seen) == len(join.parents)
+            now = seen | (join.parents & executed)
+            new_barriers[join.id] = now
+            if not was_full and len(now) == len(join.parents):
+                join_seeds.append(join.target)
+    return BarrierUpdate(new_barriers, join_seeds)
 
-    # 7. dedupe graph seeds (join seeds last), 8. unknown nodes, 9. next frontier
-    nodes = graph.nodes
+
+def next_frontier(
+    graph: CompiledGraph, routing: Routing, join_seeds: Sequence[str], step: int
+) -> tuple[Seed, ...]:
+    """Phases 7 to 9: graph seeds deduplicated (join seeds last, spawns never),
+    every node checked to exist, spawns appended."""
+    graph_seeds = routing.graph_seeds
     frontier: list[Seed] = []
     if len(graph_seeds) == 1 and not join_seeds:
         frontier.append(Seed(graph_seeds[0]))
@@ -316,23 +445,76 @@ def commit_step(
             if nid not in seen_nodes:
                 seen_nodes.add(nid)
                 frontier.append(Seed(nid, EMPTY_LOCAL, is_join=True))
+    nodes = graph.nodes
     for seed in frontier:
         if seed.node not in nodes:
             raise UnknownNodeError(seed.node, step=step)
+    spawn_seeds = routing.spawn_seeds
     if spawn_seeds:
         for seed in spawn_seeds:
             if seed.node not in nodes:
                 raise UnknownNodeError(seed.node, step=step)
         frontier.extend(spawn_seeds)
+    return tuple(frontier)
 
-    # 11. interrupt selection: the smallest ordinal wins
-    interruption = None
-    if interrupt_at >= 0:
-        task = tasks[interrupt_at]
-        interruption = Interruption(
-            id=interrupt_id(task.id),
-            payload=outputs[interrupt_at].interrupt,
-            node=task.node,
-        )
 
-    return CommitResult(values, written, barriers, tuple(frontier), interruption)
+def select_interrupt(
+    tasks: Sequence[Task],
+    outputs: Sequence[NodeOutput],
+    interrupt_at: int,
+    schema: SchemaSpec | None = None,
+    step: int | None = None,
+) -> Interruption | None:
+    """Phase 10: the interrupt of the smallest ordinal that asked, if any; its
+    payload must fit the schema's ``interrupt_payload`` type, or the pause could
+    never be saved and resumed."""
+    if interrupt_at < 0:
+        return None
+    task = tasks[interrupt_at]
+    payload = outputs[interrupt_at].interrupt
+    if schema is not None:
+        check_interrupt_payload(schema.interrupt_payload, payload, task.node, step)
+    return Interruption(id=interrupt_id(task.id), payload=payload, node=task.node)
+
+
+def commit_step(
+    graph: CompiledGraph,
+    state: ThreadState,
+    tasks: Sequence[Task],
+    outputs: Sequence[NodeOutput],
+    initial: InitialCache,
+) -> CommitResult:
+    """Compute the post-step state; raise the first error in the phases' order."""
+    step = state.step
+    schema = graph.schema
+    by_id = schema.by_id
+    pre = state.values
+    writes = collect_writes(by_id, tasks, outputs, step)
+    reduction = (
+        reduce_globals(by_id, pre, writes.global_writes, initial, step)
+        if writes.global_writes
+        else GlobalReduction(pre, [], False)
+    )
+    overlays = (
+        reduce_locals(by_id, tasks, writes.local_writes, initial, step)
+        if writes.local_writes is not None
+        else None
+    )
+    routing = route_tasks(
+        schema, pre, tasks, outputs, writes, reduction, overlays, initial, step
+    )
+    # the skipped phases below would return their inputs unchanged
+    joins = (
+        update_barriers(graph, state.barriers, tasks)
+        if graph.joins
+        else BarrierUpdate(state.barriers, [])
+    )
+    frontier = next_frontier(graph, routing, joins.join_seeds, step)
+    interruption = (
+        select_interrupt(tasks, outputs, writes.interrupt_at, schema, step)
+        if writes.interrupt_at >= 0
+        else None
+    )
+    return CommitResult(
+        reduction.values, reduction.written, joins.barriers, frontier, interruption
+    )

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any, final
 
 from ..environment import Environment
 from ..events import (
+    STREAM_KINDS,
     CustomDebug,
     Event,
     ModelInvocationFinished,
     ModelInvocationStarted,
     ModelToken,
+    StreamEvent,
     ToolInvocationFinished,
     ToolInvocationStarted,
 )
@@ -32,18 +34,42 @@ from ._state import Task
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["Failure", "StepRunner", "normalize_output"]
+__all__ = ["Failure", "StepRunner", "normalize_output", "stream_fields"]
 
 _EMPTY = NodeOutput()
 
-_STREAM_KINDS: Mapping[str, tuple[type[Event], str]] = {
-    "model_invocation_started": (ModelInvocationStarted, "model"),
-    "model_token": (ModelToken, "text"),
-    "model_invocation_finished": (ModelInvocationFinished, ""),
-    "tool_invocation_started": (ToolInvocationStarted, "name"),
-    "tool_invocation_finished": (ToolInvocationFinished, "name"),
-    "custom_debug": (CustomDebug, "name"),
+_STAMPED = frozenset({"run_id", "attempt_id", "index", "step", "ordinal"})
+_PAYLOAD: Mapping[type[Event], tuple[str, ...]] = {
+    cls: tuple(f for f in cls.__struct_fields__ if f not in _STAMPED)
+    for cls in (
+        ModelInvocationStarted,
+        ModelToken,
+        ModelInvocationFinished,
+        ToolInvocationStarted,
+        ToolInvocationFinished,
+        CustomDebug,
+    )
 }
+"""A stream event's own fields (the runtime stamps the rest), per class."""
+
+
+def stream_fields(event: StreamEvent, step: int, ordinal: int) -> dict[str, Any]:
+    """The fields to emit ``event`` with, stamped with its task's step and ordinal.
+
+    Raises:
+        TypeError: ``event`` is not one of the stream event classes.
+    """
+    names = _PAYLOAD.get(type(event))
+    if names is None:
+        raise TypeError(
+            f"emit() takes a stream event ({', '.join(sorted(STREAM_KINDS))}), "
+            f"got {type(event).__name__}"
+        )
+    fields: dict[str, Any] = {"step": step, "ordinal": ordinal}
+    for name in names:
+        fields[name] = getattr(event, name)
+    fields["metadata"] = dict(event.metadata)
+    return fields
 
 
 class StreamOverflowError(Exception):
@@ -62,10 +88,20 @@ class Failure:
 
 
 def normalize_output(result: object) -> NodeOutput:
+    """A node's return value as a ``NodeOutput`` (``None`` means no effects)."""
     if result is None:
         return _EMPTY
-    if isinstance(result, NodeOutput):
+    if type(result) is NodeOutput or isinstance(result, NodeOutput):
         return result
+    if inspect.isawaitable(result):
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # never awaited: closing it avoids a "never awaited" warning
+        raise TypeError(
+            f"node returned {type(result).__name__}; a node that returns an "
+            "awaitable must be declared `async def` (or be an object whose "
+            "__call__ is `async def`)"
+        )
     raise TypeError(
         f"node returned {type(result).__name__}; expected NodeOutput or None"
     )
@@ -114,35 +150,15 @@ class StepRunner:
         self.cancel_requested = False
         self.buffers: dict[int, list[tuple[type[Event], dict[str, Any]]]] = {}
 
-    def _emitter(
-        self, step: int, ordinal: int
-    ) -> Callable[[str, str, Mapping[str, str]], None] | None:
+    def _emitter(self, step: int, ordinal: int) -> Callable[[StreamEvent], None]:
         sink = self.sink
-        if sink is None:
-            return None
+        assert sink is not None  # built only when someone listens
         capacity = sink._capacity  # same bound per task in deterministic mode
         buffers = self.buffers
 
-        def emit(kind: str, value: str, metadata: Mapping[str, str]) -> None:
-            found = _STREAM_KINDS.get(kind)
-            if found is None:
-                raise ValueError(
-                    f"unknown stream event kind {kind!r}; expected one of "
-                    + ", ".join(sorted(_STREAM_KINDS))
-                )
-            cls, field = found
-            fields: dict[str, Any] = {
-                "step": step,
-                "ordinal": ordinal,
-                "metadata": dict(metadata),
-            }
-            if field:
-                fields[field] = value
-            if cls is ToolInvocationFinished:
-                fields["success"] = metadata.get("success", "true") == "true"
-                fields["metadata"] = {
-                    k: v for k, v in metadata.items() if k != "success"
-                }
+        def emit(event: StreamEvent) -> None:
+            fields = stream_fields(event, step, ordinal)
+            cls = type(event)
             if not self.deterministic:
                 sink.emit_nowait(cls, **fields)
                 return
@@ -150,7 +166,10 @@ class StepRunner:
             if len(buf) >= capacity:
                 if cls is ModelToken and buf and buf[-1][0] is ModelToken:
                     prev = buf[-1][1]
-                    buf[-1] = (ModelToken, {**prev, "text": prev["text"] + value})
+                    buf[-1] = (
+                        ModelToken,
+                        {**prev, "text": prev["text"] + fields["text"]},
+                    )
                     return
                 if cls is ModelToken:
                     sink.dropped_tokens += 1
@@ -169,6 +188,9 @@ class StepRunner:
     def _input(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeInput:
+        """The task's input for one attempt; a new attempt starts an empty buffer."""
+        if self.deterministic:
+            self.buffers[task.ordinal] = []
         return NodeInput(
             store=StoreView(self.schema, values, task.seed.local, self.initial),
             node_id=task.node,
@@ -182,6 +204,17 @@ class StepRunner:
             emit=self._emitter(step, task.ordinal) if self.sink is not None else None,
         )
 
+    def _call_sync(
+        self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
+    ) -> NodeOutput:
+        """Call a sync node function and normalise what it returned."""
+        result = task.spec.fn(self._input(task, step, values, resume))
+        if result is None:
+            return _EMPTY
+        if type(result) is NodeOutput:
+            return result
+        return normalize_output(result)
+
     async def _run_task(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeOutput | Failure:
@@ -192,19 +225,15 @@ class StepRunner:
         max_attempts = policy.max_attempts if policy is not None else 1
         attempt = 1
         while True:
-            if self.deterministic:
-                self.buffers[task.ordinal] = []
             try:
-                node_input = self._input(task, step, values, resume)
                 if spec.is_async:
-                    result = await spec.fn(node_input)  # type: ignore[misc]
-                elif spec.blocking:
-                    result = await asyncio.to_thread(spec.fn, node_input)
-                else:
-                    result = spec.fn(node_input)
-                    if inspect.isawaitable(result):
-                        result = await result
-                return normalize_output(result)
+                    node_input = self._input(task, step, values, resume)
+                    return normalize_output(await spec.fn(node_input))  # type: ignore[misc]
+                if spec.blocking:
+                    return await asyncio.to_thread(
+                        self._call_sync, task, step, values, resume
+                    )
+                return self._call_sync(task, step, values, resume)
             except asyncio.CancelledError as exc:
                 if self.cancel_requested:
                     raise
@@ -231,18 +260,9 @@ class StepRunner:
     ) -> list[NodeOutput | Failure]:
         """Run a step whose nodes are all plain sync functions, without awaiting."""
         results: list[NodeOutput | Failure] = []
-        deterministic = self.deterministic
         for task in tasks:
-            if deterministic:
-                self.buffers[task.ordinal] = []
             try:
-                result = task.spec.fn(self._input(task, step, values, resume))
-                if result is None:
-                    results.append(_EMPTY)
-                elif type(result) is NodeOutput:
-                    results.append(result)
-                else:
-                    results.append(normalize_output(result))
+                results.append(self._call_sync(task, step, values, resume))
             except Exception as exc:
                 results.append(Failure(exc, 1))
             except BaseException as exc:
@@ -268,7 +288,6 @@ class StepRunner:
         results: list[NodeOutput | Failure | None] = [None] * len(tasks)
         pending: list[tuple[int, asyncio.Task[NodeOutput | Failure]]] = []
         sem: asyncio.Semaphore | None = None
-        deterministic = self.deterministic
         for task in tasks:
             spec = task.spec
             if spec.is_async or spec.blocking or spec.retry is not None:
@@ -283,18 +302,8 @@ class StepRunner:
                     )
                 )
                 continue
-            if deterministic:
-                self.buffers[task.ordinal] = []
             try:
-                result = spec.fn(self._input(task, step, values, resume))
-                if result is None:
-                    results[task.ordinal] = _EMPTY
-                elif type(result) is NodeOutput:
-                    results[task.ordinal] = result
-                else:
-                    if inspect.isawaitable(result):
-                        result = await result
-                    results[task.ordinal] = normalize_output(result)
+                results[task.ordinal] = self._call_sync(task, step, values, resume)
             except asyncio.CancelledError as exc:
                 if self.cancel_requested:
                     raise

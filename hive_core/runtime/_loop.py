@@ -38,7 +38,7 @@ from ..nodes import NodeOutput, Resume
 from ..run_types import Outcome, RunOptions, Status, StepReport
 from ..state._channels import Scope, Write
 from ..state._store import GlobalStore
-from ._commit import CommitResult, _check_value, commit_step, reduce_writes
+from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
 from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash
@@ -80,7 +80,7 @@ def apply_input_writes(
             raise UnknownChannelError(cid)
         if spec.scope is Scope.TASK_LOCAL:
             raise TaskLocalWriteNotAllowedError(cid)
-        _check_value(by_id, cid, w.value, writer, step)
+        check_write(by_id, cid, w.value, writer, step)  # the commit's own check
         grouped.setdefault(cid, []).append(w.value)
     order = sorted(grouped)
     for cid in order:

@@ -6,19 +6,17 @@ is a consistent boundary a checkpoint can be taken from.
 
 from __future__ import annotations
 
-import hashlib
-import struct
 import uuid
 from collections.abc import Mapping
 from typing import Any, final
 
 from ..graph._compiled import NodeSpec
+from ..ids import task_id
 from ..run_types import Interruption
 
 __all__ = ["EMPTY_LOCAL", "Seed", "Task", "ThreadState"]
 
 EMPTY_LOCAL: Mapping[str, object] = {}
-_U32 = struct.Struct(">I").pack
 
 
 @final
@@ -86,18 +84,12 @@ class Task:
 
     @property
     def id(self) -> str:
-        """sha256(run uuid ‖ u32 step ‖ 0 ‖ node ‖ 0 ‖ u32 ordinal ‖ fingerprint)."""
+        """The task id (``hive_core.ids.task_id``), derived once."""
         tid = self._id
         if tid is None:
-            tid = self._id = hashlib.sha256(
-                self.run_bytes
-                + _U32(self.step)
-                + b"\x00"
-                + self.node.encode()
-                + b"\x00"
-                + _U32(self.ordinal)
-                + self.fingerprint
-            ).hexdigest()
+            tid = self._id = task_id(
+                self.run_bytes, self.step, self.node, self.ordinal, self.fingerprint
+            )
         return tid
 
 

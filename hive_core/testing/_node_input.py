@@ -8,7 +8,7 @@ from typing import Any
 
 from ..environment import Environment
 from ..errors import ChannelTypeMismatchError, ScopeMismatchError, UnknownChannelError
-from ..events import STREAM_KINDS
+from ..events import STREAM_KINDS, StreamEvent
 from ..graph import CompiledGraph
 from ..ids import task_id
 from ..nodes import NodeInput, Resume
@@ -18,7 +18,7 @@ from ._fakes import FakeClock, SequentialIds
 
 __all__ = ["node_input"]
 
-_Emitted = list[tuple[str, str, dict[str, str]]]
+_Emitted = list[StreamEvent]
 
 
 def _channel(schema: SchemaSpec, key: Channel[Any] | str) -> Channel[Any]:
@@ -69,8 +69,8 @@ def node_input(
     ``local`` the task's task-local channels; keys are channels or channel ids, and
     every value is checked against its channel's type. The ids match the first run
     of a ``SequentialIds`` runtime, the environment defaults to one with a
-    ``FakeClock``, and stream events the node emits are appended to ``emitted`` as
-    ``(kind, value, metadata)`` when a list is given.
+    ``FakeClock``, and the stream events the node emits (``ModelToken`` …) are
+    appended to ``emitted`` as the node built them when a list is given.
 
     Raises:
         UnknownChannelError: a key names no channel of the schema.
@@ -86,14 +86,15 @@ def node_input(
     global_values.update(_checked(spec, values or {}, is_global=True))
     overlay = _checked(spec, local or {}, is_global=False)
 
-    def emit(kind: str, value: str, metadata: Mapping[str, str]) -> None:
-        if kind not in STREAM_KINDS:
-            raise ValueError(
-                f"unknown stream event kind {kind!r}; expected one of "
-                + ", ".join(sorted(STREAM_KINDS))
+    def emit(event: object) -> None:
+        kind = getattr(getattr(event, "__struct_config__", None), "tag", None)
+        if not isinstance(event, StreamEvent) or kind not in STREAM_KINDS:
+            raise TypeError(
+                f"emit() takes a stream event ({', '.join(sorted(STREAM_KINDS))}), "
+                f"got {type(event).__name__}"
             )
         if emitted is not None:
-            emitted.append((kind, value, dict(metadata)))
+            emitted.append(event)
 
     ids = SequentialIds()  # the first run of a SequentialIds runtime
     run_id, attempt_id = ids.new_run_id(), ids.new_attempt_id()

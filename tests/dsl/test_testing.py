@@ -15,6 +15,7 @@ from hive_core import (
     channel,
     schema_of,
 )
+from hive_core.events import CustomDebug, StreamEvent
 from hive_core.testing import FakeClock, SequentialIds
 from hive_dsl import Effects, Interrupt, Workflow, Write
 from hive_dsl.testing import node_input
@@ -63,7 +64,7 @@ class TestNodeInput:
 
     def test_run_context_fields(self) -> None:
         env = Environment(clock=FakeClock())
-        emitted: list[tuple[str, str, dict[str, str]]] = []
+        emitted: list[StreamEvent] = []
         ctx = node_input(
             S, node_id="n", step=3, thread_id="th", environment=env, emitted=emitted
         )
@@ -71,8 +72,8 @@ class TestNodeInput:
         assert ctx.run_id == str(SequentialIds().new_run_id())
         assert len(ctx.task_id) == 64
         assert ctx.environment is env
-        ctx.emit("custom_debug", "hello")
-        assert emitted == [("custom_debug", "hello", {})]
+        ctx.emit(CustomDebug("hello"))
+        assert emitted == [CustomDebug("hello")]
 
     def test_a_compiled_graph_gives_its_schema(self) -> None:
         @wf.node(start=True)

@@ -8,7 +8,7 @@ every pytest import mode.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -22,25 +22,23 @@ from hive_core import (
     RunOptions,
     Runtime,
 )
-from hive_core.events import trace_to_builtins
+from hive_core.events import StreamEvent, trace_to_builtins
 from hive_core.models import ToolRegistry
 from hive_core.testing import FakeClock, SequentialIds
 
 
 @attrs.define
 class Recorder:
-    """Collects ``emit(kind, value, metadata)`` calls as tuples."""
+    """Collects the stream events passed to ``emit(event)``."""
 
-    events: list[tuple[str, str, dict[str, str]]] = attrs.field(factory=list)
+    events: list[StreamEvent] = attrs.field(factory=list)
 
-    def __call__(
-        self, kind: str, value: str = "", metadata: Mapping[str, str] | None = None
-    ) -> None:
-        self.events.append((kind, value, dict(metadata or {})))
+    def __call__(self, event: StreamEvent, /) -> None:
+        self.events.append(event)
 
     @property
     def kinds(self) -> list[str]:
-        return [k for k, _, _ in self.events]
+        return [str(e.__struct_config__.tag) for e in self.events]
 
 
 @pytest.fixture

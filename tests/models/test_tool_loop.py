@@ -9,6 +9,13 @@ from typing import Any
 import pytest
 
 from hive_core import InvalidRunOptionsError
+from hive_core.events import (
+    ModelInvocationFinished,
+    ModelInvocationStarted,
+    ModelToken,
+    ToolInvocationFinished,
+    ToolInvocationStarted,
+)
 from hive_core.models import (
     ChatMessage,
     ChatRequest,
@@ -63,8 +70,8 @@ class TestHappyPath:
         assert [m.content for m in result.appended] == ["hello"]
         assert result.model_invocations == 1
         assert recorder.events == [
-            ("model_invocation_started", "m", {}),
-            ("model_invocation_finished", "", {}),
+            ModelInvocationStarted("m"),
+            ModelInvocationFinished(),
         ]
 
     def test_tools_run_and_results_go_back_to_the_model(
@@ -94,17 +101,13 @@ class TestHappyPath:
             "model_invocation_started",
             "model_invocation_finished",
         ]
-        assert recorder.events[3] == (
-            "tool_invocation_finished",
-            "add",
-            {"success": "true"},
-        )
+        assert recorder.events[3] == ToolInvocationFinished("add", True)
 
     def test_stream_mode_emits_tokens(self, recorder: Any) -> None:
         client = ScriptedModelClient(["one two three"])
         config = ToolLoopConfig(mode="stream")
         result = run(run_tool_loop(REQUEST, client, None, config, recorder))
-        tokens = [v for k, v, _ in recorder.events if k == "model_token"]
+        tokens = [e.text for e in recorder.events if isinstance(e, ModelToken)]
         assert tokens == ["one", " two", " three"]
         assert "".join(tokens) == result.response.message.content
 
@@ -219,12 +222,16 @@ class TestTools:
         )
         with pytest.raises(RuntimeError, match="boom"):
             run(run_tool_loop(REQUEST, client, registry, ToolLoopConfig(), recorder))
-        tool_events = [e for e in recorder.events if e[0].startswith("tool_")]
+        tool_events = [
+            e
+            for e in recorder.events
+            if isinstance(e, ToolInvocationStarted | ToolInvocationFinished)
+        ]
         assert tool_events == [
-            ("tool_invocation_started", "add", {}),
-            ("tool_invocation_finished", "add", {"success": "true"}),
-            ("tool_invocation_started", "explode", {}),
-            ("tool_invocation_finished", "explode", {"success": "false"}),
+            ToolInvocationStarted("add"),
+            ToolInvocationFinished("add", True),
+            ToolInvocationStarted("explode"),
+            ToolInvocationFinished("explode", False),
         ]
 
     def test_missing_registry_raises(self) -> None:

@@ -34,7 +34,7 @@ from hive_core import (
     reducers,
 )
 from hive_core.environment import Environment
-from hive_core.events import trace_to_builtins
+from hive_core.events import ModelToken, trace_to_builtins
 from hive_core.testing import FakeClock, SequentialIds
 
 RUNS = 3
@@ -84,9 +84,9 @@ def build(shape: Shape, delays: random.Random) -> CompiledGraph:
 
         async def fn(inp: NodeInput) -> NodeOutput:
             tag = inp.store.get(P.tag)
-            inp.emit("model_token", f"{me}<")
+            inp.emit(ModelToken(f"{me}<"))
             await asyncio.sleep(delays.random() * 0.002)
-            inp.emit("model_token", f">{me}")
+            inp.emit(ModelToken(f">{me}"))
             spawn = [Spawn(c, {P.tag: f"{me}@{inp.step}"}) for c in children if not tag]
             return NodeOutput(
                 writes=[

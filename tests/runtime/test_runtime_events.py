@@ -25,6 +25,15 @@ from hive_core import (
     channel,
     reducers,
 )
+from hive_core.events import (
+    CustomDebug,
+    ModelInvocationFinished,
+    ModelInvocationStarted,
+    ModelToken,
+    RunFinished,
+    ToolInvocationFinished,
+    ToolInvocationStarted,
+)
 
 
 class E(Schema):
@@ -134,14 +143,14 @@ class TestStreamEvents:
 
         async def a(inp: NodeInput) -> None:
             await b_emitted.wait()
-            inp.emit("model_token", "a1")
-            inp.emit("model_token", "a2")
+            inp.emit(ModelToken("a1"))
+            inp.emit(ModelToken("a2"))
 
         async def b(inp: NodeInput) -> None:
-            inp.emit("model_token", "b1")
+            inp.emit(ModelToken("b1"))
             b_emitted.set()
             await asyncio.sleep(0)
-            inp.emit("custom_debug", "b-debug")
+            inp.emit(CustomDebug("b-debug"))
 
         return (
             GraphBuilder(E, start=["A", "B"])
@@ -197,11 +206,11 @@ class TestStreamEvents:
 
     def test_every_stream_kind(self, make_runtime: Any, collect: Any) -> None:
         def node(inp: NodeInput) -> None:
-            inp.emit("model_invocation_started", "gpt-x")
-            inp.emit("model_token", "hi")
-            inp.emit("model_invocation_finished")
-            inp.emit("tool_invocation_started", "search", {"q": "1"})
-            inp.emit("tool_invocation_finished", "search", {"success": "false"})
+            inp.emit(ModelInvocationStarted("gpt-x"))
+            inp.emit(ModelToken("hi"))
+            inp.emit(ModelInvocationFinished())
+            inp.emit(ToolInvocationStarted("search", metadata={"q": "1"}))
+            inp.emit(ToolInvocationFinished("search", False))
             inp.emit_debug("note", {"k": "v"})
 
         g = GraphBuilder(E, start=["A"]).add_node("A", node).compile()
@@ -242,15 +251,21 @@ class TestStreamEvents:
             },
         ]
 
-    def test_unknown_kind_fails_the_task(self, make_runtime: Any, collect: Any) -> None:
+    def test_a_non_stream_event_fails_the_task(
+        self, make_runtime: Any, collect: Any
+    ) -> None:
         g = (
             GraphBuilder(E, start=["A"])
-            .add_node("A", lambda inp: inp.emit("bogus"))
+            .add_node(
+                "A",
+                lambda inp: inp.emit(RunFinished(run_id="r", attempt_id="a", index=0)),  # type: ignore[arg-type]
+            )
             .compile()
         )
         got = asyncio.run(collect(make_runtime(g), "t"))
         assert isinstance(got.error, NodeError)
-        assert isinstance(got.error.__cause__, ValueError)
+        assert isinstance(got.error.__cause__, TypeError)
+        assert "got RunFinished" in str(got.error.__cause__)
 
 
 class TestBackpressure:
@@ -258,11 +273,11 @@ class TestBackpressure:
         self, make_runtime: Any, collect: Any
     ) -> None:
         def chatty(inp: NodeInput) -> None:
-            inp.emit("model_token", "a")
-            inp.emit("custom_debug", "x")  # per-task buffer (capacity 2) now full
-            inp.emit("model_token", "b")  # last is not a token: dropped
-            inp.emit("custom_debug", "y")  # dropped
-            inp.emit("model_token", "c")  # dropped
+            inp.emit(ModelToken("a"))
+            inp.emit(CustomDebug("x"))  # per-task buffer (capacity 2) now full
+            inp.emit(ModelToken("b"))  # last is not a token: dropped
+            inp.emit(CustomDebug("y"))  # dropped
+            inp.emit(ModelToken("c"))  # dropped
 
         async def main() -> Any:
             async def slow(ev: Any, handle: Any) -> None:
@@ -295,7 +310,7 @@ class TestBackpressure:
     ) -> None:
         def tokens(inp: NodeInput) -> None:
             for t in "abcd":
-                inp.emit("model_token", t)
+                inp.emit(ModelToken(t))
 
         g = GraphBuilder(E, start=["A"]).add_node("A", tokens).compile()
         opts = RunOptions(deterministic_token_streaming=True, event_buffer_capacity=2)
@@ -308,7 +323,7 @@ class TestBackpressure:
     ) -> None:
         def tools(inp: NodeInput) -> None:
             for name in "abc":
-                inp.emit("tool_invocation_started", name)
+                inp.emit(ToolInvocationStarted(name))
 
         g = GraphBuilder(E, start=["A"]).add_node("A", tools).compile()
         opts = RunOptions(deterministic_token_streaming=True, event_buffer_capacity=2)
@@ -322,11 +337,11 @@ class TestBackpressure:
 
             async def chatty(inp: NodeInput) -> None:
                 await consumer_parked.wait()
-                inp.emit("model_token", "a")  # fills the buffer (capacity 1)
-                inp.emit("model_token", "b")  # coalesces into "ab"
-                inp.emit("custom_debug", "x")  # dropped
-                inp.emit("tool_invocation_started", "t")  # never dropped
-                inp.emit("model_token", "c")  # last is not a token: dropped
+                inp.emit(ModelToken("a"))  # fills the buffer (capacity 1)
+                inp.emit(ModelToken("b"))  # coalesces into "ab"
+                inp.emit(CustomDebug("x"))  # dropped
+                inp.emit(ToolInvocationStarted("t"))  # never dropped
+                inp.emit(ModelToken("c"))  # last is not a token: dropped
                 node_done.set()
 
             async def park(ev: Any, handle: Any) -> None:

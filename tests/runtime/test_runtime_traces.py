@@ -33,6 +33,7 @@ from hive_core import (
     channel,
     reducers,
 )
+from hive_core.events import ModelToken
 from hive_core.runtime._commit import commit_step
 from hive_core.runtime._plan import plan_tasks
 from hive_core.runtime._state import Seed
@@ -652,7 +653,7 @@ class TestRetries:
 
         def flaky(inp: NodeInput) -> NodeOutput:
             attempts.append(len(attempts) + 1)
-            inp.emit("model_token", f"attempt {len(attempts)}")
+            inp.emit(ModelToken(f"attempt {len(attempts)}"))
             if len(attempts) < 3:
                 raise ConnectionError(f"try {len(attempts)}")
             return NodeOutput(writes=[Write(Log.log, [f"ok after {len(attempts)}"])])

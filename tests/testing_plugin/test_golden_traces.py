@@ -25,6 +25,13 @@ from hive_core import (
     channel,
     reducers,
 )
+from hive_core.events import (
+    ModelInvocationFinished,
+    ModelInvocationStarted,
+    ModelToken,
+    ToolInvocationFinished,
+    ToolInvocationStarted,
+)
 from hive_core.testing import Tracer
 from hive_core.testing._plugin import _explain
 from hive_core.testing._snapshot import HiveTraceExtension
@@ -37,17 +44,17 @@ class Chat(Schema):
 
 
 async def answer(node: NodeInput) -> NodeOutput:
-    node.emit("model_invocation_started", "tiny-model")
+    node.emit(ModelInvocationStarted("tiny-model"))
     for token in ("Low", " tide", " at", " 6pm"):
         await asyncio.sleep(0)
-        node.emit("model_token", token)
-    node.emit("model_invocation_finished")
+        node.emit(ModelToken(token))
+    node.emit(ModelInvocationFinished())
     return NodeOutput(writes=[Write(Chat.transcript, ["Low tide at 6pm"])])
 
 
 async def look_up(node: NodeInput) -> NodeOutput:
-    node.emit("tool_invocation_started", "tide table", {"port": "Brest"})
-    node.emit("tool_invocation_finished", "tide table", {"success": "false"})
+    node.emit(ToolInvocationStarted("tide table", metadata={"port": "Brest"}))
+    node.emit(ToolInvocationFinished("tide table", False))
     node.emit_debug("cache miss", {"key": "brest/today"})
     return NodeOutput(writes=[Write(Chat.transcript, ["table: unavailable"])])
 

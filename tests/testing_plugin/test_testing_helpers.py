@@ -27,6 +27,7 @@ from hive_core import (
     channel,
     reducers,
 )
+from hive_core.events import CustomDebug, ModelToken, RunFinished, StreamEvent
 from hive_core.testing import (
     FakeClock,
     ScriptedCall,
@@ -114,16 +115,16 @@ class TestNodeInput:
         )
 
     def test_stream_events_are_collected(self) -> None:
-        emitted: list[tuple[str, str, dict[str, str]]] = []
+        emitted: list[StreamEvent] = []
         ctx = node_input(Desk, emitted=emitted)
-        ctx.emit("model_token", "Hel", {"i": "0"})
+        ctx.emit(ModelToken("Hel", metadata={"i": "0"}))
         ctx.emit_debug("cache-miss")
         assert emitted == [
-            ("model_token", "Hel", {"i": "0"}),
-            ("custom_debug", "cache-miss", {}),
+            ModelToken("Hel", metadata={"i": "0"}),
+            CustomDebug("cache-miss"),
         ]
-        with pytest.raises(ValueError, match="unknown stream event kind 'token'"):
-            ctx.emit("token", "x")
+        with pytest.raises(TypeError, match="got RunFinished"):
+            ctx.emit(RunFinished(run_id="r", attempt_id="a", index=0))  # type: ignore[arg-type]
 
 
 class TestScriptedService:
@@ -322,7 +323,7 @@ class TestTracer:
         async def talk(node: NodeInput) -> NodeOutput:
             for word in ("a", "b"):
                 await asyncio.sleep(0.001 if node.node_id == "A" else 0)
-                node.emit("model_token", f"{node.node_id}{word}")
+                node.emit(ModelToken(f"{node.node_id}{word}"))
             return NodeOutput()
 
         graph = (
