@@ -171,10 +171,14 @@ def decode_checkpoint(
             reason=f"expected bytes, got {type(data).__name__}",
         )
     view = memoryview(data)
+    if len(view) <= _CRC_BYTES:
+        raise CheckpointDecodeError(
+            "checkpoint",
+            checkpoint_id=checkpoint_id,
+            reason=f"{len(view)} bytes are too short for a checkpoint",
+        )
     body = view[:-_CRC_BYTES]
-    if len(view) <= _CRC_BYTES or zlib.crc32(body) != int.from_bytes(
-        view[-_CRC_BYTES:], "big"
-    ):
+    if zlib.crc32(body) != int.from_bytes(view[-_CRC_BYTES:], "big"):
         raise CheckpointCorruptError(
             "checkpoint",
             checkpoint_id=checkpoint_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import CheckpointDecodeError, CheckpointEncodeError
 from ._format import (
     Checkpoint,
     CheckpointSummary,
@@ -38,7 +39,10 @@ class InMemoryCheckpointStore:
         data = encode_checkpoint(check_checkpoint(checkpoint))
         # Decoding now, not at the next load, turns a field of the wrong type into
         # an error of this save instead of a thread that can never load again.
-        decode_checkpoint(data, checkpoint_id=checkpoint.id)
+        try:
+            decode_checkpoint(data, checkpoint_id=checkpoint.id)
+        except CheckpointDecodeError as exc:
+            raise CheckpointEncodeError("checkpoint", reason=exc.reason) from exc
         thread = checkpoint.thread_id
         self._threads.setdefault(thread, {})[checkpoint.id] = data
         self._summaries.setdefault(thread, {})[checkpoint.id] = summarize(checkpoint)

@@ -85,6 +85,7 @@ from ._sqlite_rows import (
     META_VERSION,
     ROW_TYPES,
     SCHEMA,
+    SCHEMA_OBJECTS,
     SELECT_LATEST,
     SELECT_ONE,
     SELECT_STREAMS,
@@ -154,12 +155,21 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             synchronous=synchronous,
         )
         try:
-            self._db.call("open", self._setup, begin="BEGIN IMMEDIATE")
+            # A read first: opening a complete file must not wait for a writer.
+            if not self._db.call("open", self._check_layout):
+                self._db.call("open", self._setup, begin="BEGIN IMMEDIATE")
         except BaseException:
             self._db.close()
             raise
 
-    def _setup(self, conn: sqlite3.Connection) -> None:
+    def _check_layout(self, conn: sqlite3.Connection) -> bool:
+        """Whether every table exists; refuse a file of another layout untouched."""
+        if conn.execute(META_EXISTS).fetchone() is None:
+            return False
+        self._setup(conn, create=False)
+        return int(conn.execute(SCHEMA_OBJECTS).fetchone()[0]) == len(SCHEMA)
+
+    def _setup(self, conn: sqlite3.Connection, *, create: bool = True) -> None:
         """Create the tables, or refuse a file of another layout untouched."""
         if conn.execute(META_EXISTS).fetchone() is not None:
             row = conn.execute(META_VERSION).fetchone()
@@ -170,6 +180,8 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                     reason=f"{self.path}: store layout {found}, this version reads "
                     f"{STORE_SCHEMA_VERSION!r}",
                 )
+        if not create:
+            return
         for statement in SCHEMA:
             conn.execute(statement)
         conn.execute(

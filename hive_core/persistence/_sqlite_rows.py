@@ -35,6 +35,7 @@ __all__ = [
     "ROW_COLUMNS",
     "ROW_TYPES",
     "SCHEMA",
+    "SCHEMA_OBJECTS",
     "SELECT_LATEST",
     "SELECT_ONE",
     "SELECT_STREAMS",
@@ -157,6 +158,12 @@ UPSERT_CHECKPOINT = (
 META_EXISTS = (
     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hive_checkpoint_meta'"
 )
+SCHEMA_OBJECTS = (
+    "SELECT count(*) FROM sqlite_master WHERE name IN ('hive_checkpoint_meta', "
+    "'hive_checkpoint_threads', 'hive_checkpoints', 'hive_checkpoints_latest', "
+    "'hive_checkpoint_streams', 'hive_checkpoint_blobs')"
+)
+"""Six when every table and index of ``SCHEMA`` exists."""
 META_VERSION = "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
 
 
