@@ -513,12 +513,20 @@ class CheckpointCorruptError(CheckpointError):
     code = "checkpoint-corrupt"
 
     def __init__(
-        self, field: str, *, checkpoint_id: str = "", reason: str = ""
+        self,
+        field: str,
+        *,
+        checkpoint_id: str = "",
+        reason: str = "",
+        thread_id: str = "",
     ) -> None:
         self.field = field
         self.checkpoint_id = checkpoint_id
         self.reason = reason
+        self.thread_id = thread_id
         suffix = f" in checkpoint {checkpoint_id[:12]}" if checkpoint_id else ""
+        if thread_id:
+            suffix += f" of thread `{thread_id}`"
         super().__init__(
             f"Checkpoint field `{field}` is corrupt{suffix}"
             + (f": {reason}" if reason else "")

@@ -6,10 +6,15 @@ HiveError
     ├── InvalidNamespaceError (ValueError)   namespace is not a tuple of str
     ├── InvalidMemoryArgumentError (ValueError)
     │                                        key, text, metadata, query or limit is wrong
-    ├── MemoryStoreClosedError               the SQLite store was used after close()
     ├── MemorySchemaError                    the SQLite file was written by other rules
-    └── EmbeddingError (ValueError)          the embedding function returned bad vectors
+    ├── EmbeddingError (ValueError)          the embedding function returned bad vectors
+    └── MemoryCorruptError                   a stored row is not what the store wrote
 ```
+
+A closed, busy or damaged SQLite file raises the errors every store shares
+(``hive_core.persistence.StoreClosedError``, ``StoreBusyError``,
+``StoreDamagedError``); ``MemoryStoreClosedError`` is another name for
+``StoreClosedError``.
 
 Each class has a stable ``code`` (a heading in ``docs/errors.md``), keeps the facts as
 attributes, and pickles through :meth:`HiveError.__reduce__`.
@@ -18,11 +23,13 @@ attributes, and pickles through :meth:`HiveError.__reduce__`.
 from __future__ import annotations
 
 from ..errors import HiveError
+from ..persistence._errors import StoreClosedError
 
 __all__ = [
     "EmbeddingError",
     "InvalidMemoryArgumentError",
     "InvalidNamespaceError",
+    "MemoryCorruptError",
     "MemorySchemaError",
     "MemoryStoreClosedError",
     "MemoryStoreError",
@@ -66,18 +73,8 @@ class InvalidMemoryArgumentError(MemoryStoreError, ValueError):
         super().__init__(f"Argument `{argument}` must be {expected}, got {self.got}")
 
 
-class MemoryStoreClosedError(MemoryStoreError):
-    """A store method was called after ``close()``."""
-
-    code = "memory-store-closed"
-
-    def __init__(self, path: str, *, operation: str) -> None:
-        self.path = path
-        self.operation = operation
-        super().__init__(
-            f"Memory store `{path}` is closed; `{operation}` needs an open store\n\n"
-            "Fix: open a new store on the same file, or close it only when done."
-        )
+MemoryStoreClosedError = StoreClosedError
+"""The error every SQLite store raises after ``close()`` (one lifecycle, one error)."""
 
 
 class MemorySchemaError(MemoryStoreError):
@@ -112,6 +109,27 @@ class EmbeddingError(MemoryStoreError, ValueError):
         super().__init__(
             f"Embedding function returned invalid vectors for {texts} text"
             f"{'s' if texts != 1 else ''}: {reason}"
+        )
+
+
+class MemoryCorruptError(MemoryStoreError):
+    """A row of the SQLite memory file does not decode: it was altered or damaged.
+
+    Raised instead of the decoder's own error, naming the file and the item, so one
+    bad row never surfaces as a ``TypeError`` deep inside a recall.
+    """
+
+    code = "memory-corrupt"
+
+    def __init__(self, path: str, *, namespace: str, key: str, reason: str) -> None:
+        self.path = path
+        self.namespace = namespace
+        self.key = key
+        self.reason = reason
+        super().__init__(
+            f"Memory database `{path}` has a corrupt row (namespace {namespace}, key "
+            f"{key!r}): {reason}\n\nFix: restore the file from a backup, or delete "
+            "and re-remember that item."
         )
 
 

@@ -30,7 +30,7 @@ from ..persistence._postgres_pool import PoolOwner
 from ._errors import MemorySchemaError, MemoryStoreError
 from ._index import InvertedIndex, gc_paused, search
 from ._protocol import MemoryItem, Namespace, RecallHit
-from ._sqlite import _decode_metadata, _decode_namespace, _encode, _ns_text
+from ._sqlite import _encode, _metadata_decoder, _namespace_decoder, _ns_text
 from ._sqlite import _subtree_range as _sqlite_subtree_range
 from ._tokenize import TOKENIZER_VERSION, tokenize
 from ._validate import (
@@ -205,13 +205,13 @@ class PostgresMemoryStore:
             return
         self._seq = rows[-1][0]
         for _, ns_text, key, text in rows:
-            index = self._indexes.get(_decode_namespace(ns_text))
+            index = self._indexes.get(_namespace_decoder.decode(ns_text))
             if index is None:
                 continue
             if text is None:
                 index.remove(key)
                 if not len(index):
-                    del self._indexes[_decode_namespace(ns_text)]
+                    del self._indexes[_namespace_decoder.decode(ns_text)]
             else:
                 index.upsert(key, tokenize(text))
 
@@ -315,7 +315,10 @@ class PostgresMemoryStore:
         if row is None:
             return None
         return MemoryItem(
-            namespace=namespace, key=key, text=row[0], metadata=_decode_metadata(row[1])
+            namespace=namespace,
+            key=key,
+            text=row[0],
+            metadata=_metadata_decoder.decode(row[1]),
         )
 
     async def recall(
@@ -345,7 +348,7 @@ class PostgresMemoryStore:
                         _sqlite_subtree_range(namespace),
                     )
                     names = sorted(
-                        _decode_namespace(r[0]) for r in await cur.fetchall()
+                        _namespace_decoder.decode(r[0]) for r in await cur.fetchall()
                     )
                 else:
                     names = [namespace]
@@ -369,7 +372,10 @@ class PostgresMemoryStore:
             for score, name, key in found:
                 text, meta = rows[(_ns_text(name), key)]
                 item = MemoryItem(
-                    namespace=name, key=key, text=text, metadata=_decode_metadata(meta)
+                    namespace=name,
+                    key=key,
+                    text=text,
+                    metadata=_metadata_decoder.decode(meta),
                 )
                 hits.append(RecallHit(item=item, score=score))
             return hits

@@ -8,21 +8,29 @@ the row of its ``(namespace, key)`` to a new, strictly increasing ``seq``, so a 
 that remembers the last ``seq`` it applied replays exactly what it missed. Recall
 therefore costs what the in-memory store costs plus one indexed probe of the log and
 one primary-key lookup per hit, and scores are identical to the in-memory store's.
+
+The connection (WAL, the lock, busy retries, typed errors for a closed, busy or
+damaged file) is the lifecycle every SQLite store shares, in
+``hive_core/persistence/_connection.py``; rows that do not decode raise
+:class:`MemoryCorruptError`.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from types import TracebackType
+from collections.abc import Iterable, Mapping
 from typing import Final, final
 
 import msgspec
 
-from ._errors import MemorySchemaError, MemoryStoreClosedError
+from ..persistence._connection import (
+    BusyPolicy,
+    SQLiteConnection,
+    SQLiteStoreBase,
+    busy_policy,
+)
+from ._errors import MemoryCorruptError, MemorySchemaError
 from ._index import InvertedIndex, gc_paused, search
 from ._protocol import MemoryItem, Namespace, RecallHit
 from ._tokenize import TOKENIZER_VERSION, tokenize
@@ -38,6 +46,10 @@ from ._validate import (
 __all__ = ["SCHEMA_VERSION", "SQLiteMemoryStore"]
 
 SCHEMA_VERSION: Final = "1"
+_EXPECTED_META: Final = {
+    "schema_version": SCHEMA_VERSION,
+    "tokenizer": TOKENIZER_VERSION,
+}
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS hive_memory_meta (
@@ -61,8 +73,8 @@ _LOG = "INSERT OR REPLACE INTO hive_memory_log (ns, key) VALUES (?, ?)"
 _SELECT_ITEM = "SELECT text, metadata FROM hive_memory_items WHERE ns = ? AND key = ?"
 
 _encode = msgspec.json.Encoder().encode
-_decode_metadata = msgspec.json.Decoder(dict[str, str]).decode
-_decode_namespace = msgspec.json.Decoder(tuple[str, ...]).decode
+_metadata_decoder = msgspec.json.Decoder(dict[str, str])
+_namespace_decoder = msgspec.json.Decoder(tuple[str, ...])
 
 
 def _ns_text(namespace: Namespace) -> str:
@@ -79,7 +91,7 @@ def _subtree_range(namespace: Namespace) -> tuple[str, str, str]:
 
 
 @final
-class SQLiteMemoryStore:
+class SQLiteMemoryStore(SQLiteStoreBase):
     """A persistent :class:`~hive_core.memory.MemoryStore` in one SQLite file (WAL).
 
     Several stores may open the same file, in threads or processes: readers never
@@ -88,125 +100,130 @@ class SQLiteMemoryStore:
     with ``synchronous=NORMAL``, which survives a process crash (only a power loss
     can drop the last commits). The first recall of a namespace tokenises all of its
     items to warm the index (about 1 s per 100k paragraphs); later recalls do not.
+    ``timeout`` is how long a call waits for another writer's lock (seconds, or a
+    :class:`~hive_core.persistence.BusyPolicy`) before ``StoreBusyError``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
-        self._path = os.fspath(path)
-        self._lock = threading.RLock()
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float | BusyPolicy = 5.0
+    ) -> None:
         self._indexes: dict[Namespace, InvertedIndex] = {}
         self._seq = 0
-        self._closed = False
-        self._conn = sqlite3.connect(
-            self._path, timeout=timeout, isolation_level=None, check_same_thread=False
+        self._db = SQLiteConnection(
+            path, store="SQLiteMemoryStore", busy=busy_policy(timeout)
         )
         try:
-            self._setup()
+            self._check_meta(
+                self._db.call("open", self._setup, begin="BEGIN IMMEDIATE")
+            )
         except BaseException:
-            self._conn.close()
+            self._db.close()
             raise
 
-    def _setup(self) -> None:
-        conn = self._conn
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        expected = {"schema_version": SCHEMA_VERSION, "tokenizer": TOKENIZER_VERSION}
-        with self._transaction("BEGIN IMMEDIATE"):
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            for name, value in sorted(expected.items()):
-                conn.execute(
-                    "INSERT OR IGNORE INTO hive_memory_meta (name, value) VALUES (?, ?)",
-                    (name, value),
-                )
-            found = dict(conn.execute("SELECT name, value FROM hive_memory_meta"))
-        for name, value in sorted(expected.items()):
+    @staticmethod
+    def _setup(conn: sqlite3.Connection) -> dict[str, object]:
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        for name, value in sorted(_EXPECTED_META.items()):
+            conn.execute(
+                "INSERT OR IGNORE INTO hive_memory_meta (name, value) VALUES (?, ?)",
+                (name, value),
+            )
+        return dict(conn.execute("SELECT name, value FROM hive_memory_meta"))
+
+    def _check_meta(self, found: dict[str, object]) -> None:
+        for name, value in sorted(_EXPECTED_META.items()):
             if found.get(name) != value:
                 raise MemorySchemaError(
-                    self._path, setting=name, expected=value, found=found.get(name, "")
+                    self.path,
+                    setting=name,
+                    expected=value,
+                    found=str(found.get(name, "")),
                 )
 
-    @property
-    def path(self) -> str:
-        """The database file this store was opened on."""
-        return self._path
+    def _on_close(self) -> None:
+        self._indexes.clear()
 
-    def close(self) -> None:
-        """Close the connection and drop the warm indexes. Idempotent."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._indexes.clear()
-                self._conn.close()
+    def _corrupt(self, ns_text: str, key: object, reason: str) -> MemoryCorruptError:
+        return MemoryCorruptError(
+            self.path, namespace=ns_text, key=str(key), reason=reason
+        )
 
-    def __enter__(self) -> SQLiteMemoryStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _check_open(self, operation: str) -> None:
-        if self._closed:
-            raise MemoryStoreClosedError(self._path, operation=operation)
-
-    @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        """``BEGIN`` (a read snapshot) or ``BEGIN IMMEDIATE`` (the write lock)."""
-        conn = self._conn
-        conn.execute(begin)
+    def _namespace(self, ns_text: object) -> Namespace:
         try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # never mask the original error
-                conn.execute("ROLLBACK")
-            raise
+            if not isinstance(ns_text, str):
+                raise TypeError(f"namespace column is {type(ns_text).__name__}")
+            return _namespace_decoder.decode(ns_text)
+        except (TypeError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise self._corrupt(repr(ns_text), "", str(exc)) from None
 
-    # -- cache maintenance (callers hold the lock and an open transaction) ---------
+    def _item(self, ns_text: str, key: str, row: object) -> tuple[str, dict[str, str]]:
+        """``(text, metadata)`` of a row of ``_SELECT_ITEM``, checked."""
+        if not isinstance(row, tuple) or len(row) != 2:
+            raise self._corrupt(ns_text, key, "the item row is missing")
+        text, metadata = row
+        if not isinstance(text, str):
+            raise self._corrupt(ns_text, key, f"text is {type(text).__name__}")
+        try:
+            if not isinstance(metadata, str):
+                raise TypeError(f"metadata is {type(metadata).__name__}")
+            return text, _metadata_decoder.decode(metadata)
+        except (TypeError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise self._corrupt(ns_text, key, str(exc)) from None
 
-    def _catch_up(self) -> None:
-        """Replay into the warm indexes every change committed since the last call."""
-        rows = self._conn.execute(
+    # -- cache maintenance (inside a transaction of ``self._db.call``) ------------
+
+    def _catch_up(self, conn: sqlite3.Connection) -> None:
+        """Replay into the warm indexes every change committed since the last call.
+
+        Repeating it (when a locked transaction is retried) is harmless: it reads
+        only committed rows and moves ``_seq`` forward.
+        """
+        rows = conn.execute(
             "SELECT seq, ns, key FROM hive_memory_log WHERE seq > ? ORDER BY seq",
             (self._seq,),
         ).fetchall()
         if not rows:
             return
-        self._seq = rows[-1][0]
         if not self._indexes:
+            self._seq = rows[-1][0]
             return
         for _, ns_text, key in rows:
-            namespace = _decode_namespace(ns_text)
-            index = self._indexes.get(namespace)
+            index = self._indexes.get(self._namespace(ns_text))
             if index is None:
                 continue
-            row = self._conn.execute(
+            row = conn.execute(
                 "SELECT text FROM hive_memory_items WHERE ns = ? AND key = ?",
                 (ns_text, key),
             ).fetchone()
             if row is None:
                 index.remove(key)
                 if not len(index):
-                    del self._indexes[namespace]
+                    del self._indexes[self._namespace(ns_text)]
             else:
-                index.upsert(key, tokenize(row[0]))
+                index.upsert(key, self._tokens(ns_text, key, row[0]))
+        self._seq = rows[-1][0]
 
-    def _warm(self, namespace: Namespace) -> InvertedIndex | None:
+    def _tokens(self, ns_text: str, key: object, text: object) -> list[str]:
+        if not isinstance(text, str) or not isinstance(key, str):
+            raise self._corrupt(ns_text, key, f"text is {type(text).__name__}")
+        return tokenize(text)
+
+    def _warm(
+        self, conn: sqlite3.Connection, namespace: Namespace
+    ) -> InvertedIndex | None:
         index = self._indexes.get(namespace)
         if index is not None:
             return index
         index = InvertedIndex()
-        rows = self._conn.execute(
+        ns_text = _ns_text(namespace)
+        rows = conn.execute(
             "SELECT key, text FROM hive_memory_items WHERE ns = ? ORDER BY key",
-            (_ns_text(namespace),),
+            (ns_text,),
         )
         with gc_paused():
             for key, text in rows:
-                index.upsert(key, tokenize(text))
+                index.upsert(key, self._tokens(ns_text, key, text))
         if not len(index):
             return None
         index.flush()
@@ -214,8 +231,8 @@ class SQLiteMemoryStore:
         return index
 
     def _write(self, items: list[MemoryItem]) -> None:
-        with self._transaction("BEGIN IMMEDIATE") as conn:
-            self._catch_up()
+        def write(conn: sqlite3.Connection) -> int:
+            self._catch_up(conn)
             conn.executemany(
                 _UPSERT_ITEM,
                 [
@@ -226,17 +243,21 @@ class SQLiteMemoryStore:
             names = sorted({i.namespace for i in items})
             conn.executemany(_ADD_NAMESPACE, [(_ns_text(n),) for n in names])
             conn.executemany(_LOG, [(_ns_text(i.namespace), i.key) for i in items])
-            seq = conn.execute("SELECT max(seq) FROM hive_memory_log").fetchone()[0]
-        self._seq = seq
-        touched: dict[Namespace, InvertedIndex] = {}
-        with gc_paused():
-            for item in items:
-                index = self._indexes.get(item.namespace)
-                if index is not None:
-                    index.upsert(item.key, tokenize(item.text))
-                    touched[item.namespace] = index
-            for index in touched.values():
-                index.flush()
+            return int(
+                conn.execute("SELECT max(seq) FROM hive_memory_log").fetchone()[0]
+            )
+
+        with self._db.lock:
+            self._seq = self._db.call("remember", write, begin="BEGIN IMMEDIATE")
+            touched: dict[Namespace, InvertedIndex] = {}
+            with gc_paused():
+                for item in items:
+                    index = self._indexes.get(item.namespace)
+                    if index is not None:
+                        index.upsert(item.key, tokenize(item.text))
+                        touched[item.namespace] = index
+                for index in touched.values():
+                    index.flush()
 
     # -- the MemoryStore protocol ------------------------------------------------
 
@@ -249,9 +270,8 @@ class SQLiteMemoryStore:
     ) -> MemoryItem:
         """Insert or replace the item at ``(namespace, key)`` and return it."""
         item = new_item(namespace, key, text, metadata)
-        with self._lock:
-            self._check_open("remember")
-            self._write([item])
+        self._db.check_open("remember")
+        self._write([item])
         return MemoryItem(
             namespace=item.namespace,
             key=item.key,
@@ -262,24 +282,22 @@ class SQLiteMemoryStore:
     async def remember_many(self, items: Iterable[MemoryItem]) -> int:
         """Remember every item in one transaction (later duplicates win); the count."""
         checked = [checked_item(item) for item in items]
-        with self._lock:
-            self._check_open("remember_many")
-            if checked:
-                self._write(checked)
+        self._db.check_open("remember_many")
+        if checked:
+            self._write(checked)
         return len(checked)
 
     async def get(self, namespace: Namespace, key: str) -> MemoryItem | None:
         """The item at ``(namespace, key)``, or ``None``."""
         ns_text = _ns_text(check_namespace(namespace))
         check_key(key)
-        with self._lock:
-            self._check_open("get")
-            row = self._conn.execute(_SELECT_ITEM, (ns_text, key)).fetchone()
+        row = self._db.call(
+            "get", lambda conn: conn.execute(_SELECT_ITEM, (ns_text, key)).fetchone()
+        )
         if row is None:
             return None
-        return MemoryItem(
-            namespace=namespace, key=key, text=row[0], metadata=_decode_metadata(row[1])
-        )
+        text, metadata = self._item(ns_text, key, row)
+        return MemoryItem(namespace=namespace, key=key, text=text, metadata=metadata)
 
     async def recall(
         self,
@@ -293,68 +311,67 @@ class SQLiteMemoryStore:
         check_namespace(namespace)
         tokens = tokenize(check_query(query))
         check_limit(limit)
-        with self._lock:
-            self._check_open("recall")
-            if limit <= 0 or not tokens:
-                return []
-            with self._transaction("BEGIN") as conn:
-                self._catch_up()
-                if include_descendants:
-                    names = sorted(
-                        _decode_namespace(row[0])
-                        for row in conn.execute(
-                            "SELECT ns FROM hive_memory_namespaces "
-                            "WHERE ns = ? OR (ns >= ? AND ns < ?)",
-                            _subtree_range(namespace),
-                        )
+        self._db.check_open("recall")
+        if limit <= 0 or not tokens:
+            return []
+
+        def read(conn: sqlite3.Connection) -> list[RecallHit]:
+            self._catch_up(conn)
+            if include_descendants:
+                names = sorted(
+                    self._namespace(row[0])
+                    for row in conn.execute(
+                        "SELECT ns FROM hive_memory_namespaces "
+                        "WHERE ns = ? OR (ns >= ? AND ns < ?)",
+                        _subtree_range(namespace),
                     )
-                else:
-                    names = [namespace]
-                parts: list[tuple[Namespace, InvertedIndex]] = []
-                for name in names:
-                    index = self._warm(name)
-                    if index is not None:
-                        parts.append((name, index))
-                hits: list[RecallHit] = []
-                for score, name, key in search(parts, tokens, limit):
-                    text, metadata = conn.execute(
-                        _SELECT_ITEM, (_ns_text(name), key)
-                    ).fetchone()
-                    item = MemoryItem(
-                        namespace=name,
-                        key=key,
-                        text=text,
-                        metadata=_decode_metadata(metadata),
-                    )
-                    hits.append(RecallHit(item=item, score=score))
-        return hits
+                )
+            else:
+                names = [namespace]
+            parts: list[tuple[Namespace, InvertedIndex]] = []
+            for name in names:
+                index = self._warm(conn, name)
+                if index is not None:
+                    parts.append((name, index))
+            hits: list[RecallHit] = []
+            for score, name, key in search(parts, tokens, limit):
+                ns_text = _ns_text(name)
+                row = conn.execute(_SELECT_ITEM, (ns_text, key)).fetchone()
+                text, metadata = self._item(ns_text, key, row)
+                item = MemoryItem(namespace=name, key=key, text=text, metadata=metadata)
+                hits.append(RecallHit(item=item, score=score))
+            return hits
+
+        return self._db.call("recall", read)
 
     async def delete(self, namespace: Namespace, key: str) -> bool:
         """Remove the item; ``True`` if it existed. An emptied namespace is dropped."""
         ns_text = _ns_text(check_namespace(namespace))
         check_key(key)
-        with self._lock:
-            self._check_open("delete")
-            seq = 0
-            with self._transaction("BEGIN IMMEDIATE") as conn:
-                self._catch_up()
-                cursor = conn.execute(
-                    "DELETE FROM hive_memory_items WHERE ns = ? AND key = ?",
-                    (ns_text, key),
-                )
-                existed = cursor.rowcount > 0
-                if existed:
-                    conn.execute(
-                        "DELETE FROM hive_memory_namespaces WHERE ns = ? AND NOT EXISTS "
-                        "(SELECT 1 FROM hive_memory_items WHERE ns = ?)",
-                        (ns_text, ns_text),
-                    )
-                    seq = conn.execute(_LOG, (ns_text, key)).lastrowid or 0
-            if existed:
-                self._seq = max(self._seq, seq)
-                index = self._indexes.get(namespace)
-                if index is not None:
-                    index.remove(key)
-                    if not len(index):
-                        del self._indexes[namespace]
-        return existed
+
+        def delete(conn: sqlite3.Connection) -> int | None:
+            self._catch_up(conn)
+            cursor = conn.execute(
+                "DELETE FROM hive_memory_items WHERE ns = ? AND key = ?",
+                (ns_text, key),
+            )
+            if cursor.rowcount <= 0:
+                return None
+            conn.execute(
+                "DELETE FROM hive_memory_namespaces WHERE ns = ? AND NOT EXISTS "
+                "(SELECT 1 FROM hive_memory_items WHERE ns = ?)",
+                (ns_text, ns_text),
+            )
+            return conn.execute(_LOG, (ns_text, key)).lastrowid or 0
+
+        with self._db.lock:
+            seq = self._db.call("delete", delete, begin="BEGIN IMMEDIATE")
+            if seq is None:
+                return False
+            self._seq = max(self._seq, seq)
+            index = self._indexes.get(namespace)
+            if index is not None:
+                index.remove(key)
+                if not len(index):
+                    del self._indexes[namespace]
+        return True

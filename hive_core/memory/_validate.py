@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..persistence._threads import thread_id_problem
 from ._errors import InvalidMemoryArgumentError, InvalidNamespaceError
 from ._protocol import MemoryItem, Namespace
 
@@ -42,6 +43,10 @@ def check_namespace(namespace: object) -> Namespace:
             raise InvalidNamespaceError(namespace, reason="elements must be non-empty")
         if not _encodable(part):
             reason = f"element {part!r} contains a lone surrogate"
+            raise InvalidNamespaceError(namespace, reason=reason)
+        problem = thread_id_problem(part)  # the length limit of thread ids
+        if problem is not None:
+            reason = f"element {part[:40]!r}... is too long: {problem}"
             raise InvalidNamespaceError(namespace, reason=reason)
     return namespace
 

@@ -5,14 +5,25 @@ unpickled. ``InMemoryCheckpointStore`` is for tests; ``SQLiteCheckpointStore`` i
 embedded default (WAL, one transaction per save, delta chains).
 ``PostgresCheckpointStore`` (the ``postgres`` extra) serves many processes and
 machines; it is imported on first access, so ``import hive_core.persistence`` never
-loads psycopg, and it is left out of ``__all__`` for the same reason. See
-``docs/concepts/checkpoints.md``, ``docs/concepts/checkpoint-storage.md`` and
-``docs/persistence.md``.
+loads psycopg, and it is left out of ``__all__`` for the same reason. Every store
+failure is a typed ``HiveError``: ``StoreBusyError`` (retryable),
+``StoreDamagedError``, ``StoreClosedError``, ``InvalidThreadIdError`` and the
+checkpoint decode/corruption errors. See ``docs/concepts/checkpoints.md``,
+``docs/concepts/checkpoint-storage.md`` and ``docs/persistence.md``.
 """
 
 from __future__ import annotations
 
 from .._exports import public
+from ._connection import BusyPolicy
+from ._errors import (
+    InvalidStoreOptionError,
+    InvalidThreadIdError,
+    StoreBusyError,
+    StoreClosedError,
+    StoreDamagedError,
+    StoreError,
+)
 from ._format import (
     CHECKPOINT_FORMAT_VERSION,
     Checkpoint,
@@ -30,10 +41,14 @@ from ._migrate import (
     migrate_checkpoint,
     migrate_checkpoint_sync,
 )
-from ._sqlite import SQLiteCheckpointStore
+from ._sqlite import STORE_SCHEMA_VERSION, SQLiteCheckpointStore
+from ._threads import MAX_THREAD_ID_BYTES, validate_thread_id
 
 __all__ = [
     "CHECKPOINT_FORMAT_VERSION",
+    "MAX_THREAD_ID_BYTES",
+    "STORE_SCHEMA_VERSION",
+    "BusyPolicy",
     "Checkpoint",
     "CheckpointInterruption",
     "CheckpointStore",
@@ -42,11 +57,18 @@ __all__ = [
     "InMemoryCheckpointStore",
     "MigrationError",
     "MigrationReason",
+    "InvalidStoreOptionError",
+    "InvalidThreadIdError",
     "SQLiteCheckpointStore",
+    "StoreBusyError",
+    "StoreClosedError",
+    "StoreDamagedError",
+    "StoreError",
     "decode_checkpoint",
     "encode_checkpoint",
     "migrate_checkpoint",
     "migrate_checkpoint_sync",
+    "validate_thread_id",
 ]
 
 public(__name__, __all__, globals())

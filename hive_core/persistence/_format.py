@@ -2,16 +2,26 @@
 
 A ``Checkpoint`` holds only bytes produced by channel codecs plus plain strings and
 ints, encoded with msgspec (MessagePack on disk). Nothing is ever unpickled: loading
-a crafted checkpoint can at worst raise a decode error.
+a crafted checkpoint can at worst raise a decode error. ``encode_checkpoint`` ends
+the MessagePack with a CRC-32 of it, so a damaged byte anywhere is a typed
+``CheckpointCorruptError``, never a checkpoint with other content (see
+``docs/concepts/checkpoint-storage.md``).
 """
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+import zlib
+from typing import Final, Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from ..errors import CheckpointDecodeError
+from ..errors import (
+    CheckpointCorruptError,
+    CheckpointDecodeError,
+    CheckpointEncodeError,
+)
+from ._errors import InvalidStoreOptionError
+from ._threads import validate_thread_id
 
 __all__ = [
     "CHECKPOINT_FORMAT_VERSION",
@@ -20,6 +30,8 @@ __all__ = [
     "CheckpointStore",
     "CheckpointSummary",
     "FrontierEntry",
+    "check_checkpoint",
+    "check_limit",
     "decode_checkpoint",
     "encode_checkpoint",
     "latest_key",
@@ -84,23 +96,112 @@ _encoder = msgspec.msgpack.Encoder(order="deterministic")
 _decoder = msgspec.msgpack.Decoder(Checkpoint)
 
 
+_CRC_BYTES: Final = 4
+_MAX_STEP: Final = (1 << 63) - 1
+
+
+def check_checkpoint(checkpoint: object) -> Checkpoint:
+    """``checkpoint`` if its ids and scalar fields have their declared types.
+
+    ``msgspec.Struct`` does not check types on construction, so a store checks them
+    before saving: what a store accepts, it can load back.
+    """
+    if not isinstance(checkpoint, Checkpoint):
+        raise CheckpointEncodeError(
+            "checkpoint", reason=f"expected a Checkpoint, got {type(checkpoint)!r}"
+        )
+    validate_thread_id(checkpoint.thread_id)
+    validate_thread_id(checkpoint.id, what="checkpoint id")
+    for name in ("run_id", "schema_version", "graph_version"):
+        if not isinstance(getattr(checkpoint, name), str):
+            _bad_field(name, "a str", getattr(checkpoint, name))
+    for name in ("step_index", "format_version"):
+        value = getattr(checkpoint, name)
+        if type(value) is not int or not 0 <= value <= _MAX_STEP:
+            _bad_field(name, "an int in 0..2**63-1", value)
+    data: object = checkpoint.global_data
+    if not isinstance(data, dict):
+        _bad_field("global_data", "a dict", data)
+    return checkpoint
+
+
+def check_limit(limit: object) -> None:
+    """``list_checkpoints``' limit: ``None`` or an int >= 0 (every store)."""
+    if limit is not None and (type(limit) is not int or limit < 0):
+        raise InvalidStoreOptionError(
+            "limit", expected="an int >= 0 or None", got=limit
+        )
+
+
+def _bad_field(name: str, expected: str, got: object) -> None:
+    shown = repr(got)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise CheckpointEncodeError(
+        f"checkpoint.{name}",
+        reason=f"expected {expected}, got {type(got).__name__} {shown}",
+    )
+
+
 def encode_checkpoint(checkpoint: Checkpoint) -> bytes:
-    """Deterministic MessagePack bytes."""
-    return _encoder.encode(checkpoint)
+    """Deterministic MessagePack bytes followed by their CRC-32 (4 bytes, big-endian).
 
-
-def decode_checkpoint(data: bytes) -> Checkpoint:
-    """Decode MessagePack bytes; malformed input raises ``msgspec.DecodeError``."""
-    return _decoder.decode(data)
-
-
-def _decode_named(checkpoint_id: str, data: bytes) -> Checkpoint:
+    A value msgspec cannot encode raises ``CheckpointEncodeError``.
+    """
     try:
-        return decode_checkpoint(data)
+        data = _encoder.encode(checkpoint)
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+        raise CheckpointEncodeError("checkpoint", reason=str(exc)) from exc
+    return data + zlib.crc32(data).to_bytes(_CRC_BYTES, "big")
+
+
+def decode_checkpoint(
+    data: bytes, *, thread_id: str = "", checkpoint_id: str = ""
+) -> Checkpoint:
+    """The checkpoint ``encode_checkpoint`` made ``data`` from.
+
+    A CRC mismatch (any damaged byte), or a decoded id other than the expected
+    ``thread_id``/``checkpoint_id`` when given, raises ``CheckpointCorruptError``;
+    bytes that match their CRC but are not a checkpoint raise
+    ``CheckpointDecodeError``. Both name the thread and checkpoint asked for.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CheckpointDecodeError(
+            "checkpoint",
+            checkpoint_id=checkpoint_id,
+            reason=f"expected bytes, got {type(data).__name__}",
+        )
+    view = memoryview(data)
+    if len(view) <= _CRC_BYTES:
+        raise CheckpointDecodeError(
+            "checkpoint",
+            checkpoint_id=checkpoint_id,
+            reason=f"{len(view)} bytes are too short for a checkpoint",
+        )
+    body = view[:-_CRC_BYTES]
+    if zlib.crc32(body) != int.from_bytes(view[-_CRC_BYTES:], "big"):
+        raise CheckpointCorruptError(
+            "checkpoint",
+            checkpoint_id=checkpoint_id,
+            thread_id=thread_id,
+            reason=f"its {len(view)} bytes fail their CRC-32 check",
+        )
+    try:
+        checkpoint = _decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise CheckpointDecodeError(
             "checkpoint", checkpoint_id=checkpoint_id, reason=str(exc)
         ) from exc
+    if (thread_id and checkpoint.thread_id != thread_id) or (
+        checkpoint_id and checkpoint.id != checkpoint_id
+    ):
+        raise CheckpointCorruptError(
+            "checkpoint",
+            checkpoint_id=checkpoint_id,
+            thread_id=thread_id,
+            reason=f"it holds checkpoint {checkpoint.id[:12]!r} of thread "
+            f"{checkpoint.thread_id!r}",
+        )
+    return checkpoint
 
 
 def summarize(cp: Checkpoint) -> CheckpointSummary:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from ..errors import CheckpointDecodeError, CheckpointEncodeError
 from ._format import (
     Checkpoint,
     CheckpointSummary,
-    _decode_named,
+    check_checkpoint,
+    check_limit,
+    decode_checkpoint,
     encode_checkpoint,
     latest_key,
     summarize,
 )
+from ._threads import validate_thread_id
 
 __all__ = ["InMemoryCheckpointStore"]
 
@@ -18,7 +22,9 @@ class InMemoryCheckpointStore:
     """A dict of encoded checkpoints per thread; for tests and short-lived runs.
 
     Stores encoded bytes (not objects) so a round-trip through it exercises the
-    same codec path as a database would.
+    same codec path as a database would, CRC included: a damaged entry raises
+    ``CheckpointCorruptError`` naming its thread and checkpoint. It accepts and
+    refuses exactly what ``SQLiteCheckpointStore`` does.
     """
 
     inline = True
@@ -30,7 +36,13 @@ class InMemoryCheckpointStore:
         self._latest: dict[str, tuple[int, str]] = {}
 
     async def save(self, checkpoint: Checkpoint) -> None:
-        data = encode_checkpoint(checkpoint)
+        data = encode_checkpoint(check_checkpoint(checkpoint))
+        # Decoding now, not at the next load, turns a field of the wrong type into
+        # an error of this save instead of a thread that can never load again.
+        try:
+            decode_checkpoint(data, checkpoint_id=checkpoint.id)
+        except CheckpointDecodeError as exc:
+            raise CheckpointEncodeError("checkpoint", reason=exc.reason) from exc
         thread = checkpoint.thread_id
         self._threads.setdefault(thread, {})[checkpoint.id] = data
         self._summaries.setdefault(thread, {})[checkpoint.id] = summarize(checkpoint)
@@ -40,16 +52,17 @@ class InMemoryCheckpointStore:
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Decodes one checkpoint, not the thread's history."""
-        key = self._latest.get(thread_id)
+        key = self._latest.get(validate_thread_id(thread_id))
         if key is None:
             return None
-        return _decode_named(key[1], self._threads[thread_id][key[1]])
+        data = self._threads[thread_id][key[1]]
+        return decode_checkpoint(data, thread_id=thread_id, checkpoint_id=key[1])
 
     async def list_checkpoints(
         self, thread_id: str, limit: int | None = None
     ) -> list[CheckpointSummary]:
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0 or None, got {limit}")
+        validate_thread_id(thread_id)
+        check_limit(limit)
         found = sorted(
             self._summaries.get(thread_id, {}).values(), key=latest_key, reverse=True
         )
@@ -58,8 +71,12 @@ class InMemoryCheckpointStore:
     async def load_checkpoint(
         self, thread_id: str, checkpoint_id: str
     ) -> Checkpoint | None:
+        validate_thread_id(thread_id)
+        validate_thread_id(checkpoint_id, what="checkpoint id")
         data = self._threads.get(thread_id, {}).get(checkpoint_id)
-        return _decode_named(checkpoint_id, data) if data is not None else None
+        if data is None:
+            return None
+        return decode_checkpoint(data, thread_id=thread_id, checkpoint_id=checkpoint_id)
 
     async def thread_exists(self, thread_id: str) -> bool:
-        return bool(self._threads.get(thread_id))
+        return bool(self._threads.get(validate_thread_id(thread_id)))

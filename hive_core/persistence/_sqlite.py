@@ -10,7 +10,9 @@ Layout (see ``docs/concepts/checkpoint-storage.md`` for the reasoning and number
     One row per checkpoint: id, run id, step index and interruption flag as columns
     (listings read only those), plus ``body``, a MessagePack array with everything
     else except ``global_data``, and for each checkpointed channel a reference
-    ``(channel, stream, version, snapshot)`` into the blob table.
+    ``(channel, stream, version, snapshot)`` into the blob table. ``body_crc`` is a
+    CRC-32 of the body seeded with the row's columns and the thread's versions
+    (:func:`body_crc`), checked on every load before the body is decoded.
 ``hive_checkpoint_streams``
     One row per ``(thread, channel)``: the current head version of that channel's
     version chain and what the writer needs to choose delta or snapshot.
@@ -36,11 +38,12 @@ the last committed checkpoint as the latest. Only a power loss or OS crash can d
 the last few commits (never corrupt the file). Pick a different trade-off with
 ``synchronous="FULL"``.
 
-Concurrency: one connection per store object, opened with
-``check_same_thread=False`` and guarded by a lock, so a store may be shared between
-threads (its calls run one at a time). Several store objects (threads or processes)
-may open the same file: in WAL mode readers never block each other or the writer,
-and writers queue for up to ``timeout`` seconds.
+Concurrency and failures: the connection lifecycle of ``_connection.py`` (one
+connection per store object, guarded by a lock, so a store may be shared between
+threads; a locked database is retried until ``timeout`` and then raises
+``StoreBusyError``; a damaged file raises ``StoreDamagedError``). Several store
+objects (threads or processes) may open the same file: in WAL mode readers never
+block each other or the writer.
 
 Nothing is ever unpickled: rows are decoded with msgspec into fixed types, so a
 crafted file can at worst raise :class:`~hive_core.errors.CheckpointDecodeError` or
@@ -51,181 +54,77 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from collections.abc import Sequence
-from types import TracebackType
-from typing import ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import msgspec
 
 from ..errors import (
     CheckpointCorruptError,
-    CheckpointDecodeError,
     CheckpointEncodeError,
     CheckpointError,
 )
 from ._chains import (
     MAX_STREAM,
-    MAX_VERSION,
     ChannelRef,
     HeadCache,
     Row,
-    blob_key,
     common_prefix,
-    key_range,
     rebuild,
-    row_crc,
 )
+from ._connection import BusyPolicy, SQLiteConnection, SQLiteStoreBase, busy_policy
 from ._format import (
     Checkpoint,
-    CheckpointInterruption,
     CheckpointSummary,
-    FrontierEntry,
+    check_checkpoint,
+    check_limit,
 )
+from ._sqlite_rows import (
+    INSERT_STREAM,
+    INSERT_THREAD,
+    META_EXISTS,
+    META_VERSION,
+    ROW_TYPES,
+    SCHEMA,
+    SCHEMA_OBJECTS,
+    SELECT_LATEST,
+    SELECT_ONE,
+    SELECT_STREAMS,
+    SELECT_SUMMARIES,
+    THREAD_EXISTS,
+    THREAD_KEY,
+    UPSERT_CHECKPOINT,
+    Body,
+    Stream,
+    append_version,
+    as_bytes,
+    body_crc,
+    checked_body,
+    decode_body,
+    encode_body,
+    fetch_chains,
+    read_chain,
+    typed_row,
+)
+from ._threads import validate_thread_id
 
 __all__ = ["STORE_SCHEMA_VERSION", "SQLiteCheckpointStore"]
 
-STORE_SCHEMA_VERSION: Final = "1"
-"""Version of the table layout; a file with another version is refused."""
+STORE_SCHEMA_VERSION: Final = "2"
+"""Version of the table layout; a file with another version is refused.
 
-_UNION_CHUNK: Final = 200
-"""Channels per blob query (SQLite allows 500 compound terms by default)."""
-
-_SCHEMA: Final = (
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_meta (
-        name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_threads (
-        thread INTEGER PRIMARY KEY, thread_id TEXT NOT NULL UNIQUE,
-        schema_version TEXT NOT NULL, graph_version TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoints (
-        thread INTEGER NOT NULL, checkpoint_id TEXT NOT NULL,
-        step_index INTEGER NOT NULL, run_id TEXT NOT NULL,
-        has_interruption INTEGER NOT NULL, body BLOB NOT NULL,
-        UNIQUE (thread, checkpoint_id))""",
-    """CREATE INDEX IF NOT EXISTS hive_checkpoints_latest
-        ON hive_checkpoints (thread, step_index DESC, checkpoint_id DESC)""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_streams (
-        stream INTEGER PRIMARY KEY, thread INTEGER NOT NULL, channel TEXT NOT NULL,
-        head INTEGER NOT NULL, snapshot INTEGER NOT NULL,
-        chain_bytes INTEGER NOT NULL, chain_rows INTEGER NOT NULL,
-        UNIQUE (thread, channel))""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_blobs (
-        key INTEGER PRIMARY KEY, prefix INTEGER, crc INTEGER NOT NULL,
-        data BLOB NOT NULL)""",
-)
-
-_THREAD_KEY = (
-    "SELECT thread, schema_version, graph_version FROM hive_checkpoint_threads "
-    "WHERE thread_id = ?"
-)
-_INSERT_THREAD = (
-    "INSERT INTO hive_checkpoint_threads (thread_id, schema_version, graph_version) "
-    "VALUES (?, ?, ?)"
-)
-_ROW_COLUMNS = (
-    "c.checkpoint_id, c.run_id, c.step_index, c.body, t.schema_version, t.graph_version"
-)
-_SELECT_LATEST = (
-    f"SELECT {_ROW_COLUMNS} FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread "
-    "WHERE t.thread_id = ? ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1"
-)
-_SELECT_ONE = (
-    f"SELECT {_ROW_COLUMNS} FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread "
-    "WHERE t.thread_id = ? AND c.checkpoint_id = ?"
-)
-_SELECT_SUMMARIES = (
-    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.has_interruption "
-    "FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread "
-    "WHERE t.thread_id = ? ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT ?"
-)
-_THREAD_EXISTS = (
-    "SELECT EXISTS (SELECT 1 FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = ?)"
-)
-_SELECT_STREAMS = (
-    "SELECT channel, stream, head, snapshot, chain_bytes, chain_rows "
-    "FROM hive_checkpoint_streams WHERE thread = ?"
-)
-_INSERT_STREAM = (
-    "INSERT INTO hive_checkpoint_streams "
-    "(thread, channel, head, snapshot, chain_bytes, chain_rows) "
-    "VALUES (?, ?, 0, 0, 0, 0)"
-)
-_UPDATE_STREAM = (
-    "UPDATE hive_checkpoint_streams SET head = ?, snapshot = ?, "
-    "chain_bytes = ?, chain_rows = ? WHERE stream = ?"
-)
-_INSERT_BLOB = (
-    "INSERT INTO hive_checkpoint_blobs (key, prefix, crc, data) VALUES (?, ?, ?, ?)"
-)
-_BLOB_RANGE = (
-    "SELECT key, prefix, crc, data FROM hive_checkpoint_blobs WHERE key BETWEEN ? AND ?"
-)
-_UPSERT_CHECKPOINT = (
-    "INSERT INTO hive_checkpoints "
-    "(thread, checkpoint_id, step_index, run_id, has_interruption, body) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread, checkpoint_id) DO UPDATE SET "
-    "step_index = excluded.step_index, run_id = excluded.run_id, "
-    "has_interruption = excluded.has_interruption, body = excluded.body"
-)
+"2" added ``hive_checkpoints.body_crc``."""
 
 
-class _Body(msgspec.Struct, array_like=True, frozen=True):
-    """Every ``Checkpoint`` field that is not a column, minus ``global_data``.
-
-    A test pins ``Checkpoint``'s fields, so a new one cannot be dropped silently.
-    """
-
-    format_version: int
-    schema_version: str | None
-    """``None``: the same as the thread's first checkpoint (kept on its row)."""
-    graph_version: str | None
-    frontier: tuple[FrontierEntry, ...]
-    join_barriers: dict[str, tuple[str, ...]]
-    interruption: CheckpointInterruption | None
-    channels: tuple[ChannelRef, ...]
-
-
-_encode_body = msgspec.msgpack.Encoder(order="deterministic").encode
-_decode_body = msgspec.msgpack.Decoder(_Body).decode
-
-
-class _Stream(msgspec.Struct, frozen=True):
-    """A stream row, as read inside a save transaction."""
-
-    stream: int
-    head: int
-    """The newest version."""
-    snapshot: int
-    """The snapshot version that the head's chain starts from."""
-    chain_bytes: int
-    """Bytes of the head's chain: the snapshot plus every delta after it."""
-    chain_rows: int
-    fresh: bool = False
-    """Created by this transaction: it has no versions yet."""
-
-
-def _as_bytes(channel: str, value: object) -> bytes:
-    if type(value) is bytes:
-        return value
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    raise CheckpointEncodeError(
-        channel, reason=f"global_data holds {type(value).__name__}, not bytes"
-    )
-
-
-class SQLiteCheckpointStore:
+class SQLiteCheckpointStore(SQLiteStoreBase):
     """A persistent :class:`~hive_core.persistence.CheckpointStore` in one SQLite file.
 
     ``SQLiteCheckpointStore("hive.db")`` or ``SQLiteCheckpointStore(":memory:")``;
     close it (or use it as a context manager) when done. Every method runs
     synchronously inside its ``async def`` (``inline = True``), so ``run_sync`` needs
     no event loop. A ``save`` is one transaction; storage grows with what changed,
-    not with the size of the state (see the module docstring).
+    not with the size of the state (see the module docstring). ``timeout`` is how
+    long one call waits for another connection's lock (seconds, or a
+    :class:`~hive_core.persistence.BusyPolicy`) before ``StoreBusyError``.
     """
 
     inline: ClassVar[bool] = True
@@ -245,222 +144,240 @@ class SQLiteCheckpointStore:
         self,
         path: str | os.PathLike[str],
         *,
-        timeout: float = 5.0,
+        timeout: float | BusyPolicy = 5.0,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
     ) -> None:
-        if synchronous not in ("NORMAL", "FULL"):
-            raise ValueError(
-                f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}"
-            )
-        self._path = os.fspath(path)
-        self._lock = threading.Lock()
         self._heads = HeadCache(self.head_cache_bytes)
-        self._closed = False
-        self._conn = sqlite3.connect(
-            self._path, timeout=timeout, isolation_level=None, check_same_thread=False
+        self._db = SQLiteConnection(
+            path,
+            store="SQLiteCheckpointStore",
+            busy=busy_policy(timeout),
+            synchronous=synchronous,
         )
         try:
-            self._setup(synchronous)
+            # A read first: opening a complete file must not wait for a writer.
+            if not self._db.call("open", self._check_layout):
+                self._db.call("open", self._setup, begin="BEGIN IMMEDIATE")
         except BaseException:
-            self._conn.close()
+            self._db.close()
             raise
 
-    def _setup(self, synchronous: str) -> None:
-        conn = self._conn
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={synchronous}")  # one of two literals
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.execute(
-                "INSERT OR IGNORE INTO hive_checkpoint_meta (name, value) "
-                "VALUES ('schema_version', ?)",
-                (STORE_SCHEMA_VERSION,),
-            )
-            row = conn.execute(
-                "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
-            ).fetchone()
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        if row is None or row[0] != STORE_SCHEMA_VERSION:
-            found = "none" if row is None else repr(row[0])
-            raise CheckpointCorruptError(
-                "hive_checkpoint_meta.schema_version",
-                reason=f"{self._path}: store layout {found}, this version reads "
-                f"{STORE_SCHEMA_VERSION!r}",
-            )
+    def _check_layout(self, conn: sqlite3.Connection) -> bool:
+        """Whether every table exists; refuse a file of another layout untouched."""
+        if conn.execute(META_EXISTS).fetchone() is None:
+            return False
+        self._setup(conn, create=False)
+        return int(conn.execute(SCHEMA_OBJECTS).fetchone()[0]) == len(SCHEMA)
+
+    def _setup(self, conn: sqlite3.Connection, *, create: bool = True) -> None:
+        """Create the tables, or refuse a file of another layout untouched."""
+        if conn.execute(META_EXISTS).fetchone() is not None:
+            row = conn.execute(META_VERSION).fetchone()
+            if row is None or row[0] != STORE_SCHEMA_VERSION:
+                found = "none" if row is None else repr(row[0])
+                raise CheckpointCorruptError(
+                    "hive_checkpoint_meta.schema_version",
+                    reason=f"{self.path}: store layout {found}, this version reads "
+                    f"{STORE_SCHEMA_VERSION!r}",
+                )
+        if not create:
+            return
+        for statement in SCHEMA:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT OR IGNORE INTO hive_checkpoint_meta (name, value) "
+            "VALUES ('schema_version', ?)",
+            (STORE_SCHEMA_VERSION,),
+        )
 
     # ----------------------------------------------------------------- lifecycle
 
     @property
-    def path(self) -> str:
-        """The database file this store was opened on (or ``":memory:"``)."""
-        return self._path
-
-    @property
     def pragmas(self) -> dict[str, str]:
         """``journal_mode`` and ``synchronous`` as SQLite reports them."""
-        with self._lock:
-            self._check_open("pragmas")
-            mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
-            sync = self._conn.execute("PRAGMA synchronous").fetchone()[0]
+
+        def read(conn: sqlite3.Connection) -> tuple[str, int]:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            return str(mode), int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+        mode, sync = self._db.call("pragmas", read, begin=None)
         names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
-        return {"journal_mode": str(mode), "synchronous": names.get(sync, str(sync))}
+        return {"journal_mode": mode, "synchronous": names.get(sync, str(sync))}
 
-    def close(self) -> None:
-        """Close the connection. Idempotent; later calls raise ``CheckpointError``."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._heads.clear()
-                self._conn.close()
-
-    def __enter__(self) -> SQLiteCheckpointStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _check_open(self, operation: str) -> None:
-        if self._closed:
-            raise CheckpointError(
-                f"SQLiteCheckpointStore({self._path!r}) is closed; cannot {operation}"
-            )
+    def _on_close(self) -> None:
+        self._heads.clear()
 
     # ------------------------------------------------------------- the protocol
 
     async def save(self, checkpoint: Checkpoint) -> None:
         """Store ``checkpoint`` atomically; the same (thread, id) is overwritten."""
-        self._save(checkpoint)
+        check_checkpoint(checkpoint)
+        global_data = [
+            (channel, as_bytes(channel, checkpoint.global_data[channel]))
+            for channel in sorted(checkpoint.global_data)
+        ]
+        cached = self._db.call(
+            "save",
+            lambda conn: self._save(conn, checkpoint, global_data),
+            begin="BEGIN IMMEDIATE",
+        )
+        for stream_key, version, data in cached:
+            self._heads.put(stream_key, version, data)
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Greatest ``step_index``, ties to the greatest id; ``None`` if no thread."""
-        return self._load(_SELECT_LATEST, (thread_id,), thread_id)
+        validate_thread_id(thread_id)
+        return self._load(SELECT_LATEST, (thread_id,), thread_id)
 
     async def list_checkpoints(
         self, thread_id: str, limit: int | None = None
     ) -> list[CheckpointSummary]:
         """Newest first (step index, then id, both descending)."""
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0 or None, not {limit}")
-        with self._lock:
-            self._check_open("list_checkpoints")
-            rows = self._conn.execute(
-                _SELECT_SUMMARIES, (thread_id, -1 if limit is None else limit)
-            ).fetchall()
-        return [
-            CheckpointSummary(
-                id=cid,
-                thread_id=thread_id,
-                run_id=run_id,
-                step_index=step,
-                has_interruption=bool(flag),
+        validate_thread_id(thread_id)
+        check_limit(limit)
+        rows = self._db.call(
+            "list_checkpoints",
+            lambda conn: conn.execute(
+                SELECT_SUMMARIES, (thread_id, -1 if limit is None else limit)
+            ).fetchall(),
+        )
+        summaries = []
+        for row in rows:
+            cid, run_id, step, flag = typed_row(thread_id, row, ROW_TYPES[:4])
+            summaries.append(
+                CheckpointSummary(
+                    id=cid,
+                    thread_id=thread_id,
+                    run_id=run_id,
+                    step_index=step,
+                    has_interruption=bool(flag),
+                )
             )
-            for cid, run_id, step, flag in rows
-        ]
+        return summaries
 
     async def load_checkpoint(
         self, thread_id: str, checkpoint_id: str
     ) -> Checkpoint | None:
         """The checkpoint with that id in that thread, or ``None``."""
-        return self._load(_SELECT_ONE, (thread_id, checkpoint_id), thread_id)
+        validate_thread_id(thread_id)
+        validate_thread_id(checkpoint_id, what="checkpoint id")
+        return self._load(SELECT_ONE, (thread_id, checkpoint_id), thread_id)
 
     async def thread_exists(self, thread_id: str) -> bool:
-        with self._lock:
-            self._check_open("thread_exists")
-            (found,) = self._conn.execute(_THREAD_EXISTS, (thread_id,)).fetchone()
+        validate_thread_id(thread_id)
+        (found,) = self._db.call(
+            "thread_exists",
+            lambda conn: conn.execute(THREAD_EXISTS, (thread_id,)).fetchone(),
+        )
         return bool(found)
 
     # -------------------------------------------------------------------- save
 
-    def _save(self, checkpoint: Checkpoint) -> None:
-        with self._lock:
-            self._check_open("save")
-            conn = self._conn
-            cached: list[tuple[int, int, bytes]] = []
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                thread, schema_version, graph_version = self._thread_key(checkpoint)
-                streams = {
-                    channel: _Stream(*rest)
-                    for channel, *rest in conn.execute(_SELECT_STREAMS, (thread,))
-                }
-                refs = []
-                for channel in sorted(checkpoint.global_data):
-                    data = _as_bytes(channel, checkpoint.global_data[channel])
-                    stream = streams.get(channel)
-                    if stream is None:
-                        stream = self._new_stream(thread, channel)
-                    ref = self._write_version(channel, stream, data)
-                    refs.append(ref)
-                    cached.append((ref.stream, ref.version, data))
-                body = _encode_body(
-                    _Body(
-                        format_version=checkpoint.format_version,
-                        schema_version=None
-                        if checkpoint.schema_version == schema_version
-                        else checkpoint.schema_version,
-                        graph_version=None
-                        if checkpoint.graph_version == graph_version
-                        else checkpoint.graph_version,
-                        frontier=tuple(checkpoint.frontier),
-                        join_barriers=dict(checkpoint.join_barriers),
-                        interruption=checkpoint.interruption,
-                        channels=tuple(refs),
-                    )
-                )
-                conn.execute(
-                    _UPSERT_CHECKPOINT,
-                    (
-                        thread,
-                        checkpoint.id,
-                        checkpoint.step_index,
-                        checkpoint.run_id,
-                        int(checkpoint.interruption is not None),
-                        body,
-                    ),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            for stream_key, version, data in cached:
-                self._heads.put(stream_key, version, data)
+    def _save(
+        self,
+        conn: sqlite3.Connection,
+        checkpoint: Checkpoint,
+        global_data: list[tuple[str, bytes]],
+    ) -> list[tuple[int, int, bytes]]:
+        """The save transaction's body; returns the new stream heads to cache."""
+        thread, schema_version, graph_version = self._thread_key(conn, checkpoint)
+        streams = {
+            channel: Stream(*rest)
+            for channel, *rest in conn.execute(SELECT_STREAMS, (thread,))
+        }
+        refs, cached = [], []
+        for channel, data in global_data:
+            stream = streams.get(channel)
+            if stream is None:
+                stream = self._new_stream(conn, thread, channel)
+            ref = self._write_version(conn, channel, stream, data)
+            refs.append(ref)
+            cached.append((ref.stream, ref.version, data))
+        body = self._encode(checkpoint, schema_version, graph_version, refs)
+        flag = int(checkpoint.interruption is not None)
+        crc = body_crc(
+            checkpoint.thread_id,
+            checkpoint.id,
+            checkpoint.run_id,
+            checkpoint.step_index,
+            flag,
+            schema_version,
+            graph_version,
+            body,
+        )
+        conn.execute(
+            UPSERT_CHECKPOINT,
+            (
+                thread,
+                checkpoint.id,
+                checkpoint.step_index,
+                checkpoint.run_id,
+                flag,
+                body,
+                crc,
+            ),
+        )
+        return cached
 
-    def _thread_key(self, checkpoint: Checkpoint) -> tuple[int, str, str]:
+    @staticmethod
+    def _encode(
+        checkpoint: Checkpoint,
+        schema_version: str,
+        graph_version: str,
+        refs: list[ChannelRef],
+    ) -> bytes:
+        """The body; decoded again at once so what is saved is known to load."""
+        try:
+            body = encode_body(
+                Body(
+                    format_version=checkpoint.format_version,
+                    schema_version=None
+                    if checkpoint.schema_version == schema_version
+                    else checkpoint.schema_version,
+                    graph_version=None
+                    if checkpoint.graph_version == graph_version
+                    else checkpoint.graph_version,
+                    frontier=tuple(checkpoint.frontier),
+                    join_barriers=dict(checkpoint.join_barriers),
+                    interruption=checkpoint.interruption,
+                    channels=tuple(refs),
+                )
+            )
+            decode_body(body)
+        except (TypeError, ValueError, OverflowError, msgspec.MsgspecError) as exc:
+            raise CheckpointEncodeError("checkpoint", reason=str(exc)) from exc
+        return body
+
+    @staticmethod
+    def _thread_key(
+        conn: sqlite3.Connection, checkpoint: Checkpoint
+    ) -> tuple[int, str, str]:
         """The thread's key and versions, creating its row on the first save."""
-        conn = self._conn
-        row = conn.execute(_THREAD_KEY, (checkpoint.thread_id,)).fetchone()
+        row = conn.execute(THREAD_KEY, (checkpoint.thread_id,)).fetchone()
         if row is not None:
             return int(row[0]), str(row[1]), str(row[2])
         versions = (checkpoint.schema_version, checkpoint.graph_version)
-        cursor = conn.execute(_INSERT_THREAD, (checkpoint.thread_id, *versions))
+        cursor = conn.execute(INSERT_THREAD, (checkpoint.thread_id, *versions))
         return int(cursor.lastrowid or 0), *versions
 
-    def _new_stream(self, thread: int, channel: str) -> _Stream:
-        cursor = self._conn.execute(_INSERT_STREAM, (thread, channel))
+    @staticmethod
+    def _new_stream(conn: sqlite3.Connection, thread: int, channel: str) -> Stream:
+        cursor = conn.execute(INSERT_STREAM, (thread, channel))
         key = int(cursor.lastrowid or 0)
         if key > MAX_STREAM:
             raise CheckpointError(f"too many channel streams in one store ({key})")
-        return _Stream(key, 0, 0, 0, 0, fresh=True)
+        return Stream(key, 0, 0, 0, 0, fresh=True)
 
-    def _write_version(self, channel: str, st: _Stream, data: bytes) -> ChannelRef:
+    def _write_version(
+        self, conn: sqlite3.Connection, channel: str, st: Stream, data: bytes
+    ) -> ChannelRef:
         """Reuse the stream head, or append a delta or a snapshot after it."""
         if st.fresh:
-            return self._append(channel, st, 0, None, data)
+            return append_version(conn, channel, st, 0, None, data)
         head = self._heads.get(st.stream, st.head)
         if head is None:
-            head = self._read_chain(
-                ChannelRef(channel, st.stream, st.head, st.snapshot)
+            head = read_chain(
+                conn, ChannelRef(channel, st.stream, st.head, st.snapshot)
             )
         if head == data:
             return ChannelRef(channel, st.stream, st.head, st.snapshot)
@@ -475,49 +392,30 @@ class SQLiteCheckpointStore:
             prefix >= self.delta_min_prefix
             and chain_cost <= self.delta_cost_factor * (len(data) + row_cost)
         )
-        return self._append(
-            channel, st, st.head + 1, prefix if as_delta else None, data
+        return append_version(
+            conn, channel, st, st.head + 1, prefix if as_delta else None, data
         )
-
-    def _append(
-        self, channel: str, st: _Stream, version: int, prefix: int | None, data: bytes
-    ) -> ChannelRef:
-        """Insert version ``version`` (a snapshot if ``prefix`` is None)."""
-        if version > MAX_VERSION:
-            raise CheckpointError(f"channel `{channel}` has too many versions")
-        if prefix is None:
-            stored, snapshot = data, version
-            chain_bytes, chain_rows = len(data), 1
-        else:
-            stored, snapshot = data[prefix:], st.snapshot
-            chain_bytes, chain_rows = st.chain_bytes + len(stored), st.chain_rows + 1
-        self._conn.execute(
-            _INSERT_BLOB,
-            (blob_key(st.stream, version), prefix, row_crc(prefix, stored), stored),
-        )
-        self._conn.execute(
-            _UPDATE_STREAM, (version, snapshot, chain_bytes, chain_rows, st.stream)
-        )
-        return ChannelRef(channel, st.stream, version, snapshot)
 
     # -------------------------------------------------------------------- load
 
     def _load(
         self, query: str, params: tuple[str, ...], thread_id: str
     ) -> Checkpoint | None:
-        with self._lock:
-            self._check_open("load")
-            conn = self._conn
-            conn.execute("BEGIN")  # one read snapshot for the row and its blobs
-            try:
-                row = conn.execute(query, params).fetchone()
-                if row is None:
-                    return None
-                checkpoint_id, run_id, step_index, raw, schema, graph = row
-                body = self._decode_body(checkpoint_id, raw)
-                rows = self._fetch_chains(body.channels)
-            finally:
-                conn.execute("COMMIT")
+        def read(
+            conn: sqlite3.Connection,
+        ) -> tuple[tuple[Any, ...], Body, dict[int, Row]] | None:
+            # One read snapshot for the row and its blobs.
+            row = conn.execute(query, params).fetchone()
+            if row is None:
+                return None
+            row = typed_row(thread_id, row, ROW_TYPES)
+            body = checked_body(thread_id, row)
+            return row, body, fetch_chains(conn, body.channels)
+
+        found = self._db.call("load", read)
+        if found is None:
+            return None
+        (checkpoint_id, run_id, step_index, _, _, _, schema, graph), body, rows = found
         global_data = {
             ref.channel: rebuild(ref, rows, checkpoint_id) for ref in body.channels
         }
@@ -537,49 +435,12 @@ class SQLiteCheckpointStore:
             interruption=body.interruption,
         )
 
-    @staticmethod
-    def _decode_body(checkpoint_id: str, raw: object) -> _Body:
-        if not isinstance(raw, bytes):
-            raise CheckpointDecodeError(
-                "checkpoint",
-                checkpoint_id=checkpoint_id,
-                reason=f"body is {type(raw).__name__}, not a blob",
-            )
-        try:
-            return _decode_body(raw)
-        except msgspec.DecodeError as exc:
-            raise CheckpointDecodeError(
-                "checkpoint", checkpoint_id=checkpoint_id, reason=str(exc)
-            ) from None
-
-    def _fetch_chains(self, refs: Sequence[ChannelRef]) -> dict[int, Row]:
-        """Every blob row the refs need: one query per ``_UNION_CHUNK`` channels."""
-        found: dict[int, Row] = {}
-        for start in range(0, len(refs), _UNION_CHUNK):
-            chunk = refs[start : start + _UNION_CHUNK]
-            sql = " UNION ALL ".join([_BLOB_RANGE] * len(chunk))
-            params: list[int] = []
-            for ref in chunk:
-                params += key_range(ref)
-            for key, prefix, crc, data in self._conn.execute(sql, params):
-                found[key] = (prefix, crc, data)
-        return found
-
-    def _read_chain(self, ref: ChannelRef) -> bytes:
-        low, high = key_range(ref)
-        rows = {
-            key: (prefix, crc, data)
-            for key, prefix, crc, data in self._conn.execute(_BLOB_RANGE, (low, high))
-        }
-        return rebuild(ref, rows, "")
-
     # ------------------------------------------------------------- diagnostics
 
     def storage_stats(self) -> dict[str, int]:
         """Row and byte counts, for benchmarks and curiosity."""
-        with self._lock:
-            self._check_open("storage_stats")
-            conn = self._conn
+
+        def read(conn: sqlite3.Connection) -> dict[str, int]:
             checkpoints, body_bytes = conn.execute(
                 "SELECT count(*), coalesce(sum(length(body)), 0) FROM hive_checkpoints"
             ).fetchone()
@@ -591,11 +452,13 @@ class SQLiteCheckpointStore:
                 "SELECT count(*), coalesce(sum(length(data)), 0) "
                 "FROM hive_checkpoint_blobs WHERE prefix IS NOT NULL"
             ).fetchone()
-        return {
-            "checkpoints": checkpoints,
-            "body_bytes": body_bytes,
-            "snapshots": snapshots,
-            "snapshot_bytes": snapshot_bytes,
-            "deltas": deltas,
-            "delta_bytes": delta_bytes,
-        }
+            return {
+                "checkpoints": checkpoints,
+                "body_bytes": body_bytes,
+                "snapshots": snapshots,
+                "snapshot_bytes": snapshot_bytes,
+                "deltas": deltas,
+                "delta_bytes": delta_bytes,
+            }
+
+        return self._db.call("storage_stats", read)

@@ -27,8 +27,8 @@ from store_support import (
     make_checkpoint,
 )
 
-from hive_core.errors import CheckpointEncodeError, CheckpointError
-from hive_core.persistence import SQLiteCheckpointStore
+from hive_core.errors import CheckpointEncodeError
+from hive_core.persistence import SQLiteCheckpointStore, StoreClosedError
 from hive_core.persistence._format import (
     Checkpoint,
     CheckpointInterruption,
@@ -553,14 +553,19 @@ class TestSQLiteLifecycle:
         with SQLiteCheckpointStore(sqlite_path) as store:
             drive(store.save(make_checkpoint(1)))
         store.close()
-        with pytest.raises(CheckpointError, match="closed"):
+        with pytest.raises(StoreClosedError, match="closed") as info:
             drive(store.load_latest("thread-1"))
-        with pytest.raises(CheckpointError, match="closed"):
+        assert info.value.code == "store-closed"
+        assert info.value.store == "SQLiteCheckpointStore"
+        assert info.value.path == str(sqlite_path)
+        with pytest.raises(StoreClosedError, match="closed"):
             drive(store.save(make_checkpoint(2)))
-        with pytest.raises(CheckpointError, match="closed"):
+        with pytest.raises(StoreClosedError, match="closed"):
             drive(store.list_checkpoints("thread-1"))
-        with pytest.raises(CheckpointError, match="closed"):
+        with pytest.raises(StoreClosedError, match="closed"):
             drive(store.thread_exists("thread-1"))
+        with pytest.raises(StoreClosedError, match="closed"):
+            store.storage_stats()
 
     def test_negative_limit_is_refused(
         self, open_sqlite: Callable[[], SQLiteCheckpointStore]
@@ -572,10 +577,10 @@ class TestSQLiteLifecycle:
         """The row keeps id, thread, run and step as columns, ``global_data`` as
         chains, and everything else in the MessagePack body: a new ``Checkpoint``
         field must be added there too."""
-        from hive_core.persistence._sqlite import _Body
+        from hive_core.persistence._sqlite_rows import Body
 
         columns = {"id", "thread_id", "run_id", "step_index", "global_data"}
-        body = set(_Body.__struct_fields__) - {"channels"}
+        body = set(Body.__struct_fields__) - {"channels"}
         assert set(Checkpoint.__struct_fields__) == columns | body
         assert not columns & body
 

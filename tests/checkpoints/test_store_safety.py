@@ -26,12 +26,15 @@ import msgspec
 import pytest
 from store_support import drive, make_checkpoint
 
-from hive_core.errors import (
-    CheckpointCorruptError,
-    CheckpointDecodeError,
-    CheckpointError,
+from hive_core.errors import CheckpointCorruptError, CheckpointDecodeError
+from hive_core.persistence import (
+    STORE_SCHEMA_VERSION,
+    Checkpoint,
+    SQLiteCheckpointStore,
+    StoreClosedError,
+    StoreDamagedError,
 )
-from hive_core.persistence import Checkpoint, SQLiteCheckpointStore
+from hive_core.persistence._sqlite_rows import body_crc
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,10 +83,25 @@ class Damaged:
         )
         return bytes(row[0])
 
-    def set_body(self, cp: Checkpoint, body: object) -> None:
+    def set_body(self, cp: Checkpoint, body: object, *, fix_crc: bool = True) -> None:
+        """Replace a body; ``fix_crc`` recomputes its CRC as a crafter would, so the
+        decode checks behind the CRC are what the test reaches."""
+        crc = 0
+        if fix_crc and isinstance(body, bytes):
+            crc = body_crc(
+                cp.thread_id,
+                cp.id,
+                cp.run_id,
+                cp.step_index,
+                int(cp.interruption is not None),
+                cp.schema_version,
+                cp.graph_version,
+                body,
+            )
         self.sql(
-            "UPDATE hive_checkpoints SET body = ? WHERE checkpoint_id = ?",
-            (body, cp.id),
+            "UPDATE hive_checkpoints SET body = ?, "
+            "body_crc = CASE WHEN ? THEN ? ELSE body_crc END WHERE checkpoint_id = ?",
+            (body, fix_crc, crc, cp.id),
         )
 
     def blob_keys(self) -> list[tuple[int, int, int | None]]:
@@ -362,17 +380,33 @@ class TestStoreFile:
         with pytest.raises(CheckpointCorruptError, match="store layout '99'"):
             SQLiteCheckpointStore(damaged.path)
 
+    def test_old_layout_version_is_refused_naming_both(self, damaged: Damaged) -> None:
+        """A file written by layout "1" (no body CRC) is refused, not upgraded."""
+        damaged.sql(
+            "UPDATE hive_checkpoint_meta SET value = '1' WHERE name = 'schema_version'"
+        )
+        before = damaged.sql("SELECT count(*) FROM hive_checkpoints")
+        with pytest.raises(CheckpointCorruptError) as info:
+            SQLiteCheckpointStore(damaged.path)
+        assert "store layout '1'" in info.value.reason
+        assert f"reads {STORE_SCHEMA_VERSION!r}" in info.value.reason
+        assert str(damaged.path) in info.value.reason
+        assert damaged.sql("SELECT count(*) FROM hive_checkpoints") == before
+
     def test_not_a_database(self, tmp_path: Path) -> None:
         path = tmp_path / "junk.db"
         path.write_bytes(b"this is not SQLite" * 100)
-        with pytest.raises(sqlite3.DatabaseError):
+        with pytest.raises(StoreDamagedError) as info:
             SQLiteCheckpointStore(path)
+        assert info.value.path == str(path)
+        assert "not a database" in info.value.reason
 
-    def test_closed_store_is_a_checkpoint_error(self, damaged: Damaged) -> None:
+    def test_closed_store_is_a_store_closed_error(self, damaged: Damaged) -> None:
         store = damaged.open()
         store.close()
-        with pytest.raises(CheckpointError, match="closed"):
+        with pytest.raises(StoreClosedError, match="closed") as info:
             drive(store.load_checkpoint("thread-1", "x"))
+        assert info.value.operation == "load"
 
 
 # ------------------------------------------------------------- kill -9 mid-save

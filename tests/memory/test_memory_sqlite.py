@@ -209,13 +209,16 @@ def test_another_process_can_read_while_this_one_holds_the_file(tmp_path: Path) 
 
 
 def test_using_a_closed_store_raises(tmp_path: Path) -> None:
-    """Every call after close() raises MemoryStoreClosedError; close is idempotent."""
+    """Every call after close() raises StoreClosedError (the one closed-store error
+    of every SQLite store, also exported as MemoryStoreClosedError); close is
+    idempotent."""
     store = SQLiteMemoryStore(tmp_path / "memory.db")
     store.close()
     store.close()
     with pytest.raises(MemoryStoreClosedError) as info:
         run(store.recall(("n",), "q"))
-    assert info.value.code == "memory-store-closed"
+    assert info.value.code == "store-closed"
+    assert info.value.store == "SQLiteMemoryStore"
     assert info.value.operation == "recall"
     for call in (
         store.remember(("n",), "k", "t"),

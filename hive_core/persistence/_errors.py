@@ -1,0 +1,134 @@
+"""The errors every store raises about its file, its connection and its arguments.
+
+```
+HiveError
+├── StoreError                             a store's file, connection or options
+│   ├── StoreClosedError                   the store was used after close()
+│   ├── StoreBusyError                     another writer held the lock past the deadline
+│   ├── StoreDamagedError                  the file is damaged, not SQLite, or altered
+│   └── InvalidStoreOptionError (ValueError)
+└── InvalidThreadIdError (ValueError)      a thread id Hive cannot store
+```
+
+The checkpoint stores and the SQLite memory store raise the same classes, so one
+``except StoreBusyError`` covers both. Each class has a stable ``code`` (a heading in
+``docs/errors.md``) and keeps the facts as attributes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ..errors import HiveError
+
+__all__ = [
+    "InvalidStoreOptionError",
+    "InvalidThreadIdError",
+    "StoreBusyError",
+    "StoreClosedError",
+    "StoreDamagedError",
+    "StoreError",
+]
+
+
+class StoreError(HiveError):
+    """Base for failures of a store's file or connection (checkpoints and memory)."""
+
+    code = "store-error"
+    retryable: ClassVar[bool] = False
+    """Whether the same call may succeed if made again later."""
+
+
+class StoreClosedError(StoreError):
+    """A store method was called after ``close()``."""
+
+    code = "store-closed"
+
+    def __init__(self, path: str, *, operation: str, store: str = "store") -> None:
+        self.path = path
+        self.operation = operation
+        self.store = store
+        super().__init__(
+            f"{store} `{path}` is closed; `{operation}` needs an open store\n\n"
+            "Fix: open a new store on the same file, or close it only when done."
+        )
+
+
+class StoreBusyError(StoreError):
+    """Another connection held the database lock for longer than the deadline.
+
+    Nothing was written by the failed call and committed data is intact, so the
+    call may simply be made again (``retryable`` is ``True``).
+    """
+
+    code = "store-busy"
+    retryable: ClassVar[bool] = True
+
+    def __init__(
+        self, path: str, *, operation: str, waited: float, attempts: int
+    ) -> None:
+        self.path = path
+        self.operation = operation
+        self.waited = waited
+        self.attempts = attempts
+        super().__init__(
+            f"Store `{path}` stayed locked by another connection: `{operation}` "
+            f"gave up after {attempts} attempts over {waited:.3f} s; nothing was "
+            "written\n\nFix: retry the call, give the store a longer `timeout`, or "
+            "keep fewer writers on one file."
+        )
+
+
+class StoreDamagedError(StoreError):
+    """The file is not a SQLite database, is damaged, or its tables were altered."""
+
+    code = "store-damaged"
+
+    def __init__(self, path: str, *, operation: str, reason: str) -> None:
+        self.path = path
+        self.operation = operation
+        self.reason = reason
+        super().__init__(
+            f"Store file `{path}` is damaged or not a Hive store (during "
+            f"`{operation}`): {reason}\n\nFix: restore the file from a backup, or "
+            "point the store at a new file."
+        )
+
+
+class InvalidStoreOptionError(StoreError, ValueError):
+    """A store was opened or called with an option outside its range."""
+
+    code = "invalid-store-option"
+
+    def __init__(self, option: str, *, expected: str, got: object) -> None:
+        self.option = option
+        self.expected = expected
+        self.got = _shown(got)
+        super().__init__(f"Store option `{option}` must be {expected}, got {self.got}")
+
+
+class InvalidThreadIdError(HiveError, ValueError):
+    """A thread id that is not a non-empty str of valid UTF-8 within the size limit.
+
+    Refused before anything is stored, so every store accepts exactly the same ids
+    (see ``docs/concepts/checkpoint-storage.md``).
+    """
+
+    code = "invalid-thread-id"
+
+    def __init__(self, value: object, *, what: str, reason: str) -> None:
+        self.value_repr = _shown(value)
+        self.what = what
+        self.reason = reason
+        super().__init__(
+            f"Invalid {what} {self.value_repr}: {reason}\n\nFix: use a non-empty "
+            "str of at most 512 UTF-8 bytes, such as a UUID or `user-42/chat-7`."
+        )
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """``repr`` of ``value``, cut to ``limit`` characters (ids may be huge)."""
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text

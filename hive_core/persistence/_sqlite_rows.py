@@ -1,0 +1,335 @@
+"""The SQLite checkpoint store's tables, statements and row codecs.
+
+What ``_sqlite.py`` reads and writes, kept apart from the store's control flow: the
+layout is described in that module's docstring and in
+``docs/concepts/checkpoint-storage.md``. Every loaded column is type-checked and
+every body CRC-checked here before anything is decoded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+
+from ..errors import (
+    CheckpointCorruptError,
+    CheckpointDecodeError,
+    CheckpointEncodeError,
+    CheckpointError,
+)
+from ._chains import MAX_VERSION, ChannelRef, Row, blob_key, key_range, rebuild, row_crc
+from ._format import CheckpointInterruption, FrontierEntry
+
+__all__ = [
+    "BLOB_RANGE",
+    "Body",
+    "INSERT_BLOB",
+    "INSERT_STREAM",
+    "INSERT_THREAD",
+    "META_EXISTS",
+    "META_VERSION",
+    "ROW_COLUMNS",
+    "ROW_TYPES",
+    "SCHEMA",
+    "SCHEMA_OBJECTS",
+    "SELECT_LATEST",
+    "SELECT_ONE",
+    "SELECT_STREAMS",
+    "SELECT_SUMMARIES",
+    "SQL_TYPES",
+    "Stream",
+    "THREAD_EXISTS",
+    "THREAD_KEY",
+    "UNION_CHUNK",
+    "UPDATE_STREAM",
+    "UPSERT_CHECKPOINT",
+    "append_version",
+    "as_bytes",
+    "body_crc",
+    "checked_body",
+    "decode_body",
+    "encode_body",
+    "fetch_chains",
+    "read_chain",
+    "typed_row",
+]
+
+UNION_CHUNK: Final = 200
+"""Channels per blob query (SQLite allows 500 compound terms by default)."""
+
+SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_meta (
+        name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_threads (
+        thread INTEGER PRIMARY KEY, thread_id TEXT NOT NULL UNIQUE,
+        schema_version TEXT NOT NULL, graph_version TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoints (
+        thread INTEGER NOT NULL, checkpoint_id TEXT NOT NULL,
+        step_index INTEGER NOT NULL, run_id TEXT NOT NULL,
+        has_interruption INTEGER NOT NULL, body BLOB NOT NULL,
+        body_crc INTEGER NOT NULL, UNIQUE (thread, checkpoint_id))""",
+    """CREATE INDEX IF NOT EXISTS hive_checkpoints_latest
+        ON hive_checkpoints (thread, step_index DESC, checkpoint_id DESC)""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_streams (
+        stream INTEGER PRIMARY KEY, thread INTEGER NOT NULL, channel TEXT NOT NULL,
+        head INTEGER NOT NULL, snapshot INTEGER NOT NULL,
+        chain_bytes INTEGER NOT NULL, chain_rows INTEGER NOT NULL,
+        UNIQUE (thread, channel))""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_blobs (
+        key INTEGER PRIMARY KEY, prefix INTEGER, crc INTEGER NOT NULL,
+        data BLOB NOT NULL)""",
+)
+
+THREAD_KEY = (
+    "SELECT thread, schema_version, graph_version FROM hive_checkpoint_threads "
+    "WHERE thread_id = ?"
+)
+INSERT_THREAD = (
+    "INSERT INTO hive_checkpoint_threads (thread_id, schema_version, graph_version) "
+    "VALUES (?, ?, ?)"
+)
+ROW_COLUMNS = (
+    "c.checkpoint_id, c.run_id, c.step_index, c.has_interruption, c.body, "
+    "c.body_crc, t.schema_version, t.graph_version"
+)
+ROW_TYPES: Final = (
+    ("checkpoint_id", str),
+    ("run_id", str),
+    ("step_index", int),
+    ("has_interruption", int),
+    ("body", bytes),
+    ("body_crc", int),
+    ("schema_version", str),
+    ("graph_version", str),
+)
+"""The SQL type each loaded column must have (a tampered row may hold any)."""
+SQL_TYPES: Final = {str: "text", int: "an integer", bytes: "a blob", float: "real"}
+SELECT_LATEST = (
+    f"SELECT {ROW_COLUMNS} FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread "
+    "WHERE t.thread_id = ? ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1"
+)
+SELECT_ONE = (
+    f"SELECT {ROW_COLUMNS} FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread "
+    "WHERE t.thread_id = ? AND c.checkpoint_id = ?"
+)
+SELECT_SUMMARIES = (
+    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.has_interruption "
+    "FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread "
+    "WHERE t.thread_id = ? ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT ?"
+)
+THREAD_EXISTS = (
+    "SELECT EXISTS (SELECT 1 FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = ?)"
+)
+SELECT_STREAMS = (
+    "SELECT channel, stream, head, snapshot, chain_bytes, chain_rows "
+    "FROM hive_checkpoint_streams WHERE thread = ?"
+)
+INSERT_STREAM = (
+    "INSERT INTO hive_checkpoint_streams "
+    "(thread, channel, head, snapshot, chain_bytes, chain_rows) "
+    "VALUES (?, ?, 0, 0, 0, 0)"
+)
+UPDATE_STREAM = (
+    "UPDATE hive_checkpoint_streams SET head = ?, snapshot = ?, "
+    "chain_bytes = ?, chain_rows = ? WHERE stream = ?"
+)
+INSERT_BLOB = (
+    "INSERT INTO hive_checkpoint_blobs (key, prefix, crc, data) VALUES (?, ?, ?, ?)"
+)
+BLOB_RANGE = (
+    "SELECT key, prefix, crc, data FROM hive_checkpoint_blobs WHERE key BETWEEN ? AND ?"
+)
+UPSERT_CHECKPOINT = (
+    "INSERT INTO hive_checkpoints "
+    "(thread, checkpoint_id, step_index, run_id, has_interruption, body, body_crc) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread, checkpoint_id) DO UPDATE SET "
+    "step_index = excluded.step_index, run_id = excluded.run_id, "
+    "has_interruption = excluded.has_interruption, body = excluded.body, "
+    "body_crc = excluded.body_crc"
+)
+META_EXISTS = (
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hive_checkpoint_meta'"
+)
+SCHEMA_OBJECTS = (
+    "SELECT count(*) FROM sqlite_master WHERE name IN ('hive_checkpoint_meta', "
+    "'hive_checkpoint_threads', 'hive_checkpoints', 'hive_checkpoints_latest', "
+    "'hive_checkpoint_streams', 'hive_checkpoint_blobs')"
+)
+"""Six when every table and index of ``SCHEMA`` exists."""
+META_VERSION = "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
+
+
+class Body(msgspec.Struct, array_like=True, frozen=True):
+    """Every ``Checkpoint`` field that is not a column, minus ``global_data``.
+
+    A test pins ``Checkpoint``'s fields, so a new one cannot be dropped silently.
+    """
+
+    format_version: int
+    schema_version: str | None
+    """``None``: the same as the thread's first checkpoint (kept on its row)."""
+    graph_version: str | None
+    frontier: tuple[FrontierEntry, ...]
+    join_barriers: dict[str, tuple[str, ...]]
+    interruption: CheckpointInterruption | None
+    channels: tuple[ChannelRef, ...]
+
+
+encode_body = msgspec.msgpack.Encoder(order="deterministic").encode
+decode_body = msgspec.msgpack.Decoder(Body).decode
+
+
+def body_crc(
+    thread_id: str,
+    checkpoint_id: str,
+    run_id: str,
+    step_index: int,
+    has_interruption: int,
+    schema_version: str,
+    graph_version: str,
+    body: bytes,
+) -> int:
+    """CRC-32 of a stored body, seeded with the CRC of the row's other columns.
+
+    Covering the columns too means a tampered step index or run id is caught like
+    a flipped body bit; CRC-32 detects every error within 32 consecutive bits.
+    """
+    head = encode_body(
+        (
+            thread_id,
+            checkpoint_id,
+            run_id,
+            step_index,
+            has_interruption,
+            schema_version,
+            graph_version,
+        )
+    )
+    return zlib.crc32(body, zlib.crc32(head))
+
+
+class Stream(msgspec.Struct, frozen=True):
+    """A stream row, as read inside a save transaction."""
+
+    stream: int
+    head: int
+    """The newest version."""
+    snapshot: int
+    """The snapshot version that the head's chain starts from."""
+    chain_bytes: int
+    """Bytes of the head's chain: the snapshot plus every delta after it."""
+    chain_rows: int
+    fresh: bool = False
+    """Created by this transaction: it has no versions yet."""
+
+
+def as_bytes(channel: str, value: object) -> bytes:
+    if type(value) is bytes:
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise CheckpointEncodeError(
+        channel, reason=f"global_data holds {type(value).__name__}, not bytes"
+    )
+
+
+# ------------------------------------------------------------------ row helpers
+
+
+def typed_row(
+    thread_id: str,
+    row: Sequence[object],
+    types: Sequence[tuple[str, type]],
+) -> tuple[Any, ...]:
+    """``row`` if each column has its SQL type, else ``CheckpointDecodeError``."""
+    cid = row[0] if isinstance(row[0], str) else ""
+    for value, (name, kind) in zip(row, types, strict=True):
+        if type(value) is not kind:
+            got = "NULL" if value is None else SQL_TYPES.get(type(value), "?")
+            raise CheckpointDecodeError(
+                "checkpoint" if name == "body" else f"hive_checkpoints.{name}",
+                checkpoint_id=cid,
+                reason=f"thread `{thread_id}`: `{name}` is {got}, not "
+                f"{SQL_TYPES[kind]}" + (" (not a blob)" if name == "body" else ""),
+            )
+    return tuple(row)
+
+
+def checked_body(thread_id: str, row: tuple[Any, ...]) -> Body:
+    """The row's body, after its CRC matched."""
+    checkpoint_id, run_id, step, flag, raw, crc, schema, graph = row
+    expected = body_crc(
+        thread_id, checkpoint_id, run_id, step, flag, schema, graph, raw
+    )
+    if crc != expected:
+        raise CheckpointCorruptError(
+            "body",
+            checkpoint_id=checkpoint_id,
+            thread_id=thread_id,
+            reason="the body or a column of its row fails its CRC check "
+            f"(stored {crc:#010x}, computed {expected:#010x})",
+        )
+    try:
+        return decode_body(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise CheckpointDecodeError(
+            "checkpoint", checkpoint_id=checkpoint_id, reason=str(exc)
+        ) from None
+
+
+def append_version(
+    conn: sqlite3.Connection,
+    channel: str,
+    st: Stream,
+    version: int,
+    prefix: int | None,
+    data: bytes,
+) -> ChannelRef:
+    """Insert version ``version`` of a stream (a snapshot if ``prefix`` is None)."""
+    if version > MAX_VERSION:
+        raise CheckpointError(f"channel `{channel}` has too many versions")
+    if prefix is None:
+        stored, snapshot = data, version
+        chain_bytes, chain_rows = len(data), 1
+    else:
+        stored, snapshot = data[prefix:], st.snapshot
+        chain_bytes, chain_rows = st.chain_bytes + len(stored), st.chain_rows + 1
+    conn.execute(
+        INSERT_BLOB,
+        (blob_key(st.stream, version), prefix, row_crc(prefix, stored), stored),
+    )
+    conn.execute(UPDATE_STREAM, (version, snapshot, chain_bytes, chain_rows, st.stream))
+    return ChannelRef(channel, st.stream, version, snapshot)
+
+
+def fetch_chains(
+    conn: sqlite3.Connection, refs: Sequence[ChannelRef]
+) -> dict[int, Row]:
+    """Every blob row the refs need: one query per ``UNION_CHUNK`` channels."""
+    found: dict[int, Row] = {}
+    for start in range(0, len(refs), UNION_CHUNK):
+        chunk = refs[start : start + UNION_CHUNK]
+        sql = " UNION ALL ".join([BLOB_RANGE] * len(chunk))
+        params: list[int] = []
+        for ref in chunk:
+            params += key_range(ref)
+        for key, prefix, crc, data in conn.execute(sql, params):
+            found[key] = (prefix, crc, data)
+    return found
+
+
+def read_chain(conn: sqlite3.Connection, ref: ChannelRef) -> bytes:
+    low, high = key_range(ref)
+    rows = {
+        key: (prefix, crc, data)
+        for key, prefix, crc, data in conn.execute(BLOB_RANGE, (low, high))
+    }
+    return rebuild(ref, rows, "")
