@@ -67,7 +67,7 @@ from .run_types import (
     StepReport,
     ThreadSnapshot,
 )
-from .runtime import IdSource, RandomIds, RunHandle, Runtime
+from .runtime import DerivedIds, IdSource, RandomIds, RunHandle, Runtime
 from .state import (
     Channel,
     Codec,
@@ -130,6 +130,7 @@ __all__ = [
     "Spawn",
     # running
     "CheckpointPolicy",
+    "DerivedIds",
     "IdSource",
     "Interruption",
     "Outcome",
