@@ -67,7 +67,7 @@ def _derive(tag: bytes, namespace: str, n: int) -> uuid.UUID:
     return uuid.UUID(bytes=digest[:16], version=5)
 
 
-@attrs.define
+@attrs.define(on_setattr=attrs.setters.NO_OP)  # validate once, not per id drawn
 class DerivedIds:
     """Run and attempt ids derived from ``namespace`` and two counters.
 
