@@ -71,7 +71,7 @@ from .run_types import (
     StepReport,
     ThreadSnapshot,
 )
-from .runtime import IdSource, RandomIds, RunHandle, Runtime
+from .runtime import DerivedIds, IdSource, RandomIds, RunHandle, Runtime
 from .state import (
     Channel,
     Codec,
@@ -134,6 +134,7 @@ __all__ = [
     "Spawn",
     # running
     "CheckpointPolicy",
+    "DerivedIds",
     "IdSource",
     "Interruption",
     "Outcome",

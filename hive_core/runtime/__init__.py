@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .._exports import public
+from ._ids import DerivedIds
 from ._runtime import IdSource, RandomIds, RunHandle, Runtime
 
-__all__ = ["IdSource", "RandomIds", "RunHandle", "Runtime"]
+__all__ = ["DerivedIds", "IdSource", "RandomIds", "RunHandle", "Runtime"]
 
 public(__name__, __all__, globals())
