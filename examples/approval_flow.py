@@ -49,7 +49,7 @@ from hive_core.persistence import SQLiteCheckpointStore
 THREAD = "post-7"
 FORK = "post-7-rejected"
 DEPLOYMENT = "approval-example"
-OPTIONS = RunOptions(checkpoint_policy=CheckpointPolicy.every_step())
+OPTIONS = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
 
 
 class Decision(msgspec.Struct, frozen=True):

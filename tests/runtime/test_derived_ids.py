@@ -34,7 +34,7 @@ from hive_core import (
 )
 from hive_core.events import trace_to_builtins
 
-OPTIONS = RunOptions(checkpoint_policy=CheckpointPolicy.every_step())
+OPTIONS = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
 
 
 class Flow(Schema):
