@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DefinitionError, HiveError
 from ..state._codecs import canonical_json
 from ._chat import (
+    ChatMessage,
     ChatRequest,
     ChatResponse,
     Final,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["LangChainModelClient", "LangChainTools"]
 
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CACHE_LIMIT = 4096
 
 
 def _require_langchain(what: str) -> None:
@@ -100,6 +102,11 @@ class LangChainModelClient:
         self.model = model
         self.name = name or type(model).__name__
         self._bound: dict[tuple[ToolDefinition, ...], Runnable[Any, Any]] = {}
+        self._converted: dict[ChatMessage, BaseMessage] = {}
+        """LangChain copies of messages already sent: a conversation grows by a
+        message or two per call, and building pydantic messages is most of the
+        adapter's cost. LangGraph hands a model the same message objects on every
+        call too, so sharing them is what LangChain models expect."""
 
     def __repr__(self) -> str:
         return f"LangChainModelClient({self.name})"
@@ -129,14 +136,23 @@ class LangChainModelClient:
         return bound
 
     def _inputs(self, request: ChatRequest) -> tuple[list[BaseMessage], dict[str, Any]]:
-        from ._langchain_messages import to_langchain_messages
+        from ._langchain_messages import to_langchain_message
 
         kwargs: dict[str, Any] = {}
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
         if request.max_tokens is not None:
             kwargs["max_tokens"] = request.max_tokens
-        return to_langchain_messages(request.messages), kwargs
+        cache = self._converted
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        messages: list[BaseMessage] = []
+        for msg in request.messages:
+            lc = cache.get(msg)
+            if lc is None:
+                lc = cache[msg] = to_langchain_message(msg)
+            messages.append(lc)
+        return messages, kwargs
 
     def _response(self, request: ChatRequest, reply: object) -> ChatResponse:
         from ._langchain_messages import chat_response

@@ -47,7 +47,16 @@ __all__ = [
 
 _NO_ID = "\x00"
 """Marks a reply's tool call that came without an id, until it gets one."""
-_TYPES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+_TYPES = {
+    "human": "user",
+    "ai": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "HumanMessageChunk": "user",
+    "AIMessageChunk": "assistant",
+    "SystemMessageChunk": "system",
+    "ToolMessageChunk": "tool",
+}
 
 
 def text_of(content: object) -> str:
