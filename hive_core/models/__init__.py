@@ -24,6 +24,7 @@ from ._chat import (
     ToolCall,
     ToolDefinition,
     ToolResult,
+    Usage,
 )
 from ._client import HintRouter, ModelClient, ModelRouter, RoutingHints, resolve_client
 from ._errors import (
@@ -32,6 +33,8 @@ from ._errors import (
     CassetteFormatError,
     CassetteMismatchError,
     InvalidMessagesUpdateError,
+    LangChainError,
+    MessageFormatError,
     MissingTaskLocalValueError,
     ModelClientMissingError,
     ModelConnectionError,
@@ -50,6 +53,7 @@ from ._errors import (
     ToolRegistryMissingError,
     UnknownToolError,
 )
+from ._langchain import LangChainModelClient, LangChainTools
 from ._loop import (
     Emit,
     ToolLoopConfig,
@@ -61,9 +65,13 @@ from ._loop import (
 )
 from ._messages import (
     Compaction,
+    MessageLike,
+    MessagesUpdate,
     approximate_tokens,
     compact_messages,
+    derived_message_id,
     message_id,
+    messages_channel,
     messages_reducer,
     tool_message_id,
 )
@@ -84,6 +92,7 @@ __all__ = [
     "ToolCall",
     "ToolDefinition",
     "ToolResult",
+    "Usage",
     # clients and routing
     "HintRouter",
     "ModelClient",
@@ -118,6 +127,13 @@ __all__ = [
     "message_id",
     "messages_reducer",
     "tool_message_id",
+    "MessageLike",
+    "MessagesUpdate",
+    "derived_message_id",
+    "messages_channel",
+    # LangChain interop (the optional `langchain` extra, imported when used)
+    "LangChainModelClient",
+    "LangChainTools",
     # cassettes
     "Cassette",
     "CassetteData",
@@ -146,6 +162,8 @@ __all__ = [
     "ToolContextMissingError",
     "ToolRegistryMissingError",
     "UnknownToolError",
+    "LangChainError",
+    "MessageFormatError",
 ]
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ToolCall",
     "ToolDefinition",
     "ToolResult",
+    "Usage",
 ]
 
 Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
@@ -125,12 +126,23 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     max_tokens: int | None = None
 
 
+class Usage(msgspec.Struct, frozen=True, kw_only=True):
+    """Token counts of one model call, as the provider reported them."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The model's reply: one assistant message (content and/or tool calls)."""
 
     message: ChatMessage
     finish_reason: str | None = None
     """Why the model stopped (``"stop"``, ``"tool_calls"``, ...), when known."""
+    usage: Usage | None = None
+    """Token counts, when the client reports them. ``None`` is omitted from the
+    encoding, so responses without usage (and cassettes) keep their bytes."""
 
 
 class Token(msgspec.Struct, frozen=True, tag="token"):

@@ -66,6 +66,8 @@ __all__ = [
     "ToolContextMissingError",
     "ToolRegistryMissingError",
     "UnknownToolError",
+    "MessageFormatError",
+    "LangChainError",
 ]
 
 
@@ -450,3 +452,45 @@ class CassetteFormatError(CassetteError, ValueError):
         self.cassette = cassette
         self.reason = reason
         super().__init__(f"Cannot read cassette `{cassette}`: {reason}")
+
+
+# ------------------------------------------------- message forms and LangChain interop
+
+
+class MessageFormatError(ModelError, TypeError):
+    """An item of a messages update is in none of the accepted forms (a
+    ``ChatMessage``, a ``str``, a ``(role, content)`` tuple, a message dict or a
+    LangChain message), or one of its fields is wrong. Raised by
+    ``messages_reducer``; the runtime reports it as a ``reducer-error`` naming the
+    channel, with this error as ``__cause__``."""
+
+    code = "message-format"
+
+    def __init__(self, item: str, *, index: int | None, reason: str) -> None:
+        self.item = _excerpt(item, 120)
+        self.index = index
+        self.reason = reason
+        where = (
+            f"Item #{index} of a messages update"
+            if index is not None
+            else ("A messages update")
+        )
+        super().__init__(
+            f"{where}, {self.item}, is not a message: {reason}\n\n"
+            "Accepted: 'text' (a user message), ('user' | 'assistant' | 'system', "
+            "text), ('tool', text, tool_call_id), {'role': ..., 'content': ...}, a "
+            "ChatMessage or a LangChain message"
+        )
+
+
+class LangChainError(ModelError):
+    """A LangChain chat model or tool wrapped by the ``langchain`` adapter failed,
+    or gave something the adapter cannot map. ``__cause__`` is LangChain's error."""
+
+    code = "langchain-error"
+
+    def __init__(self, component: str, *, phase: str, reason: str) -> None:
+        self.component = component
+        self.phase = phase
+        self.reason = reason
+        super().__init__(f"LangChain {component} failed while {phase}: {reason}")

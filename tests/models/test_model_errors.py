@@ -151,6 +151,16 @@ EXAMPLES: dict[type[HiveError], tuple[Callable[[], HiveError], dict[str, Any]]] 
         lambda: errors.CassetteFormatError("tape.json", reason="format is 'x'"),
         {"cassette": "tape.json", "reason": "format is 'x'"},
     ),
+    errors.MessageFormatError: (
+        lambda: errors.MessageFormatError("42", index=1, reason="type int"),
+        {"item": "42", "index": 1, "reason": "type int"},
+    ),
+    errors.LangChainError: (
+        lambda: errors.LangChainError(
+            "GenericFakeChatModel", phase="invoking the model", reason="StopIteration()"
+        ),
+        {"component": "GenericFakeChatModel", "phase": "invoking the model"},
+    ),
 }
 
 CLASSES = [getattr(errors, name) for name in errors.__all__]
