@@ -540,7 +540,19 @@ def summary_table(rows: Sequence[Row]) -> str:
     for row in rows:
         name = str(row.get("workload", "?"))
         ok = {True: "ok", False: "MISS", None: ""}[row.get("meets")]
-        if "hive_s" in row and "langgraph_s" in row:
+        if "first_us_per_step" in row:
+            lines.append(
+                f"{name:<24} first 10 % {row['first_us_per_step']:.0f} µs/step, last "
+                f"10 % {row['last_us_per_step']:.0f} µs/step, "
+                f"{row['bytes_per_payload']:.2f} bytes/payload {ok:>7}"
+            )
+        elif "peer_s" in row:
+            lines.append(
+                f"{name:<24} {_fmt_s(row['hive_s']):>10} "
+                f"{_fmt_s(row['peer_s']):>10} {row['ratio']:>7.3f} "
+                f"{row['hive_us_per_step']:>12.2f} {ok:>7}  ({row['peer']})"
+            )
+        elif "hive_s" in row and "langgraph_s" in row:
             lines.append(
                 f"{name:<24} {_fmt_s(row['hive_s']):>10} "
                 f"{_fmt_s(row['langgraph_s']):>10} {row['ratio']:>7.3f} "
