@@ -80,8 +80,15 @@ class _LGState(TypedDict):
 
 
 def _langgraph_loop(
-    path: Path, steps: int, synchronous: str | None = None
+    path: Path,
+    steps: int,
+    synchronous: str | None = None,
+    durability: str | None = None,
 ) -> tuple[float, dict[str, str]]:
+    """One checkpointed loop on ``SqliteSaver``; ``synchronous`` is set with a PRAGMA
+    on the saver's connection, ``durability`` is passed to ``invoke`` (LangGraph's
+    default, ``"async"``, saves a step's checkpoint while the next step runs;
+    ``"sync"`` saves it before the next step starts, as Hive's every-step policy)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.graph import END as LG_END
     from langgraph.graph import START, StateGraph
@@ -107,8 +114,11 @@ def _langgraph_loop(
             "configurable": {"thread_id": "bench"},
             "recursion_limit": steps + 10,
         }
+        kwargs: dict[str, Any] = (
+            {} if durability is None else {"durability": durability}
+        )
         t0 = time.perf_counter()
-        result = graph.invoke({"n": 0}, config)
+        result = graph.invoke({"n": 0}, config, **kwargs)
         elapsed = time.perf_counter() - t0
         assert result["n"] == steps, result
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]

@@ -21,6 +21,7 @@ imported only when selected; a missing module is reported and skipped.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import importlib
 import json
@@ -34,7 +35,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the root, first
     sys.path.insert(0, str(ROOT))
 
+from bench.targets import annotate  # noqa: E402
+from bench.timing import Settings, contest  # noqa: E402
+
 __all__ = ["ALIASES", "GROUPS", "Settings", "main", "register"]
 
 TARGET_RATIO = 0.1
@@ -54,45 +57,8 @@ IMPORT_TARGET_RATIO = 0.1
 Row = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """How hard to measure; ``--quick`` and the default differ only here."""
-
-    quick: bool
-    repeats: int
-    """Timed batches per engine and workload (interleaved)."""
-    min_batch_s: float
-    """Each batch repeats the call until it lasts at least this long."""
-    import_runs: int
-    """Fresh interpreters per import statement (and for the bare baseline)."""
-    importtime_runs: int
-    """Of those rounds, how many also run each statement under ``-X importtime``."""
-    memory_runs: int
-    """Fresh interpreters per engine for the peak-memory figures."""
-
-    @classmethod
-    def make(cls, quick: bool, repeats: int | None = None) -> Settings:
-        if quick:
-            return cls(True, repeats or 5, 0.02, 3, 1, 1)
-        return cls(False, repeats or 21, 0.1, 9, 9, 3)
-
-
 def _log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _quantile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def _spread(values: Sequence[float]) -> float:
-    """Interquartile range over median: a noise indicator (0.05 = ±2.5%)."""
-    med = statistics.median(values)
-    return (_quantile(values, 0.75) - _quantile(values, 0.25)) / med if med else 0.0
 
 
 # ------------------------------------------------------------ engine workloads
@@ -111,58 +77,47 @@ def _engines() -> tuple[Any, Any]:
     return workloads_hive, workloads_langgraph
 
 
-def _calibrate(workload: Workload, runner: Runner, settings: Settings) -> int:
-    """Warm up, check the result, and pick the calls per batch."""
-    from bench.workloads_spec import check
-
-    runner.reset()
-    check(workload, runner, runner.call())  # first call: lazy setup, caches
-    best = math.inf
-    for _ in range(1 if settings.quick else 3):
-        start = time.perf_counter()
-        result = runner.call()
-        best = min(best, time.perf_counter() - start)
-        check(workload, runner, result)
-    return max(1, min(100_000, math.ceil(settings.min_batch_s / best)))
+def _extra_runners(workload: Workload, hive_mod: Any) -> dict[str, Runner]:
+    """Hive variants timed in the same repeats: the sync twin of an async chain or
+    loop (for ``vs_sync``), and ``blocking=True`` workers for an ``io`` fan-out."""
+    if workload.mode == "async" and workload.kind in ("chain", "loop"):
+        twin = dataclasses.replace(workload, mode="sync")
+        return {"hive_sync": hive_mod.prepare(twin)}
+    if workload.mode == "io":
+        return {"hive_blocking": hive_mod.prepare(workload, blocking=True)}
+    return {}
 
 
-def _batch(workload: Workload, runner: Runner, calls: int) -> float:
-    """Seconds per call over one batch of ``calls`` calls; checks the last result."""
-    from bench.workloads_spec import check
-
-    runner.reset()
-    gc.collect()
-    call = runner.call
-    result: object = None
-    start = time.perf_counter()
-    for _ in range(calls):
-        result = call()
-    elapsed = time.perf_counter() - start
-    check(workload, runner, result)
-    return elapsed / calls
+def _entry_node(workload: Workload) -> str:
+    if workload.kind == "fanout":
+        return "worker"
+    return "n" + "0" * len(str(workload.size - 1)) if workload.kind == "chain" else "A"
 
 
 def time_workload(workload: Workload, settings: Settings) -> Row:
-    """Time one workload on both engines, alternating which goes first per repeat."""
+    """Time one workload on both engines (and Hive variants), interleaved."""
+    from bench.workloads_spec import IO_BLOCK_S, Concurrency, check
+
     hive_mod, lg_mod = _engines()
-    hive: Runner = hive_mod.prepare(workload)
-    lg: Runner = lg_mod.prepare(workload)
-    calls = {
-        "hive": _calibrate(workload, hive, settings),
-        "langgraph": _calibrate(workload, lg, settings),
-    }
-    samples: dict[str, list[float]] = {"hive": [], "langgraph": []}
-    for r in range(settings.repeats):
-        order = (hive, lg) if r % 2 == 0 else (lg, hive)
-        for runner in order:
-            samples[runner.engine].append(
-                _batch(workload, runner, calls[runner.engine])
-            )
-    h = statistics.median(samples["hive"])
-    g = statistics.median(samples["langgraph"])
+    tracked = {"hive": Concurrency(), "langgraph": Concurrency()}
+    hive: Runner = hive_mod.prepare(workload, concurrency=tracked["hive"])
+    lg: Runner = lg_mod.prepare(workload, concurrency=tracked["langgraph"])
+    runners = {"hive": hive, "langgraph": lg, **_extra_runners(workload, hive_mod)}
+    try:
+        t = contest(runners, lambda r, res: check(workload, r, res), settings)
+    finally:
+        for runner in runners.values():
+            getattr(runner, "close", lambda: None)()
+    h = t.median("hive")
+    g = t.median("langgraph")
     ratio = h / g
-    return {
+    is_async = workload.mode == "async"
+    row: Row = {
         "workload": workload.name,
+        "mode": workload.mode,
+        "hive_mode": hive_mod.hive_mode(hive.graph, _entry_node(workload)),  # type: ignore[attr-defined]
+        "hive_api": "await Runtime.invoke" if is_async else "Runtime.run_sync",
+        "langgraph_api": "await ainvoke" if is_async else "invoke",
         "hive_s": h,
         "langgraph_s": g,
         "ratio": round(ratio, 4),
@@ -173,13 +128,27 @@ def time_workload(workload: Workload, settings: Settings) -> Row:
         "langgraph_us_per_step": round(g / workload.supersteps * 1e6, 2),
         "hive_us_per_task": round(h / workload.tasks * 1e6, 2),
         "langgraph_us_per_task": round(g / workload.tasks * 1e6, 2),
-        "hive_calls_per_repeat": calls["hive"],
-        "langgraph_calls_per_repeat": calls["langgraph"],
-        "hive_spread": round(_spread(samples["hive"]), 3),
-        "langgraph_spread": round(_spread(samples["langgraph"]), 3),
+        "hive_calls_per_repeat": t.calls["hive"],
+        "langgraph_calls_per_repeat": t.calls["langgraph"],
+        "hive_spread": round(t.spread("hive"), 3),
+        "langgraph_spread": round(t.spread("langgraph"), 3),
         "meets_target": ratio <= TARGET_RATIO,
         "meets_goal": ratio <= GOAL_RATIO,
     }
+    if "hive_sync" in runners:
+        sync = t.median("hive_sync")
+        row["hive_sync_s"] = sync
+        row["hive_sync_us_per_step"] = round(sync / workload.supersteps * 1e6, 2)
+        row["vs_sync"] = round(h / sync, 4)  # same supersteps: per step = per call
+    if "hive_blocking" in runners:
+        blocking = t.median("hive_blocking")
+        row["hive_blocking_s"] = blocking
+        row["ratio_blocking"] = round(blocking / g, 4)
+    if workload.mode == "io":
+        row["io_block_s"] = IO_BLOCK_S
+        row["hive_max_concurrency"] = tracked["hive"].max
+        row["langgraph_max_concurrency"] = tracked["langgraph"].max
+    return row
 
 
 def _workload_group(name: str) -> Callable[[Settings], list[Row]]:
@@ -196,9 +165,14 @@ def _workload_group(name: str) -> Callable[[Settings], list[Row]]:
 
 IMPORT_STATEMENTS = {
     "hive_core": "import hive_core",
+    "hive_core_asyncio": "import hive_core, asyncio",
     "langgraph": "from langgraph.graph import StateGraph",
 }
-"""What a user imports to build and run a graph on each engine."""
+"""What a user imports to build and run a graph on each engine; ``hive_core`` does
+not import asyncio, which a graph with async or blocking nodes loads on its first
+run, so the second statement is what such a user pays in the end."""
+
+_ASYNCIO_PROBE = "import sys, hive_core; print('asyncio' in sys.modules)"
 
 
 def _child_env() -> dict[str, str]:
@@ -329,9 +303,14 @@ def import_group(settings: Settings) -> list[Row]:
             else None  # no /proc/self/status here
         )
     ratio = row["import_hive_core_s"] / row["import_langgraph_s"]
+    probe = _spawn(["-c", _ASYNCIO_PROBE])[1].strip()
     row.update(
         {
             "ratio": round(ratio, 4),
+            "ratio_with_asyncio": round(
+                row["import_hive_core_asyncio_s"] / row["import_langgraph_s"], 4
+            ),
+            "hive_core_imports_asyncio": probe == "True",
             "ratio_importtime": round(
                 row["importtime_hive_core_s"] / row["importtime_langgraph_s"], 4
             ),
@@ -443,6 +422,22 @@ MODULE_GROUPS = {
 }
 """Groups that live in their own module exposing ``run(quick: bool) -> list[dict]``."""
 
+SETTINGS_GROUPS = {
+    "checkpoint_equal": "bench.checkpoint_equal",
+    "checkpoint_growth": "bench.checkpoint_growth",
+    "peers": "bench.peers",
+}
+"""Default groups in their own module exposing ``group(settings) -> list[dict]``."""
+
+
+def _settings_group(module_name: str) -> Callable[[Settings], list[Row]]:
+    def group(settings: Settings) -> list[Row]:
+        module = importlib.import_module(module_name)
+        return list(module.group(settings))
+
+    group.__name__ = f"module_{module_name.rsplit('.', 1)[-1]}"
+    return group
+
 
 def _module_group(name: str, module_name: str) -> Callable[[Settings], list[Row]]:
     def group(settings: Settings) -> list[Row]:
@@ -492,10 +487,13 @@ def _register_all() -> None:
         register(name, _workload_group(name))
     register("import", import_group)
     register("peak_memory", peak_memory_group)
+    for name, module_name in SETTINGS_GROUPS.items():
+        register(name, _settings_group(module_name))
     for name, module_name in MODULE_GROUPS.items():
         register(name, _module_group(name, module_name), default=False)
     ALIASES["engine"] = tuple(WORKLOADS)
     ALIASES["fanout"] = tuple(n for n in WORKLOADS if n.startswith("fanout_"))
+    ALIASES["default"] = tuple(DEFAULT)
     ALIASES["all"] = tuple(GROUPS)
 
 
@@ -542,15 +540,26 @@ def summary_table(rows: Sequence[Row]) -> str:
     ]
     for row in rows:
         name = str(row.get("workload", "?"))
-        if "hive_s" in row and "langgraph_s" in row:
-            ok = "ok" if row["ratio"] <= TARGET_RATIO else "MISS"
+        ok = {True: "ok", False: "MISS", None: ""}[row.get("meets")]
+        if "first_us_per_step" in row:
+            lines.append(
+                f"{name:<24} first 10 % {row['first_us_per_step']:.0f} µs/step, last "
+                f"10 % {row['last_us_per_step']:.0f} µs/step, "
+                f"{row['bytes_per_payload']:.2f} bytes/payload {ok:>7}"
+            )
+        elif "peer_s" in row:
+            lines.append(
+                f"{name:<24} {_fmt_s(row['hive_s']):>10} "
+                f"{_fmt_s(row['peer_s']):>10} {row['ratio']:>7.3f} "
+                f"{row['hive_us_per_step']:>12.2f} {ok:>7}  ({row['peer']})"
+            )
+        elif "hive_s" in row and "langgraph_s" in row:
             lines.append(
                 f"{name:<24} {_fmt_s(row['hive_s']):>10} "
                 f"{_fmt_s(row['langgraph_s']):>10} {row['ratio']:>7.3f} "
-                f"{row['hive_us_per_step']:>12.2f} {ok:>7}"
+                f"{row.get('hive_us_per_step', math.nan):>12.2f} {ok:>7}"
             )
         elif name == "import":
-            ok = "ok" if row["meets_target"] else "MISS"
             lines.append(
                 f"{name:<24} {_fmt_s(row['import_hive_core_s']):>10} "
                 f"{_fmt_s(row['import_langgraph_s']):>10} {row['ratio']:>7.3f} "
@@ -573,7 +582,7 @@ def summary_table(rows: Sequence[Row]) -> str:
                 for k, v in row.items()
                 if k != "workload" and isinstance(v, int | float)
             )
-            lines.append(f"{name:<24} {brief[:100]}")
+            lines.append(f"{name:<24} {brief[:100]} {ok}".rstrip())
     return "\n".join(lines)
 
 
@@ -632,6 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         t0 = time.perf_counter()
         for row in GROUPS[name](settings):
+            annotate(row)
             print(json.dumps(row), flush=True)
             rows.append(row)
         _log(f"{name}: done in {time.perf_counter() - t0:.1f} s")

@@ -1,5 +1,12 @@
 """The engine workloads on Hive: graphs compiled once, ``Runtime.run_sync`` per call.
 
+Workloads in ``async`` mode have ``async def`` nodes and are awaited the way an
+async application would: ``await Runtime.invoke(...)`` on one event loop that lives
+as long as the runner (``AsyncHiveRunner``), like LangGraph's ``ainvoke``. Workloads
+in ``io`` mode are plain sync nodes whose workers also block in ``time.sleep``;
+they are added with ``add_node`` defaults (what a user gets) unless ``blocking=True``
+is asked for.
+
 Every call runs on a new thread id (a thread id that has run before continues its
 stored state); ``reset`` starts a new ``Runtime`` so that the states of earlier
 calls, which a ``Runtime`` keeps in memory per thread, do not pile up across
@@ -9,7 +16,9 @@ batches. No checkpointer, no event listeners: the same as LangGraph's
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -30,9 +39,17 @@ from hive_core import (
     reducers,
 )
 
-from .workloads_spec import BenchmarkError, Workload
+from .workloads_spec import IO_BLOCK_S, BenchmarkError, Concurrency, Workload
 
-__all__ = ["FanoutState", "HiveRunner", "State", "build_graph", "prepare"]
+__all__ = [
+    "AsyncHiveRunner",
+    "FanoutState",
+    "HiveRunner",
+    "State",
+    "build_graph",
+    "hive_mode",
+    "prepare",
+]
 
 
 class State(Schema):
@@ -55,6 +72,10 @@ def _add_one(ctx: NodeInput) -> NodeOutput:
     return NodeOutput(writes=[Write(State.n, 1)])
 
 
+async def _add_one_async(ctx: NodeInput) -> NodeOutput:
+    return NodeOutput(writes=[Write(State.n, 1)])
+
+
 def _node_names(count: int) -> list[str]:
     width = len(str(count - 1))
     return [f"n{i:0{width}d}" for i in range(count)]
@@ -69,16 +90,39 @@ def _loop_router(limit: int) -> Callable[[StoreView], Any]:
     return route
 
 
-def _fanout_graph(width: int) -> CompiledGraph:
+def _worker(workload: Workload, concurrency: Concurrency) -> Any:
     fs = FanoutState
+    if workload.mode == "async":
+
+        async def async_worker(ctx: NodeInput) -> NodeOutput:
+            return NodeOutput(writes=[Write(fs.items, [ctx.store.get(fs.index)])])
+
+        return async_worker
+    if workload.mode == "io":
+
+        def io_worker(ctx: NodeInput) -> NodeOutput:
+            with concurrency:
+                time.sleep(IO_BLOCK_S)  # a sync HTTP call, say
+            return NodeOutput(writes=[Write(fs.items, [ctx.store.get(fs.index)])])
+
+        return io_worker
+
+    def worker(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(writes=[Write(fs.items, [ctx.store.get(fs.index)])])
+
+    return worker
+
+
+def _fanout_graph(
+    workload: Workload, concurrency: Concurrency, blocking: bool
+) -> CompiledGraph:
+    fs = FanoutState
+    width = workload.size
 
     def dispatch(ctx: NodeInput) -> NodeOutput:
         return NodeOutput(
             spawn=[Spawn("worker", {fs.index: i}) for i in range(width)], next=END
         )
-
-    def worker(ctx: NodeInput) -> NodeOutput:
-        return NodeOutput(writes=[Write(fs.items, [ctx.store.get(fs.index)])])
 
     def join(ctx: NodeInput) -> NodeOutput:
         return NodeOutput(writes=[Write(fs.n, len(ctx.store.get(fs.items)))])
@@ -89,37 +133,48 @@ def _fanout_graph(width: int) -> CompiledGraph:
     return (
         GraphBuilder(fs, start=["dispatch"])
         .add_node("dispatch", dispatch)
-        .add_node("worker", worker)
+        .add_node("worker", _worker(workload, concurrency), blocking=blocking)
         .add_node("join", join)
         .add_edge("worker", "join")
         .compile()
     )
 
 
-def build_graph(workload: Workload) -> tuple[CompiledGraph, Mapping[Any, Any]]:
-    """The compiled graph of ``workload`` and the input every call passes."""
+def build_graph(
+    workload: Workload,
+    *,
+    blocking: bool = False,
+    concurrency: Concurrency | None = None,
+) -> tuple[CompiledGraph, Mapping[Any, Any]]:
+    """The compiled graph of ``workload`` and the input every call passes.
+
+    ``blocking`` adds the fan-out workers with ``blocking=True``; ``concurrency``
+    counts the ``io`` workers inside their blocking call.
+    """
     kind = workload.kind
+    node = _add_one_async if workload.mode == "async" else _add_one
     if kind == "invoke":
-        graph = GraphBuilder(State, start=["A"]).add_node("A", _add_one).compile()
+        graph = GraphBuilder(State, start=["A"]).add_node("A", node).compile()
         return graph, {State.n: 0}
     if kind == "chain":
         names = _node_names(workload.size)
         builder = GraphBuilder(State, start=[names[0]])
         for name in names:
-            builder.add_node(name, _add_one)
+            builder.add_node(name, node)
         for a, b in itertools.pairwise(names):
             builder.add_edge(a, b)
         return builder.compile(), {State.n: 0}
     if kind == "loop":
         graph = (
             GraphBuilder(State, start=["A"])
-            .add_node("A", _add_one)
+            .add_node("A", node)
             .add_router("A", _loop_router(workload.size))
             .compile()
         )
         return graph, {State.n: 0}
     if kind == "fanout":
-        return _fanout_graph(workload.size), {FanoutState.n: 0}
+        tracker = concurrency if concurrency is not None else Concurrency()
+        return _fanout_graph(workload, tracker, blocking), {FanoutState.n: 0}
     raise ValueError(f"unknown workload kind {kind!r}")
 
 
@@ -152,7 +207,44 @@ class HiveRunner:
         return result.output
 
 
-def prepare(workload: Workload) -> HiveRunner:
-    """Compile ``workload`` once; ``max_steps`` leaves a margin over its supersteps."""
-    graph, input = build_graph(workload)
-    return HiveRunner(graph, input, RunOptions(max_steps=workload.supersteps + 5))
+class AsyncHiveRunner(HiveRunner):
+    """``await Runtime.invoke`` on one event loop kept for the runner's lifetime."""
+
+    def __init__(
+        self, graph: CompiledGraph, input: Mapping[Any, Any], options: RunOptions
+    ) -> None:
+        super().__init__(graph, input, options)
+        self._loop = asyncio.new_event_loop()
+
+    def call(self) -> object:
+        coro = self.runtime.invoke(f"t{next(self._ids)}", self.input, self.options)
+        return self._loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        self._loop.close()
+
+
+def hive_mode(graph: CompiledGraph, node: str) -> str:
+    """How ``node`` runs as declared: ``async``, ``blocking`` (a worker thread) or
+    ``inline`` (a plain sync function, Hive's default for one)."""
+    spec = graph.nodes[node]
+    if spec.is_async:
+        return "async"
+    return "blocking" if spec.blocking else "inline"
+
+
+def prepare(
+    workload: Workload,
+    *,
+    blocking: bool = False,
+    concurrency: Concurrency | None = None,
+) -> HiveRunner:
+    """Compile ``workload`` once; ``max_steps`` leaves a margin over its supersteps.
+
+    An ``async`` workload gets an ``AsyncHiveRunner``; the others ``run_sync``.
+    """
+    graph, input = build_graph(workload, blocking=blocking, concurrency=concurrency)
+    options = RunOptions(max_steps=workload.supersteps + 5)
+    if workload.mode == "async":
+        return AsyncHiveRunner(graph, input, options)
+    return HiveRunner(graph, input, options)

@@ -12,20 +12,33 @@ Every workload starts from the same input (``n = 0``) and has two state channels
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "IO_BLOCK_S",
     "WORKLOADS",
     "BenchmarkError",
+    "Concurrency",
     "Kind",
+    "Mode",
     "Runner",
     "Workload",
     "check",
 ]
 
 Kind = Literal["invoke", "chain", "loop", "fanout"]
+Mode = Literal["sync", "async", "io"]
+"""How the workload's nodes are written: ``sync`` (plain functions, CPU only),
+``async`` (``async def``, same work, awaited by ``ainvoke`` / ``Runtime.invoke``),
+``io`` (plain functions whose workers also block ``IO_BLOCK_S`` in ``time.sleep``,
+like a sync HTTP call)."""
+
+IO_BLOCK_S = 0.001
+"""How long each worker of an ``io`` fan-out blocks."""
 
 
 class BenchmarkError(RuntimeError):
@@ -43,11 +56,14 @@ class Workload:
     * ``fanout``: a dispatcher starts ``size`` workers (each with its own index),
       each worker appends ``[index]`` to ``items``, then one join node writes
       ``len(items)`` to ``n``.
+
+    ``mode`` says how the nodes are written (see ``Mode``).
     """
 
     name: str
     kind: Kind
     size: int = 1
+    mode: Mode = "sync"
 
     @property
     def supersteps(self) -> int:
@@ -83,9 +99,42 @@ WORKLOADS: dict[str, Workload] = {
         Workload("fanout_10", "fanout", 10),
         Workload("fanout_100", "fanout", 100),
         Workload("fanout_1000", "fanout", 1000),
+        Workload("fanout_io_100", "fanout", 100, "io"),
+        Workload("fanout_async_10", "fanout", 10, "async"),
+        Workload("fanout_async_100", "fanout", 100, "async"),
+        Workload("fanout_async_1000", "fanout", 1000, "async"),
+        Workload("chain_async", "chain", 100, "async"),
+        Workload("loop_async", "loop", 1000, "async"),
     )
 }
 """The workloads ``bench/run.py`` times, by name, in run order."""
+
+
+class Concurrency:
+    """Counts how many ``io`` workers are inside their blocking call at once.
+
+    The row reports the maximum, which shows whether an engine overlapped the
+    workers (a thread pool) or ran them one after another.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.inside = 0
+        self.max = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.inside += 1
+            self.max = max(self.max, self.inside)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            self.inside -= 1
 
 
 class Runner(Protocol):
