@@ -4,7 +4,7 @@ A loop of one node adding 1 to ``n`` for ``steps`` supersteps, each step's check
 saved to a SQLite file before the next step starts, on both engines:
 
 * Hive: ``SQLiteCheckpointStore(path, synchronous=...)`` with
-  ``CheckpointPolicy.every_step()``;
+  ``CheckpointPolicy.every(1)``;
 * LangGraph: ``SqliteSaver`` on a connection set with ``PRAGMA synchronous=...``,
   ``invoke(..., durability="sync")`` (LangGraph's default ``"async"`` writes a
   step's checkpoint while the next step runs, which is weaker than Hive's policy).

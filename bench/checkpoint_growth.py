@@ -11,7 +11,7 @@ steps: with saves that cost what changed, they stay level as the state grows.
 over the bytes appended (``steps`` x 1 KiB).
 
 * Hive: ``SQLiteCheckpointStore`` (its default ``synchronous=NORMAL``) with
-  ``CheckpointPolicy.every_step()``; medians over several runs for the small sizes.
+  ``CheckpointPolicy.every(1)``; medians over several runs for the small sizes.
 * LangGraph: ``SqliteSaver`` with ``PRAGMA synchronous=NORMAL`` and
   ``durability="sync"`` (the same strength), one run per size, stopped at a time cap
   (the router ends the run once the cap has passed): the row says where. It saves
@@ -90,7 +90,7 @@ def _hive_run(path: Path, items: list[str]) -> tuple[list[float], int]:
     )
     with SQLiteCheckpointStore(path) as store:
         options = RunOptions(
-            max_steps=steps + 5, checkpoint_policy=CheckpointPolicy.every_step()
+            max_steps=steps + 5, checkpoint_policy=CheckpointPolicy.every(1)
         )
         out = Runtime(graph, checkpoint_store=store).run_sync("t", None, options)
         end = time.perf_counter()

@@ -16,7 +16,9 @@ __all__ = [
     "append",
     "append_non_nil",
     "binary_op",
+    "coercing",
     "dict_merge",
+    "is_coercing",
     "last_write_wins",
     "max",
     "min",
@@ -34,6 +36,28 @@ class Reducer(Protocol[T]):
     """Folds an update into the current value and returns the new value."""
 
     def __call__(self, current: T, update: T, /) -> T: ...
+
+
+R = TypeVar("R", bound=Callable[..., object])
+
+_COERCING = "__hive_coercing__"
+
+
+def coercing(reducer: R) -> R:
+    """Mark ``reducer`` as taking looser updates than the channel stores.
+
+    A messages reducer takes ``"hi"`` or ``("user", "hi")`` and stores a
+    ``ChatMessage``. The commit cannot check such a write against the channel's type,
+    so it checks the reducer's *result* instead: that is what a checkpoint must be
+    able to hold (see ``docs/concepts/schema-and-channels.md``).
+    """
+    setattr(reducer, _COERCING, True)
+    return reducer
+
+
+def is_coercing(reducer: object) -> bool:
+    """Whether ``reducer`` was marked with :func:`coercing`."""
+    return getattr(reducer, _COERCING, False) is True
 
 
 def last_write_wins(current: T, update: T, /) -> T:

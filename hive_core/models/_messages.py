@@ -23,6 +23,7 @@ import attrs
 import msgspec
 
 from ..ids import lp, u32
+from ..reducers import coercing
 from ..state._channels import Channel, channel
 from ..state._codecs import JSONCodec, canonical_json
 from ._chat import ChatMessage, Role, ToolCall
@@ -277,6 +278,7 @@ def messages_channel(
     return declared
 
 
+@coercing
 def messages_reducer(
     current: list[ChatMessage], update: MessagesUpdate | list[ChatMessage], /
 ) -> list[ChatMessage]:

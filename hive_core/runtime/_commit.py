@@ -32,7 +32,7 @@ from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._state import EMPTY_LOCAL, Seed, Task, ThreadState
-from ._values import VALUE_CHECKS, check_interrupt_payload, value_check
+from ._values import VALUE_CHECKS, check_interrupt_payload, reduced_check, value_check
 
 __all__ = [
     "BarrierUpdate",
@@ -107,22 +107,27 @@ class BarrierUpdate(msgspec.Struct, frozen=True):
 def reduce_writes(
     ch: Channel[Any], current: Any, updates: Sequence[Any], step: int | None
 ) -> Any:
-    """Fold updates into ``current`` with the channel's reducer, never mutating it."""
+    """Fold updates into ``current`` with the channel's reducer, never mutating it.
+
+    A coercing reducer's result is checked here (its writes could not be)."""
     reducer = ch.reducer
     try:
         if len(updates) == 1:
-            return reducer(current, updates[0])
-        if reducer is _append:
-            out = list(current)
+            value = reducer(current, updates[0])
+        elif reducer is _append:
+            value = list(current)
             for u in updates:
-                out.extend(u)
-            return out
-        value = current
-        for u in updates:
-            value = reducer(value, u)
-        return value
+                value.extend(u)
+        else:
+            value = current
+            for u in updates:
+                value = reducer(value, u)
     except Exception as exc:
         raise ReducerError(ch.id, step=step, cause=repr(exc)) from exc
+    check = reduced_check(ch)
+    if check is not None:
+        check(value, None, step)
+    return value
 
 
 def check_write(

@@ -171,7 +171,10 @@ class Channel(Generic[T]):
         self.initial = initial
         self.codec = codec
         self.persistence = persistence
-        self.check_types = _runtime_types(value_type)
+        # a coercing reducer takes looser writes; the commit checks its result
+        self.check_types = (
+            () if reducers.is_coercing(reducer) else _runtime_types(value_type)
+        )
         # plain booleans: enum member access costs ~190 ns on 3.11's hot path
         self.is_global = scope is Scope.GLOBAL
         self.is_single = update is UpdatePolicy.SINGLE

@@ -30,7 +30,7 @@ from hive_core.models import (
     messages_channel,
     messages_reducer,
 )
-from hive_dsl import AgentState, Effects, Set, Workflow
+from hive_dsl import AgentState, Effects, Workflow, Write
 
 CODEC: JSONCodec[list[ChatMessage]] = JSONCodec(list[ChatMessage])
 
@@ -241,7 +241,7 @@ class TestBadInput:
 
         @wf.node(start=True)
         def talk(ctx: object) -> Effects:
-            return Effects(Set(Chat.messages, [("assistant", "ok"), 3.5]))  # type: ignore[list-item]
+            return Effects(Write(Chat.messages, [("assistant", "ok"), 3.5]))  # type: ignore[list-item]
 
         with pytest.raises(ReducerError) as info:
             Runtime(wf.compile()).run_sync("t", {Chat.messages: "hi"})
@@ -285,11 +285,11 @@ class TestMessagesChannel:
 
             @wf.node(start=True)
             def echo(ctx: object) -> Effects:
-                return Effects(Set(schema.messages, [("assistant", "echo")]))  # type: ignore[attr-defined]
+                return Effects(Write(schema.messages, [("assistant", "echo")]))  # type: ignore[attr-defined]
 
             return wf.compile()
 
-        every = RunOptions(checkpoint_policy=CheckpointPolicy.every_step())
+        every = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
         Runtime(graph(Old), checkpoint_store=store).run_sync(
             "t", {Old.messages: [ChatMessage.user("u1", "hi")]}, every
         )
@@ -311,7 +311,7 @@ class TestMessagesChannel:
 
         @wf.node(start=True)
         def reply(ctx: object) -> Effects:
-            return Effects(Set(Chat.messages, ("assistant", "hello")))  # type: ignore[arg-type]
+            return Effects(Write(Chat.messages, ("assistant", "hello")))  # type: ignore[arg-type]
 
         out = Runtime(wf.compile()).run_sync("t", {Chat.messages: "hi"})
         assert contents(out.get(Chat.messages)) == [

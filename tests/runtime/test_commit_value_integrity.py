@@ -243,3 +243,43 @@ def test_plan_and_commit_import_no_asyncio_and_no_persistence(module: str) -> No
         or name.endswith("_lazy")
     )
     assert bad == []
+
+
+class TestCoercingReducers:
+    """A ``reducers.coercing`` reducer takes looser writes than its channel stores;
+    the commit checks the reduced value instead of each write."""
+
+    def test_loose_writes_pass_and_the_result_is_checked(self, tmp_path: Path) -> None:
+        @reducers.coercing
+        def split_words(current: list[str], update: object, /) -> list[str]:
+            return [*current, *str(update).split()]
+
+        class W(Schema):
+            words = channel(list[str], reducer=split_words, update="multi")
+
+        def node(ctx: NodeInput) -> NodeOutput:
+            return NodeOutput(writes=[Write(W.words, "a b")], next=END)  # type: ignore[arg-type]
+
+        graph = GraphBuilder(W, start=["n"]).add_node("n", node).compile()
+        store = SQLiteCheckpointStore(tmp_path / "w.db")
+        out = Runtime(graph, checkpoint_store=store).run_sync("t", None, EVERY_STEP)
+        assert out.output["words"] == ["a", "b"]
+
+    def test_a_bad_reduced_value_fails_the_step(self, tmp_path: Path) -> None:
+        @reducers.coercing
+        def broken(current: list[str], update: object, /) -> list[str]:
+            return [*current, update]  # type: ignore[list-item]
+
+        class B(Schema):
+            items = channel(list[str], reducer=broken, update="multi")
+
+        def node(ctx: NodeInput) -> NodeOutput:
+            return NodeOutput(writes=[Write(B.items, 7)], next=END)  # type: ignore[arg-type]
+
+        graph = GraphBuilder(B, start=["n"]).add_node("n", node).compile()
+        store = SQLiteCheckpointStore(tmp_path / "b.db")
+        with pytest.raises(ChannelValueTypeError) as err:
+            Runtime(graph, checkpoint_store=store).run_sync("t", None, EVERY_STEP)
+        assert err.value.channel_id == "items"
+        assert err.value.path == "$[0]"
+        assert Runtime(graph, checkpoint_store=store).get_state_sync("t") is None
