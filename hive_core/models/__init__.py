@@ -31,6 +31,10 @@ from ._errors import (
     CassetteExhaustedError,
     CassetteFormatError,
     CassetteMismatchError,
+    CommandError,
+    CommandInvalidError,
+    CommandNotFoundError,
+    CommandStartError,
     InvalidMessagesUpdateError,
     MissingTaskLocalValueError,
     ModelClientMissingError,
@@ -68,6 +72,7 @@ from ._messages import (
     tool_message_id,
 )
 from ._openai_compat import Limits, OpenAICompatClient, Retries, Timeouts
+from ._process import CommandResult, command_tool, run_command, run_command_sync
 from ._scripted import ScriptedModelClient, ScriptedReply
 from ._tools import Tool, ToolContext, ToolProvider, ToolRegistry, bind_environment
 
@@ -123,11 +128,20 @@ __all__ = [
     "CassetteData",
     "ReplayedToolError",
     "first_difference",
+    # external commands
+    "CommandResult",
+    "command_tool",
+    "run_command",
+    "run_command_sync",
     # errors
     "CassetteError",
     "CassetteExhaustedError",
     "CassetteFormatError",
     "CassetteMismatchError",
+    "CommandError",
+    "CommandInvalidError",
+    "CommandNotFoundError",
+    "CommandStartError",
     "InvalidMessagesUpdateError",
     "MissingTaskLocalValueError",
     "ModelClientMissingError",
