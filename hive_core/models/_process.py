@@ -35,6 +35,7 @@ from typing import Any
 import msgspec
 
 from .._bridge import run_sync
+from ..errors import DefinitionError
 from ._errors import CommandInvalidError, CommandNotFoundError, CommandStartError
 from ._tools import build_tool
 
@@ -194,6 +195,7 @@ def _check_options(
     max_output_bytes: int,
     kill_grace: float,
     env: Mapping[str, str] | None,
+    stdin: object = None,
 ) -> None:
     def bad(what: str, reason: str) -> CommandInvalidError:
         return CommandInvalidError(what, reason=reason, argv=argv)
@@ -206,6 +208,8 @@ def _check_options(
         raise bad("max_output_bytes", f"is {max_output_bytes}; expected >= 0")
     if not (math.isfinite(kill_grace) and kill_grace > 0):
         raise bad("kill_grace", f"is {kill_grace!r}; expected seconds > 0")
+    if stdin is not None and not isinstance(stdin, bytes | bytearray | memoryview):
+        raise bad("stdin", f"is a {type(stdin).__name__}; expected bytes")
     entries: Mapping[Any, object] = env or {}  # checked: callers are untyped too
     for key, value in entries.items():
         if not (isinstance(key, str) and isinstance(value, str)):
@@ -351,11 +355,8 @@ async def run_command(
         max_output_bytes=max_output_bytes,
         kill_grace=kill_grace,
         env=env,
+        stdin=stdin,
     )
-    if stdin is not None and not isinstance(stdin, bytes | bytearray | memoryview):
-        raise CommandInvalidError(
-            "stdin", reason=f"is a {type(stdin).__name__}; expected bytes", argv=args
-        )
     protocol = _Protocol(asyncio.get_running_loop(), max_output_bytes)
     started = time.monotonic()
     workdir = None if cwd is None else os.fspath(cwd)
@@ -375,10 +376,19 @@ async def run_command(
     finally:
         returncode = transport.get_returncode()
         transport.close()
-    duration = time.monotonic() - started
+    return _result(args, returncode, protocol, timed_out, time.monotonic() - started)
+
+
+def _result(
+    argv: tuple[str, ...],
+    returncode: int | None,
+    protocol: _Protocol,
+    timed_out: bool,
+    duration: float,
+) -> CommandResult:
     code = returncode if returncode is not None else -signal.SIGKILL
     return CommandResult(
-        argv=args,
+        argv=argv,
         exit_code=code if code >= 0 else None,
         signal=-code if code < 0 else None,
         timed_out=timed_out,
@@ -462,7 +472,8 @@ def command_tool(
     the command line for a fixed ``argv``.
 
     Raises:
-        DefinitionError: ``name`` or the builder's parameters cannot be a tool.
+        DefinitionError: ``name`` or the builder's parameters cannot be a tool, or
+            the builder is async.
         CommandInvalidError: a fixed ``argv`` or an option is invalid.
     """
     run = functools.partial(
@@ -473,6 +484,12 @@ def command_tool(
         max_output_bytes=max_output_bytes,
         kill_grace=kill_grace,
     )
+    if inspect.iscoroutinefunction(argv):
+        raise DefinitionError(
+            f"The argv builder of tool `{name}` is async; it must be a plain function "
+            "returning the argv list (the command itself runs asynchronously)",
+            subject=name,
+        )
     if callable(argv):
         build = argv
 

@@ -314,8 +314,8 @@ class TestTimeoutAndCancellation:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            # at once: not after the sleep's 60 s, nor after kill_grace
-            assert loop.time() - cancelled_at < 1.5
+            # at once, not when the sleep ends 60 s later (a generous bound for load)
+            assert loop.time() - cancelled_at < 5
 
         asyncio.run(go())
         watch[0].assert_all_ended()
@@ -514,11 +514,18 @@ class TestCommandTool:
         assert (report["timed_out"], report["signal"]) == (True, "SIGTERM")
 
     def test_definition_mistakes_fail_at_once(self) -> None:
-        """A bad tool name or a bad fixed argv fails when the tool is made."""
+        """A bad tool name, a bad fixed argv or option, or an async builder fails
+        when the tool is made."""
         with pytest.raises(DefinitionError):
             command_tool("has space", ["true"], timeout=1)
         with pytest.raises(CommandInvalidError):
             command_tool("t", "pytest -q", timeout=1)
+
+        async def later() -> list[str]:
+            return ["true"]
+
+        with pytest.raises(DefinitionError, match="is async"):
+            command_tool("t", later, timeout=1)
         with pytest.raises(CommandInvalidError):
             command_tool("t", ["true"], timeout=-1)
 
