@@ -32,6 +32,10 @@ from ._errors import (
     CassetteExhaustedError,
     CassetteFormatError,
     CassetteMismatchError,
+    CommandError,
+    CommandInvalidError,
+    CommandNotFoundError,
+    CommandStartError,
     InvalidMessagesUpdateError,
     LangChainError,
     MessageFormatError,
@@ -76,6 +80,7 @@ from ._messages import (
     tool_message_id,
 )
 from ._openai_compat import Limits, OpenAICompatClient, Retries, Timeouts
+from ._process import CommandResult, command_tool, run_command, run_command_sync
 from ._scripted import ScriptedModelClient, ScriptedReply
 from ._tools import Tool, ToolContext, ToolProvider, ToolRegistry, bind_environment
 
@@ -139,11 +144,20 @@ __all__ = [
     "CassetteData",
     "ReplayedToolError",
     "first_difference",
+    # external commands
+    "CommandResult",
+    "command_tool",
+    "run_command",
+    "run_command_sync",
     # errors
     "CassetteError",
     "CassetteExhaustedError",
     "CassetteFormatError",
     "CassetteMismatchError",
+    "CommandError",
+    "CommandInvalidError",
+    "CommandNotFoundError",
+    "CommandStartError",
     "InvalidMessagesUpdateError",
     "MissingTaskLocalValueError",
     "ModelClientMissingError",

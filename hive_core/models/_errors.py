@@ -28,6 +28,12 @@ HiveError
         │                                       the messages reducer got a bad update
         ├── MissingTaskLocalValueError (LookupError)
         │                                       a task-local input was never set
+        ├── CommandError                        run_command could not run a command
+        │   ├── CommandInvalidError (ValueError)
+        │   │                                   argv is not a list of str, bad option
+        │   └── CommandStartError               the OS refused to start it
+        │       └── CommandNotFoundError (LookupError)
+        │                                       argv[0] does not exist
         └── CassetteError                       record/replay problems
             ├── CassetteMismatchError           a replayed request differs from the tape
             ├── CassetteExhaustedError          more requests than the tape recorded
@@ -48,6 +54,10 @@ __all__ = [
     "CassetteExhaustedError",
     "CassetteFormatError",
     "CassetteMismatchError",
+    "CommandError",
+    "CommandInvalidError",
+    "CommandNotFoundError",
+    "CommandStartError",
     "InvalidMessagesUpdateError",
     "MissingTaskLocalValueError",
     "ModelClientMissingError",
@@ -494,3 +504,76 @@ class LangChainError(ModelError):
         self.phase = phase
         self.reason = reason
         super().__init__(f"LangChain {component} failed while {phase}: {reason}")
+
+
+class CommandError(ModelError):
+    """Base for the errors of :func:`hive_core.models.run_command`; ``argv`` is the
+    command as given. Never raised bare. A command that runs and fails (non-zero
+    exit, killed, timed out) is not an error: it is data in ``CommandResult``."""
+
+    code = "command-error"
+
+    def __init__(self, message: str, *, argv: tuple[str, ...]) -> None:
+        self.argv = argv
+        super().__init__(message)
+
+
+def _shown(argv: tuple[str, ...]) -> str:
+    return _excerpt(" ".join(argv) if argv else "<empty>")
+
+
+class CommandInvalidError(CommandError, ValueError):
+    """``run_command`` was called with something it cannot run: ``what`` names the
+    argument (``argv``, ``argv[2]``, ``timeout``, ...) and ``reason`` says why."""
+
+    code = "command-invalid"
+
+    def __init__(self, what: str, *, reason: str, argv: tuple[str, ...] = ()) -> None:
+        self.what = what
+        self.reason = reason
+        fix = (
+            "\n\nFix: run_command(['program', 'arg', ...], timeout=...) with every "
+            "argument a str (no shell)"
+            if what.startswith("argv")
+            else ""
+        )
+        super().__init__(
+            f"Cannot run command `{_shown(argv)}`: {what} {reason}{fix}", argv=argv
+        )
+
+
+class CommandStartError(CommandError):
+    """The operating system refused to start the command: ``reason`` is its answer
+    (permission denied, exec format error, a missing working directory) and
+    ``errno`` its number."""
+
+    code = "command-start-failed"
+
+    def __init__(
+        self, *, argv: tuple[str, ...], reason: str, errno: int | None = None
+    ) -> None:
+        self.reason = reason
+        self.errno = errno
+        super().__init__(
+            f"Could not start command `{_shown(argv)}`: {reason}", argv=argv
+        )
+
+
+class CommandNotFoundError(CommandStartError, LookupError):
+    """The command's executable (``argv[0]``) does not exist: not on ``PATH``, or
+    no file at that path.
+
+    Fix: install it, or pass its absolute path as ``argv[0]``.
+    """
+
+    code = "command-not-found"
+
+    def __init__(self, *, argv: tuple[str, ...], errno: int | None = None) -> None:
+        CommandStartError.__init__(
+            self,
+            argv=argv,
+            reason=f"executable `{argv[0]}` not found "
+            + ("(no such file)" if "/" in argv[0] else "on PATH")
+            + "\n\nFix: install it, or give its absolute path as argv[0]",
+            errno=errno,
+        )

@@ -160,6 +160,26 @@ EXAMPLES: dict[type[HiveError], tuple[Callable[[], HiveError], dict[str, Any]]] 
             "GenericFakeChatModel", phase="invoking the model", reason="StopIteration()"
         ),
         {"component": "GenericFakeChatModel", "phase": "invoking the model"},
+
+    errors.CommandError: (
+        lambda: errors.CommandError("command failed", argv=("make",)),
+        {"argv": ("make",)},
+    ),
+    errors.CommandInvalidError: (
+        lambda: errors.CommandInvalidError(
+            "argv", reason="is one str, not a sequence of str", argv=("ls -l",)
+        ),
+        {"what": "argv", "reason": "is one str, not a sequence of str"},
+    ),
+    errors.CommandStartError: (
+        lambda: errors.CommandStartError(
+            argv=("./run.sh",), reason="Permission denied", errno=13
+        ),
+        {"argv": ("./run.sh",), "errno": 13},
+    ),
+    errors.CommandNotFoundError: (
+        lambda: errors.CommandNotFoundError(argv=("pytest", "-q"), errno=2),
+        {"argv": ("pytest", "-q"), "errno": 2},
     ),
 }
 
