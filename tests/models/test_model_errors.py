@@ -160,7 +160,7 @@ EXAMPLES: dict[type[HiveError], tuple[Callable[[], HiveError], dict[str, Any]]] 
             "GenericFakeChatModel", phase="invoking the model", reason="StopIteration()"
         ),
         {"component": "GenericFakeChatModel", "phase": "invoking the model"},
-
+    ),
     errors.CommandError: (
         lambda: errors.CommandError("command failed", argv=("make",)),
         {"argv": ("make",)},
