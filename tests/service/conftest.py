@@ -73,7 +73,7 @@ def spawn_worker(
     """A worker process (``worker_app.py``); its output goes to ``log``."""
     full = {**os.environ, **config_env, **env, "HIVE_SERVICE_EXECUTOR_ID": executor}
     full["PYTHONPATH"] = os.pathsep.join([str(HERE), *sys.path])
-    out = log.open("ab")
-    return subprocess.Popen(
-        [sys.executable, str(WORKER)], env=full, stdout=out, stderr=out
-    )
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, str(WORKER)], env=full, stdout=out, stderr=out
+        )

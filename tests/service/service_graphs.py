@@ -4,7 +4,7 @@
 ``target``. Its node appends ``<thread> <step>`` to the file named by
 ``HIVE_TEST_STEP_LOG`` (which steps ran, and how often) and, while the file named by
 ``HIVE_TEST_HOLD`` exists, waits at step ``HIVE_TEST_HOLD_STEP`` (a barrier the
-tests open by deleting the file). ``approval`` interrupts and resumes; ``flaky``
+tests open by deleting the file), after writing ``<hold>.<thread>.reached``. ``approval`` interrupts and resumes; ``flaky``
 fails until its thread has failed ``fail_times`` times (counted in a file).
 """
 
@@ -31,7 +31,7 @@ async def _barrier(thread: str, step: int) -> None:
     hold = os.environ.get("HIVE_TEST_HOLD")
     if hold is None or step != int(os.environ.get("HIVE_TEST_HOLD_STEP", "-1")):
         return
-    reached = Path(hold + ".reached")
+    reached = Path(f"{hold}.{thread}.reached")
     reached.write_text(f"{os.getpid()}\n")
     while Path(hold).exists():
         await asyncio.sleep(0.005)

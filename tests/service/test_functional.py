@@ -165,7 +165,7 @@ def test_a_run_over_its_timeout_ends_timed_out_and_resumes_later(
 
 def test_cancel_stops_a_running_run(client: ServiceClient, hold: Path) -> None:
     run_id = client.submit_sync("counter", "cancel-1", {"target": 5})
-    wait_for(Path(str(hold) + ".reached"))
+    wait_for(Path(f"{hold}.cancel-1.reached"))
     client.cancel_sync(run_id)
     result = client.result_sync(run_id, timeout=WAIT)
     assert result.status == "cancelled"
