@@ -87,12 +87,9 @@ __all__ = [
     "UnknownChannelError",
     "UnknownNodeError",
     "UpdatePolicyViolationError",
-    "ServiceError",
-    "ServiceConfigError",
-    "UnknownGraphError",
-    "RunNotFoundError",
-    "RunWaitTimeoutError",
 ]
+# The run service's errors (below) are exported from ``hive_core.service``, which
+# is an optional extra, not from ``hive_core``.
 
 
 def _restore(cls: type[HiveError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
