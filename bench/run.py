@@ -419,6 +419,7 @@ MODULE_GROUPS = {
     "memory": "bench.memory",
     "checkpoint": "bench.checkpoint",
     "postgres": "bench.postgres",
+    "service": "bench.service",
 }
 """Groups that live in their own module exposing ``run(quick: bool) -> list[dict]``."""
 

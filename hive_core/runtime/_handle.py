@@ -114,6 +114,12 @@ class RunHandle:
     def __await__(self) -> Generator[Any, None, Outcome]:
         return self.outcome().__await__()
 
+    def request_stop(self) -> None:
+        """Stop at the next step boundary: the step in flight finishes and commits
+        (its checkpoint is saved), then the outcome is ``cancelled``. A graceful
+        shutdown uses this (``docs/service.md``); ``cancel`` does not wait."""
+        self._attempt.cancel_requested = True
+
     def cancel(self) -> None:
         """Cancel the run: between steps it stops cleanly, mid-step nothing of the
         step is committed. The outcome is ``cancelled``, not an error."""

@@ -1,0 +1,320 @@
+"""The run service on DBOS, measured (``--only service``; or run this file).
+
+Needs a server: ``scripts/with-postgres python bench/service.py --quick``. Every
+number printed is measured in this run:
+
+* ``service_throughput_w1/_w2/_w4``: runs/s of a 5-step graph (one checkpoint per
+  step) through the service with 1, 2 and 4 worker processes, and, on the same
+  database with the same worker count, raw DBOS workflows doing the same five steps
+  of work with no Hive (the floor); ``ratio`` = service / raw.
+* ``service_latency``: one worker, runs one at a time: submit → first event (read by
+  a client process polling the events table) and submit → done, p50/p95.
+* ``service_recovery``: ``kill -9`` of the worker holding a run → the run's next
+  attempt starting on the other worker (lease-based take-over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+LEASE_S = 2.0
+STEPS = 5
+
+
+def _graph() -> Any:
+    from hive_core import NodeInput, Schema, channel
+    from hive_dsl import Effects, GoTo, Workflow, Write
+
+    class Five(Schema):
+        count = channel(int, initial=lambda: 0)
+
+    wf = Workflow(Five)
+
+    @wf.node(start=True)
+    async def step(ctx: NodeInput) -> Effects:
+        hold = os.environ.get("BENCH_HOLD")
+        while hold and ctx.step == 2 and Path(hold).exists():
+            Path(hold + ".reached").touch()
+            await asyncio.sleep(0.005)
+        count = ctx.store.get(Five.count) + 1
+        if count < STEPS:
+            return Effects(Write(Five.count, count), GoTo(step))
+        return Effects(Write(Five.count, count))
+
+    return wf.compile()
+
+
+def _raw_worker() -> None:
+    """Raw DBOS: the same five steps of work in one workflow, no Hive."""
+    from dbos import DBOS
+
+    @DBOS.workflow(name="raw_five")
+    async def raw_five(n: int) -> int:
+        count = 0
+        for _ in range(STEPS):
+            await asyncio.sleep(0)
+            count += 1
+        return count
+
+    DBOS(
+        config={
+            "name": "hive",
+            "system_database_url": os.environ["BENCH_RAW_URL"],
+            "executor_id": os.environ["HIVE_SERVICE_EXECUTOR_ID"],
+            "application_version": "1",
+            "sys_db_pool_size": 4,
+            "log_level": "WARNING",
+        }
+    )
+    DBOS.launch()
+    DBOS.register_queue(
+        "raw",
+        global_concurrency=4,
+        polling_interval_sec=0.02,
+        on_conflict="always_update",
+    )
+    Path(os.environ["BENCH_READY"], os.environ["HIVE_SERVICE_EXECUTOR_ID"]).touch()
+    signal.sigwait({signal.SIGTERM})
+    os._exit(0)
+
+
+def _hive_worker() -> None:
+    from hive_core.service import Service
+
+    service = Service()
+    service.register("five", _graph())
+    ready = Path(os.environ["BENCH_READY"], service.worker_id)
+    sys.exit(service.serve(ready.touch))
+
+
+def _database(base: str) -> tuple[str, str]:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = f"hive_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = conninfo_to_dict(base)
+    return name, "postgresql://{user}@{host}:{port}/".format(**parts) + name
+
+
+def _drop(base: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _spawn(mode: str, n: int, url: str, tmp: Path, **env: str) -> list[Any]:
+    ready = tmp / f"ready-{uuid.uuid4().hex[:6]}"
+    ready.mkdir()
+    procs = []
+    for i in range(n):
+        full = {
+            **os.environ,
+            "HIVE_SERVICE_DATABASE_URL": url,
+            "HIVE_SERVICE_EXECUTOR_ID": f"{mode}-{i}-{uuid.uuid4().hex[:4]}",
+            "HIVE_SERVICE_LEASE_S": str(LEASE_S),
+            "HIVE_SERVICE_HEARTBEAT_S": "0.2",
+            "HIVE_SERVICE_POLLING_INTERVAL_S": "0.02",
+            "HIVE_SERVICE_POOL_SIZE": "4",
+            "BENCH_RAW_URL": url,
+            "BENCH_READY": str(ready),
+            **env,
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, __file__, f"--{mode}-worker"],
+                env=full,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    while len(list(ready.iterdir())) < n:
+        time.sleep(0.01)
+    return procs
+
+
+def _stop(procs: list[Any]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _throughput(url: str, tmp: Path, workers: int, runs: int) -> dict[str, Any]:
+    from dbos import DBOSClient
+
+    from hive_core.service import ServiceClient, ServiceConfig
+
+    procs = _spawn("hive", workers, url, tmp)
+    client = ServiceClient(ServiceConfig(database_url=url))
+    try:
+        client.submit_sync("five", "warm", None)  # the queue's first poll after launch
+        client.result_sync(client.list_runs_sync()[-1].run_id, timeout=60)
+        t0 = time.perf_counter()
+        ids = [
+            client.submit_sync("five", f"t-{workers}-{i}", None) for i in range(runs)
+        ]
+        for r in ids:
+            assert client.result_sync(r, timeout=300).status == "finished"
+        hive = runs / (time.perf_counter() - t0)
+    finally:
+        client.close()
+        _stop(procs)
+    procs = _spawn("raw", workers, url, tmp)
+    raw_client = DBOSClient(system_database_url=url, application_name="hive")
+    try:
+        opts: Any = {
+            "queue_name": "raw",
+            "workflow_name": "raw_five",
+            "app_version": "1",
+        }
+        raw_client.enqueue(opts, -1).get_result(polling_interval_sec=0.01)
+        t0 = time.perf_counter()
+        handles = [raw_client.enqueue(opts, i) for i in range(runs)]
+        for h in handles:
+            assert h.get_result(polling_interval_sec=0.01) == STEPS
+        raw = runs / (time.perf_counter() - t0)
+    finally:
+        raw_client.destroy()
+        _stop(procs)
+    return {
+        "workload": f"service_throughput_w{workers}",
+        "runs": runs,
+        "runs_per_s": round(hive, 1),
+        "raw_dbos_runs_per_s": round(raw, 1),
+        "ratio": round(hive / raw, 3),
+    }
+
+
+def _latency(url: str, tmp: Path, runs: int) -> dict[str, Any]:
+    from hive_core.service import ServiceClient, ServiceConfig
+
+    procs = _spawn("hive", 1, url, tmp)
+    client = ServiceClient(ServiceConfig(database_url=url))
+    first: list[float] = []
+    done: list[float] = []
+
+    async def one(i: int) -> None:
+        t0 = time.perf_counter()
+        run_id = await client.submit("five", f"lat-{i}-{uuid.uuid4().hex[:4]}", None)
+        async for _ev in client.events(run_id):
+            if len(first) == len(done):
+                first.append(time.perf_counter() - t0)
+        await client.result(run_id, timeout=60)
+        done.append(time.perf_counter() - t0)
+
+    try:
+        asyncio.run(one(-1))
+        first.clear()
+        done.clear()
+        for i in range(runs):
+            asyncio.run(one(i))
+    finally:
+        client.close()
+        _stop(procs)
+
+    def q(values: list[float], p: float) -> float:
+        return round(statistics.quantiles(values, n=100)[int(p) - 1] * 1000, 1)
+
+    return {
+        "workload": "service_latency",
+        "runs": runs,
+        "first_event_p50_ms": round(statistics.median(first) * 1000, 1),
+        "first_event_p95_ms": q(first, 95),
+        "done_p50_ms": round(statistics.median(done) * 1000, 1),
+        "done_p95_ms": q(done, 95),
+    }
+
+
+def _recovery(url: str, tmp: Path) -> dict[str, Any]:
+    from hive_core.service import ServiceClient, ServiceConfig
+
+    hold = tmp / "hold"
+    hold.touch()
+    a = _spawn("hive", 1, url, tmp, BENCH_HOLD=str(hold))
+    client = ServiceClient(ServiceConfig(database_url=url))
+    b: list[Any] = []
+    try:
+        run_id = client.submit_sync("five", f"rec-{uuid.uuid4().hex[:4]}", None)
+        while not Path(str(hold) + ".reached").exists():
+            time.sleep(0.005)
+        b = _spawn("hive", 1, url, tmp)
+        a[0].kill()
+        a[0].wait()
+        killed = time.time()
+        hold.unlink()
+        while len(client.attempts_sync(run_id)) < 2:
+            time.sleep(0.005)
+        taken = client.attempts_sync(run_id)[1].started_at
+        assert client.result_sync(run_id, timeout=60).output["count"] == STEPS
+    finally:
+        client.close()
+        _stop(a + b)
+    return {
+        "workload": "service_recovery",
+        "recovery_s": round(taken - killed, 3),
+        "lease_s": LEASE_S,
+    }
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    """Every service row; empty (with a note on stderr) without a server or DBOS."""
+    base = os.environ.get("HIVE_TEST_POSTGRES_URL")
+    try:
+        import dbos  # noqa: F401
+    except ImportError:
+        base = None
+    if not base:
+        print(
+            "service: skipped: needs HIVE_TEST_POSTGRES_URL and dbos", file=sys.stderr
+        )
+        return []
+    runs = 100 if quick else 400
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for workers in (1, 2, 4):
+            name, url = _database(base)
+            try:
+                rows.append(_throughput(url, tmp, workers, runs))
+            finally:
+                _drop(base, name)
+        name, url = _database(base)
+        try:
+            rows.append(_latency(url, tmp, 20 if quick else 100))
+            rows.append(_recovery(url, tmp))
+        finally:
+            _drop(base, name)
+    return rows
+
+
+if __name__ == "__main__":
+    if "--hive-worker" in sys.argv:
+        _hive_worker()
+    elif "--raw-worker" in sys.argv:
+        _raw_worker()
+    else:
+        for row in run("--quick" in sys.argv):
+            print(json.dumps(row), flush=True)

@@ -1,0 +1,311 @@
+"""The service's own tables, next to the checkpoints: runs, attempts, events, workers.
+
+DBOS owns the queue and workflow state; these tables hold what Hive promises on top
+of it: a run's status and last error (the dead-letter list), its attempt history,
+its events (readable from any process, replayable from the start) and the worker
+registry. SQLAlchemy Core (a DBOS dependency) gives one code path for SQLite and
+PostgreSQL. See ``docs/service.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = ["ServiceDB", "sqlalchemy_url"]
+
+_meta = sa.MetaData()
+runs = sa.Table(
+    "hive_service_runs",
+    _meta,
+    sa.Column("run_id", sa.String, primary_key=True),
+    sa.Column("graph", sa.String, nullable=False),
+    sa.Column("thread_id", sa.String, nullable=False, index=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False, index=True),
+    sa.Column("priority", sa.Integer, nullable=True),
+    sa.Column("workflow_id", sa.String, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("baseline_set", sa.Integer, nullable=False, default=0),
+    sa.Column("baseline", sa.String, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("worker_id", sa.String, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+attempts = sa.Table(
+    "hive_service_attempts",
+    _meta,
+    sa.Column("run_id", sa.String, primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True),
+    sa.Column("workflow_id", sa.String, nullable=False),
+    sa.Column("worker_id", sa.String, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    sa.Column("result", sa.String, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+events = sa.Table(
+    "hive_service_events",
+    _meta,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String, nullable=False),
+    sa.Column("attempt_id", sa.String, nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("run_id", "attempt_id", "idx", name="hive_service_events_key"),
+    sa.Index("hive_service_events_run", "run_id", "seq"),
+)
+workers = sa.Table(
+    "hive_service_workers",
+    _meta,
+    sa.Column("worker_id", sa.String, primary_key=True),
+    sa.Column("host", sa.String, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=True),
+    sa.Column("running", sa.Integer, nullable=False),
+    sa.Column("version", sa.String, nullable=False),
+    sa.Column("state", sa.String, nullable=False),
+)
+
+TERMINAL = frozenset(
+    {"finished", "interrupted", "cancelled", "timed_out", "out_of_steps", "failed"}
+)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://`` → the psycopg 3 driver SQLAlchemy needs named."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def _insert(engine: sa.Engine, table: sa.Table) -> Any:
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as lite_insert
+
+    return lite_insert(table)
+
+
+class ServiceDB:
+    """Synchronous access to the service tables (callers off the event loop use
+    ``asyncio.to_thread``)."""
+
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+        self.engine = sa.create_engine(sqlalchemy_url(url), **kwargs)
+        if url.startswith("sqlite"):
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def create(self) -> None:
+        _meta.create_all(self.engine, checkfirst=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------- runs
+
+    def add_run(self, row: dict[str, Any]) -> bool:
+        """Insert a run unless its id exists (idempotent submit); ``True`` if new."""
+        now = time.time()
+        stmt = _insert(self.engine, runs).values(
+            **row,
+            attempts=0,
+            failures=0,
+            baseline_set=0,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.engine.begin() as conn:
+            done = conn.execute(stmt.on_conflict_do_nothing())
+            return bool(done.rowcount)
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def list_runs(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        thread_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        query = sa.select(runs).order_by(runs.c.created_at, runs.c.run_id)
+        if status is not None:
+            query = query.where(runs.c.status.in_(list(status)))
+        if thread_id is not None:
+            query = query.where(runs.c.thread_id == thread_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def update_run(self, run_id: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id)
+                .values(**values, updated_at=time.time())
+            )
+
+    def begin_attempt(self, run_id: str, workflow_id: str, worker_id: str) -> int:
+        """Count one more attempt, mark the run running; the attempt's number."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id)
+                .values(
+                    attempts=runs.c.attempts + 1,
+                    status="running",
+                    worker_id=worker_id,
+                    workflow_id=workflow_id,
+                    updated_at=now,
+                )
+            )
+            n = conn.execute(
+                sa.select(runs.c.attempts).where(runs.c.run_id == run_id)
+            ).scalar_one()
+            conn.execute(
+                attempts.insert().values(
+                    run_id=run_id,
+                    n=n,
+                    workflow_id=workflow_id,
+                    worker_id=worker_id,
+                    started_at=now,
+                )
+            )
+        return int(n)
+
+    def end_attempt(
+        self, run_id: str, n: int, result: str, error: str | None = None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                attempts.update()
+                .where(attempts.c.run_id == run_id, attempts.c.n == n)
+                .values(ended_at=time.time(), result=result, error=error)
+            )
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        query = sa.select(attempts).where(attempts.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [
+                dict(r._mapping) for r in conn.execute(query.order_by(attempts.c.n))
+            ]
+
+    def all_attempts(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(attempts))]
+
+    def baseline(self, run_id: str, latest: str | None) -> str | None:
+        """The thread's latest checkpoint when the run first started (set once):
+        the run's input is applied only while the thread is still there."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id, runs.c.baseline_set == 0)
+                .values(baseline=latest, baseline_set=1)
+            )
+            found = conn.execute(
+                sa.select(runs.c.baseline).where(runs.c.run_id == run_id)
+            ).scalar_one()
+        return str(found) if found is not None else None
+
+    # ----------------------------------------------------------------- events
+
+    def append_events(self, rows: Iterable[tuple[str, str, int, bytes]]) -> None:
+        """Rows of (run, attempt, index, body); a row already there is skipped."""
+        now = time.time()
+        values = [
+            {"run_id": r, "attempt_id": a, "idx": i, "at": now, "body": b}
+            for r, a, i, b in rows
+        ]
+        if not values:
+            return
+        stmt = _insert(self.engine, events).on_conflict_do_nothing()
+        with self.engine.begin() as conn:
+            conn.execute(stmt, values)
+
+    def read_events(
+        self, run_id: str, after: int = 0, limit: int = 1000
+    ) -> list[tuple[int, bytes]]:
+        query = (
+            sa.select(events.c.seq, events.c.body)
+            .where(events.c.run_id == run_id, events.c.seq > after)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(int(s), bytes(b)) for s, b in conn.execute(query)]
+
+    # ---------------------------------------------------------------- workers
+
+    def heartbeat(self, row: dict[str, Any]) -> None:
+        """Upsert this worker's row (a zombie that wakes comes back alive)."""
+        stmt = _insert(self.engine, workers).values(**row)
+        keep = {k: stmt.excluded[k] for k in row if k != "worker_id"}
+        with self.engine.begin() as conn:
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["worker_id"], set_=keep)
+            )
+
+    def set_worker_state(self, worker_id: str, state: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                workers.update()
+                .where(workers.c.worker_id == worker_id)
+                .values(state=state)
+            )
+
+    def workers(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            query = sa.select(workers).order_by(workers.c.started_at)
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def claim_dead(self, worker_id: str, seen_heartbeat: float) -> bool:
+        """Mark a silent worker dead; only one live worker wins the takeover."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                workers.update()
+                .where(
+                    workers.c.worker_id == worker_id,
+                    workers.c.heartbeat_at == seen_heartbeat,
+                    workers.c.state != "dead",
+                )
+                .values(state="dead")
+            )
+            return bool(done.rowcount)
+
+
+def _sqlite_pragmas(conn: Any, _record: Any) -> None:
+    cur = conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=repr)

@@ -1,0 +1,412 @@
+"""A worker: DBOS launched in this process, the graphs it can run, its heartbeat.
+
+The heartbeat thread keeps this worker's registry row fresh, re-reads a changed
+configuration file (queue limits apply at once) and takes over the runs of workers
+silent for longer than the lease: ``DBOS.list_workflows`` finds their PENDING
+workflows, ``DBOS.resume_workflows`` puts them back on the queue for any live
+worker (public DBOS API only). A drain (SIGTERM/SIGINT) stops each running run at
+its next step boundary and hands it back the same way. See ``docs/service.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import msgspec
+
+from ..environment import Environment
+from ..errors import ServiceError, UnknownGraphError
+from ..graph import CompiledGraph
+from ._attempt import AttemptSpec, Stop, drive
+from ._client import ServiceClient, layout
+from ._config import ServiceConfig, load_config
+from ._db import ServiceDB
+
+if TYPE_CHECKING:
+    from ..persistence._format import CheckpointStore
+    from ..runtime import IdSource, Runtime
+
+__all__ = ["Service", "current_worker"]
+
+log = logging.getLogger("hive_core.service")
+_current: Service | None = None
+_LIMIT_KEYS = (
+    "global_concurrency",
+    "worker_concurrency",
+    "lease_s",
+    "heartbeat_s",
+    "run_timeout_s",
+    "drain_deadline_s",
+    "retry",
+    "polling_interval_s",
+)
+
+
+def current_worker() -> Service:
+    if _current is None:
+        raise ServiceError("no service is started in this process")
+    return _current
+
+
+@attrs.frozen
+class _Graph:
+    graph: CompiledGraph
+    environment: Environment | None
+    ids: Callable[[], IdSource] | None
+
+
+class Service:
+    """Runs registered graphs for the queue; ``client`` submits and watches runs.
+
+    ``Service(config).register("name", graph)`` then ``start()`` (or ``serve()``,
+    which blocks and drains on SIGTERM/SIGINT). One per process: DBOS is a
+    process-wide singleton.
+    """
+
+    def __init__(
+        self,
+        config: ServiceConfig | None = None,
+        *,
+        config_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if config is None:
+            config = load_config(config_path)
+        self.config = config
+        self.config_path = Path(config_path) if config_path is not None else None
+        self._mtime = self._config_mtime()
+        self.worker_id = config.executor()
+        self._graphs: dict[str, _Graph] = {}
+        self._stops: set[Stop] = set()
+        self._draining = False
+        self._started_at = 0.0
+        self._stop_heartbeat = threading.Event()
+        self._heartbeat_thread: threading.Thread | None = None
+        self._queue: Any = None
+        self._store: CheckpointStore | None = None
+        self._db: ServiceDB | None = None
+        self._client: ServiceClient | None = None
+        self._parked: list[asyncio.Future[None]] = []
+
+    # ---------------------------------------------------------------- set-up
+
+    def register(
+        self,
+        name: str,
+        graph: CompiledGraph,
+        *,
+        environment: Environment | None = None,
+        ids: Callable[[], IdSource] | None = None,
+    ) -> None:
+        """Make ``graph`` runnable under ``name`` (every worker registers the same
+        names). ``ids`` builds the id source of each attempt's Runtime (tests
+        inject ``SequentialIds``)."""
+        self._graphs[name] = _Graph(graph, environment, ids)
+
+    @property
+    def client(self) -> ServiceClient:
+        if self._client is None:
+            self._client = ServiceClient(self.config, graphs=tuple(self._graphs))
+        return self._client
+
+    def start(self) -> None:
+        """Launch DBOS, declare the queue, register this worker, start beating."""
+        global _current
+        from dbos import DBOS
+
+        from . import _workflow  # noqa: F401  (registers the workflow with DBOS)
+
+        cfg = self.config
+        places = layout(cfg)
+        self._db = ServiceDB(places.service_url, pool_size=cfg.pool_size)
+        self._db.create()
+        self._store = places.checkpoint_store()
+        _current = self
+        DBOS(
+            config={
+                "name": cfg.name,
+                "system_database_url": places.system_url,
+                "executor_id": self.worker_id,
+                "application_version": cfg.application_version,
+                "sys_db_pool_size": cfg.pool_size,
+                "notification_listener_polling_interval_sec": 0.05,
+                "log_level": "WARNING",
+            }
+        )
+        DBOS.launch()
+        self._queue = DBOS.register_queue(
+            cfg.queue,
+            global_concurrency=cfg.global_concurrency,
+            worker_concurrency=cfg.worker_concurrency or cfg.global_concurrency,
+            partition_concurrency=1,  # one attempt per thread, across all workers
+            polling_interval_sec=cfg.polling_interval_s,
+            on_conflict="always_update",
+        )
+        self._started_at = time.time()
+        self._beat("alive")
+        self._heartbeat_thread = threading.Thread(
+            target=self._heartbeat_loop, name="hive-service-heartbeat", daemon=True
+        )
+        self._heartbeat_thread.start()
+
+    # ------------------------------------------------------------- attempts
+
+    def _runtime(self, name: str) -> Runtime:
+        from ..runtime import Runtime
+
+        entry = self._graphs.get(name)
+        if entry is None:
+            raise UnknownGraphError(name, sorted(self._graphs))
+        return Runtime(
+            entry.graph,
+            environment=entry.environment,
+            checkpoint_store=self._store,
+            ids=entry.ids() if entry.ids is not None else None,
+        )
+
+    async def run_attempt(self, spec_json: str, workflow_id: str) -> str:
+        """The body of the DBOS workflow (``_workflow.py``)."""
+        from dbos import DBOS
+
+        if self._draining:
+            await self._park()
+        spec = msgspec.json.decode(spec_json, type=AttemptSpec)
+        spec = msgspec.structs.replace(spec, workflow_id=workflow_id)
+        if spec.kind == "resume":
+            payload = await DBOS.recv_async("hive.resume", timeout_seconds=60)
+            spec = msgspec.structs.replace(spec, payload=msgspec.json.decode(payload))
+        stop = Stop()
+        self._stops.add(stop)
+        watcher = asyncio.ensure_future(self._watch_cancel(stop))
+        assert self._db is not None
+        try:
+            cfg = self.config
+            body = await drive(
+                lambda: self._runtime(spec.graph),
+                spec,
+                self._db,
+                worker_id=self.worker_id,
+                stop=stop,
+                timeout_s=spec.timeout_s or cfg.run_timeout_s,
+                retry=cfg.retry,
+            )
+        finally:
+            watcher.cancel()
+            self._stops.discard(stop)
+        if not body and stop.reason == "drain":
+            await self._park()
+        return body
+
+    async def _watch_cancel(self, stop: Stop) -> None:
+        from dbos import DBOS
+
+        while True:
+            message = await DBOS.recv_async("hive.cancel", timeout_seconds=3600)
+            if message is not None:
+                stop.request("cancelled", hard=True)
+                return
+
+    async def _park(self) -> None:
+        """Never return: the drain hands this workflow back to the queue."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._parked.append(fut)
+        await fut
+
+    # ------------------------------------------------------------ heartbeat
+
+    def _config_mtime(self) -> float | None:
+        if self.config_path is None:
+            return None
+        with contextlib.suppress(OSError):
+            return self.config_path.stat().st_mtime
+        return None
+
+    def _beat(self, state: str) -> None:
+        assert self._db is not None
+        cfg = self.config
+        self._db.heartbeat(
+            {
+                "worker_id": self.worker_id,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_at": self._started_at,
+                "heartbeat_at": time.time(),
+                "capacity": cfg.worker_concurrency or cfg.global_concurrency,
+                "running": len(self._stops),
+                "version": cfg.application_version,
+                "state": state,
+            }
+        )
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop_heartbeat.wait(self.config.heartbeat_s):
+            try:
+                self._beat("draining" if self._draining else "alive")
+                self._reload()
+                self._recover()
+            except Exception:  # a missed beat is retried at the next one
+                log.exception("heartbeat of %s failed", self.worker_id)
+
+    def _reload(self) -> None:
+        """Hot-reload: new limits from a changed configuration file."""
+        mtime = self._config_mtime()
+        if mtime is None or mtime == self._mtime or self.config_path is None:
+            return
+        self._mtime = mtime
+        new = load_config(self.config_path)
+        changes = {k: getattr(new, k) for k in _LIMIT_KEYS}
+        self.config = attrs.evolve(self.config, **changes)
+        queue = self._queue
+        queue.set_global_concurrency(new.global_concurrency)
+        queue.set_worker_concurrency(new.worker_concurrency or new.global_concurrency)
+        log.info("%s reloaded its configuration", self.worker_id)
+
+    def _recover(self) -> None:
+        """Take over the runs of workers silent for longer than the lease."""
+        assert self._db is not None
+        now = time.time()
+        for row in self._db.workers():
+            if row["worker_id"] == self.worker_id or row["state"] in (
+                "dead",
+                "stopped",
+            ):
+                continue
+            if now - row["heartbeat_at"] <= self.config.lease_s:
+                continue
+            if self._db.claim_dead(row["worker_id"], row["heartbeat_at"]):
+                self.take_over(row["worker_id"])
+
+    def take_over(self, executor_id: str) -> list[str]:
+        """Put ``executor_id``'s unfinished workflows back on the queue."""
+        from dbos import DBOS
+
+        found = DBOS.list_workflows(
+            status="PENDING",
+            executor_id=executor_id,
+            queue_name=self.config.queue,
+            load_input=False,
+            load_output=False,
+        )
+        ids = [w.workflow_id for w in found]
+        if ids:
+            DBOS.resume_workflows(ids, queue_name=self.config.queue)
+            log.warning(
+                "%s took over %d runs of %s", self.worker_id, len(ids), executor_id
+            )
+        return ids
+
+    # ------------------------------------------------------------- shutdown
+
+    def health(self) -> dict[str, Any]:
+        """Readiness (launched, not draining) and liveness (beating)."""
+        beating = (
+            self._heartbeat_thread is not None and self._heartbeat_thread.is_alive()
+        )
+        return {
+            "worker_id": self.worker_id,
+            "live": beating,
+            "ready": beating and not self._draining,
+            "running": len(self._stops),
+            "draining": self._draining,
+        }
+
+    def drain(self, deadline_s: float | None = None) -> bool:
+        """Stop dequeuing, let running steps finish and checkpoint, hand the
+        unfinished runs back, shut DBOS down. ``True`` if every run stopped in time."""
+        from dbos import DBOS
+
+        deadline = time.monotonic() + (deadline_s or self.config.drain_deadline_s)
+        self._draining = True
+        with contextlib.suppress(Exception):
+            self._beat("draining")
+        for stop in list(self._stops):
+            stop.request("drain")
+        clean = self._wait_idle(deadline - 0.5)
+        if not clean:
+            for stop in list(self._stops):
+                stop.request("drain", hard=True)
+            self._wait_idle(deadline)
+        self._stop_heartbeat.set()
+        DBOS.destroy()
+        self._hand_back()
+        self.close()
+        return clean
+
+    def _wait_idle(self, until: float) -> bool:
+        while self._stops and time.monotonic() < until:
+            time.sleep(0.01)
+        return not self._stops
+
+    def _hand_back(self) -> None:
+        """After DBOS stopped dequeuing here: this worker's PENDING workflows go
+        back on the queue for the others (a DBOSClient, public API)."""
+        from dbos import DBOSClient
+
+        client = DBOSClient(
+            system_database_url=layout(self.config).system_url,
+            application_name=self.config.name,
+        )
+        try:
+            found = client.list_workflows(
+                status="PENDING", executor_id=self.worker_id, load_input=False
+            )
+            ids = [w.workflow_id for w in found]
+            if ids:
+                client.resume_workflows(ids, queue_name=self.config.queue)
+        finally:
+            client.destroy()
+        if self._db is not None:
+            self._db.set_worker_state(self.worker_id, "stopped")
+
+    def shutdown(self) -> None:
+        """Stop at once (tests): no drain; unfinished runs stay with this worker."""
+        from dbos import DBOS
+
+        self._stop_heartbeat.set()
+        if self._heartbeat_thread is not None:
+            self._heartbeat_thread.join(timeout=5)
+        if self._db is not None:
+            with contextlib.suppress(Exception):
+                self._db.set_worker_state(self.worker_id, "stopped")
+        DBOS.destroy()
+        self.close()
+
+    def close(self) -> None:
+        global _current
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._db is not None:
+            self._db.dispose()
+        if _current is self:
+            _current = None
+
+    def serve(self, on_ready: Callable[[], None] | None = None) -> int:
+        """Start, then block until SIGTERM or SIGINT; drain within the deadline. A
+        second signal exits at once (recovery then takes the runs over).
+        ``on_ready`` is called once the worker serves (a readiness hook)."""
+        stop = threading.Event()
+
+        def on_signal(signum: int, _frame: object) -> None:
+            if stop.is_set():
+                os._exit(128 + signum)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self.start()
+        if on_ready is not None:
+            on_ready()
+        while not stop.wait(0.5):
+            pass
+        return 0 if self.drain() else 1

@@ -1,0 +1,30 @@
+"""A worker process for the service tests: the test graphs, configured from the
+environment (``HIVE_SERVICE_*``), serving until SIGTERM/SIGINT. It writes
+``<HIVE_TEST_READY>/<executor id>`` once it serves."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from service_graphs import GRAPHS
+
+from hive_core.service import Service
+
+
+def main() -> int:
+    service = Service()
+    for name, graph in GRAPHS.items():
+        service.register(name, graph)
+    ready = os.environ.get("HIVE_TEST_READY")
+
+    def on_ready() -> None:
+        if ready:
+            Path(ready, service.worker_id).write_text(str(os.getpid()))
+
+    return service.serve(on_ready)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
