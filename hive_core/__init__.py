@@ -71,7 +71,15 @@ from .run_types import (
     StepReport,
     ThreadSnapshot,
 )
-from .runtime import DerivedIds, IdSource, RandomIds, RunHandle, Runtime
+from .runtime import (
+    DerivedIds,
+    IdSource,
+    RandomIds,
+    RunHandle,
+    Runtime,
+    StreamPart,
+    project_stream,
+)
 from .state import (
     Channel,
     Codec,
@@ -143,7 +151,9 @@ __all__ = [
     "RunOptions",
     "Runtime",
     "StepReport",
+    "StreamPart",
     "ThreadSnapshot",
+    "project_stream",
     # checkpoints
     "Checkpoint",
     "CheckpointStore",

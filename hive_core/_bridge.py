@@ -10,12 +10,12 @@ or runs it on a fresh ``asyncio.Runner``. See ``docs/architecture.md``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from .errors import HiveInternalError
 
-__all__ = ["ensure_no_running_loop", "run_sync"]
+__all__ = ["ensure_no_running_loop", "iterate_sync", "run_sync"]
 
 T = TypeVar("T")
 
@@ -66,3 +66,41 @@ def run_sync(
 
     with asyncio.Runner() as runner:
         return runner.run(coro)
+
+
+def iterate_sync(
+    items: AsyncIterator[T], *, name: str, instead: str
+) -> Iterator[T]:
+    """Iterate an async iterator from sync code, on one ``asyncio.Runner`` kept for
+    the whole iteration (the run's task lives on its loop between items).
+
+    The running-loop check happens here, before the first item is asked for.
+    Stopping early (``break``, ``close()``) closes ``items`` on that loop first.
+    """
+    ensure_no_running_loop(name, instead)
+    return _iterate(items)
+
+
+def _iterate(items: AsyncIterator[T]) -> Iterator[T]:
+    import asyncio
+
+    async def next_item() -> tuple[bool, T | None]:
+        try:
+            return True, await items.__anext__()
+        except StopAsyncIteration:
+            return False, None
+
+    async def close() -> None:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    with asyncio.Runner() as runner:
+        try:
+            while True:
+                more, item = runner.run(next_item())
+                if not more:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            runner.run(close())

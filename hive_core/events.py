@@ -18,6 +18,7 @@ __all__ = [
     "CheckpointLoaded",
     "CheckpointSaved",
     "CustomDebug",
+    "CustomEvent",
     "Event",
     "ModelInvocationFinished",
     "ModelInvocationStarted",
@@ -30,11 +31,13 @@ __all__ = [
     "STREAM_KINDS",
     "StepFinished",
     "StepStarted",
+    "StepValues",
     "StreamBackpressure",
     "StreamEvent",
     "TaskFailed",
     "TaskFinished",
     "TaskStarted",
+    "TaskWrites",
     "ToolInvocationFinished",
     "ToolInvocationStarted",
     "WriteApplied",
@@ -96,6 +99,31 @@ class StepFinished(Event, frozen=True, tag="step_finished"):
 class WriteApplied(Event, frozen=True, tag="write_applied"):
     channel: str
     payload_hash: str
+
+
+class TaskWrites(Event, frozen=True, tag="task_writes"):
+    """One task's writes to global channels with their values (JSON-able).
+
+    Only in the trace of a run asked for the ``updates`` stream mode
+    (``RunOptions(stream_modes=...)``, ``docs/guides/streaming.md``); emitted after
+    the step committed, one per task in ordinal order. A channel the task wrote
+    more than once maps to the list of its writes.
+    """
+
+    node: str
+    task_id: str
+    writes: dict[str, Any]
+
+
+class StepValues(Event, frozen=True, tag="step_values"):
+    """The output channels' committed values after a step (JSON-able).
+
+    Only in the trace of a run asked for the ``values`` stream mode. ``interrupt``
+    is ``{"id", "value"}`` when the step raised an interrupt.
+    """
+
+    values: dict[str, Any]
+    interrupt: dict[str, Any] | None = None
 
 
 class CheckpointSaved(Event, frozen=True, tag="checkpoint_saved"):
@@ -169,6 +197,14 @@ class CustomDebug(StreamEvent, frozen=True, tag="custom_debug"):
     name: str
 
 
+class CustomEvent(StreamEvent, frozen=True, tag="custom"):
+    """A node's own data for the ``custom`` stream mode:
+    ``ctx.emit(CustomEvent({"progress": 0.5}))``. ``data`` must be JSON-able
+    (what ``msgspec.to_builtins`` accepts); never dropped."""
+
+    data: Any
+
+
 STREAM_KINDS: frozenset[str] = frozenset(
     str(cls.__struct_config__.tag)
     for cls in (
@@ -178,6 +214,7 @@ STREAM_KINDS: frozenset[str] = frozenset(
         ToolInvocationStarted,
         ToolInvocationFinished,
         CustomDebug,
+        CustomEvent,
     )
 )
 """The ``kind`` of every stream event, the events a node emits."""

@@ -8,7 +8,7 @@ it either way is enough. See ``docs/concepts/supersteps.md``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EventsNotRequestedError, HiveInternalError, InvalidRunOptionsError
@@ -16,6 +16,7 @@ from ..events import Event
 from ..run_types import Outcome
 from ._loop import Attempt
 from ._sink import EventSink
+from ._stream import StreamPart, StreamProjector, normalize_modes
 
 if TYPE_CHECKING:
     import asyncio
@@ -100,6 +101,36 @@ class RunHandle:
         self._ensure_started()
         async for ev in sink:
             yield ev
+
+    def stream(
+        self, modes: str | Sequence[str] = ("values",)
+    ) -> AsyncIterator[StreamPart]:
+        """The run as stream parts in ``modes`` (``docs/guides/streaming.md``);
+        the same parts ``project_stream`` gives for the run's events. Stopping
+        early cancels the run. Ask before the run starts; raises
+        ``InvalidRunOptionsError`` for an unknown mode and
+        ``EventsNotRequestedError`` once the run has started without events."""
+        names = normalize_modes(modes)
+        attempt = self._attempt
+        if self._task is None:
+            attempt.add_stream_modes(names)
+        return self._project(self.events, names)
+
+    async def _project(
+        self, events: AsyncIterator[Event], modes: tuple[str, ...]
+    ) -> AsyncIterator[StreamPart]:
+        projector = StreamProjector(modes)
+        try:
+            async for ev in events:
+                for part in projector.feed(ev):
+                    yield part
+        finally:
+            task = self._task
+            if task is not None and not task.done():
+                import asyncio
+
+                self.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def outcome(self) -> Outcome:
         """Wait for the attempt to end; raises the run's error if it failed."""

@@ -11,6 +11,9 @@ import types
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import Any
 
+import attrs
+import msgspec
+
 from ..errors import (
     CheckpointStoreMissingError,
     NodeError,
@@ -27,10 +30,12 @@ from ..events import (
     RunStarted,
     StepFinished,
     StepStarted,
+    StepValues,
     StreamBackpressure,
     TaskFailed,
     TaskFinished,
     TaskStarted,
+    TaskWrites,
     WriteApplied,
 )
 from ..graph._compiled import CompiledGraph
@@ -41,7 +46,7 @@ from ..state._store import GlobalStore
 from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
 from ._execute import Failure, StepRunner
-from ._hashing import debug_metadata, payload_hash
+from ._hashing import debug_metadata, payload_hash, payload_json
 from ._plan import plan_tasks
 from ._sink import EventSink
 from ._state import Task, ThreadState
@@ -154,6 +159,19 @@ class Attempt:
         self.run_id: str | None = None
         self.loaded_checkpoint_id: str | None = None
         self.on_step: Callable[[StepReport], Awaitable[None]] | None = None
+        self.streams_values = "values" in options.stream_modes
+        self.streams_updates = "updates" in options.stream_modes
+        """Value-bearing events only for the modes that need them: the default
+        trace stays value-free (``docs/guides/streaming.md``)."""
+
+    def add_stream_modes(self, modes: Sequence[str]) -> None:
+        """Ask for the modes' data in the trace too (before the attempt starts)."""
+        options = self.options
+        wanted = tuple(dict.fromkeys((*options.stream_modes, *modes)))
+        if wanted != tuple(options.stream_modes):
+            self.options = options = attrs.evolve(options, stream_modes=wanted)
+        self.streams_values = "values" in options.stream_modes
+        self.streams_updates = "updates" in options.stream_modes
 
     def is_cancelled(self) -> bool:
         """Read through a call: the flag flips while this coroutine awaits. A retry
@@ -257,6 +275,8 @@ class Attempt:
             resume = None
             steps_run += 1
             if sink is not None:
+                if self.streams_updates:
+                    await self._emit_task_writes(tasks, step, results)
                 await self.emit_commit(result.written, step, new, saved)
             if self.on_step is not None:
                 await self._shielded_hook(self._report(tasks, result, new))
@@ -444,6 +464,8 @@ class Attempt:
                 payload_hash=payload_hash(ch, value),
                 metadata=debug_metadata(ch, value) if debug else {},
             )
+        if self.streams_values:
+            await self._emit_step_values(step, state)
         if saved is not None:
             await self.emit(CheckpointSaved, step=step, checkpoint_id=saved)
         if sink.dropped_tokens or sink.dropped_debug:
@@ -457,6 +479,49 @@ class Attempt:
             sink.dropped_debug = 0
         await self.emit(
             StepFinished, step=step, next_frontier_count=len(state.frontier)
+        )
+
+    async def _emit_task_writes(
+        self, tasks: list[Task], step: int, results: list[NodeOutput | Failure]
+    ) -> None:
+        """One ``task_writes`` per task, by ordinal, with its global writes."""
+        by_id = self.ctx.graph.schema.by_id
+        for t, r in zip(tasks, results, strict=True):
+            grouped: dict[str, list[Any]] = {}
+            for w in r.writes if isinstance(r, NodeOutput) else ():
+                ch = w.channel
+                cid = ch if isinstance(ch, str) else ch.id
+                spec = by_id.get(cid)
+                if spec is not None and spec.is_global:
+                    grouped.setdefault(cid, []).append(payload_json(spec, w.value))
+            writes = {
+                cid: vals[0] if len(vals) == 1 else vals
+                for cid, vals in sorted(grouped.items())
+            }
+            await self.emit(
+                TaskWrites,
+                step=step,
+                ordinal=t.ordinal,
+                node=t.node,
+                task_id=t.id,
+                writes=writes,
+            )
+
+    async def _emit_step_values(self, step: int, state: ThreadState) -> None:
+        """The output channels' values after the step, and its interrupt."""
+        by_id = self.ctx.graph.schema.by_id
+        ids = self.projection
+        if ids is None:
+            ids = self.ctx.graph.schema.global_ids
+        values = state.values
+        interruption = state.interruption
+        await self.emit(
+            StepValues,
+            step=step,
+            values={cid: payload_json(by_id[cid], values[cid]) for cid in ids},
+            interrupt=None
+            if interruption is None
+            else {"id": interruption.id, "value": msgspec.to_builtins(interruption.payload)},
         )
 
 
