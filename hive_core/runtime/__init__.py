@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._exports import public
+from .._exports import public as _public
 from ._ids import DerivedIds
 from ._runtime import IdSource, RandomIds, RunHandle, Runtime
 from ._stream import StreamPart, StreamProjector, project_stream
@@ -18,4 +18,4 @@ __all__ = [
     "project_stream",
 ]
 
-public(__name__, __all__, globals())
+_public(__name__, __all__, globals())
