@@ -10,9 +10,11 @@ emitted live, or buffered per task and flushed in task order when
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union
 
 import msgspec
+
+from .errors import EventDecodeError
 
 __all__ = [
     "CheckpointLoaded",
@@ -41,6 +43,7 @@ __all__ = [
     "ToolInvocationFinished",
     "ToolInvocationStarted",
     "WriteApplied",
+    "decode_event",
     "trace_to_builtins",
 ]
 
@@ -240,3 +243,42 @@ def trace_to_builtins(
                 head[key] = raw.pop(key)
         out.append({**head, **raw})
     return out
+
+
+
+_EVENT_TYPES: tuple[type[Event], ...] = (
+    RunStarted,
+    RunFinished,
+    RunInterrupted,
+    RunResumed,
+    RunCancelled,
+    CheckpointLoaded,
+    StepStarted,
+    StepFinished,
+    WriteApplied,
+    TaskWrites,
+    StepValues,
+    CheckpointSaved,
+    StreamBackpressure,
+    TaskStarted,
+    TaskFinished,
+    TaskFailed,
+    ModelInvocationStarted,
+    ModelToken,
+    ModelInvocationFinished,
+    ToolInvocationStarted,
+    ToolInvocationFinished,
+    CustomDebug,
+    CustomEvent,
+)
+_DECODER = msgspec.json.Decoder(Union[_EVENT_TYPES])  # type: ignore[valid-type]  # noqa: UP007
+
+
+def decode_event(data: bytes | str) -> Event:
+    """One event back from ``msgspec.json.encode(event)`` (a run service's events
+    table), e.g. to ``project_stream`` persisted events; raises
+    ``EventDecodeError`` for anything else."""
+    try:
+        return _DECODER.decode(data)  # type: ignore[no-any-return]
+    except msgspec.DecodeError as exc:
+        raise EventDecodeError(str(exc)) from None

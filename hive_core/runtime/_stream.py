@@ -9,8 +9,9 @@ its step's ``task_started``), ``custom`` reads ``custom``. See
 ``docs/guides/streaming.md``.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: ``StreamPart`` is re-exported with
+# ``__module__`` set to ``hive_core.runtime``, and msgspec resolves string
+# annotations in that module, which does not import ``Any``.
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, final
 
