@@ -68,9 +68,7 @@ def run_sync(
         return runner.run(coro)
 
 
-def iterate_sync(
-    items: AsyncIterator[T], *, name: str, instead: str
-) -> Iterator[T]:
+def iterate_sync(items: AsyncIterator[T], *, name: str, instead: str) -> Iterator[T]:
     """Iterate an async iterator from sync code, on one ``asyncio.Runner`` kept for
     the whole iteration (the run's task lives on its loop between items).
 

@@ -245,7 +245,6 @@ def trace_to_builtins(
     return out
 
 
-
 _EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted,
     RunFinished,
@@ -271,7 +270,7 @@ _EVENT_TYPES: tuple[type[Event], ...] = (
     CustomDebug,
     CustomEvent,
 )
-_DECODER = msgspec.json.Decoder(Union[_EVENT_TYPES])  # type: ignore[valid-type]  # noqa: UP007
+_DECODER = msgspec.json.Decoder(Union[_EVENT_TYPES])  # noqa: UP007
 
 
 def decode_event(data: bytes | str) -> Event:

@@ -521,7 +521,10 @@ class Attempt:
             values={cid: payload_json(by_id[cid], values[cid]) for cid in ids},
             interrupt=None
             if interruption is None
-            else {"id": interruption.id, "value": msgspec.to_builtins(interruption.payload)},
+            else {
+                "id": interruption.id,
+                "value": msgspec.to_builtins(interruption.payload),
+            },
         )
 
 
