@@ -16,7 +16,7 @@ from ..events import Event
 from ..run_types import Outcome
 from ._loop import Attempt
 from ._sink import EventSink
-from ._stream import StreamPart, StreamProjector, normalize_modes
+from ._stream import StreamPart, StreamProjector, needed_events, normalize_modes
 
 if TYPE_CHECKING:
     import asyncio
@@ -112,9 +112,14 @@ class RunHandle:
         ``EventsNotRequestedError`` once the run has started without events."""
         names = normalize_modes(modes)
         attempt = self._attempt
+        fresh = attempt.sink is None and self._task is None
         if self._task is None:
             attempt.add_stream_modes(names)
-        return self._project(self.events, names)
+        events = self.events
+        if fresh and attempt.sink is not None:
+            # the projection reads only these kinds; the rest need not be built
+            attempt.sink.wanted = needed_events(names)
+        return self._project(events, names)
 
     async def _project(
         self, events: AsyncIterator[Event], modes: tuple[str, ...]

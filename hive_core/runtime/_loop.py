@@ -222,7 +222,7 @@ class Attempt:
         tear the event sequence: the event is queued anyway and the cancellation is
         observed at the next step boundary (or right before compute)."""
         sink = self.sink
-        if sink is None:
+        if sink is None or not sink.wants(cls):
             return
         with self.guard() as guard:
             await sink.emit(cls, **fields)
@@ -455,7 +455,7 @@ class Attempt:
             return
         by_id = self.ctx.graph.schema.by_id
         debug = self.options.debug_payloads
-        for cid, value in written:
+        for cid, value in written if sink.wants(WriteApplied) else ():
             ch = by_id[cid]
             await self.emit(
                 WriteApplied,

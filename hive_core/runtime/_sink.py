@@ -36,6 +36,7 @@ class EventSink:
         "dropped_debug",
         "dropped_tokens",
         "run_id",
+        "wanted",
     )
 
     def __init__(self, capacity: int) -> None:
@@ -50,6 +51,14 @@ class EventSink:
         self.attempt_id = ""
         self.dropped_tokens = 0
         self.dropped_debug = 0
+        self.wanted: frozenset[type[Event]] | None = None
+        """Only these kinds are built (``None``: all). A stream whose modes need a
+        few kinds asks for just those; the rest are never built, so streaming
+        ``values`` costs little more than a run without a listener."""
+
+    def wants(self, cls: type[Event]) -> bool:
+        wanted = self.wanted
+        return wanted is None or cls in wanted
 
     def _wake_reader(self) -> None:
         fut = self._readable
@@ -80,6 +89,9 @@ class EventSink:
         are never dropped and may exceed the capacity briefly, because a sync node
         cannot be made to wait.
         """
+        wanted = self.wanted
+        if wanted is not None and cls not in wanted:
+            return
         buf = self._buf
         if len(buf) >= self._capacity:
             if cls is ModelToken:

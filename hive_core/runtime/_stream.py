@@ -33,6 +33,7 @@ __all__ = [
     "RUN_LEVEL_STEP",
     "StreamPart",
     "StreamProjector",
+    "needed_events",
     "normalize_modes",
     "project_stream",
 ]
@@ -77,6 +78,22 @@ def normalize_modes(modes: str | Sequence[str]) -> tuple[str, ...]:
             option="stream_modes",
         )
     return tuple(dict.fromkeys(names))
+
+
+_MODE_EVENTS: dict[str, frozenset[type[Event]]] = {
+    "values": frozenset({StepValues}),
+    "updates": frozenset({TaskWrites}),
+    "messages": frozenset({TaskStarted, ModelToken}),
+    "custom": frozenset({TaskStarted, CustomEvent}),
+}
+
+
+def needed_events(modes: Sequence[str]) -> frozenset[type[Event]] | None:
+    """The event kinds the projection of ``modes`` reads (``None``: all of them,
+    for ``events``). An in-process stream builds only these."""
+    if "events" in modes:
+        return None
+    return frozenset().union(*(_MODE_EVENTS[m] for m in modes))
 
 
 @final
