@@ -68,37 +68,53 @@ def run_sync(
         return runner.run(coro)
 
 
-def iterate_sync(items: AsyncIterator[T], *, name: str, instead: str) -> Iterator[T]:
-    """Iterate an async iterator from sync code, on one ``asyncio.Runner`` kept for
-    the whole iteration (the run's task lives on its loop between items).
+def iterate_sync(
+    items: AsyncIterator[T], *, name: str, instead: str, inline: bool = False
+) -> Iterator[T]:
+    """Iterate an async iterator from sync code.
 
-    The running-loop check happens here, before the first item is asked for.
-    Stopping early (``break``, ``close()``) closes ``items`` on that loop first.
+    ``inline=True`` promises it never awaits a real future: each item is then
+    driven without an event loop; otherwise one ``asyncio.Runner`` is kept for the
+    whole iteration. The running-loop check happens here, before the first item is
+    asked for; stopping early (``break``, ``close()``) closes ``items`` first.
     """
     ensure_no_running_loop(name, instead)
-    return _iterate(items)
+    return _iterate_inline(items) if inline else _iterate(items)
+
+
+async def _next_item(items: AsyncIterator[T]) -> tuple[bool, T | None]:
+    try:
+        return True, await items.__anext__()
+    except StopAsyncIteration:
+        return False, None
+
+
+async def _close(items: AsyncIterator[Any]) -> None:
+    aclose = getattr(items, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _iterate_inline(items: AsyncIterator[T]) -> Iterator[T]:
+    try:
+        while True:
+            more, item = _drive(_next_item(items))
+            if not more:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        _drive(_close(items))
 
 
 def _iterate(items: AsyncIterator[T]) -> Iterator[T]:
     import asyncio
 
-    async def next_item() -> tuple[bool, T | None]:
-        try:
-            return True, await items.__anext__()
-        except StopAsyncIteration:
-            return False, None
-
-    async def close() -> None:
-        aclose = getattr(items, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
     with asyncio.Runner() as runner:
         try:
             while True:
-                more, item = runner.run(next_item())
+                more, item = runner.run(_next_item(items))
                 if not more:
                     return
                 yield item  # type: ignore[misc]
         finally:
-            runner.run(close())
+            runner.run(_close(items))

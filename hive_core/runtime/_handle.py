@@ -16,7 +16,8 @@ from ..events import Event
 from ..run_types import Outcome
 from ._loop import Attempt
 from ._sink import EventSink
-from ._stream import StreamPart, StreamProjector, needed_events, normalize_modes
+from ._driven import DrivenRun
+from ._stream import StreamPart, normalize_modes
 
 if TYPE_CHECKING:
     import asyncio
@@ -38,6 +39,7 @@ class RunHandle:
         self._start = start
         self._task: asyncio.Future[Outcome | None] | None = None
         self._error: Exception | None = None
+        self._driven: DrivenRun | None = None
 
     @property
     def attempt_id(self) -> str:
@@ -81,6 +83,8 @@ class RunHandle:
         Raises ``EventsNotRequestedError`` once the run has started without them.
         """
         attempt = self._attempt
+        if self._driven is not None:
+            raise EventsNotRequestedError(attempt.attempt_id)
         if attempt.sink is None:
             if self._task is not None:
                 raise EventsNotRequestedError(attempt.attempt_id)
@@ -105,40 +109,29 @@ class RunHandle:
     def stream(
         self, modes: str | Sequence[str] = ("values",)
     ) -> AsyncIterator[StreamPart]:
-        """The run as stream parts in ``modes`` (``docs/guides/streaming.md``);
-        the same parts ``project_stream`` gives for the run's events. Stopping
-        early cancels the run. Ask before the run starts; raises
+        """The run as stream parts in ``modes`` (``docs/guides/streaming.md``),
+        equal to ``project_stream`` of the run's events. The stream drives the run:
+        nothing runs until it is iterated, and stopping early cancels the run.
+        Afterwards ``outcome()`` gives the run's outcome. Raises
         ``InvalidRunOptionsError`` for an unknown mode and
-        ``EventsNotRequestedError`` once the run has started without events."""
+        ``EventsNotRequestedError`` once the run has started otherwise."""
         names = normalize_modes(modes)
         attempt = self._attempt
-        fresh = attempt.sink is None and self._task is None
-        if self._task is None:
-            attempt.add_stream_modes(names)
-        events = self.events
-        if fresh and attempt.sink is not None:
-            # the projection reads only these kinds; the rest need not be built
-            attempt.sink.wanted = needed_events(names)
-        return self._project(events, names)
-
-    async def _project(
-        self, events: AsyncIterator[Event], modes: tuple[str, ...]
-    ) -> AsyncIterator[StreamPart]:
-        projector = StreamProjector(modes)
-        try:
-            async for ev in events:
-                for part in projector.feed(ev):
-                    yield part
-        finally:
-            task = self._task
-            if task is not None and not task.done():
-                import asyncio
-
-                self.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if self._task is not None or self._driven is not None or attempt.sink:
+            raise EventsNotRequestedError(attempt.attempt_id)
+        attempt.add_stream_modes(names)
+        self._driven = DrivenRun(attempt, self._start, names)
+        return self._driven.parts()
 
     async def outcome(self) -> Outcome:
         """Wait for the attempt to end; raises the run's error if it failed."""
+        driven = self._driven
+        if driven is not None:
+            if driven.error is not None:
+                raise driven.error
+            if driven.outcome is None:
+                raise EventsNotRequestedError(self._attempt.attempt_id)
+            return driven.outcome
         outcome = await self._ensure_started()
         if outcome is None:
             error = self._error

@@ -7,8 +7,7 @@ published as the thread's new committed state. See ``docs/architecture.md``.
 
 from __future__ import annotations
 
-import types
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -49,6 +48,7 @@ from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash, payload_json
 from ._plan import plan_tasks
 from ._sink import EventSink
+from ._sink import yield_now as _yield_now
 from ._state import Task, ThreadState
 
 __all__ = ["Attempt", "CancelGuard", "apply_input_writes"]
@@ -545,10 +545,3 @@ def _outputs_or_raise(
                 else type(err).__name__,
             ) from err
     return results  # type: ignore[return-value]
-
-
-@types.coroutine
-def _yield_now() -> Generator[None, None, None]:
-    """What ``asyncio.sleep(0)`` does, without importing asyncio: a bare yield lets
-    the event loop run other tasks (and the inline driver simply resumes)."""
-    yield

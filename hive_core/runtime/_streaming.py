@@ -21,6 +21,8 @@ Modes = str | Sequence[str]
 
 
 class _Runs(Protocol):
+    _inline: bool
+
     def run(
         self, thread_id: str, input: object = None, options: RunOptions | None = None
     ) -> RunHandle: ...
@@ -62,7 +64,10 @@ class StreamingMixin:
         """Blocking ``stream`` for scripts; not callable inside an event loop."""
         parts = self.run(thread_id, input, options).stream(modes)
         return iterate_sync(
-            parts, name="Runtime.stream_sync", instead="runtime.stream(...)"
+            parts,
+            name="Runtime.stream_sync",
+            instead="runtime.stream(...)",
+            inline=self._inline,
         )
 
     def stream_resume(
@@ -94,4 +99,5 @@ class StreamingMixin:
             handle.stream(modes),
             name="Runtime.stream_resume_sync",
             instead="runtime.stream_resume(...)",
+            inline=self._inline,
         )
