@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import attrs
 import msgspec
 
 from ..errors import (
@@ -166,12 +165,8 @@ class Attempt:
 
     def add_stream_modes(self, modes: Sequence[str]) -> None:
         """Ask for the modes' data in the trace too (before the attempt starts)."""
-        options = self.options
-        wanted = tuple(dict.fromkeys((*options.stream_modes, *modes)))
-        if wanted != tuple(options.stream_modes):
-            self.options = options = attrs.evolve(options, stream_modes=wanted)
-        self.streams_values = "values" in options.stream_modes
-        self.streams_updates = "updates" in options.stream_modes
+        self.streams_values = self.streams_values or "values" in modes
+        self.streams_updates = self.streams_updates or "updates" in modes
 
     def is_cancelled(self) -> bool:
         """Read through a call: the flag flips while this coroutine awaits. A retry
@@ -223,6 +218,9 @@ class Attempt:
         observed at the next step boundary (or right before compute)."""
         sink = self.sink
         if sink is None or not sink.wants(cls):
+            return
+        if len(sink._buf) < sink._capacity:
+            sink.emit_nowait(cls, **fields)  # room: nothing to wait for
             return
         with self.guard() as guard:
             await sink.emit(cls, **fields)
@@ -329,7 +327,8 @@ class Attempt:
     async def _announce(self, tasks: list[Task], step: int) -> bool:
         """Emit the step's start events; ``False`` if a cancel arrived meanwhile."""
         await self.emit(StepStarted, step=step, frontier_count=len(tasks))
-        for t in tasks:
+        sink = self.sink
+        for t in tasks if sink is not None and sink.wants(TaskStarted) else ():
             await self.emit(
                 TaskStarted, step=step, ordinal=t.ordinal, node=t.node, task_id=t.id
             )
@@ -408,6 +407,8 @@ class Attempt:
             for t in tasks:
                 for cls, fields in runner.buffers.pop(t.ordinal, ()):
                     await self.emit(cls, **fields)
+        if not (sink.wants(TaskFinished) or sink.wants(TaskFailed)):
+            return  # a stream whose modes read neither
         debug = self.options.debug_payloads
         for t, r in zip(tasks, results, strict=True):
             if isinstance(r, Failure):
