@@ -91,7 +91,7 @@ class _Runner:
 
 
 def _check(runner: Any, result: object) -> None:
-    want = STEPS if runner.mode is not None else STEPS  # parts per step, or n
+    want = STEPS  # `n` after the chain, or one part per step
     if result != want:
         raise AssertionError(f"{runner.engine}: got {result!r}, want {want}")
 

@@ -11,9 +11,11 @@ import msgspec
 import pytest
 
 from hive_core import (
+    EventsNotRequestedError,
     GraphBuilder,
     InMemoryCheckpointStore,
     InvalidRunOptionsError,
+    NodeError,
     NodeInput,
     NodeOutput,
     RunOptions,
@@ -342,7 +344,42 @@ def test_custom_data_must_be_json_able() -> None:
         return NodeOutput()
 
     graph = GraphBuilder(S, start=["bad"]).add_node("bad", bad).compile()
-    from hive_core import NodeError
-
     with pytest.raises(NodeError, match="TypeError"):
         list(runtime(graph).stream_sync("t", modes="custom"))
+
+
+def test_handle_stream_then_outcome() -> None:
+    async def main() -> None:
+        rt = runtime(fanout_graph())
+        handle = rt.run("t")
+        parts = [p async for p in handle.stream(["values"])]
+        outcome = await handle.outcome()
+        assert outcome.status == "finished"
+        assert dict(outcome.output) == parts[-1].data
+        with pytest.raises(EventsNotRequestedError):
+            handle.events  # noqa: B018 - the property raises
+        with pytest.raises(EventsNotRequestedError):
+            handle.stream("values")
+
+    asyncio.run(main())
+
+
+def test_a_failing_run_ends_its_stream_with_the_error() -> None:
+    def boom(ctx: NodeInput) -> NodeOutput:
+        raise ValueError("no")
+
+    graph = (
+        GraphBuilder(S, start=["fan"])
+        .add_node("fan", lambda ctx: NodeOutput(writes=[Write(S.log, ["fan"])]))
+        .add_node("boom", boom)
+        .add_edge("fan", "boom")
+        .compile()
+    )
+    seen: list[StreamPart] = []
+    with pytest.raises(NodeError, match="ValueError: no"):
+        seen.extend(runtime(graph).stream_sync("t", modes="values"))
+    # parts of the committed step arrived before the error
+    stream = runtime(graph).stream_sync("t", modes="values")
+    assert next(stream).data["log"] == ["fan"]
+    with pytest.raises(NodeError):
+        next(stream)
