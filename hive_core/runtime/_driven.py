@@ -11,10 +11,12 @@ nodes streams without touching the loop, and its sync twin needs no loop at all
 
 from __future__ import annotations
 
+import contextlib
 import types
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from typing import Any
 
+from .._bridge import drive_steps
 from ..run_types import Outcome
 from ._loop import Attempt
 from ._sink import EventSink
@@ -98,15 +100,49 @@ class DrivenRun:
             if not self.done and self.coro is not None:
                 await self._cancel()
 
-    async def _cancel(self) -> None:
-        """The consumer stopped early: cancel the run and let it end cleanly (its
-        thread is released; the step in flight commits nothing)."""
+    def parts_inline(self) -> Iterator[StreamPart]:
+        """``parts`` for a run that never awaits a real future (an inline graph),
+        driven from sync code without an event loop (``drive_steps``)."""
+        projector = StreamProjector(self.modes)
+        buf = self.sink._buf
+        self.coro = coro = self.start()
+        steps = drive_steps(coro)
+        try:
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as stop:
+                    self.outcome = stop.value
+                    self.done = True
+                except Exception as exc:
+                    self.error = exc
+                    self.done = True
+                while buf:
+                    yield from projector.feed(buf.popleft())
+                if self.done:
+                    break
+            if self.error is not None:
+                raise self.error
+        finally:
+            if not self.done:
+                self._stop_run()
+                with contextlib.suppress(Exception):
+                    for _ in steps:
+                        pass
+                self.done = True
+
+    def _stop_run(self) -> None:
         attempt = self.attempt
         attempt.cancel_requested = True
         if attempt.runner is not None:
             attempt.runner.cancel_requested = True
         self.sink._buf.clear()
         self.sink.wanted = frozenset()  # nobody reads what it emits now
+
+    async def _cancel(self) -> None:
+        """The consumer stopped early: cancel the run and let it end cleanly (its
+        thread is released; the step in flight commits nothing)."""
+        self._stop_run()
         value: Any = None
         error: BaseException | None = None
         while True:

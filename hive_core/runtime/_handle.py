@@ -8,15 +8,22 @@ it either way is enough. See ``docs/concepts/supersteps.md``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Sequence,
+)
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EventsNotRequestedError, HiveInternalError, InvalidRunOptionsError
 from ..events import Event
 from ..run_types import Outcome
+from ._driven import DrivenRun
 from ._loop import Attempt
 from ._sink import EventSink
-from ._driven import DrivenRun
 from ._stream import StreamPart, normalize_modes
 
 if TYPE_CHECKING:
@@ -115,13 +122,21 @@ class RunHandle:
         Afterwards ``outcome()`` gives the run's outcome. Raises
         ``InvalidRunOptionsError`` for an unknown mode and
         ``EventsNotRequestedError`` once the run has started otherwise."""
+        return self._drive(modes).parts()
+
+    def stream_inline(self, modes: str | Sequence[str]) -> Iterator[StreamPart]:
+        """``stream`` driven from sync code without an event loop; only for a
+        runtime whose runs never await (``Runtime.stream_sync`` decides)."""
+        return self._drive(modes).parts_inline()
+
+    def _drive(self, modes: str | Sequence[str]) -> DrivenRun:
         names = normalize_modes(modes)
         attempt = self._attempt
         if self._task is not None or self._driven is not None or attempt.sink:
             raise EventsNotRequestedError(attempt.attempt_id)
         attempt.add_stream_modes(names)
         self._driven = DrivenRun(attempt, self._start, names)
-        return self._driven.parts()
+        return self._driven
 
     async def outcome(self) -> Outcome:
         """Wait for the attempt to end; raises the run's error if it failed."""

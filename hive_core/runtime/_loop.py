@@ -516,10 +516,14 @@ class Attempt:
             ids = self.ctx.graph.schema.global_ids
         values = state.values
         interruption = state.interruption
+        try:  # one call for the whole output; per channel only if that fails
+            encoded = msgspec.to_builtins({cid: values[cid] for cid in ids})
+        except (TypeError, ValueError):
+            encoded = {cid: payload_json(by_id[cid], values[cid]) for cid in ids}
         await self.emit(
             StepValues,
             step=step,
-            values={cid: payload_json(by_id[cid], values[cid]) for cid in ids},
+            values=encoded,
             interrupt=None
             if interruption is None
             else {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Protocol
 
-from .._bridge import iterate_sync
+from .._bridge import ensure_no_running_loop, iterate_sync
 from ..run_types import RunOptions
 from ._handle import RunHandle
 from ._stream import StreamPart
@@ -62,13 +62,8 @@ class StreamingMixin:
         options: RunOptions | None = None,
     ) -> Iterator[StreamPart]:
         """Blocking ``stream`` for scripts; not callable inside an event loop."""
-        parts = self.run(thread_id, input, options).stream(modes)
-        return iterate_sync(
-            parts,
-            name="Runtime.stream_sync",
-            instead="runtime.stream(...)",
-            inline=self._inline,
-        )
+        handle = self.run(thread_id, input, options)
+        return _sync_parts(self, handle, modes, "stream")
 
     def stream_resume(
         self: _Runs,
@@ -95,9 +90,16 @@ class StreamingMixin:
     ) -> Iterator[StreamPart]:
         """Blocking ``stream_resume`` for scripts."""
         handle = self.resume(thread_id, interrupt_id, payload, options)
-        return iterate_sync(
-            handle.stream(modes),
-            name="Runtime.stream_resume_sync",
-            instead="runtime.stream_resume(...)",
-            inline=self._inline,
-        )
+        return _sync_parts(self, handle, modes, "stream_resume")
+
+
+def _sync_parts(
+    runtime: _Runs, handle: RunHandle, modes: Modes, twin: str
+) -> Iterator[StreamPart]:
+    """An inline runtime's stream is driven without a loop, any other on one
+    ``asyncio.Runner`` for the whole stream (both through ``_bridge.py``)."""
+    name, instead = f"Runtime.{twin}_sync", f"runtime.{twin}(...)"
+    if runtime._inline:
+        ensure_no_running_loop(name, instead)
+        return handle.stream_inline(modes)
+    return iterate_sync(handle.stream(modes), name=name, instead=instead)
