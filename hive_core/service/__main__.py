@@ -1,0 +1,7 @@
+"""``python -m hive_core.service health ...``: the worker health probe."""
+
+import sys
+
+from ._health import main
+
+sys.exit(main())
