@@ -90,6 +90,8 @@ workers = sa.Table(
     sa.Column("state", sa.String, nullable=False),
 )
 
+_LOCK = {"key": 0x48495645}  # "HIVE": serialises table creation
+
 TERMINAL = frozenset(
     {"finished", "interrupted", "cancelled", "timed_out", "out_of_steps", "failed"}
 )
@@ -124,7 +126,13 @@ class ServiceDB:
         self.postgres = self.engine.dialect.name == "postgresql"
 
     def create(self) -> None:
-        _meta.create_all(self.engine, checkfirst=True)
+        """Create the tables if missing. Workers started together on a fresh
+        PostgreSQL database take turns (a transaction-scoped advisory lock), so
+        none fails on another's half-made table."""
+        with self.engine.begin() as conn:
+            if self.postgres:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), _LOCK)
+            _meta.create_all(conn, checkfirst=True)
 
     def dispose(self) -> None:
         self.engine.dispose()
