@@ -31,6 +31,7 @@ from .errors import (
     InvalidRunOptionsError,
     NoCheckpointToResumeError,
     NodeError,
+    NodeOutputError,
     NoInterruptToResumeError,
     Problem,
     ReducerError,
@@ -45,6 +46,7 @@ from .errors import (
     ThreadExistsError,
     UnknownChannelError,
     UnknownNodeError,
+    WritesArgumentError,
     UpdatePolicyViolationError,
 )
 from .graph import (
@@ -176,6 +178,7 @@ __all__ = [
     "NoCheckpointToResumeError",
     "NoInterruptToResumeError",
     "NodeError",
+    "NodeOutputError",
     "Problem",
     "ReducerError",
     "ResumeError",
@@ -189,5 +192,6 @@ __all__ = [
     "ThreadExistsError",
     "UnknownChannelError",
     "UnknownNodeError",
+    "WritesArgumentError",
     "UpdatePolicyViolationError",
 ]

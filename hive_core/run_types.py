@@ -77,7 +77,10 @@ class RunOptions:
     """Steps this attempt may run (not the absolute step index)."""
     max_concurrent_tasks: int = 8
     """Async tasks in flight at once; started in ordinal order."""
-    checkpoint_policy: CheckpointPolicy = attrs.field(factory=CheckpointPolicy)
+    checkpoint_policy: CheckpointPolicy | None = None
+    """When checkpoints are saved; ``None`` (the default) means every step on a
+    runtime with a checkpoint store and only at interrupts without one
+    (``docs/persistence.md``)."""
     debug_payloads: bool = False
     """Put value payloads and full error reprs into events."""
     deterministic_token_streaming: bool = False
@@ -99,7 +102,7 @@ class RunOptions:
                     f"{option} must be >= {low}, got {value}", option=option
                 )
         policy = self.checkpoint_policy
-        if policy.kind == "every" and policy.n < 1:
+        if policy is not None and policy.kind == "every" and policy.n < 1:
             raise InvalidRunOptionsError(
                 f"CheckpointPolicy.every(n) needs n >= 1, got {policy.n}",
                 option="checkpoint_policy",

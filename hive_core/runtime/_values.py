@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +20,8 @@ import msgspec
 
 from ..errors import ChannelValueTypeError, InterruptPayloadTypeError
 from ..reducers import is_coercing
-from ..state._channels import Channel
-from ..state._codecs import JSONCodec, canonical_json
+from ..state._channels import Channel, Persistence
+from ..state._codecs import Codec, JSONCodec, canonical_json, reload_type
 
 __all__ = [
     "VALUE_CHECKS",
@@ -88,26 +89,41 @@ def reduced_check(ch: Channel[Any]) -> ValueCheck | None:
 def _build(ch: Channel[Any]) -> ValueCheck | None:
     codec = ch.codec
     tp = ch.value_type
-    if not isinstance(codec, JSONCodec) or not ch.check_types:
-        return None  # custom codecs own their round trip; Any/object takes anything
+    if codec is None:
+        return None
+    saved = ch.persistence is Persistence.CHECKPOINTED or not ch.is_global
+    if not isinstance(codec, JSONCodec):
+        return _codec_check(ch, codec) if saved else None
     if is_coercing(ch.reducer):
         return None  # its result is checked instead: ``reduced_check``
+    if not ch.check_types:
+        untyped = tp is Any or tp is object or _annotated_any(tp)
+        return _plain_check(ch.id) if saved and untyped else _json_check(ch, codec)
+    if tp is str:
+        return _str_check(ch.id)
     if tp in _NO_ROUND_TRIP:
         return None
+    return _json_check(ch, codec)
+
+
+def _json_check(ch: Channel[Any], codec: JSONCodec[Any]) -> ValueCheck:
+    """A typed channel's check: the codec's round trip must give back an equal
+    value, with exact fast paths for ``int``, ``float`` and plain containers."""
+    tp = ch.value_type
     cid = ch.id
     expected = ch.type_name
-
-    def fail(
-        path: str, want: str, got: str, node: str | None, step: int | None
-    ) -> None:
-        raise ChannelValueTypeError(
-            cid, path=path, expected=want, actual=got, node=node, step=step
-        )
 
     def round_trip(value: Any, node: str | None, step: int | None) -> None:
         problem = _round_trip_problem(codec.encode, codec.decode, value, expected)
         if problem is not None:
-            fail(*problem, node, step)
+            raise ChannelValueTypeError(
+                cid,
+                path=problem[0],
+                expected=problem[1],
+                actual=problem[2],
+                node=node,
+                step=step,
+            )
 
     if tp is int:
 
@@ -129,15 +145,195 @@ def _build(ch: Channel[Any]) -> ValueCheck | None:
     except TypeError:  # a type msgspec cannot describe: the codec decides
         exact = False
     if exact:
-        # one C call; the round trip runs only to explain a failure
+        # one C call and one comparison (a tuple inside a ``list[list[int]]``
+        # converts, but would reload as a list); the round trip explains failures
         def check_converted(value: Any, node: str | None, step: int | None) -> None:
             try:
-                msgspec.convert(value, tp, strict=True)
+                if msgspec.convert(value, tp, strict=True) == value:
+                    return
             except (msgspec.ValidationError, TypeError):
-                round_trip(value, node, step)
+                pass
+            round_trip(value, node, step)
 
         return check_converted
     return round_trip
+
+
+def _annotated_any(tp: object) -> bool:
+    if typing.get_origin(tp) is not typing.Annotated:
+        return False
+    inner = typing.get_args(tp)[0]
+    return inner is Any or inner is object
+
+
+def _str_check(cid: str) -> ValueCheck:
+    """A ``str`` that UTF-8 cannot encode (a lone surrogate) could not be saved."""
+
+    def check_str(value: Any, node: str | None, step: int | None) -> None:
+        if not value.isascii():
+            problem = _str_problem(value, "$")
+            if problem is not None:
+                raise ChannelValueTypeError(
+                    cid,
+                    path=problem[0],
+                    expected=problem[1],
+                    actual=problem[2],
+                    node=node,
+                    step=step,
+                )
+
+    return check_str
+
+
+def _plain_check(cid: str) -> ValueCheck:
+    """An untyped (``Any``) channel's check: only plain JSON values reload as
+    themselves, so anything else (a set, tuple, bytes, NaN, a struct) is refused
+    rather than coming back changed (``docs/concepts/checkpoints.md``)."""
+
+    def check_plain(value: Any, node: str | None, step: int | None) -> None:
+        kind = type(value)
+        if (
+            (kind is str and value.isascii())
+            or kind is bool
+            or value is None
+            or (kind is int and -(2**63) <= value < 2**64)
+            or (kind is float and math.isfinite(value))
+        ):
+            return
+        problem = _plain_problem(value, "$")
+        if problem is not None:
+            raise ChannelValueTypeError(
+                cid,
+                path=problem[0],
+                expected=problem[1],
+                actual=problem[2],
+                node=node,
+                step=step,
+            )
+
+    return check_plain
+
+
+_PLAIN = "a JSON value (str, int, float, bool, None, list, dict with str keys)"
+
+
+def _plain_problem(value: Any, path: str) -> tuple[str, str, str] | None:
+    """``(path, expected, actual)`` for the first part of ``value`` that is not a
+    plain JSON value (what an untyped channel reloads unchanged), else ``None``."""
+    kind = type(value)
+    if kind is str:
+        return None if value.isascii() else _str_problem(value, path)
+    if kind is bool or value is None:
+        return None
+    if kind is int:
+        if -(2**63) <= value < 2**64:
+            return None
+        return path, "an int that fits in 64 bits", f"int {value}"
+    if kind is float:
+        if math.isfinite(value):
+            return None
+        return path, "a finite float", f"{value!r} (JSON has no non-finite floats)"
+    if kind is list:
+        for i, item in enumerate(value):
+            problem = _plain_problem(item, f"{path}[{i}]")
+            if problem is not None:
+                return problem
+        return None
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return (
+                    f"{path} key {key!r}",
+                    "str keys",
+                    f"{type(key).__name__} key (a checkpoint reloads it as a str)",
+                )
+            problem = _plain_problem(item, path + _key(key))
+            if problem is not None:
+                return problem
+        return None
+    return path, _PLAIN, f"{kind.__name__} ({_reloads_as(value)})"
+
+
+def _str_problem(value: str, path: str) -> tuple[str, str, str] | None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            path,
+            "a str UTF-8 can encode",
+            f"a str with a lone surrogate at index {exc.start}",
+        )
+    return None
+
+
+def _reloads_as(value: object) -> str:
+    """How a checkpoint would give ``value`` back, for error messages."""
+    try:
+        back = msgspec.json.decode(canonical_json(value))
+    except Exception:
+        return "a checkpoint cannot encode it"
+    return f"a checkpoint reloads it as {type(back).__name__}"
+
+
+def _codec_check(ch: Channel[Any], codec: Codec[Any]) -> ValueCheck:
+    """A custom codec's channel: its own encode then decode must give back a value
+    of the same class, equal to the one written."""
+    cid = ch.id
+    want = f"a value codec `{codec.id}` reloads unchanged"
+
+    def check_codec(value: Any, node: str | None, step: int | None) -> None:
+        try:
+            back = codec.decode(codec.encode(value))
+        except Exception as exc:
+            actual = f"{type(value).__name__} the codec cannot round-trip ({exc!r})"
+            raise ChannelValueTypeError(
+                cid, path="$", expected=want, actual=actual, node=node, step=step
+            ) from exc
+        if type(back) is not type(value) or back != value:
+            path, expected, actual = _difference(value, back, "$") or (
+                "$",
+                want,
+                f"{value!r} (reloads as {back!r})",
+            )
+            raise ChannelValueTypeError(
+                cid, path=path, expected=expected, actual=actual, node=node, step=step
+            )
+
+    return check_codec
+
+
+def _difference(value: Any, back: Any, path: str) -> tuple[str, str, str] | None:
+    """The first place where ``back`` (a reload) differs from ``value``."""
+    if type(value) is not type(back):
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, "a finite float", f"{value!r} (JSON has no non-finite floats)"
+        return (
+            path,
+            f"a value that reloads unchanged (this one reloads as "
+            f"{type(back).__name__})",
+            type(value).__name__,
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in back:
+                return f"{path} key {key!r}", "str keys", f"{type(key).__name__} key"
+            found = _difference(item, back[key], path + _key(key))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)) and len(value) == len(back):
+        for i, (a, b) in enumerate(zip(value, back, strict=True)):
+            found = _difference(a, b, f"{path}[{i}]")
+            if found is not None:
+                return found
+    elif value != back:
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, "a finite float", f"{value!r} (JSON has no non-finite floats)"
+        return (
+            path,
+            "a value that reloads unchanged",
+            f"{value!r} (reloads as {back!r})",
+        )
+    return None
 
 
 _EXACT_LEAVES = (
@@ -180,10 +376,13 @@ def check_interrupt_payload(
     """Raise ``InterruptPayloadTypeError`` unless ``payload`` survives the
     checkpoint's encoding (canonical JSON) and typed decoding as ``tp``."""
     if tp is object or tp is Any:
+        # untyped: saved as JSON and shown back as JSON (a struct as a dict); it is
+        # information for the caller, never state a node reads (docs/errors.md)
         return
+    reload = reload_type(tp)
 
     def decode(raw: bytes) -> Any:
-        return msgspec.json.decode(raw, type=tp, strict=True)
+        return msgspec.json.decode(raw, type=reload, strict=True)
 
     want = getattr(tp, "__name__", None) or repr(tp).replace("typing.", "")
     problem = _round_trip_problem(canonical_json, decode, payload, want)
@@ -207,12 +406,18 @@ def _round_trip_problem(
     except Exception as exc:  # e.g. an object JSON cannot hold
         return "$", declared, f"{type(value).__name__} that cannot be encoded ({exc})"
     try:
-        decode(raw)
+        back = decode(raw)
     except msgspec.ValidationError as exc:
         return _explain(str(exc), raw, decode, value)
     except msgspec.DecodeError as exc:  # pragma: no cover - our own encoder's bytes
         return "$", declared, str(exc)
-    return None
+    if back == value:
+        return None
+    return _difference(value, back, "$") or (
+        "$",
+        declared,
+        f"{value!r} (reloads as {back!r})",
+    )
 
 
 def _explain(
