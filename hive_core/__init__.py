@@ -46,8 +46,8 @@ from .errors import (
     ThreadExistsError,
     UnknownChannelError,
     UnknownNodeError,
-    WritesArgumentError,
     UpdatePolicyViolationError,
+    WritesArgumentError,
 )
 from .graph import (
     CompiledGraph,
@@ -192,6 +192,6 @@ __all__ = [
     "ThreadExistsError",
     "UnknownChannelError",
     "UnknownNodeError",
-    "WritesArgumentError",
     "UpdatePolicyViolationError",
+    "WritesArgumentError",
 ]

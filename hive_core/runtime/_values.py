@@ -2,10 +2,13 @@
 
 The commit's ``isinstance`` check sees only the outer class, so ``[1, 2]`` passes for
 ``list[str]``; saved, it could never be decoded again and the thread would be lost.
-For channels with the default JSON codec the check here runs the value through that
-codec's own encode and typed decode (msgspec, strict), so it accepts exactly what a
-checkpoint can hold. Scalars skip the round trip when their exact class already
-decides it. See ``docs/concepts/schema-and-channels.md``.
+The rule is stronger than "decodable": a reload equals the warm state, so a value
+is accepted only if its channel's codec gives it back equal and of the same classes.
+Typed JSON channels run the codec's encode, typed decode and ``==`` (all C calls);
+untyped (``Any``) channels take plain JSON values only (a set, tuple, bytes or NaN
+would come back changed); custom codecs run their own round trip. Scalars skip the
+round trip when their exact class already decides it. See
+``docs/concepts/checkpoints.md``.
 """
 
 from __future__ import annotations
@@ -97,8 +100,9 @@ def _build(ch: Channel[Any]) -> ValueCheck | None:
     if is_coercing(ch.reducer):
         return None  # its result is checked instead: ``reduced_check``
     if not ch.check_types:
-        untyped = tp is Any or tp is object or _annotated_any(tp)
-        return _plain_check(ch.id) if saved and untyped else _json_check(ch, codec)
+        if tp is Any or tp is object or _annotated_any(tp):
+            return _plain_check(ch.id) if saved else None  # never reloaded
+        return _json_check(ch, codec)
     if tp is str:
         return _str_check(ch.id)
     if tp in _NO_ROUND_TRIP:
@@ -108,7 +112,7 @@ def _build(ch: Channel[Any]) -> ValueCheck | None:
 
 def _json_check(ch: Channel[Any], codec: JSONCodec[Any]) -> ValueCheck:
     """A typed channel's check: the codec's round trip must give back an equal
-    value, with exact fast paths for ``int``, ``float`` and plain containers."""
+    value; ``int`` and ``float`` skip it when the exact class decides."""
     tp = ch.value_type
     cid = ch.id
     expected = ch.type_name
@@ -140,22 +144,9 @@ def _json_check(ch: Channel[Any], codec: JSONCodec[Any]) -> ValueCheck:
                 round_trip(value, node, step)
 
         return check_float
-    try:
-        exact = _convert_is_exact(msgspec.inspect.type_info(tp))
-    except TypeError:  # a type msgspec cannot describe: the codec decides
-        exact = False
-    if exact:
-        # one C call and one comparison (a tuple inside a ``list[list[int]]``
-        # converts, but would reload as a list); the round trip explains failures
-        def check_converted(value: Any, node: str | None, step: int | None) -> None:
-            try:
-                if msgspec.convert(value, tp, strict=True) == value:
-                    return
-            except (msgspec.ValidationError, TypeError):
-                pass
-            round_trip(value, node, step)
-
-        return check_converted
+    # containers and structs: the codec's own round trip (C calls), compared
+    # with ``==`` (a tuple inside ``list[list[int]]`` encodes, but reloads as a
+    # list); the slow explanation runs only when something is wrong
     return round_trip
 
 
@@ -334,40 +325,6 @@ def _difference(value: Any, back: Any, path: str) -> tuple[str, str, str] | None
             f"{value!r} (reloads as {back!r})",
         )
     return None
-
-
-_EXACT_LEAVES = (
-    msgspec.inspect.StrType,
-    msgspec.inspect.IntType,
-    msgspec.inspect.BoolType,
-    msgspec.inspect.NoneType,
-    msgspec.inspect.LiteralType,
-)
-_EXACT_CONTAINERS = (
-    msgspec.inspect.ListType,
-    msgspec.inspect.SetType,
-    msgspec.inspect.FrozenSetType,
-    msgspec.inspect.VarTupleType,
-)
-
-
-def _convert_is_exact(t: msgspec.inspect.Type) -> bool:
-    """Whether ``msgspec.convert(strict=True)`` accepts exactly what the JSON round
-    trip accepts for this type: containers of str, int, bool and None. (Floats may be
-    non-finite and structs are taken as they are, so those need the round trip.)"""
-    if isinstance(t, _EXACT_LEAVES):
-        return True
-    if isinstance(t, _EXACT_CONTAINERS):
-        return _convert_is_exact(t.item_type)
-    if isinstance(t, msgspec.inspect.DictType):
-        return isinstance(t.key_type, msgspec.inspect.StrType) and _convert_is_exact(
-            t.value_type
-        )
-    if isinstance(t, msgspec.inspect.TupleType):
-        return all(_convert_is_exact(item) for item in t.item_types)
-    if isinstance(t, msgspec.inspect.UnionType):
-        return all(_convert_is_exact(item) for item in t.types)
-    return False
 
 
 def check_interrupt_payload(
