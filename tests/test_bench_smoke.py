@@ -379,3 +379,11 @@ def test_targets_and_table() -> None:
     assert "missed: ratio" in lines[3]
     assert "100 → 400 µs/step" in lines[4]
     assert table.read_rows(["", "noise", '{"workload": "x"}']) == [{"workload": "x"}]
+
+
+def test_the_default_policy_row_saves_every_step_and_the_other_none() -> None:
+    from bench.checkpoint_default import default_policy_row
+
+    row = default_policy_row(steps=5, repeats=1)
+    assert row["default_saves"] == 5
+    _positive(row, "hive_s", "peer_s", "ratio", "no_store_us_per_step")
