@@ -78,7 +78,9 @@ def default_policy_row(steps: int = 200, repeats: int = 5) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
 
-            def sqlite(name: str, policy: CheckpointPolicy | None) -> tuple[float, int]:
+            def sqlite(
+                name: str, policy: CheckpointPolicy | None, r: int = r
+            ) -> tuple[float, int]:
                 with SQLiteCheckpointStore(Path(tmp) / f"{name}-{r}.db") as store:
                     return _timed(graph, steps, store, policy)
 

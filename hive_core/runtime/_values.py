@@ -191,6 +191,8 @@ def _plain_check(cid: str) -> ValueCheck:
             or (kind is float and math.isfinite(value))
         ):
             return
+        if _is_plain(value):
+            return
         problem = _plain_problem(value, "$")
         if problem is not None:
             raise ChannelValueTypeError(
@@ -206,6 +208,43 @@ def _plain_check(cid: str) -> ValueCheck:
 
 
 _PLAIN = "a JSON value (str, int, float, bool, None, list, dict with str keys)"
+
+
+_SCALARS = frozenset({str, bool, int, float, type(None)})
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether ``value`` is a plain JSON value; the fast walk, building no paths
+    (``_plain_problem`` explains a failure)."""
+    kind = type(value)
+    if kind is list:
+        for item in value:
+            if type(item) is str:
+                if not item.isascii():
+                    return False  # maybe fine: the slow walk decides
+            elif type(item) in _SCALARS:
+                if not _is_plain(item):
+                    return False
+            elif not _is_plain(item):
+                return False
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(item) is str:
+                if not item.isascii():
+                    return False
+            elif not _is_plain(item):
+                return False
+        return True
+    if kind is str:
+        return value.isascii()
+    if kind is int:
+        return -(2**63) <= value < 2**64
+    if kind is float:
+        return math.isfinite(value)
+    return kind is bool or value is None
 
 
 def _plain_problem(value: Any, path: str) -> tuple[str, str, str] | None:
