@@ -41,9 +41,10 @@ class Interruption(msgspec.Struct, frozen=True, kw_only=True):
 class CheckpointPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """When checkpoints are saved; an interrupt always forces exactly one save.
 
-    One name per behaviour: ``on_interrupt()`` (the default) saves only when a step
-    interrupts; ``every(n)`` also saves after each step whose next step index is a
-    multiple of ``n`` (``every(1)``: after every step). See
+    One name per behaviour: ``on_interrupt()`` saves only when a step interrupts;
+    ``every(n)`` also saves after each step whose next step index is a multiple of
+    ``n`` (``every(1)``: after every step). ``RunOptions`` without a policy uses
+    ``every(1)`` on a runtime with a store and ``on_interrupt()`` without one. See
     ``docs/concepts/checkpoints.md``.
     """
 
