@@ -210,9 +210,6 @@ def _plain_check(cid: str) -> ValueCheck:
 _PLAIN = "a JSON value (str, int, float, bool, None, list, dict with str keys)"
 
 
-_SCALARS = frozenset({str, bool, int, float, type(None)})
-
-
 def _is_plain(value: Any) -> bool:
     """Whether ``value`` is a plain JSON value; the fast walk, building no paths
     (``_plain_problem`` explains a failure)."""
@@ -222,9 +219,6 @@ def _is_plain(value: Any) -> bool:
             if type(item) is str:
                 if not item.isascii():
                     return False  # maybe fine: the slow walk decides
-            elif type(item) in _SCALARS:
-                if not _is_plain(item):
-                    return False
             elif not _is_plain(item):
                 return False
         return True
@@ -239,9 +233,9 @@ def _is_plain(value: Any) -> bool:
                 return False
         return True
     if kind is str:
-        return value.isascii()
+        return bool(value.isascii())
     if kind is int:
-        return -(2**63) <= value < 2**64
+        return bool(-(2**63) <= value < 2**64)
     if kind is float:
         return math.isfinite(value)
     return kind is bool or value is None
@@ -296,6 +290,12 @@ def _str_problem(value: str, path: str) -> tuple[str, str, str] | None:
     return None
 
 
+def _short(value: object, limit: int = 120) -> str:
+    """``repr`` cut to ``limit`` characters: values in messages may be huge."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _reloads_as(value: object) -> str:
     """How a checkpoint would give ``value`` back, for error messages."""
     try:
@@ -323,7 +323,7 @@ def _codec_check(ch: Channel[Any], codec: Codec[Any]) -> ValueCheck:
             path, expected, actual = _difference(value, back, "$") or (
                 "$",
                 want,
-                f"{value!r} (reloads as {back!r})",
+                f"{_short(value)} (reloads as {_short(back)})",
             )
             raise ChannelValueTypeError(
                 cid, path=path, expected=expected, actual=actual, node=node, step=step
@@ -361,7 +361,7 @@ def _difference(value: Any, back: Any, path: str) -> tuple[str, str, str] | None
         return (
             path,
             "a value that reloads unchanged",
-            f"{value!r} (reloads as {back!r})",
+            f"{_short(value)} (reloads as {_short(back)})",
         )
     return None
 
@@ -412,7 +412,7 @@ def _round_trip_problem(
     return _difference(value, back, "$") or (
         "$",
         declared,
-        f"{value!r} (reloads as {back!r})",
+        f"{_short(value)} (reloads as {_short(back)})",
     )
 
 
