@@ -14,10 +14,11 @@ import msgspec
 
 from ..errors import (
     CheckpointStoreMissingError,
-    NodeError,
     TaskLocalWriteNotAllowedError,
     UnknownChannelError,
     UpdatePolicyViolationError,
+    WritesArgumentError,
+    node_error,
 )
 from ..events import (
     CheckpointLoaded,
@@ -38,7 +39,7 @@ from ..events import (
 )
 from ..graph._compiled import CompiledGraph
 from ..nodes import NodeOutput, Resume
-from ..run_types import Outcome, RunOptions, Status, StepReport
+from ..run_types import CheckpointPolicy, Outcome, RunOptions, Status, StepReport
 from ..state._channels import Scope, Write
 from ..state._store import GlobalStore
 from ._commit import CommitResult, check_write, commit_step, reduce_writes
@@ -58,6 +59,23 @@ _YIELD_EVERY = 16
 INPUT_WRITER = "<input>"
 EXTERNAL_WRITER = "<external writes>"
 """How input and external writes are named as the culprit of a rejected write."""
+
+
+def check_writes_argument(writes: object, operation: str = "writes") -> None:
+    """Raise ``WritesArgumentError`` unless ``writes`` is a list (or tuple) of
+    ``Write``: checked before anything runs, so nothing changes."""
+    if type(writes) is not list and type(writes) is not tuple:
+        single = isinstance(writes, Write)
+        raise WritesArgumentError(
+            operation,
+            expected="a list of Write",
+            actual="a single Write" if single else type(writes).__name__,
+        )
+    for i, w in enumerate(writes):
+        if not isinstance(w, Write):
+            raise WritesArgumentError(
+                f"{operation}[{i}]", expected="a Write", actual=type(w).__name__
+            )
 
 
 def apply_input_writes(
@@ -135,6 +153,21 @@ class CancelGuard:
         return True
 
 
+_WITH_STORE = CheckpointPolicy.every(1)
+_WITHOUT_STORE = CheckpointPolicy.on_interrupt()
+
+
+def policy_for(options: RunOptions, has_store: bool) -> CheckpointPolicy:
+    """``options.checkpoint_policy``, or when it is ``None`` the default: every
+    step with a checkpoint store (the history users expect: every step can be
+    read back and forked), only at interrupts without one
+    (``docs/persistence.md``)."""
+    policy = options.checkpoint_policy
+    if policy is not None:
+        return policy
+    return _WITH_STORE if has_store else _WITHOUT_STORE
+
+
 class Attempt:
     """One call (run, resume, …) on one thread, from ``run_started`` to its end."""
 
@@ -150,6 +183,8 @@ class Attempt:
         self.ctx = ctx
         self.thread_id = thread_id
         self.options = options
+        self.policy = policy_for(options, ctx.checkpointer is not None)
+        """The checkpoint policy in force: the options', else the runtime's default."""
         self.sink = sink
         self.attempt_id = attempt_id
         self.cancel_requested = False
@@ -194,7 +229,7 @@ class Attempt:
             await self.emit(CheckpointLoaded, checkpoint_id=self.loaded_checkpoint_id)
         graph = self.ctx.graph
         self.projection = self.options.validate(graph.schema, graph.ir.output)
-        if self.ctx.checkpointer is None and self.options.checkpoint_policy.needs_store:
+        if self.ctx.checkpointer is None and self.policy.needs_store:
             raise CheckpointStoreMissingError("A checkpoint policy")
 
     # ------------------------------------------------------------------ output
@@ -262,7 +297,7 @@ class Attempt:
                 # the interrupt was answered, so it cannot be answered twice
                 saved = await checkpointer.after_commit(
                     self.thread_id,
-                    self.options.checkpoint_policy,
+                    self.policy,
                     new,
                     force=resume is not None,
                 )
@@ -540,13 +575,7 @@ def _outputs_or_raise(
     for t, r in zip(tasks, results, strict=True):
         if isinstance(r, Failure):
             err = r.error
-            raise NodeError(
-                t.node,
-                step=step,
-                task_id=t.id,
-                attempts=r.attempts,
-                cause=f"{type(err).__name__}: {err}"
-                if str(err)
-                else type(err).__name__,
+            raise node_error(
+                err, t.node, step=step, task_id=t.id, attempts=r.attempts
             ) from err
     return results  # type: ignore[return-value]
