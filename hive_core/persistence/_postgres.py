@@ -38,14 +38,18 @@ from psycopg_pool import AsyncConnectionPool
 
 from ..errors import CheckpointCorruptError, CheckpointError
 from ._chains import MAX_STREAM, ChannelRef, HeadCache, key_range, rebuild
+from ._errors import CheckpointConflict
+from ._fence import UNFENCED, ExpectedLatest, check_expected
 from ._format import Checkpoint, CheckpointSummary
 from ._postgres_plan import Body, Plan, Stream, as_bytes, decode_body, encode_body, plan
 from ._postgres_pool import PoolOwner
 
 __all__ = ["POSTGRES_SCHEMA_VERSION", "PostgresCheckpointStore"]
 
-POSTGRES_SCHEMA_VERSION: Final = "1"
-"""Version of the table layout; a database with another version is refused."""
+POSTGRES_SCHEMA_VERSION: Final = "2"
+"""Version of the table layout; a database with another version is refused.
+
+"2" added the thread row's latest checkpoint (the fence of every save)."""
 
 _SETUP_LOCK: Final = 0x48495645_43500001  # "HIVE" "CP" 1: serialises concurrent DDL
 _ATTEMPTS: Final = 8
@@ -57,7 +61,8 @@ _META = (
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS hive_checkpoint_threads (
         thread bigserial PRIMARY KEY, thread_id text COLLATE "C" NOT NULL UNIQUE,
-        schema_version text NOT NULL, graph_version text NOT NULL)""",
+        schema_version text NOT NULL, graph_version text NOT NULL,
+        latest_step bigint, latest_id text COLLATE "C")""",
     """CREATE TABLE IF NOT EXISTS hive_checkpoints (
         thread bigint NOT NULL, checkpoint_id text COLLATE "C" NOT NULL,
         step_index bigint NOT NULL, run_id text NOT NULL,
@@ -105,23 +110,48 @@ _BLOBS = (
     "FROM unnest(%s::int8[], %s::int8[]) AS r(lo, hi) "
     "JOIN hive_checkpoint_blobs AS b ON b.key BETWEEN r.lo AND r.hi"
 )
-_WRITE = """WITH blobs AS (
+_WRITE = """WITH fence AS (
+    UPDATE hive_checkpoint_threads AS t
+    SET (latest_step, latest_id) = (
+        SELECT l.step, l.id FROM (
+            SELECT %(step)s::int8 AS step, %(id)s::text COLLATE "C" AS id
+            UNION ALL
+            SELECT t.latest_step, t.latest_id
+            WHERE t.latest_id IS NOT NULL AND t.latest_id <> %(id)s
+            UNION ALL
+            (SELECT c.step_index, c.checkpoint_id FROM hive_checkpoints AS c
+             WHERE t.latest_id = %(id)s AND c.thread = t.thread
+                AND c.checkpoint_id <> %(id)s
+             ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1)
+        ) AS l ORDER BY l.step DESC, l.id DESC LIMIT 1)
+    WHERE t.thread = %(thread)s
+        AND (%(unfenced)s OR t.latest_id IS NOT DISTINCT FROM %(expected)s::text)
+    RETURNING t.thread
+), blobs AS (
     INSERT INTO hive_checkpoint_blobs (key, prefix, crc, data)
-    SELECT * FROM unnest(%s::int8[], %s::int4[], %s::int8[], %s::bytea[])
+    SELECT b.* FROM fence, unnest(%(keys)s::int8[], %(prefixes)s::int4[],
+        %(crcs)s::int8[], %(datas)s::bytea[]) AS b
 ), heads AS (
     UPDATE hive_checkpoint_streams AS s
     SET head = u.head, snapshot = u.snapshot, chain_bytes = u.chain_bytes,
         chain_rows = u.chain_rows
-    FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::int8[], %s::int8[])
+    FROM fence, unnest(%(streams)s::int8[], %(heads)s::int8[], %(snapshots)s::int8[],
+        %(chain_bytes)s::int8[], %(chain_rows)s::int8[])
         AS u(stream, head, snapshot, chain_bytes, chain_rows)
     WHERE s.stream = u.stream
 )
 INSERT INTO hive_checkpoints
     (thread, checkpoint_id, step_index, run_id, has_interruption, body)
-VALUES (%s, %s, %s, %s, %s, %s)
+SELECT fence.thread, %(id)s, %(step)s, %(run_id)s, %(flag)s, %(body)s FROM fence
 ON CONFLICT (thread, checkpoint_id) DO UPDATE SET
     step_index = excluded.step_index, run_id = excluded.run_id,
     has_interruption = excluded.has_interruption, body = excluded.body"""
+"""One save, fenced: the thread row's ``latest_*`` columns move (to the greatest
+of the old latest and the new checkpoint; recomputed when the latest itself is
+overwritten with a lower step) only if the thread's latest is the expected one,
+and every other row is written only if that row moved. A concurrent writer blocks
+on the thread row and re-checks the fence against the committed latest."""
+_LATEST_ID = "SELECT latest_id FROM hive_checkpoint_threads WHERE thread = %s"
 _ROW = (
     "SELECT c.checkpoint_id, c.run_id, c.step_index, c.body, t.schema_version, "
     "t.graph_version FROM hive_checkpoints AS c "
@@ -267,15 +297,20 @@ class PostgresCheckpointStore:
 
     # ------------------------------------------------------------- the protocol
 
-    async def save(self, checkpoint: Checkpoint) -> None:
-        """Store ``checkpoint`` atomically; the same (thread, id) is overwritten."""
+    async def save(
+        self, checkpoint: Checkpoint, *, expected_latest: ExpectedLatest = UNFENCED
+    ) -> None:
+        """Store ``checkpoint`` atomically; the same (thread, id) is overwritten.
+
+        Fenced by ``expected_latest`` in the same statement (see ``_WRITE``)."""
+        check_expected(expected_latest)
         data = {
             channel: as_bytes(channel, value)
             for channel, value in sorted(checkpoint.global_data.items())
         }
 
         async def save(conn: AsyncConnection[Any]) -> None:
-            await self._save(conn, checkpoint, data)
+            await self._save(conn, checkpoint, data, expected_latest)
 
         await self._conn_run("save", save)
 
@@ -325,13 +360,17 @@ class PostgresCheckpointStore:
     # -------------------------------------------------------------------- save
 
     async def _save(
-        self, conn: AsyncConnection[Any], cp: Checkpoint, data: dict[str, bytes]
+        self,
+        conn: AsyncConnection[Any],
+        cp: Checkpoint,
+        data: dict[str, bytes],
+        expected: ExpectedLatest,
     ) -> None:
         known = self._threads.get(cp.thread_id)
         heads = None if known is None else self._cached_heads(known, data)
         if known is not None and heads is not None:
             try:
-                done = await self._write(conn, cp, data, known, heads)
+                done = await self._write(conn, cp, data, known, heads, expected)
             except psycopg.errors.UniqueViolation:
                 self._threads.pop(cp.thread_id, None)  # another writer moved on
             else:
@@ -342,7 +381,7 @@ class PostgresCheckpointStore:
                 async with conn.transaction():
                     thread = await self._read_thread(conn, cp, data)
                     heads = await self._read_heads(conn, thread, data)
-                    done = await self._write(conn, cp, data, thread, heads)
+                    done = await self._write(conn, cp, data, thread, heads, expected)
             except psycopg.errors.UniqueViolation:
                 continue  # a concurrent writer extended a stream first: re-read
             self._remember(cp.thread_id, thread, done, data)
@@ -419,6 +458,7 @@ class PostgresCheckpointStore:
         data: dict[str, bytes],
         thread: _Thread,
         heads: dict[str, bytes],
+        expected: ExpectedLatest,
     ) -> Plan:
         p = plan(self, data, thread.streams, heads)
         body = encode_body(
@@ -436,19 +476,40 @@ class PostgresCheckpointStore:
                 channels=p.refs,
             )
         )
-        await conn.execute(
+        keys, prefixes, crcs, datas = p.blob_columns()
+        streams, heads_, snapshots, chain_bytes, chain_rows = p.stream_columns()
+        cur = await conn.execute(
             _WRITE,
-            (
-                *p.blob_columns(),
-                *p.stream_columns(),
-                thread.key,
-                cp.id,
-                cp.step_index,
-                cp.run_id,
-                cp.interruption is not None,
-                body,
-            ),
+            {
+                "thread": thread.key,
+                "id": cp.id,
+                "step": cp.step_index,
+                "run_id": cp.run_id,
+                "flag": cp.interruption is not None,
+                "body": body,
+                "unfenced": expected is UNFENCED,
+                "expected": None if expected is UNFENCED else expected,
+                "keys": keys,
+                "prefixes": prefixes,
+                "crcs": crcs,
+                "datas": datas,
+                "streams": streams,
+                "heads": heads_,
+                "snapshots": snapshots,
+                "chain_bytes": chain_bytes,
+                "chain_rows": chain_rows,
+            },
         )
+        if cur.rowcount != 1:
+            cur = await conn.execute(_LATEST_ID, (thread.key,))
+            row = await cur.fetchone()
+            self._threads.pop(cp.thread_id, None)  # another writer moved it on
+            raise CheckpointConflict(
+                cp.thread_id,
+                checkpoint_id=cp.id,
+                expected=None if expected is UNFENCED else expected,
+                actual=None if row is None else row[0],
+            )
         return p
 
     def _remember(

@@ -72,6 +72,7 @@ from ._chains import (
     rebuild,
 )
 from ._connection import BusyPolicy, SQLiteConnection, SQLiteStoreBase, busy_policy
+from ._fence import UNFENCED, ExpectedLatest, check_expected, fence
 from ._format import (
     Checkpoint,
     CheckpointSummary,
@@ -108,6 +109,11 @@ from ._sqlite_rows import (
 from ._threads import validate_thread_id
 
 __all__ = ["STORE_SCHEMA_VERSION", "SQLiteCheckpointStore"]
+
+_LATEST_ID: Final = (
+    "SELECT checkpoint_id FROM hive_checkpoints WHERE thread = ? "
+    "ORDER BY step_index DESC, checkpoint_id DESC LIMIT 1"
+)
 
 STORE_SCHEMA_VERSION: Final = "2"
 """Version of the table layout; a file with another version is refused.
@@ -209,16 +215,21 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
 
     # ------------------------------------------------------------- the protocol
 
-    async def save(self, checkpoint: Checkpoint) -> None:
-        """Store ``checkpoint`` atomically; the same (thread, id) is overwritten."""
+    async def save(
+        self, checkpoint: Checkpoint, *, expected_latest: ExpectedLatest = UNFENCED
+    ) -> None:
+        """Store ``checkpoint`` atomically; the same (thread, id) is overwritten.
+
+        Fenced by ``expected_latest`` inside the write transaction (the protocol)."""
         check_checkpoint(checkpoint)
+        check_expected(expected_latest)
         global_data = [
             (channel, as_bytes(channel, checkpoint.global_data[channel]))
             for channel in sorted(checkpoint.global_data)
         ]
         cached = self._db.call(
             "save",
-            lambda conn: self._save(conn, checkpoint, global_data),
+            lambda conn: self._save(conn, checkpoint, global_data, expected_latest),
             begin="BEGIN IMMEDIATE",
         )
         for stream_key, version, data in cached:
@@ -278,9 +289,14 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         conn: sqlite3.Connection,
         checkpoint: Checkpoint,
         global_data: list[tuple[str, bytes]],
+        expected: ExpectedLatest = UNFENCED,
     ) -> list[tuple[int, int, bytes]]:
         """The save transaction's body; returns the new stream heads to cache."""
         thread, schema_version, graph_version = self._thread_key(conn, checkpoint)
+        if expected is not UNFENCED:
+            # Under BEGIN IMMEDIATE no other writer runs between check and write.
+            row = conn.execute(_LATEST_ID, (thread,)).fetchone()
+            fence(checkpoint.thread_id, checkpoint.id, expected, row and row[0])
         streams = {
             channel: Stream(*rest)
             for channel, *rest in conn.execute(SELECT_STREAMS, (thread,))
