@@ -61,7 +61,9 @@ class InMemoryCheckpointStore:
         if latest is None or key > latest:
             self._latest[thread] = key
         elif latest[1] == checkpoint.id:  # the latest itself moved to a lower step
-            self._latest[thread] = max(map(latest_key, self._summaries[thread].values()))
+            self._latest[thread] = max(
+                map(latest_key, self._summaries[thread].values())
+            )
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Decodes one checkpoint, not the thread's history."""

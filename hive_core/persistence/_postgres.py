@@ -7,9 +7,11 @@ thread table, one row per checkpoint with a MessagePack body, one stream row per
 equal its stream head reuses that version, one that extends it stores a delta.
 
 **One statement per save.** Every save is a single ``INSERT … WITH`` statement whose
-data-modifying CTEs insert the new blob rows, move the stream heads and upsert the
-checkpoint row: one implicit transaction, one round trip, atomic whatever happens to
-the client or the server. The writer plans it from what it remembers of the thread
+data-modifying CTEs move the thread row's latest checkpoint (the fence: only if it
+is the one the save expects), then insert the new blob rows, move the stream heads
+and upsert the checkpoint row only if the fence held: one implicit transaction, one
+round trip, atomic whatever happens to the client or the server. A refused fence is
+``CheckpointConflict`` and nothing was written. The writer plans it from what it remembers of the thread
 (stream heads and their bytes, from its own last save); a stale memory is caught by
 the blob key itself, since two writers extending one stream both insert
 ``head + 1``: the loser gets a unique violation, forgets the thread, and plans again
@@ -37,6 +39,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from ..errors import CheckpointCorruptError, CheckpointError
+from . import _postgres_sql as sql
 from ._chains import MAX_STREAM, ChannelRef, HeadCache, key_range, rebuild
 from ._errors import CheckpointConflict
 from ._fence import UNFENCED, ExpectedLatest, check_expected
@@ -53,122 +56,6 @@ POSTGRES_SCHEMA_VERSION: Final = "2"
 
 _SETUP_LOCK: Final = 0x48495645_43500001  # "HIVE" "CP" 1: serialises concurrent DDL
 _ATTEMPTS: Final = 8
-
-_META = (
-    "CREATE TABLE IF NOT EXISTS hive_checkpoint_meta ("
-    'name text COLLATE "C" PRIMARY KEY, value text NOT NULL)'
-)
-_SCHEMA: Final = (
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_threads (
-        thread bigserial PRIMARY KEY, thread_id text COLLATE "C" NOT NULL UNIQUE,
-        schema_version text NOT NULL, graph_version text NOT NULL,
-        latest_step bigint, latest_id text COLLATE "C")""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoints (
-        thread bigint NOT NULL, checkpoint_id text COLLATE "C" NOT NULL,
-        step_index bigint NOT NULL, run_id text NOT NULL,
-        has_interruption boolean NOT NULL, body bytea NOT NULL,
-        PRIMARY KEY (thread, checkpoint_id))""",
-    """CREATE INDEX IF NOT EXISTS hive_checkpoints_latest
-        ON hive_checkpoints (thread, step_index DESC, checkpoint_id DESC)""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_streams (
-        stream bigserial PRIMARY KEY, thread bigint NOT NULL,
-        channel text COLLATE "C" NOT NULL, head bigint NOT NULL,
-        snapshot bigint NOT NULL, chain_bytes bigint NOT NULL,
-        chain_rows bigint NOT NULL, UNIQUE (thread, channel))""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_blobs (
-        key bigint PRIMARY KEY, prefix integer, crc bigint NOT NULL,
-        data bytea NOT NULL)""",
-)
-_TABLES: Final = (
-    "hive_checkpoint_meta",
-    "hive_checkpoint_threads",
-    "hive_checkpoints",
-    "hive_checkpoint_streams",
-    "hive_checkpoint_blobs",
-)
-
-_THREAD = (
-    "SELECT thread, schema_version, graph_version FROM hive_checkpoint_threads "
-    "WHERE thread_id = %s"
-)
-_NEW_THREAD = (
-    "INSERT INTO hive_checkpoint_threads (thread_id, schema_version, graph_version) "
-    "VALUES (%s, %s, %s) ON CONFLICT (thread_id) DO NOTHING"
-)
-_STREAMS = (
-    "SELECT channel, stream, head, snapshot, chain_bytes, chain_rows "
-    "FROM hive_checkpoint_streams WHERE thread = %s"
-)
-_NEW_STREAMS = (
-    "INSERT INTO hive_checkpoint_streams "
-    "(thread, channel, head, snapshot, chain_bytes, chain_rows) "
-    "SELECT %s, c, -1, -1, 0, 0 FROM unnest(%s::text[]) AS c "
-    "ON CONFLICT (thread, channel) DO NOTHING"
-)
-_BLOBS = (
-    "SELECT b.key, b.prefix, b.crc, b.data "
-    "FROM unnest(%s::int8[], %s::int8[]) AS r(lo, hi) "
-    "JOIN hive_checkpoint_blobs AS b ON b.key BETWEEN r.lo AND r.hi"
-)
-_WRITE = """WITH fence AS (
-    UPDATE hive_checkpoint_threads AS t
-    SET (latest_step, latest_id) = (
-        SELECT l.step, l.id FROM (
-            SELECT %(step)s::int8 AS step, %(id)s::text COLLATE "C" AS id
-            UNION ALL
-            SELECT t.latest_step, t.latest_id
-            WHERE t.latest_id IS NOT NULL AND t.latest_id <> %(id)s
-            UNION ALL
-            (SELECT c.step_index, c.checkpoint_id FROM hive_checkpoints AS c
-             WHERE t.latest_id = %(id)s AND c.thread = t.thread
-                AND c.checkpoint_id <> %(id)s
-             ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1)
-        ) AS l ORDER BY l.step DESC, l.id DESC LIMIT 1)
-    WHERE t.thread = %(thread)s
-        AND (%(unfenced)s OR t.latest_id IS NOT DISTINCT FROM %(expected)s::text)
-    RETURNING t.thread
-), blobs AS (
-    INSERT INTO hive_checkpoint_blobs (key, prefix, crc, data)
-    SELECT b.* FROM fence, unnest(%(keys)s::int8[], %(prefixes)s::int4[],
-        %(crcs)s::int8[], %(datas)s::bytea[]) AS b
-), heads AS (
-    UPDATE hive_checkpoint_streams AS s
-    SET head = u.head, snapshot = u.snapshot, chain_bytes = u.chain_bytes,
-        chain_rows = u.chain_rows
-    FROM fence, unnest(%(streams)s::int8[], %(heads)s::int8[], %(snapshots)s::int8[],
-        %(chain_bytes)s::int8[], %(chain_rows)s::int8[])
-        AS u(stream, head, snapshot, chain_bytes, chain_rows)
-    WHERE s.stream = u.stream
-)
-INSERT INTO hive_checkpoints
-    (thread, checkpoint_id, step_index, run_id, has_interruption, body)
-SELECT fence.thread, %(id)s, %(step)s, %(run_id)s, %(flag)s, %(body)s FROM fence
-ON CONFLICT (thread, checkpoint_id) DO UPDATE SET
-    step_index = excluded.step_index, run_id = excluded.run_id,
-    has_interruption = excluded.has_interruption, body = excluded.body"""
-"""One save, fenced: the thread row's ``latest_*`` columns move (to the greatest
-of the old latest and the new checkpoint; recomputed when the latest itself is
-overwritten with a lower step) only if the thread's latest is the expected one,
-and every other row is written only if that row moved. A concurrent writer blocks
-on the thread row and re-checks the fence against the committed latest."""
-_LATEST_ID = "SELECT latest_id FROM hive_checkpoint_threads WHERE thread = %s"
-_ROW = (
-    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.body, t.schema_version, "
-    "t.graph_version FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s"
-)
-_LATEST = _ROW + " ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1"
-_ONE = _ROW + " AND c.checkpoint_id = %s"
-_SUMMARIES = (
-    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.has_interruption "
-    "FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s "
-    "ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT %s"
-)
-_EXISTS = (
-    "SELECT EXISTS (SELECT 1 FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s)"
-)
 
 
 class _Thread(msgspec.Struct):
@@ -246,13 +133,13 @@ class PostgresCheckpointStore:
     async def _setup(self, conn: AsyncConnection[Any]) -> None:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
-            await conn.execute(_META)
+            await conn.execute(sql.META)
             cur = await conn.execute(
                 "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
             )
             row = await cur.fetchone()
             if row is None:
-                for statement in _SCHEMA:
+                for statement in sql.SCHEMA:
                     await conn.execute(statement)
                 await conn.execute(
                     "INSERT INTO hive_checkpoint_meta VALUES ('schema_version', %s)",
@@ -302,28 +189,42 @@ class PostgresCheckpointStore:
     ) -> None:
         """Store ``checkpoint`` atomically; the same (thread, id) is overwritten.
 
-        Fenced by ``expected_latest`` in the same statement (see ``_WRITE``)."""
+        Fenced by ``expected_latest`` in the same statement (see ``sql.WRITE``)."""
         check_expected(expected_latest)
         data = {
             channel: as_bytes(channel, value)
             for channel, value in sorted(checkpoint.global_data.items())
         }
 
+        tries = 0
+
         async def save(conn: AsyncConnection[Any]) -> None:
+            nonlocal tries
+            tries += 1
             await self._save(conn, checkpoint, data, expected_latest)
 
-        await self._conn_run("save", save)
+        try:
+            await self._conn_run("save", save)
+        except CheckpointConflict as exc:
+            # A retry on a fresh connection after the first try's commit landed
+            # (its acknowledgement lost) finds its own checkpoint as the latest.
+            if not (tries > 1 and exc.actual == checkpoint.id):
+                raise
+            if await self.load_checkpoint(checkpoint.thread_id, checkpoint.id) != (
+                checkpoint
+            ):
+                raise
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Greatest ``step_index``, ties to the greatest id; ``None`` if no thread."""
-        return await self._load("load_latest", _LATEST, (thread_id,), thread_id)
+        return await self._load("load_latest", sql.LATEST, (thread_id,), thread_id)
 
     async def load_checkpoint(
         self, thread_id: str, checkpoint_id: str
     ) -> Checkpoint | None:
         """The checkpoint with that id in that thread, or ``None``."""
         return await self._load(
-            "load_checkpoint", _ONE, (thread_id, checkpoint_id), thread_id
+            "load_checkpoint", sql.ONE, (thread_id, checkpoint_id), thread_id
         )
 
     async def list_checkpoints(
@@ -334,7 +235,7 @@ class PostgresCheckpointStore:
             raise ValueError(f"limit must be >= 0 or None, not {limit}")
 
         async def query(conn: AsyncConnection[Any]) -> list[Any]:
-            cur = await conn.execute(_SUMMARIES, (thread_id, limit))
+            cur = await conn.execute(sql.SUMMARIES, (thread_id, limit))
             return await cur.fetchall()
 
         rows = await self._conn_run("list_checkpoints", query)
@@ -351,7 +252,7 @@ class PostgresCheckpointStore:
 
     async def thread_exists(self, thread_id: str) -> bool:
         async def query(conn: AsyncConnection[Any]) -> bool:
-            cur = await conn.execute(_EXISTS, (thread_id,))
+            cur = await conn.execute(sql.EXISTS, (thread_id,))
             row = await cur.fetchone()
             return bool(row and row[0])
 
@@ -410,22 +311,22 @@ class PostgresCheckpointStore:
     async def _read_thread(
         self, conn: AsyncConnection[Any], cp: Checkpoint, data: dict[str, bytes]
     ) -> _Thread:
-        cur = await conn.execute(_THREAD, (cp.thread_id,))
+        cur = await conn.execute(sql.THREAD, (cp.thread_id,))
         row = await cur.fetchone()
         if row is None:
             versions = (cp.schema_version, cp.graph_version)
-            await conn.execute(_NEW_THREAD, (cp.thread_id, *versions))
-            cur = await conn.execute(_THREAD, (cp.thread_id,))
+            await conn.execute(sql.NEW_THREAD, (cp.thread_id, *versions))
+            cur = await conn.execute(sql.THREAD, (cp.thread_id,))
             row = await cur.fetchone()
         assert row is not None
         thread = _Thread(int(row[0]), str(row[1]), str(row[2]), {})
         for _ in range(2):
-            cur = await conn.execute(_STREAMS, (thread.key,))
+            cur = await conn.execute(sql.STREAMS, (thread.key,))
             thread.streams = {ch: Stream(*rest) for ch, *rest in await cur.fetchall()}
             missing = [channel for channel in data if channel not in thread.streams]
             if not missing:
                 break
-            await conn.execute(_NEW_STREAMS, (thread.key, missing))
+            await conn.execute(sql.NEW_STREAMS, (thread.key, missing))
         for st in thread.streams.values():
             if st.stream > MAX_STREAM:
                 raise CheckpointError(f"too many channel streams in one store ({st})")
@@ -479,7 +380,7 @@ class PostgresCheckpointStore:
         keys, prefixes, crcs, datas = p.blob_columns()
         streams, heads_, snapshots, chain_bytes, chain_rows = p.stream_columns()
         cur = await conn.execute(
-            _WRITE,
+            sql.WRITE,
             {
                 "thread": thread.key,
                 "id": cp.id,
@@ -501,7 +402,7 @@ class PostgresCheckpointStore:
             },
         )
         if cur.rowcount != 1:
-            cur = await conn.execute(_LATEST_ID, (thread.key,))
+            cur = await conn.execute(sql.LATEST_ID, (thread.key,))
             row = await cur.fetchone()
             self._threads.pop(cp.thread_id, None)  # another writer moved it on
             raise CheckpointConflict(
@@ -568,7 +469,7 @@ class PostgresCheckpointStore:
     ) -> dict[int, tuple[object, object, object]]:
         ranges = [key_range(ref) for ref in refs]
         cur = await conn.execute(
-            _BLOBS, ([lo for lo, _ in ranges], [hi for _, hi in ranges])
+            sql.BLOBS, ([lo for lo, _ in ranges], [hi for _, hi in ranges])
         )
         return {
             key: (prefix, crc, data) for key, prefix, crc, data in await cur.fetchall()
@@ -587,7 +488,7 @@ class PostgresCheckpointStore:
                 "(SELECT count(*) FROM hive_checkpoint_blobs WHERE prefix IS NOT NULL),"
                 " (SELECT coalesce(sum(length(data)), 0) FROM hive_checkpoint_blobs), "
                 "(SELECT sum(pg_total_relation_size(t)) FROM unnest(%s::regclass[]) t)",
-                (list(_TABLES),),
+                (list(sql.TABLES),),
             )
             row = await cur.fetchone()
             assert row is not None
