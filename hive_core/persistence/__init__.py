@@ -25,6 +25,7 @@ from ._errors import (
     StoreClosedError,
     StoreDamagedError,
     StoreError,
+    StoreUnavailableError,
 )
 from ._fence import UNFENCED, Unfenced
 from ._format import (
@@ -69,6 +70,7 @@ __all__ = [
     "StoreClosedError",
     "StoreDamagedError",
     "StoreError",
+    "StoreUnavailableError",
     "Unfenced",
     "decode_checkpoint",
     "encode_checkpoint",

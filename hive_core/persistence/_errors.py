@@ -2,26 +2,30 @@
 
 ```
 HiveError
-├── StoreError                             a store's file, connection or options
+├── StoreError                             a store's file, server or options
+│   ├── StoreUnavailableError (retryable)  a database server cannot be reached
 │   ├── StoreClosedError                   the store was used after close()
-│   ├── StoreBusyError                     another writer held the lock past the deadline
+│   ├── StoreBusyError (retryable)         another writer held the lock too long
 │   ├── StoreDamagedError                  the file is damaged, not SQLite, or altered
 │   ├── CheckpointConflict (CheckpointError) another writer moved the thread on first
 │   └── InvalidStoreOptionError (ValueError)
 └── InvalidThreadIdError (ValueError)      a thread id Hive cannot store
 ```
 
-The checkpoint stores and the SQLite memory store raise the same classes, so one
-``except StoreBusyError`` covers both. ``retryable`` says whether the same call may
-succeed if made again (``docs/persistence.md``, "Store errors"). Each class has a stable ``code`` (a heading in
-``docs/errors.md``) and keeps the facts as attributes.
+The checkpoint stores and the memory stores raise the same classes, so one
+``except StoreBusyError`` covers both, and ``except StoreError`` every store failure;
+``retryable`` says whether the same call may succeed if made again
+(``docs/persistence.md``, "Store errors"). ``StoreError`` and
+``StoreUnavailableError`` are defined in ``hive_core.errors`` (also exported from
+``hive_core``). Each class has a stable ``code`` (a heading in ``docs/errors.md``)
+and keeps the facts as attributes.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from ..errors import CheckpointError, HiveError
+from ..errors import CheckpointError, HiveError, StoreError, StoreUnavailableError
 
 __all__ = [
     "CheckpointConflict",
@@ -31,15 +35,8 @@ __all__ = [
     "StoreClosedError",
     "StoreDamagedError",
     "StoreError",
+    "StoreUnavailableError",
 ]
-
-
-class StoreError(HiveError):
-    """Base for failures of a store's file or connection (checkpoints and memory)."""
-
-    code = "store-error"
-    retryable: ClassVar[bool] = False
-    """Whether the same call may succeed if made again later."""
 
 
 class StoreClosedError(StoreError):
