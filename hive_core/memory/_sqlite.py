@@ -291,7 +291,7 @@ class SQLiteMemoryStore(SQLiteStoreBase):
         """The item at ``(namespace, key)``, or ``None``."""
         ns_text = _ns_text(check_namespace(namespace))
         check_key(key)
-        row = self._db.call(
+        row = await self._db.acall(
             "get", lambda conn: conn.execute(_SELECT_ITEM, (ns_text, key)).fetchone()
         )
         if row is None:
@@ -342,7 +342,7 @@ class SQLiteMemoryStore(SQLiteStoreBase):
                 hits.append(RecallHit(item=item, score=score))
             return hits
 
-        return self._db.call("recall", read)
+        return await self._db.acall("recall", read)
 
     async def delete(self, namespace: Namespace, key: str) -> bool:
         """Remove the item; ``True`` if it existed. An emptied namespace is dropped."""

@@ -24,6 +24,7 @@ import contextlib
 import math
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -132,6 +133,7 @@ class SQLiteConnection:
         self.lock = threading.RLock()
         self.closed = False
         wait = min(busy.attempt_timeout, busy.timeout)
+        self._attempt_ms = self._wait_ms = int(wait * 1000)
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=wait, isolation_level=None, check_same_thread=False
@@ -176,6 +178,7 @@ class SQLiteConnection:
             started = busy.clock()
             backoff = busy.first_backoff
             attempts = 0
+            self._set_wait(self._attempt_ms)
             while True:
                 attempts += 1
                 try:
@@ -195,6 +198,47 @@ class SQLiteConnection:
                     backoff = min(backoff * 2, busy.max_backoff)
                 except UnicodeError as exc:  # TEXT that is not UTF-8
                     raise self._damaged(operation, exc) from exc
+
+    async def acall(
+        self,
+        operation: str,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        begin: Literal["BEGIN", "BEGIN IMMEDIATE"] | None = "BEGIN",
+    ) -> T:
+        """``call`` for ``async def`` methods: a lock never stalls a running loop.
+
+        Without a running event loop (``run_sync`` driving an inline store) this is
+        ``call``. On a loop, one attempt runs inline without SQLite's busy wait;
+        if another thread of this store or another connection holds a lock, the
+        whole call (waits, retries, deadline) moves to a worker thread, so the
+        loop's other threads keep stepping (``docs/persistence.md``).
+        """
+        aio = sys.modules.get("asyncio")
+        if aio is None or aio._get_running_loop() is None:
+            return self.call(operation, fn, begin=begin)
+        if self.lock.acquire(blocking=False):
+            try:
+                self.check_open(operation)
+                self._set_wait(0)
+                try:
+                    return self._attempt(fn, begin)
+                except sqlite3.Error as exc:
+                    if not _is_busy(exc):
+                        raise self._damaged(operation, exc) from exc
+                except UnicodeError as exc:
+                    raise self._damaged(operation, exc) from exc
+            finally:
+                self.lock.release()
+        import asyncio  # already loaded: a loop is running
+
+        return await asyncio.to_thread(self.call, operation, fn, begin=begin)
+
+    def _set_wait(self, ms: int) -> None:
+        """SQLite's own busy wait, changed only when it differs (under ``lock``)."""
+        if self._wait_ms != ms:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(ms)}")
+            self._wait_ms = ms
 
     def _attempt(self, fn: Callable[[sqlite3.Connection], T], begin: str | None) -> T:
         conn = self._conn

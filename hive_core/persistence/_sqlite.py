@@ -125,16 +125,18 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
     """A persistent :class:`~hive_core.persistence.CheckpointStore` in one SQLite file.
 
     ``SQLiteCheckpointStore("hive.db")`` or ``SQLiteCheckpointStore(":memory:")``;
-    close it (or use it as a context manager) when done. Every method runs
-    synchronously inside its ``async def`` (``inline = True``), so ``run_sync`` needs
-    no event loop. A ``save`` is one transaction; storage grows with what changed,
+    close it (or use it as a context manager) when done. Without a running event
+    loop every method runs synchronously (``inline = True``), so ``run_sync`` needs
+    no event loop; on a loop, a call that meets a lock waits in a worker thread
+    instead of stalling the loop (``docs/persistence.md``). A ``save`` is one transaction; storage grows with what changed,
     not with the size of the state (see the module docstring). ``timeout`` is how
     long one call waits for another connection's lock (seconds, or a
     :class:`~hive_core.persistence.BusyPolicy`) before ``StoreBusyError``.
     """
 
     inline: ClassVar[bool] = True
-    """No method ever awaits a real future: usable by ``run_sync``."""
+    """Without a running loop no method awaits a real future: usable by
+    ``run_sync``."""
 
     delta_min_prefix: int = 64
     """A delta must reuse at least this many leading bytes of the previous version."""
@@ -227,7 +229,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             (channel, as_bytes(channel, checkpoint.global_data[channel]))
             for channel in sorted(checkpoint.global_data)
         ]
-        cached = self._db.call(
+        cached = await self._db.acall(
             "save",
             lambda conn: self._save(conn, checkpoint, global_data, expected_latest),
             begin="BEGIN IMMEDIATE",
@@ -238,7 +240,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Greatest ``step_index``, ties to the greatest id; ``None`` if no thread."""
         validate_thread_id(thread_id)
-        return self._load(SELECT_LATEST, (thread_id,), thread_id)
+        return await self._load(SELECT_LATEST, (thread_id,), thread_id)
 
     async def list_checkpoints(
         self, thread_id: str, limit: int | None = None
@@ -246,7 +248,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         """Newest first (step index, then id, both descending)."""
         validate_thread_id(thread_id)
         check_limit(limit)
-        rows = self._db.call(
+        rows = await self._db.acall(
             "list_checkpoints",
             lambda conn: conn.execute(
                 SELECT_SUMMARIES, (thread_id, -1 if limit is None else limit)
@@ -272,11 +274,11 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         """The checkpoint with that id in that thread, or ``None``."""
         validate_thread_id(thread_id)
         validate_thread_id(checkpoint_id, what="checkpoint id")
-        return self._load(SELECT_ONE, (thread_id, checkpoint_id), thread_id)
+        return await self._load(SELECT_ONE, (thread_id, checkpoint_id), thread_id)
 
     async def thread_exists(self, thread_id: str) -> bool:
         validate_thread_id(thread_id)
-        (found,) = self._db.call(
+        (found,) = await self._db.acall(
             "thread_exists",
             lambda conn: conn.execute(THREAD_EXISTS, (thread_id,)).fetchone(),
         )
@@ -414,7 +416,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
 
     # -------------------------------------------------------------------- load
 
-    def _load(
+    async def _load(
         self, query: str, params: tuple[str, ...], thread_id: str
     ) -> Checkpoint | None:
         def read(
@@ -428,7 +430,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             body = checked_body(thread_id, row)
             return row, body, fetch_chains(conn, body.channels)
 
-        found = self._db.call("load", read)
+        found = await self._db.acall("load", read)
         if found is None:
             return None
         (checkpoint_id, run_id, step_index, _, _, _, schema, graph), body, rows = found
