@@ -419,6 +419,7 @@ MODULE_GROUPS = {
     "memory": "bench.memory",
     "checkpoint": "bench.checkpoint",
     "postgres": "bench.postgres",
+    "sqlite_async": "bench.sqlite_async",
     "service": "bench.service",
 }
 """Groups that live in their own module exposing ``run(quick: bool) -> list[dict]``."""
