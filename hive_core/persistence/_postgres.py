@@ -11,8 +11,9 @@ data-modifying CTEs move the thread row's latest checkpoint (the fence: only if 
 is the one the save expects), then insert the new blob rows, move the stream heads
 and upsert the checkpoint row only if the fence held: one implicit transaction, one
 round trip, atomic whatever happens to the client or the server. A refused fence is
-``CheckpointConflict`` and nothing was written. The writer plans it from what it remembers of the thread
-(stream heads and their bytes, from its own last save); a stale memory is caught by
+``CheckpointConflict`` and nothing was written (``docs/persistence.md``). The writer
+plans the statement from what it remembers of the thread (stream heads and their
+bytes, from its own last save); a stale memory is caught by
 the blob key itself, since two writers extending one stream both insert
 ``head + 1``: the loser gets a unique violation, forgets the thread, and plans again
 from the tables inside a transaction. A thread it does not know yet (or one whose
