@@ -271,7 +271,7 @@ class SQLiteMemoryStore(SQLiteStoreBase):
         """Insert or replace the item at ``(namespace, key)`` and return it."""
         item = new_item(namespace, key, text, metadata)
         self._db.check_open("remember")
-        self._write([item])
+        await self._db.arun(lambda: self._write([item]))
         return MemoryItem(
             namespace=item.namespace,
             key=item.key,
@@ -284,7 +284,7 @@ class SQLiteMemoryStore(SQLiteStoreBase):
         checked = [checked_item(item) for item in items]
         self._db.check_open("remember_many")
         if checked:
-            self._write(checked)
+            await self._db.arun(lambda: self._write(checked))
         return len(checked)
 
     async def get(self, namespace: Namespace, key: str) -> MemoryItem | None:
@@ -364,14 +364,17 @@ class SQLiteMemoryStore(SQLiteStoreBase):
             )
             return conn.execute(_LOG, (ns_text, key)).lastrowid or 0
 
-        with self._db.lock:
-            seq = self._db.call("delete", delete, begin="BEGIN IMMEDIATE")
-            if seq is None:
-                return False
-            self._seq = max(self._seq, seq)
-            index = self._indexes.get(namespace)
-            if index is not None:
-                index.remove(key)
-                if not len(index):
-                    del self._indexes[namespace]
-        return True
+        def run() -> bool:
+            with self._db.lock:
+                seq = self._db.call("delete", delete, begin="BEGIN IMMEDIATE")
+                if seq is None:
+                    return False
+                self._seq = max(self._seq, seq)
+                index = self._indexes.get(namespace)
+                if index is not None:
+                    index.remove(key)
+                    if not len(index):
+                        del self._indexes[namespace]
+            return True
+
+        return await self._db.arun(run)

@@ -76,3 +76,43 @@ def test_without_a_loop_calls_stay_inline(tmp_path: Path) -> None:
         )
         assert out.output["log"] == ["s 0", "s 1", "s 2"]
         assert threading.active_count() == started
+
+
+def test_a_locked_memory_store_waits_off_the_loop(tmp_path: Path) -> None:
+    from hive_core.memory import SQLiteMemoryStore
+
+    db = tmp_path / "memory.db"
+    met_lock = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        met_lock.set()
+        time.sleep(seconds)
+
+    store = SQLiteMemoryStore(db, timeout=BusyPolicy(timeout=20.0, sleep=sleep))
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    async def main() -> None:
+        remember = asyncio.ensure_future(store.remember(("n",), "k", "hello world"))
+        assert await asyncio.to_thread(met_lock.wait, 20.0)
+        # The remember holds the store's lock in its thread: the delete queues
+        # behind it (in a thread of its own), so the order is fixed.
+        writes = [remember, asyncio.ensure_future(store.delete(("n",), "k"))]
+        ticks = 0
+        for _ in range(100):  # the loop keeps turning while the writes wait
+            await asyncio.sleep(0)
+            ticks += 1
+        assert ticks == 100 and not any(w.done() for w in writes)
+        holder.execute("ROLLBACK")
+        item, deleted = await asyncio.gather(*writes)
+        assert item.text == "hello world" and deleted is True
+        assert await store.get(("n",), "k") is None
+        await store.remember(("n",), "k2", "hello again")  # uncontended: inline
+        hits = await store.recall(("n",), "hello")
+        assert [h.item.key for h in hits] == ["k2"]
+
+    try:
+        asyncio.run(main())
+    finally:
+        holder.close()
+        store.close()
