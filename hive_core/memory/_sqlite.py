@@ -31,7 +31,7 @@ from ..persistence._connection import (
     busy_policy,
 )
 from ._errors import MemoryCorruptError, MemorySchemaError
-from ._index import InvertedIndex, gc_paused, search
+from ._index import InvertedIndex, forget, gc_paused, search
 from ._protocol import MemoryItem, Namespace, RecallHit
 from ._tokenize import TOKENIZER_VERSION, tokenize
 from ._validate import (
@@ -370,11 +370,7 @@ class SQLiteMemoryStore(SQLiteStoreBase):
                 if seq is None:
                     return False
                 self._seq = max(self._seq, seq)
-                index = self._indexes.get(namespace)
-                if index is not None:
-                    index.remove(key)
-                    if not len(index):
-                        del self._indexes[namespace]
+                forget(self._indexes, namespace, key)
             return True
 
         return await self._db.arun(run)
