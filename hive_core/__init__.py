@@ -22,6 +22,7 @@ from .errors import (
     CodecError,
     CompilationError,
     DefinitionError,
+    EventDecodeError,
     EventsNotRequestedError,
     HiveError,
     HiveInternalError,
@@ -72,7 +73,15 @@ from .run_types import (
     StepReport,
     ThreadSnapshot,
 )
-from .runtime import DerivedIds, IdSource, RandomIds, RunHandle, Runtime
+from .runtime import (
+    DerivedIds,
+    IdSource,
+    RandomIds,
+    RunHandle,
+    Runtime,
+    StreamPart,
+    project_stream,
+)
 from .state import (
     Channel,
     Codec,
@@ -144,7 +153,9 @@ __all__ = [
     "RunOptions",
     "Runtime",
     "StepReport",
+    "StreamPart",
     "ThreadSnapshot",
+    "project_stream",
     # checkpoints
     "Checkpoint",
     "CheckpointStore",
@@ -167,6 +178,7 @@ __all__ = [
     "CodecError",
     "CompilationError",
     "DefinitionError",
+    "EventDecodeError",
     "EventsNotRequestedError",
     "HiveError",
     "HiveInternalError",
