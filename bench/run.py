@@ -420,6 +420,7 @@ MODULE_GROUPS = {
     "checkpoint": "bench.checkpoint",
     "value_checks": "bench.value_checks",
     "postgres": "bench.postgres",
+    "sqlite_async": "bench.sqlite_async",
     "service": "bench.service",
 }
 """Groups that live in their own module exposing ``run(quick: bool) -> list[dict]``."""

@@ -35,7 +35,9 @@ HiveError                                  catch this once
 │       ├── ResumeInterruptMismatchError
 │       └── ResumePayloadError (TypeError)
 ├── HiveInternalError                      an invariant broke inside Hive: please report
-├── StoreUnavailableError                  a database server cannot be reached: retry
+├── StoreError                             a store's file, server or options (.retryable)
+│   ├── StoreUnavailableError              a database server cannot be reached: retry
+│   └── …                                  the rest: hive_core.persistence (_errors.py)
 └── ServiceError                           the run service (hive_core.service)
     ├── ServiceConfigError (ValueError)    a configuration key, named
     ├── UnknownGraphError (LookupError)
@@ -88,6 +90,7 @@ __all__ = [
     "RouterError",
     "RunError",
     "ScopeMismatchError",
+    "StoreError",
     "StoreUnavailableError",
     "TaskLocalWriteNotAllowedError",
     "ThreadExistsError",
@@ -694,7 +697,18 @@ class EventsNotRequestedError(RunError, RuntimeError):
 # --------------------------------------------------------------------------- stores
 
 
-class StoreUnavailableError(HiveError):
+class StoreError(HiveError):
+    """Base for failures of a store's file, server or options (checkpoints and
+    memory alike): ``except StoreError`` catches every one, and ``retryable`` says
+    whether the same call may succeed if made again later. The subclasses are
+    listed in ``docs/persistence.md`` ("Store errors")."""
+
+    code = "store-error"
+    retryable: ClassVar[bool] = False
+    """Whether the same call may succeed if made again later."""
+
+
+class StoreUnavailableError(StoreError):
     """A store's database server could not be reached or dropped the connection.
 
     Nothing was changed that the caller did not see succeed: a save either committed

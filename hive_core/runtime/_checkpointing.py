@@ -42,8 +42,11 @@ class Checkpointer:
         return await self.save(thread_id, state)
 
     async def save(self, thread_id: str, state: ThreadState) -> str:
+        """Save fenced on the checkpoint ``state`` was loaded from or last saved
+        as: a thread another writer moved on raises ``CheckpointConflict`` and
+        nothing is written (``docs/persistence.md``, "Fenced writes")."""
         cp = self.codec.encode(thread_id, state)
-        await self.store.save(cp)
+        await self.store.save(cp, expected_latest=state.latest_checkpoint_id)
         return cp.id
 
     async def load_latest(self, thread_id: str) -> ThreadState | None:
