@@ -201,7 +201,7 @@ def _route(
     except Exception as exc:
         raise RouterError(task.node, step=step, cause=repr(exc)) from exc
     if type(decision) is list or type(decision) is tuple:
-        return decision
+        return _node_ids(task, decision, step)
     if decision is _EDGES:
         return spec.successors
     if decision is _END:
@@ -213,7 +213,30 @@ def _route(
             cause=f"returned {decision!r}; expected GRAPH_EDGES, END or a list of "
             "node ids",
         )
-    return decision
+    return _node_ids(task, decision, step)
+
+
+def _node_ids(task: Task, decision: Sequence[object], step: int) -> Sequence[str]:
+    for index, item in enumerate(decision):
+        if type(item) is not str:
+            raise RouterError(task.node, step=step, cause=_not_a_node_id(index, item))
+    return decision  # type: ignore[return-value]  # every item was checked
+
+
+def _not_a_node_id(index: int, item: object) -> str:
+    """Why a router's list is refused: each item must be a node id (``str``); a
+    ``Spawn`` belongs in the node's own output, not in a routing decision."""
+    got = f"{type(item).__name__} {item!r}"
+    hint = (
+        "; a router only picks node ids: spawn tasks from the node instead "
+        "(NodeOutput(spawn=[...]) or hive_dsl SpawnEach)"
+        if isinstance(item, Spawn)
+        else ""
+    )
+    return (
+        f"returned a list whose item {index} is {got}; expected GRAPH_EDGES, END or "
+        f"a list of node ids (str){hint}"
+    )
 
 
 def collect_writes(

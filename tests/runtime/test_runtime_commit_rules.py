@@ -473,7 +473,11 @@ class TestRouting:
             "B",
         ]
 
-    @pytest.mark.parametrize("garbage", [42, "B", None, {"B"}], ids=repr)
+    @pytest.mark.parametrize(
+        "garbage",
+        [42, "B", None, {"B"}, [1], ["B", None], [Spawn("B", {"x": 1})]],
+        ids=repr,
+    )
     def test_router_returning_garbage(
         self, garbage: Any, make_runtime: Any, collect: Any
     ) -> None:
@@ -493,6 +497,10 @@ class TestRouting:
         # both tasks succeeded and say so; nothing of the step is committed
         assert got.kinds[-2:] == ["task_finished", "task_finished"]
         assert rt.get_latest_store("t") is None  # the failed step committed nothing
+        if isinstance(garbage, list):  # the culprit item is named in the message
+            bad = next(x for x in garbage if type(x) is not str)
+            assert f"is {type(bad).__name__} {bad!r}" in str(err)
+            assert ("spawn tasks from the node" in str(err)) == isinstance(bad, Spawn)
 
     def test_router_raising(self, make_runtime: Any) -> None:
         def route(view: StoreView) -> list[str]:
