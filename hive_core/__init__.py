@@ -46,6 +46,7 @@ from .errors import (
     UnknownChannelError,
     UnknownNodeError,
     UpdatePolicyViolationError,
+    WritesWhileInterruptedError,
 )
 from .graph import (
     CompiledGraph,
@@ -190,4 +191,5 @@ __all__ = [
     "UnknownChannelError",
     "UnknownNodeError",
     "UpdatePolicyViolationError",
+    "WritesWhileInterruptedError",
 ]

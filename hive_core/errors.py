@@ -770,3 +770,35 @@ class RunWaitTimeoutError(ServiceError, TimeoutError):
             f"run `{run_id}` did not end within {timeout} s (status `{status}`)\n\n"
             "Fix: wait longer, or check the workers (client.workers())"
         )
+
+
+# ------------------------------------------------- editing a paused thread (issue 15)
+
+
+class WritesWhileInterruptedError(InterruptPendingError):
+    """External writes were attempted on a thread waiting for a resume.
+
+    A subclass of ``InterruptPendingError`` (so ``except InterruptPendingError``
+    still catches it) whose Fix names the two ways to edit a paused thread; see
+    ``docs/concepts/interrupts.md#editing-state-while-paused``.
+    """
+
+    code = "writes-while-interrupted"
+
+    def __init__(self, thread_id: str, interrupt_id: str) -> None:
+        self.thread_id = thread_id
+        self.interrupt_id = interrupt_id
+        # the base's message names only resume; this one names both routes
+        ResumeError.__init__(
+            self,
+            f"Thread `{thread_id}` is waiting on interrupt `{interrupt_id}`; external "
+            "writes are refused until it is answered, and nothing was changed\n\n"
+            "Fix: either send the edit as the resume payload and let the asking node "
+            "write it: runtime.resume(thread_id, interrupt_id, edited_answer); or "
+            "fork a checkpoint from before the interrupt and write there: "
+            "runtime.fork(thread_id, earlier_checkpoint_id, into=new_thread), then "
+            "runtime.apply_external_writes(new_thread, writes)",
+        )
+
+
+__all__ += ["WritesWhileInterruptedError"]

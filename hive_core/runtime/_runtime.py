@@ -26,6 +26,7 @@ from ..errors import (
     NoInterruptToResumeError,
     ResumeInterruptMismatchError,
     ThreadExistsError,
+    WritesWhileInterruptedError,
 )
 from ..events import (
     CheckpointSaved,
@@ -544,7 +545,7 @@ class Runtime:
             state = await self._baseline(attempt)
             await attempt.begin(state)
             if state.interruption is not None:
-                raise InterruptPendingError(thread_id, state.interruption.id)
+                raise WritesWhileInterruptedError(thread_id, state.interruption.id)
             step = state.step
             values, written = apply_input_writes(
                 self.graph, state.values, writes, writer=EXTERNAL_WRITER, step=step
