@@ -802,3 +802,34 @@ class WritesWhileInterruptedError(InterruptPendingError):
 
 
 __all__ += ["WritesWhileInterruptedError"]
+
+
+# ------------------------------------------------------------ inline interrupts
+
+
+class InterruptRepeatedError(RunError):
+    """``ctx.interrupt(...)`` was called twice in one run of a node.
+
+    A resume carries one answer, which the first call returns; a second question
+    in the same run could never get its own answer. See
+    ``docs/concepts/interrupts.md#inline-interrupts``.
+    """
+
+    code = "interrupt-repeated"
+
+    def __init__(self, node_id: str, *, step: int) -> None:
+        self.node_id = node_id
+        self.step = step
+        super().__init__(
+            _with_context(
+                "ctx.interrupt() was called a second time in one run of the node; "
+                "each run can ask one question",
+                _where(step, node_id),
+            )
+            + "\n\nFix: ask once per run; to ask again, end the run routing to the "
+            "node itself (GoTo(ctx.node_id) or next=[ctx.node_id]) and call "
+            "ctx.interrupt() in that run, or split the questions across nodes"
+        )
+
+
+__all__ += ["InterruptRepeatedError"]

@@ -84,6 +84,19 @@ class NodeOutput(msgspec.Struct, frozen=True, kw_only=True):
 _EMPTY_OUTPUT = NodeOutput()
 
 
+class InlineInterrupt(BaseException):
+    """Raised by ``NodeInput.interrupt`` to pause; the executor turns it into
+    ``NodeOutput(interrupt=payload)`` that re-runs the task on resume.
+
+    A ``BaseException`` so that a node's ``except Exception`` cannot swallow the
+    pause by accident. Never seen by users.
+    """
+
+    def __init__(self, payload: object) -> None:
+        super().__init__(payload)
+        self.payload = payload
+
+
 class _HasId(Protocol):
     @property
     def id(self) -> str: ...
@@ -98,6 +111,7 @@ class NodeInput:
     """
 
     __slots__ = (
+        "_asked",
         "_emit",
         "_task",
         "attempt_id",
@@ -134,12 +148,43 @@ class NodeInput:
         self.resume = resume
         self.environment = environment
         self._emit = emit
+        self._asked = False
 
     @property
     def task_id(self) -> str:
         """This task's deterministic id (derived on first use)."""
         task = self._task
         return task if type(task) is str else task.id  # type: ignore[union-attr]
+
+    def interrupt(self, payload: object) -> Any:
+        """Ask the outside and return its answer: LangGraph's ``interrupt()``.
+
+        The first run pauses here (the task's writes are dropped, as it never
+        returned) with ``payload`` as the interrupt; the resumed run executes the
+        node again from the top, and this call then returns the resume payload
+        (already converted to the schema's ``resume_payload`` type). Sugar over
+        ``NodeOutput(interrupt=payload, next=[node])``: same ids, same checkpoint,
+        one pending interrupt per thread. Code before the call runs twice, so keep
+        side effects after it (``docs/concepts/interrupts.md#inline-interrupts``).
+
+        Raises:
+            InterruptRepeatedError: a second call in the same node run.
+        """
+        from .errors import DefinitionError, InterruptRepeatedError
+
+        if self._asked:
+            raise InterruptRepeatedError(self.node_id, step=self.step)
+        self._asked = True
+        if payload is None:
+            raise DefinitionError(
+                "ctx.interrupt(None) cannot be told apart from no interrupt; pass a "
+                "payload",
+                subject=self.node_id,
+            )
+        resume = self.resume
+        if resume is not None and resume.node == self.node_id:
+            return resume.payload
+        raise InlineInterrupt(payload)
 
     def emit(self, event: StreamEvent) -> None:
         """Emit a stream event: ``ModelInvocationStarted``, ``ModelToken``,

@@ -25,6 +25,7 @@ from ._agents import (
     ToolApprovalRequired,
     tool_calling_agent,
 )
+from ._ask import interrupt
 from ._builders import Branch, Chain, Edge, FanOut, Join, Target
 from ._effects import (
     Effect,
@@ -64,6 +65,7 @@ __all__ = [
     "GoTo",
     "Interrupt",
     "SpawnEach",
+    "interrupt",
     "UseGraphEdges",
     "Write",
     # builders

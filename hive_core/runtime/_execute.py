@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 from ..environment import Environment
 from ..events import (
@@ -25,7 +25,8 @@ from ..events import (
     ToolInvocationFinished,
     ToolInvocationStarted,
 )
-from ..nodes import NodeInput, NodeOutput, Resume
+from ..nodes import InlineInterrupt, NodeInput, NodeOutput, Resume, Spawn
+from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._sink import EventSink
@@ -105,6 +106,17 @@ def normalize_output(result: object) -> NodeOutput:
     raise TypeError(
         f"node returned {type(result).__name__}; expected NodeOutput or None"
     )
+
+
+def _paused_output(task: Task, payload: object) -> NodeOutput:
+    """What ``ctx.interrupt(payload)`` asks of the commit: pause with ``payload``
+    and run this task again (same node, same task-local values) on resume, where
+    the call returns the answer. The task's writes are dropped: it never returned."""
+    local = task.seed.local
+    if not local:
+        return NodeOutput(interrupt=payload, next=(task.node,))
+    again = cast("Mapping[Channel[Any] | str, object]", local)  # ids are keys too
+    return NodeOutput(interrupt=payload, next=(), spawn=(Spawn(task.node, again),))
 
 
 @final
@@ -208,7 +220,10 @@ class StepRunner:
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeOutput:
         """Call a sync node function and normalise what it returned."""
-        result = task.spec.fn(self._input(task, step, values, resume))
+        try:
+            result = task.spec.fn(self._input(task, step, values, resume))
+        except InlineInterrupt as asked:
+            return _paused_output(task, asked.payload)
         if result is None:
             return _EMPTY
         if type(result) is NodeOutput:
@@ -228,7 +243,11 @@ class StepRunner:
             try:
                 if spec.is_async:
                     node_input = self._input(task, step, values, resume)
-                    return normalize_output(await spec.fn(node_input))  # type: ignore[misc]
+                    try:
+                        result = await spec.fn(node_input)  # type: ignore[misc]
+                    except InlineInterrupt as asked:
+                        return _paused_output(task, asked.payload)
+                    return normalize_output(result)
                 if spec.blocking:
                     return await asyncio.to_thread(
                         self._call_sync, task, step, values, resume
