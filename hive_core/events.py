@@ -32,6 +32,7 @@ __all__ = [
     "StepStarted",
     "StreamBackpressure",
     "StreamEvent",
+    "SubgraphEvent",
     "TaskFailed",
     "TaskFinished",
     "TaskStarted",
@@ -169,6 +170,16 @@ class CustomDebug(StreamEvent, frozen=True, tag="custom_debug"):
     name: str
 
 
+class SubgraphEvent(StreamEvent, frozen=True, tag="subgraph_event"):
+    """An event of a child run, streamed through the parent (LangGraph's
+    ``subgraphs=True``): ``namespace`` is the path of subgraph node ids from the
+    parent down (nested subgraphs add one each), ``event`` the child's event as
+    plain data without run and attempt ids (``docs/dsl.md#subgraphs``)."""
+
+    namespace: tuple[str, ...]
+    event: dict[str, Any]
+
+
 STREAM_KINDS: frozenset[str] = frozenset(
     str(cls.__struct_config__.tag)
     for cls in (
@@ -178,6 +189,7 @@ STREAM_KINDS: frozenset[str] = frozenset(
         ToolInvocationStarted,
         ToolInvocationFinished,
         CustomDebug,
+        SubgraphEvent,
     )
 )
 """The ``kind`` of every stream event, the events a node emits."""

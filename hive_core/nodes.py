@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeAlias, final
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, final
 
 import msgspec
 
@@ -19,6 +19,9 @@ from .environment import Environment
 from .events import CustomDebug, StreamEvent
 from .state._channels import Channel, Write
 from .state._store import StoreView
+
+if TYPE_CHECKING:
+    from .persistence._format import CheckpointStore
 
 __all__ = [
     "END",
@@ -115,6 +118,7 @@ class NodeInput:
         "_emit",
         "_task",
         "attempt_id",
+        "checkpoint_store",
         "environment",
         "node_id",
         "resume",
@@ -137,6 +141,7 @@ class NodeInput:
         resume: Resume | None,
         environment: Environment,
         emit: Callable[[StreamEvent], None] | None = None,
+        checkpoint_store: CheckpointStore | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -149,6 +154,9 @@ class NodeInput:
         self.environment = environment
         self._emit = emit
         self._asked = False
+        self.checkpoint_store = checkpoint_store
+        """The runtime's checkpoint store, if it has one: a ``Subgraph`` keeps a
+        paused child there (``docs/dsl.md#subgraphs``)."""
 
     @property
     def task_id(self) -> str:
@@ -186,10 +194,17 @@ class NodeInput:
             return resume.payload
         raise InlineInterrupt(payload)
 
+    @property
+    def streaming(self) -> bool:
+        """Whether emitted events go anywhere (someone listens to the run), so a
+        node can skip building events nobody reads."""
+        return self._emit is not None
+
     def emit(self, event: StreamEvent) -> None:
         """Emit a stream event: ``ModelInvocationStarted``, ``ModelToken``,
         ``ModelInvocationFinished``, ``ToolInvocationStarted``,
-        ``ToolInvocationFinished`` or ``CustomDebug`` (from ``hive_core.events``),
+        ``ToolInvocationFinished``, ``CustomDebug`` or ``SubgraphEvent`` (from
+        ``hive_core.events``),
         built with its own fields only, e.g. ``emit(ModelToken("Hel"))``.
 
         Events go live to the run's listeners, or are buffered per task and flushed

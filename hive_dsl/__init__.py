@@ -46,6 +46,7 @@ from ._errors import (
     PatchUnknownNodeError,
     SubgraphIncompleteError,
     SubgraphInterruptedError,
+    SubgraphResumeError,
 )
 from ._model_turn import ModelTurn
 from ._patch import KEEP, PatchDiff, PatchResult, WorkflowPatch
@@ -97,4 +98,5 @@ __all__ = [
     "PatchUnknownNodeError",
     "SubgraphIncompleteError",
     "SubgraphInterruptedError",
+    "SubgraphResumeError",
 ]

@@ -22,6 +22,7 @@ from ..events import (
     ModelInvocationStarted,
     ModelToken,
     StreamEvent,
+    SubgraphEvent,
     ToolInvocationFinished,
     ToolInvocationStarted,
 )
@@ -34,6 +35,8 @@ from ._state import Task
 
 if TYPE_CHECKING:
     import asyncio
+
+    from ..persistence._format import CheckpointStore
 
 __all__ = ["Failure", "StepRunner", "normalize_output", "stream_fields"]
 
@@ -49,6 +52,7 @@ _PAYLOAD: Mapping[type[Event], tuple[str, ...]] = {
         ToolInvocationStarted,
         ToolInvocationFinished,
         CustomDebug,
+        SubgraphEvent,
     )
 }
 """A stream event's own fields (the runtime stamps the rest), per class."""
@@ -126,6 +130,7 @@ class StepRunner:
     __slots__ = (
         "attempt_id",
         "buffers",
+        "checkpoint_store",
         "cancel_requested",
         "deterministic",
         "environment",
@@ -149,8 +154,10 @@ class StepRunner:
         max_concurrent: int,
         sink: EventSink | None,
         deterministic: bool,
+        checkpoint_store: CheckpointStore | None = None,
     ) -> None:
         self.schema = schema
+        self.checkpoint_store = checkpoint_store
         self.initial = initial
         self.environment = environment
         self.thread_id = thread_id
@@ -214,6 +221,7 @@ class StepRunner:
             resume=resume,
             environment=self.environment,
             emit=self._emitter(step, task.ordinal) if self.sink is not None else None,
+            checkpoint_store=self.checkpoint_store,
         )
 
     def _call_sync(
