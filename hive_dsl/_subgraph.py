@@ -37,7 +37,6 @@ from collections.abc import Callable, Iterable
 from typing import final
 
 import attrs
-
 import msgspec
 
 from hive_core import (

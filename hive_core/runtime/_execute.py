@@ -130,8 +130,8 @@ class StepRunner:
     __slots__ = (
         "attempt_id",
         "buffers",
-        "checkpoint_store",
         "cancel_requested",
+        "checkpoint_store",
         "deterministic",
         "environment",
         "initial",

@@ -12,8 +12,14 @@ from typing import Any
 import msgspec
 import pytest
 
-from hive_core import InMemoryCheckpointStore, NodeError, NodeInput, Runtime, Schema
-from hive_core import channel
+from hive_core import (
+    InMemoryCheckpointStore,
+    NodeError,
+    NodeInput,
+    Runtime,
+    Schema,
+    channel,
+)
 from hive_core.events import trace_to_builtins
 from hive_core.testing import SequentialIds
 from hive_dsl import (
@@ -185,8 +191,8 @@ class TestEventsAndMapping:
         spaces = {tuple(e["namespace"]) for e in subs}
         assert spaces == {("mid",), ("mid", "deep")}
         deep = [e["event"] for e in subs if tuple(e["namespace"]) == ("mid", "deep")]
-        assert [e["kind"] for e in deep][0] == "run_started"
-        assert [e["kind"] for e in deep][-1] == "run_finished"
+        assert deep[0]["kind"] == "run_started"
+        assert deep[-1]["kind"] == "run_finished"
         assert any(e["kind"] == "task_started" and e["node"] == "add" for e in deep)
         assert all("run_id" not in e["event"] for e in subs)
         # deterministic: the same trace on every run
