@@ -16,6 +16,7 @@ import msgspec
 
 from ..errors import (
     ChannelTypeMismatchError,
+    InvalidNextError,
     ReducerError,
     RouterError,
     ScopeMismatchError,
@@ -189,7 +190,7 @@ def _route(
     if nxt is _END:
         return ()
     if nxt is not _EDGES:
-        return nxt
+        return _next_ids(task, nxt, step)
     spec = task.spec
     router = spec.router
     if router is None:
@@ -223,12 +224,28 @@ def _node_ids(task: Task, decision: Sequence[object], step: int) -> Sequence[str
     return decision  # type: ignore[return-value]  # every item was checked
 
 
+def _next_ids(task: Task, nxt: object, step: int) -> Sequence[str]:
+    """A node's own ``next``: ``END``, ``GRAPH_EDGES`` or a list of node ids."""
+    if (type(nxt) is list or type(nxt) is tuple) and all(
+        type(item) is str for item in nxt
+    ):
+        return nxt
+    if isinstance(nxt, list | tuple):
+        index, item = next((i, x) for i, x in enumerate(nxt) if type(x) is not str)
+        cause = _not_a_node_id(index, item)
+    else:
+        cause = (
+            f"returned next={nxt!r}; expected GRAPH_EDGES, END or a list of node ids"
+        )
+    raise InvalidNextError(task.node, step=step, cause=cause)
+
+
 def _not_a_node_id(index: int, item: object) -> str:
-    """Why a router's list is refused: each item must be a node id (``str``); a
-    ``Spawn`` belongs in the node's own output, not in a routing decision."""
+    """Why a routing list (a router's or a node's ``next``) is refused: each item
+    must be a node id (``str``); a ``Spawn`` belongs in the node's ``spawn``."""
     got = f"{type(item).__name__} {item!r}"
     hint = (
-        "; a router only picks node ids: spawn tasks from the node instead "
+        "; routing names node ids only: spawn tasks from the node instead "
         "(NodeOutput(spawn=[...]) or hive_dsl SpawnEach)"
         if isinstance(item, Spawn)
         else ""

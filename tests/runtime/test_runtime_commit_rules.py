@@ -16,6 +16,7 @@ from hive_core import (
     ChannelTypeMismatchError,
     GraphBuilder,
     InputContext,
+    InvalidNextError,
     NodeInput,
     NodeOutput,
     RouterError,
@@ -501,6 +502,26 @@ class TestRouting:
             bad = next(x for x in garbage if type(x) is not str)
             assert f"is {type(bad).__name__} {bad!r}" in str(err)
             assert ("spawn tasks from the node" in str(err)) == isinstance(bad, Spawn)
+
+    @pytest.mark.parametrize(
+        "garbage", [[Spawn("B", {"x": 1})], [1], ["B", None], "B"], ids=repr
+    )
+    def test_node_next_that_is_not_node_ids(
+        self, garbage: Any, make_runtime: Any
+    ) -> None:
+        g = (
+            GraphBuilder(S, start=["A"])
+            .add_node("A", appender("A", next=garbage))
+            .add_node("B", appender("B"))
+            .compile()
+        )
+        rt = make_runtime(g)
+        with pytest.raises(InvalidNextError) as info:
+            rt.run_sync("t")
+        err = info.value
+        assert (err.node_id, err.step, err.code) == ("A", 0, "invalid-next")
+        assert "Fix: next=[...] names node ids" in str(err)
+        assert rt.get_latest_store("t") is None  # the failed step committed nothing
 
     def test_router_raising(self, make_runtime: Any) -> None:
         def route(view: StoreView) -> list[str]:
