@@ -226,10 +226,12 @@ def _node_ids(task: Task, decision: Sequence[object], step: int) -> Sequence[str
 
 def _next_ids(task: Task, nxt: object, step: int) -> Sequence[str]:
     """A node's own ``next``: ``END``, ``GRAPH_EDGES`` or a list of node ids."""
-    if (type(nxt) is list or type(nxt) is tuple) and all(
-        type(item) is str for item in nxt
-    ):
-        return nxt
+    if type(nxt) is list or type(nxt) is tuple:
+        for item in nxt:
+            if type(item) is not str:
+                break
+        else:
+            return nxt
     if isinstance(nxt, list | tuple):
         index, item = next((i, x) for i, x in enumerate(nxt) if type(x) is not str)
         cause = _not_a_node_id(index, item)
