@@ -40,6 +40,9 @@ import attrs
 import msgspec
 
 from hive_core import (
+    Checkpoint,
+    CheckpointStore,
+    CheckpointSummary,
     CompiledGraph,
     GlobalStore,
     InMemoryCheckpointStore,
@@ -168,7 +171,7 @@ class Subgraph:
         runtime = Runtime(
             graph,
             environment=ctx.environment,
-            checkpoint_store=work_store,
+            checkpoint_store=_ChildStore(work_store, ctx.checkpoint_store),
             ids=_ChildIds(seed),
         )
         options = attrs.evolve(self.options, output_projection=graph.schema.global_ids)
@@ -203,11 +206,54 @@ class Subgraph:
         return f"Subgraph({self.__name__!r})"
 
 
+_PARKED = "subgraph-paused:"
+
+
+class _ChildStore:
+    """A child run's checkpoint store: its own threads in memory, paused
+    grandchildren (``subgraph-paused:...``) in the parent's store, so a nested
+    subgraph's pause survives in the top-level store too."""
+
+    __slots__ = ("_parent", "_work", "inline")
+
+    def __init__(
+        self, work: InMemoryCheckpointStore, parent: CheckpointStore | None
+    ) -> None:
+        self._work = work
+        self._parent = parent
+        self.inline = False
+
+    def _for(self, thread_id: str) -> CheckpointStore:
+        parent = self._parent
+        if parent is not None and thread_id.startswith(_PARKED):
+            return parent
+        return self._work
+
+    async def save(self, checkpoint: Checkpoint) -> None:
+        await self._for(checkpoint.thread_id).save(checkpoint)
+
+    async def load_latest(self, thread_id: str) -> Checkpoint | None:
+        return await self._for(thread_id).load_latest(thread_id)
+
+    async def list_checkpoints(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[CheckpointSummary]:
+        return await self._for(thread_id).list_checkpoints(thread_id, limit)
+
+    async def load_checkpoint(
+        self, thread_id: str, checkpoint_id: str
+    ) -> Checkpoint | None:
+        return await self._for(thread_id).load_checkpoint(thread_id, checkpoint_id)
+
+    async def thread_exists(self, thread_id: str) -> bool:
+        return await self._for(thread_id).thread_exists(thread_id)
+
+
 def parked_thread(interrupt_id: str) -> str:
     """Where a paused child waits in the parent's checkpoint store: named by the
     parent's interrupt id, which a fork of the parent keeps, so every thread
     forked from the paused checkpoint finds the same child."""
-    return f"subgraph-paused:{interrupt_id}"
+    return f"{_PARKED}{interrupt_id}"
 
 
 async def _pause_parent(

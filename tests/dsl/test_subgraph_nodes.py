@@ -155,6 +155,26 @@ class TestPauseInsideTheChild:
         assert cause.child_thread_id == parked_thread(paused.interrupt.id)
 
 
+class TestNestedPause:
+    def test_a_grandchild_pauses_the_top_and_resumes_from_its_store(self) -> None:
+        store = InMemoryCheckpointStore()
+        middle = Workflow(Review, name="middle")
+        middle.node(Subgraph(review_child()), node_id="inner", start=True)
+        top = Workflow(Post)
+        top.node(Subgraph(middle), node_id="outer", start=True)
+        graph = top.compile()
+        paused = runtime(graph, store).run_sync("t", {Post.draft: "wasps"})
+        assert paused.interrupt is not None
+        assert (paused.interrupt.node, paused.interrupt.payload) == (
+            "outer",
+            "publish wasps!?",
+        )
+        again = runtime(graph, store)  # a fresh runtime: only the store remembers
+        done = again.resume_sync("t", paused.interrupt.id, {"approved": True})
+        assert (done.status, done.output["verdict"]) == ("finished", "yes")
+        assert done.output["draft"] == "wasps!"
+
+
 def traced(rt: Runtime, thread: str, input: object = None) -> list[dict[str, Any]]:
     async def go() -> list[dict[str, Any]]:
         handle = rt.run(thread, input)
