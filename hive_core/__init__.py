@@ -22,6 +22,7 @@ from .errors import (
     CodecError,
     CompilationError,
     DefinitionError,
+    EventDecodeError,
     EventsNotRequestedError,
     HiveError,
     HiveInternalError,
@@ -74,7 +75,15 @@ from .run_types import (
     StepReport,
     ThreadSnapshot,
 )
-from .runtime import DerivedIds, IdSource, RandomIds, RunHandle, Runtime
+from .runtime import (
+    DerivedIds,
+    IdSource,
+    RandomIds,
+    RunHandle,
+    Runtime,
+    StreamPart,
+    project_stream,
+)
 from .state import (
     Channel,
     Codec,
@@ -146,7 +155,9 @@ __all__ = [
     "RunOptions",
     "Runtime",
     "StepReport",
+    "StreamPart",
     "ThreadSnapshot",
+    "project_stream",
     # checkpoints
     "Checkpoint",
     "CheckpointStore",
@@ -169,6 +180,7 @@ __all__ = [
     "CodecError",
     "CompilationError",
     "DefinitionError",
+    "EventDecodeError",
     "EventsNotRequestedError",
     "HiveError",
     "HiveInternalError",
