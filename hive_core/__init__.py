@@ -29,6 +29,8 @@ from .errors import (
     IndexOutOfRangeError,
     InterruptPayloadTypeError,
     InterruptPendingError,
+    InterruptRepeatedError,
+    InvalidNextError,
     InvalidRunOptionsError,
     NoCheckpointToResumeError,
     NodeError,
@@ -50,6 +52,7 @@ from .errors import (
     UnknownNodeError,
     UpdatePolicyViolationError,
     WritesArgumentError,
+    WritesWhileInterruptedError,
 )
 from .graph import (
     CompiledGraph,
@@ -187,6 +190,8 @@ __all__ = [
     "IndexOutOfRangeError",
     "InterruptPayloadTypeError",
     "InterruptPendingError",
+    "InterruptRepeatedError",
+    "InvalidNextError",
     "InvalidRunOptionsError",
     "NoCheckpointToResumeError",
     "NoInterruptToResumeError",
@@ -208,4 +213,5 @@ __all__ = [
     "UnknownNodeError",
     "UpdatePolicyViolationError",
     "WritesArgumentError",
+    "WritesWhileInterruptedError",
 ]

@@ -902,3 +902,87 @@ class WritesArgumentError(RunError, TypeError):
             f"{operation} expects {expected}, got {actual}\n\n"
             f"Fix: pass a list, e.g. {operation}(..., [Write(Schema.channel, value)])"
         )
+# ------------------------------------------------- editing a paused thread (issue 15)
+
+
+class WritesWhileInterruptedError(InterruptPendingError):
+    """External writes were attempted on a thread waiting for a resume.
+
+    A subclass of ``InterruptPendingError`` (so ``except InterruptPendingError``
+    still catches it) whose Fix names the two ways to edit a paused thread; see
+    ``docs/concepts/interrupts.md#editing-state-while-paused``.
+    """
+
+    code = "writes-while-interrupted"
+
+    def __init__(self, thread_id: str, interrupt_id: str) -> None:
+        self.thread_id = thread_id
+        self.interrupt_id = interrupt_id
+        # the base's message names only resume; this one names both routes
+        ResumeError.__init__(
+            self,
+            f"Thread `{thread_id}` is waiting on interrupt `{interrupt_id}`; external "
+            "writes are refused until it is answered, and nothing was changed\n\n"
+            "Fix: either send the edit as the resume payload and let the asking node "
+            "write it: runtime.resume(thread_id, interrupt_id, edited_answer); or "
+            "fork a checkpoint from before the interrupt and write there: "
+            "runtime.fork(thread_id, earlier_checkpoint_id, into=new_thread), then "
+            "runtime.apply_external_writes(new_thread, writes)",
+        )
+
+
+__all__ += ["WritesWhileInterruptedError"]
+
+
+# ------------------------------------------------------------ inline interrupts
+
+
+class InterruptRepeatedError(RunError):
+    """``ctx.interrupt(...)`` was called twice in one run of a node.
+
+    A resume carries one answer, which the first call returns; a second question
+    in the same run could never get its own answer. See
+    ``docs/concepts/interrupts.md#inline-interrupts``.
+    """
+
+    code = "interrupt-repeated"
+
+    def __init__(self, node_id: str, *, step: int) -> None:
+        self.node_id = node_id
+        self.step = step
+        super().__init__(
+            _with_context(
+                "ctx.interrupt() was called a second time in one run of the node; "
+                "each run can ask one question",
+                _where(step, node_id),
+            )
+            + "\n\nFix: ask once per run; to ask again, end the run routing to the "
+            "node itself (GoTo(ctx.node_id) or next=[ctx.node_id]) and call "
+            "ctx.interrupt() in that run, or split the questions across nodes"
+        )
+
+
+__all__ += ["InterruptRepeatedError"]
+
+
+# ------------------------------------------------------------------- a node's next
+
+
+class InvalidNextError(RunError, TypeError):
+    """A node returned a ``next`` that is not ``GRAPH_EDGES``, ``END`` or a list of
+    node ids (for example ``next=[Spawn(...)]``); the routers' twin is
+    ``RouterError``."""
+
+    code = "invalid-next"
+
+    def __init__(self, node_id: str, *, step: int, cause: str) -> None:
+        self.node_id = node_id
+        self.step = step
+        super().__init__(
+            _with_context(f"Node `{node_id}` {cause}", _where(step))
+            + "\n\nFix: next=[...] names node ids (str); spawn tasks with "
+            "NodeOutput(spawn=[Spawn(node, local)]) (hive_dsl: SpawnEach)"
+        )
+
+
+__all__ += ["InvalidNextError"]

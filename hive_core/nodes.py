@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeAlias, final
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, final
 
 import msgspec
 
@@ -20,6 +20,9 @@ from .errors import NodeOutputError
 from .events import CustomDebug, StreamEvent
 from .state._channels import Channel, Write
 from .state._store import StoreView
+
+if TYPE_CHECKING:
+    from .persistence._format import CheckpointStore
 
 __all__ = [
     "END",
@@ -172,6 +175,19 @@ def _check_next(nxt: object) -> None:
 _EMPTY_OUTPUT = NodeOutput()
 
 
+class InlineInterrupt(BaseException):
+    """Raised by ``NodeInput.interrupt`` to pause; the executor turns it into
+    ``NodeOutput(interrupt=payload)`` that re-runs the task on resume.
+
+    A ``BaseException`` so that a node's ``except Exception`` cannot swallow the
+    pause by accident. Never seen by users.
+    """
+
+    def __init__(self, payload: object) -> None:
+        super().__init__(payload)
+        self.payload = payload
+
+
 class _HasId(Protocol):
     @property
     def id(self) -> str: ...
@@ -186,9 +202,11 @@ class NodeInput:
     """
 
     __slots__ = (
+        "_asked",
         "_emit",
         "_task",
         "attempt_id",
+        "checkpoint_store",
         "environment",
         "node_id",
         "resume",
@@ -211,6 +229,7 @@ class NodeInput:
         resume: Resume | None,
         environment: Environment,
         emit: Callable[[StreamEvent], None] | None = None,
+        checkpoint_store: CheckpointStore | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -222,6 +241,10 @@ class NodeInput:
         self.resume = resume
         self.environment = environment
         self._emit = emit
+        self._asked = False
+        self.checkpoint_store = checkpoint_store
+        """The runtime's checkpoint store, if it has one: a ``Subgraph`` keeps a
+        paused child there (``docs/dsl.md#subgraphs``)."""
 
     @property
     def task_id(self) -> str:
@@ -229,10 +252,47 @@ class NodeInput:
         task = self._task
         return task if type(task) is str else task.id  # type: ignore[union-attr]
 
+    def interrupt(self, payload: object) -> Any:
+        """Ask the outside and return its answer: LangGraph's ``interrupt()``.
+
+        The first run pauses here (the task's writes are dropped, as it never
+        returned) with ``payload`` as the interrupt; the resumed run executes the
+        node again from the top, and this call then returns the resume payload
+        (already converted to the schema's ``resume_payload`` type). Sugar over
+        ``NodeOutput(interrupt=payload, next=[node])``: same ids, same checkpoint,
+        one pending interrupt per thread. Code before the call runs twice, so keep
+        side effects after it (``docs/concepts/interrupts.md#inline-interrupts``).
+
+        Raises:
+            InterruptRepeatedError: a second call in the same node run.
+        """
+        from .errors import DefinitionError, InterruptRepeatedError
+
+        if self._asked:
+            raise InterruptRepeatedError(self.node_id, step=self.step)
+        self._asked = True
+        if payload is None:
+            raise DefinitionError(
+                "ctx.interrupt(None) cannot be told apart from no interrupt; pass a "
+                "payload",
+                subject=self.node_id,
+            )
+        resume = self.resume
+        if resume is not None and resume.node == self.node_id:
+            return resume.payload
+        raise InlineInterrupt(payload)
+
+    @property
+    def streaming(self) -> bool:
+        """Whether emitted events go anywhere (someone listens to the run), so a
+        node can skip building events nobody reads."""
+        return self._emit is not None
+
     def emit(self, event: StreamEvent) -> None:
         """Emit a stream event: ``ModelInvocationStarted``, ``ModelToken``,
         ``ModelInvocationFinished``, ``ToolInvocationStarted``,
-        ``ToolInvocationFinished`` or ``CustomDebug`` (from ``hive_core.events``),
+        ``ToolInvocationFinished``, ``CustomDebug`` or ``SubgraphEvent`` (from
+        ``hive_core.events``),
         built with its own fields only, e.g. ``emit(ModelToken("Hel"))``.
 
         Events go live to the run's listeners, or are buffered per task and flushed

@@ -82,6 +82,12 @@ from ._messages import (
 from ._openai_compat import Limits, OpenAICompatClient, Retries, Timeouts
 from ._process import CommandResult, command_tool, run_command, run_command_sync
 from ._scripted import ScriptedModelClient, ScriptedReply
+from ._tool_errors import (
+    ToolErrorHandler,
+    ToolErrors,
+    check_tool_errors,
+    tool_error_message,
+)
 from ._tools import Tool, ToolContext, ToolProvider, ToolRegistry, bind_environment
 
 __all__ = [
@@ -117,6 +123,10 @@ __all__ = [
     "ToolProvider",
     "ToolRegistry",
     "bind_environment",
+    "ToolErrorHandler",
+    "ToolErrors",
+    "check_tool_errors",
+    "tool_error_message",
     # the loop
     "Emit",
     "ToolLoopConfig",

@@ -38,6 +38,7 @@ from ._errors import (
     ModelToolLoopLimitError,
     ToolRegistryMissingError,
 )
+from ._tool_errors import ToolErrors, check_tool_errors, tool_error_text
 from ._tools import ToolProvider
 
 __all__ = [
@@ -76,6 +77,13 @@ class ToolLoopConfig:
     """Model calls allowed; needing one more is ``ModelToolLoopLimitError``."""
     tool_order: ToolCallOrder = "as_emitted"
     """``"by_name_then_id"`` sorts calls by name, id, then arguments."""
+    tool_errors: ToolErrors = attrs.field(default="raise")
+    """A failing call: ``"raise"`` ends the loop with the error, ``"return"`` (or a
+    function ``(call, error) -> str``) answers the call with the error's text."""
+
+    @tool_errors.validator
+    def _check_tool_errors(self, _attribute: object, value: object) -> None:
+        check_tool_errors(value, where="ToolLoopConfig")
 
 
 @attrs.frozen(kw_only=True)
@@ -142,15 +150,29 @@ def order_tool_calls(calls: Sequence[ToolCall], order: ToolCallOrder) -> list[To
 
 
 async def invoke_tool(
-    call: ToolCall, tools: ToolProvider, emit: Emit | None = None
+    call: ToolCall,
+    tools: ToolProvider,
+    emit: Emit | None = None,
+    *,
+    on_error: ToolErrors = "raise",
 ) -> ChatMessage:
     """Run one call between ``tool_invocation_started``/``_finished`` events and
-    return its tool message (id ``tool:<call id>``). A failing tool emits
-    ``ToolInvocationFinished(success=False)`` and re-raises."""
+    return its tool message (id ``tool:<call id>``).
+
+    A failing call (the tool raised, its arguments are invalid, or no tool has its
+    name) emits ``ToolInvocationFinished(success=False)``; then ``on_error`` decides:
+    ``"raise"`` re-raises, ``"return"`` or a handler make the error the tool
+    message (``docs/agents.md#tool-errors-the-model-can-see``).
+    """
     out = emit if emit is not None else _no_emit
     out(ToolInvocationStarted(call.name))
     try:
         result = await tools.invoke(call)
+    except Exception as exc:
+        out(ToolInvocationFinished(call.name, False))
+        if on_error == "raise":
+            raise
+        return ChatMessage.tool(call, tool_error_text(on_error, call, exc))
     except BaseException:
         out(ToolInvocationFinished(call.name, False))
         raise
@@ -173,7 +195,8 @@ async def run_tool_loop(
     called ``max_model_invocations`` times; call it with the whole conversation and
     the original tool list; append its message; return if it asked for no tools;
     otherwise run the calls sequentially (``ToolRegistryMissingError`` without a
-    registry) and append one tool message per call.
+    registry) and append one tool message per call (a failed call's message is its
+    error under ``config.tool_errors="return"``).
 
     Args:
         request: The first request; later ones add the appended messages.
@@ -231,7 +254,9 @@ async def run_tool_loop(
                 tool_names=tuple(c.name for c in message.tool_calls)
             )
         for call in order_tool_calls(message.tool_calls, config.tool_order):
-            tool_message = await invoke_tool(call, tools, emit)
+            tool_message = await invoke_tool(
+                call, tools, emit, on_error=config.tool_errors
+            )
             conversation.append(tool_message)
             appended.append(tool_message)
 

@@ -16,6 +16,7 @@ import msgspec
 
 from ..errors import (
     ChannelTypeMismatchError,
+    InvalidNextError,
     ReducerError,
     RouterError,
     ScopeMismatchError,
@@ -189,7 +190,7 @@ def _route(
     if nxt is _END:
         return ()
     if nxt is not _EDGES:
-        return nxt
+        return _next_ids(task, nxt, step)
     spec = task.spec
     router = spec.router
     if router is None:
@@ -201,7 +202,7 @@ def _route(
     except Exception as exc:
         raise RouterError(task.node, step=step, cause=repr(exc)) from exc
     if type(decision) is list or type(decision) is tuple:
-        return decision
+        return _node_ids(task, decision, step)
     if decision is _EDGES:
         return spec.successors
     if decision is _END:
@@ -213,7 +214,48 @@ def _route(
             cause=f"returned {decision!r}; expected GRAPH_EDGES, END or a list of "
             "node ids",
         )
-    return decision
+    return _node_ids(task, decision, step)
+
+
+def _node_ids(task: Task, decision: Sequence[object], step: int) -> Sequence[str]:
+    for index, item in enumerate(decision):
+        if type(item) is not str:
+            raise RouterError(task.node, step=step, cause=_not_a_node_id(index, item))
+    return decision  # type: ignore[return-value]  # every item was checked
+
+
+def _next_ids(task: Task, nxt: object, step: int) -> Sequence[str]:
+    """A node's own ``next``: ``END``, ``GRAPH_EDGES`` or a list of node ids."""
+    if type(nxt) is list or type(nxt) is tuple:
+        for item in nxt:
+            if type(item) is not str:
+                break
+        else:
+            return nxt
+    if isinstance(nxt, list | tuple):
+        index, item = next((i, x) for i, x in enumerate(nxt) if type(x) is not str)
+        cause = _not_a_node_id(index, item)
+    else:
+        cause = (
+            f"returned next={nxt!r}; expected GRAPH_EDGES, END or a list of node ids"
+        )
+    raise InvalidNextError(task.node, step=step, cause=cause)
+
+
+def _not_a_node_id(index: int, item: object) -> str:
+    """Why a routing list (a router's or a node's ``next``) is refused: each item
+    must be a node id (``str``); a ``Spawn`` belongs in the node's ``spawn``."""
+    got = f"{type(item).__name__} {item!r}"
+    hint = (
+        "; routing names node ids only: spawn tasks from the node instead "
+        "(NodeOutput(spawn=[...]) or hive_dsl SpawnEach)"
+        if isinstance(item, Spawn)
+        else ""
+    )
+    return (
+        f"returned a list whose item {index} is {got}; expected GRAPH_EDGES, END or "
+        f"a list of node ids (str){hint}"
+    )
 
 
 def collect_writes(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 import msgspec
 
@@ -25,10 +25,12 @@ from ..events import (
     ModelInvocationStarted,
     ModelToken,
     StreamEvent,
+    SubgraphEvent,
     ToolInvocationFinished,
     ToolInvocationStarted,
 )
-from ..nodes import NodeInput, NodeOutput, Resume
+from ..nodes import InlineInterrupt, NodeInput, NodeOutput, Resume, Spawn
+from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._sink import EventSink
@@ -36,6 +38,8 @@ from ._state import Task
 
 if TYPE_CHECKING:
     import asyncio
+
+    from ..persistence._format import CheckpointStore
 
 __all__ = ["Failure", "StepRunner", "normalize_output", "stream_fields"]
 
@@ -51,6 +55,7 @@ _PAYLOAD: Mapping[type[Event], tuple[str, ...]] = {
         ToolInvocationStarted,
         ToolInvocationFinished,
         CustomDebug,
+        SubgraphEvent,
         CustomEvent,
     )
 }
@@ -115,6 +120,17 @@ def normalize_output(result: object) -> NodeOutput:
     )
 
 
+def _paused_output(task: Task, payload: object) -> NodeOutput:
+    """What ``ctx.interrupt(payload)`` asks of the commit: pause with ``payload``
+    and run this task again (same node, same task-local values) on resume, where
+    the call returns the answer. The task's writes are dropped: it never returned."""
+    local = task.seed.local
+    if not local:
+        return NodeOutput(interrupt=payload, next=(task.node,))
+    again = cast("Mapping[Channel[Any] | str, object]", local)  # ids are keys too
+    return NodeOutput(interrupt=payload, next=(), spawn=(Spawn(task.node, again),))
+
+
 @final
 class StepRunner:
     """Per-attempt constants for running tasks, built once per attempt."""
@@ -123,6 +139,7 @@ class StepRunner:
         "attempt_id",
         "buffers",
         "cancel_requested",
+        "checkpoint_store",
         "deterministic",
         "environment",
         "initial",
@@ -145,8 +162,10 @@ class StepRunner:
         max_concurrent: int,
         sink: EventSink | None,
         deterministic: bool,
+        checkpoint_store: CheckpointStore | None = None,
     ) -> None:
         self.schema = schema
+        self.checkpoint_store = checkpoint_store
         self.initial = initial
         self.environment = environment
         self.thread_id = thread_id
@@ -210,13 +229,17 @@ class StepRunner:
             resume=resume,
             environment=self.environment,
             emit=self._emitter(step, task.ordinal) if self.sink is not None else None,
+            checkpoint_store=self.checkpoint_store,
         )
 
     def _call_sync(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeOutput:
         """Call a sync node function and normalise what it returned."""
-        result = task.spec.fn(self._input(task, step, values, resume))
+        try:
+            result = task.spec.fn(self._input(task, step, values, resume))
+        except InlineInterrupt as asked:
+            return _paused_output(task, asked.payload)
         if result is None:
             return _EMPTY
         if type(result) is NodeOutput:
@@ -236,7 +259,11 @@ class StepRunner:
             try:
                 if spec.is_async:
                     node_input = self._input(task, step, values, resume)
-                    return normalize_output(await spec.fn(node_input))  # type: ignore[misc]
+                    try:
+                        result = await spec.fn(node_input)  # type: ignore[misc]
+                    except InlineInterrupt as asked:
+                        return _paused_output(task, asked.payload)
+                    return normalize_output(result)
                 if spec.blocking:
                     return await asyncio.to_thread(
                         self._call_sync, task, step, values, resume

@@ -332,6 +332,9 @@ class Attempt:
             max_concurrent=opts.max_concurrent_tasks,
             sink=self.sink,
             deterministic=opts.deterministic_token_streaming,
+            checkpoint_store=(
+                ctx.checkpointer.store if ctx.checkpointer is not None else None
+            ),
         )
 
     def _stop_status(self, state: ThreadState, steps_run: int) -> Status | None:

@@ -24,6 +24,7 @@ from ..errors import (
     NoInterruptToResumeError,
     ResumeInterruptMismatchError,
     ThreadExistsError,
+    WritesWhileInterruptedError,
 )
 from ..events import (
     CheckpointSaved,
@@ -567,7 +568,7 @@ class Runtime(StreamingMixin):
             state = await self._baseline(attempt)
             await attempt.begin(state)
             if state.interruption is not None:
-                raise InterruptPendingError(thread_id, state.interruption.id)
+                raise WritesWhileInterruptedError(thread_id, state.interruption.id)
             step = state.step
             values, written = apply_input_writes(
                 self.graph, state.values, writes, writer=EXTERNAL_WRITER, step=step
