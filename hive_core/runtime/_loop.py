@@ -7,10 +7,12 @@ published as the thread's new committed state. See ``docs/architecture.md``.
 
 from __future__ import annotations
 
+import time
 import types
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import Any
 
+from .._observe import RunInfo, RunObserver
 from ..errors import (
     CheckpointStoreMissingError,
     NodeError,
@@ -154,6 +156,10 @@ class Attempt:
         self.run_id: str | None = None
         self.loaded_checkpoint_id: str | None = None
         self.on_step: Callable[[StepReport], Awaitable[None]] | None = None
+        self.observer: RunObserver | None = ctx.environment.observer
+        self.obs_run: object = None
+        self.obs_step: object = None
+        """The observer's open run and step scopes (``docs/observability.md``)."""
 
     def is_cancelled(self) -> bool:
         """Read through a call: the flag flips while this coroutine awaits. A retry
@@ -215,10 +221,32 @@ class Attempt:
 
     async def loop(self, state: ThreadState, resume: Resume | None = None) -> Outcome:
         """Run steps until the frontier empties, max_steps, interrupt or cancel."""
+        observer = self.observer
+        if observer is None:
+            return await self._loop(state, resume)
+        info = RunInfo(
+            graph_version=self.ctx.graph.graph_version,
+            thread_id=self.thread_id,
+            run_id=self.run_id or str(state.run_id),
+            attempt_id=self.attempt_id,
+        )
+        self.obs_run = observer.run_started(info)
+        status = "error"
+        try:
+            outcome = await self._loop(state, resume)
+            status = outcome.status
+            return outcome
+        finally:
+            if self.obs_step is not None:  # a cancel or error inside a step
+                observer.step_ended(self.obs_step, failed=True)
+                self.obs_step = None
+            observer.run_ended(self.obs_run, status)
+
+    async def _loop(self, state: ThreadState, resume: Resume | None) -> Outcome:
         ctx = self.ctx
         runner = self.runner = self._runner(state)
         sink = self.sink
-        checkpointer = ctx.checkpointer
+        observer = self.observer
         steps_run = 0
         while True:
             stop = self._stop_status(state, steps_run)
@@ -228,6 +256,10 @@ class Attempt:
             tasks = plan_tasks(
                 ctx.graph, state, ctx.initial, ctx.empty_fingerprint, state.run_id.bytes
             )
+            if observer is not None:
+                self.obs_step = runner.obs_step = observer.step_started(
+                    self.obs_run, step, [t.node for t in tasks]
+                )
             if sink is not None and not await self._announce(tasks, step):
                 return await self._end("cancelled", state)
             if ctx.inline or all(t.spec.inline for t in tasks):
@@ -241,18 +273,14 @@ class Attempt:
                 await self._emit_task_ends(tasks, step, results)
             new, result = self._next_state(state, tasks, results)
             saved = None
-            if checkpointer is not None:
-                # the first resumed step always saves: its checkpoint records that
-                # the interrupt was answered, so it cannot be answered twice
-                saved = await checkpointer.after_commit(
-                    self.thread_id,
-                    self.options.checkpoint_policy,
-                    new,
-                    force=resume is not None,
-                )
+            if ctx.checkpointer is not None:
+                saved = await self._checkpoint(new, resume is not None)
                 if saved is not None:
                     new = new.replace(latest_checkpoint_id=saved)
             ctx.publish(self.thread_id, new)
+            if observer is not None:
+                observer.step_ended(self.obs_step, failed=False)
+                self.obs_step = None
             state = new
             resume = None
             steps_run += 1
@@ -265,6 +293,28 @@ class Attempt:
             if sink is not None or steps_run % _YIELD_EVERY == 0:
                 with self.guard():
                     await _yield_now()
+
+    async def _checkpoint(self, new: ThreadState, force: bool) -> str | None:
+        """Save per the policy; the first resumed step always saves (``force``): its
+        checkpoint records that the interrupt was answered, so it cannot be
+        answered twice."""
+        checkpointer = self.ctx.checkpointer
+        assert checkpointer is not None
+        policy = self.options.checkpoint_policy
+        observer = self.observer
+        if observer is None:
+            return await checkpointer.after_commit(
+                self.thread_id, policy, new, force=force
+            )
+        started = time.perf_counter()
+        saved = await checkpointer.after_commit(
+            self.thread_id, policy, new, force=force
+        )
+        cp = checkpointer.last_saved
+        if saved is not None and cp is not None:
+            size = sum(len(v) for v in cp.global_data.values())
+            observer.checkpoint_saved(self.obs_run, time.perf_counter() - started, size)
+        return saved
 
     def _runner(self, state: ThreadState) -> StepRunner:
         ctx = self.ctx
