@@ -15,7 +15,7 @@ Neither extra is imported until its class is built. See ``docs/observability.md`
 
 from __future__ import annotations
 
-from .._exports import public
+from .._exports import public as _public
 from .._observe import RunInfo, RunObserver
 from ._combine import combine
 from ._exposition import MetricsServer, metrics_route, start_metrics_server
@@ -33,4 +33,4 @@ __all__ = [
     "start_metrics_server",
 ]
 
-public(__name__, __all__, globals())
+_public(__name__, __all__, globals())

@@ -26,7 +26,7 @@ from hive_core.models import (
 )
 from hive_core.observability import OpenTelemetryObserver, combine
 from hive_core.testing import SequentialIds
-from hive_dsl import AgentState, tool_calling_agent
+from hive_dsl import tool_calling_agent
 
 
 def add(a: int, b: int) -> int:
