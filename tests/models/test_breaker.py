@@ -16,11 +16,11 @@ from hive_core.models import (
     CircuitBreaker,
     CircuitOpenError,
     FallbackClient,
+    Final,
     ModelError,
     ModelProvidersExhaustedError,
     StreamChunk,
     Token,
-    Final,
 )
 from hive_core.testing import FakeClock
 
@@ -136,7 +136,13 @@ def test_a_failed_probe_opens_it_for_another_cooldown() -> None:
     clock.advance(1.0)
     primary.down = False
     assert call(b) == "primary"
-    assert [c.state for c in changes] == ["open", "half_open", "open", "half_open", "closed"]
+    assert [c.state for c in changes] == [
+        "open",
+        "half_open",
+        "open",
+        "half_open",
+        "closed",
+    ]
 
 
 def test_only_one_probe_while_half_open() -> None:
