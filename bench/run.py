@@ -420,6 +420,7 @@ MODULE_GROUPS = {
     "checkpoint": "bench.checkpoint",
     "postgres": "bench.postgres",
     "service": "bench.service",
+    "observability": "bench.observability",
 }
 """Groups that live in their own module exposing ``run(quick: bool) -> list[dict]``."""
 
