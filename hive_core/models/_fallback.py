@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from .._observe import current_task
-from ._chat import ChatRequest, ChatResponse, StreamChunk
+from ._chat import ChatRequest, ChatResponse, Final, StreamChunk
 from ._client import ModelClient
 from ._errors import ModelError
 
@@ -88,18 +88,31 @@ class FallbackClient:
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
         errors: list[tuple[str, str, str]] = []
         last: Exception | None = None
+        observed = current_task.get()
         for client in self.providers:
+            name = _name(client)
+            call = None
+            if observed is not None:
+                call = observed.observer.model_call_started(
+                    observed.scope, name, request
+                )
             started = False
+            final: ChatResponse | None = None
             try:
                 async for chunk in client.stream(request):
                     started = True
+                    if isinstance(chunk, Final):
+                        final = chunk.response
                     yield chunk
-                return
-            except Exception as exc:
-                if started:
+            except BaseException as exc:
+                if observed is not None:
+                    observed.observer.model_call_ended(call, None, exc)
+                if started or not isinstance(exc, Exception):
                     raise
-                errors.append(
-                    (_name(client), type(exc).__name__, str(exc).split("\n", 1)[0])
-                )
+                errors.append((name, type(exc).__name__, str(exc).split("\n", 1)[0]))
                 last = exc
+                continue
+            if observed is not None:
+                observed.observer.model_call_ended(call, final, None)
+            return
         raise ModelProvidersExhaustedError(errors) from last

@@ -8,7 +8,8 @@
 * ``render_diff_html(a, b)`` shows two traces side by side and jumps to the first
   divergence (``python -m hive_core.testing view A --diff B -o diff.html``).
 * ``live_routes(source)`` is the same view served live by Starlette at ``/ui`` and
-  ``/ui/threads/{thread_id}``, fed by an ``EventLog`` (or any ``ThreadSource``).
+  ``/ui/threads/{thread_id}``, fed by an ``EventLog``, the run service
+  (``ServiceThreads(client)``) or any ``ThreadSource``.
 
 Everything the page needs is inlined; nothing is fetched at view time. See
 ``docs/observability.md``.
@@ -17,13 +18,14 @@ Everything the page needs is inlined; nothing is fetched at view time. See
 from __future__ import annotations
 
 from .._exports import public as _public
-from ._live import EventLog, ThreadSource, live_routes
+from ._live import EventLog, ServiceThreads, ThreadSource, live_routes
 from ._model import LoadedTrace, load_any_trace
 from ._page import render_diff_html, render_trace_html
 
 __all__ = [
     "EventLog",
     "LoadedTrace",
+    "ServiceThreads",
     "ThreadSource",
     "live_routes",
     "load_any_trace",

@@ -3,8 +3,9 @@
 ``GET /ui`` lists threads; ``GET /ui/threads/{thread_id}`` is the viewer page for
 one thread, which polls ``GET /ui/threads/{thread_id}/model.json`` and redraws
 when a new event arrived. Events come from a ``ThreadSource``: an ``EventLog`` fed
-by run handles (``await log.follow(runtime.run(...))``) is the in-process one; any
-object with the two methods (e.g. over the run service's event table) works.
+by run handles (``await log.follow(runtime.run(...))``) is the in-process one,
+``ServiceThreads(client)`` reads the run service's event table; any object with the
+two methods works.
 Starlette is imported when the routes are built, never by ``import hive_core``.
 """
 
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
     from ..graph import CompiledGraph
     from ..run_types import Outcome
     from ..runtime import RunHandle
+    from ..service import ServiceClient
 
-__all__ = ["EventLog", "ThreadSource", "live_routes"]
+__all__ = ["EventLog", "ServiceThreads", "ThreadSource", "live_routes"]
 
 
 @runtime_checkable
@@ -66,6 +68,26 @@ class EventLog:
     async def thread_events(self, thread_id: str) -> Sequence[Event] | None:
         events = self._events.get(thread_id)
         return None if events is None else tuple(events)
+
+
+class ServiceThreads:
+    """A ``ThreadSource`` over the run service: its threads, and the events of
+    every run of a thread in submission order (``ServiceClient.events_so_far``)."""
+
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    async def threads(self) -> list[str]:
+        return sorted({r.thread_id for r in await self.client.list_runs()})
+
+    async def thread_events(self, thread_id: str) -> Sequence[Event] | None:
+        runs = await self.client.list_runs(thread_id=thread_id)
+        if not runs:
+            return None
+        out: list[Event] = []
+        for run in runs:
+            out += await self.client.events_so_far(run.run_id)
+        return out
 
 
 def _loaded(events: Sequence[Event]) -> LoadedTrace:

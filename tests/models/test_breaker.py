@@ -259,3 +259,36 @@ def test_state_changes_as_metrics() -> None:
 def test_bad_settings() -> None:
     with pytest.raises(ValueError, match="failure_threshold"):
         CircuitBreaker(Flaky("x"), provider="x", failure_threshold=0)
+
+
+def test_fallback_calls_are_observed_per_provider() -> None:
+    """Inside a run, each provider attempt is a model call of its own provider."""
+    pytest.importorskip("prometheus_client")
+    from prometheus_client import generate_latest
+
+    from hive_core import Environment, GraphBuilder, NodeInput, Runtime, Schema, channel
+    from hive_core.models import call_model
+    from hive_core.observability import PrometheusMetrics
+
+    class S(Schema):
+        x = channel(int)
+
+    clock, changes = FakeClock(), []
+    primary, backup = Flaky("primary"), Flaky("backup")
+    backup.down = False
+    client = FallbackClient(
+        [breaker(primary, clock, changes), breaker(backup, clock, changes)]
+    )
+
+    async def ask(inp: NodeInput) -> None:
+        for mode in ("complete", "stream", "complete", "complete"):
+            await call_model(REQUEST, client, mode, inp.emit)  # type: ignore[arg-type]
+
+    metrics = PrometheusMetrics()
+    g = GraphBuilder(S, start=["ask"]).add_node("ask", ask).compile()
+    Runtime(g, environment=Environment(observer=metrics)).run_sync("t", {})
+    text = generate_latest(metrics.registry).decode()
+    # primary failed three times (then its breaker opened: one fast failure)
+    assert 'hive_model_calls_total{outcome="error",provider="primary"} 4.0' in text
+    assert 'hive_model_calls_total{outcome="ok",provider="backup"} 4.0' in text
+    assert "FallbackClient" not in text
