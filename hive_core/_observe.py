@@ -47,8 +47,9 @@ class RunObserver(Protocol):
 
     def run_started(self, run: RunInfo) -> object: ...
 
-    def run_ended(self, run: object, status: str) -> None:
-        """``status`` is the outcome's status, or ``"error"`` when the run raised."""
+    def run_ended(self, run: object, status: str, error: BaseException | None) -> None:
+        """``status`` is the outcome's status, or ``"error"`` when the run raised
+        ``error``."""
 
     def step_started(self, run: object, step: int, nodes: Sequence[str]) -> object: ...
 

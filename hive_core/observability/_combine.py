@@ -41,9 +41,9 @@ class _Fanout:
     def run_started(self, run: RunInfo) -> object:
         return tuple(p.run_started(run) for p in self._parts)
 
-    def run_ended(self, run: object, status: str) -> None:
+    def run_ended(self, run: object, status: str, error: BaseException | None) -> None:
         for p, s in zip(self._parts, _scopes(run, len(self._parts)), strict=True):
-            p.run_ended(s, status)
+            p.run_ended(s, status, error)
 
     def step_started(self, run: object, step: int, nodes: Sequence[str]) -> object:
         scopes = _scopes(run, len(self._parts))

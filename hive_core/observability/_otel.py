@@ -78,17 +78,21 @@ class OpenTelemetryObserver:
             },
         )
 
-    def run_ended(self, run: object, status: str) -> None:
+    def run_ended(self, run: object, status: str, error: BaseException | None) -> None:
         if run is not None:
             run.set_attribute("hive.run.status", status)  # type: ignore[attr-defined]
-        self._end(run, RuntimeError() if status == "error" else None)
+        self._end(run, error)
 
     def step_started(self, run: object, step: int, nodes: Sequence[str]) -> object:
         attrs = {"hive.step": step, "hive.step.nodes": list(nodes)}
         return self._child(run, "hive.step", attrs)
 
     def step_ended(self, step: object, *, failed: bool) -> None:
-        self._end(step, RuntimeError() if failed else None)
+        if failed and step is not None:
+            from opentelemetry.trace import Status, StatusCode
+
+            step.set_status(Status(StatusCode.ERROR))  # type: ignore[attr-defined]
+        self._end(step, None)
 
     def task_started(
         self, step: object, node: str, ordinal: int, task_id: str

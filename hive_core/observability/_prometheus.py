@@ -112,7 +112,7 @@ class PrometheusMetrics:
         self._m["runs_active"].inc()
         return None
 
-    def run_ended(self, run: object, status: str) -> None:
+    def run_ended(self, run: object, status: str, error: BaseException | None) -> None:
         self._m["runs_active"].dec()
         self._m["runs"].labels(status).inc()
 

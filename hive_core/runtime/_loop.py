@@ -231,16 +231,19 @@ class Attempt:
             attempt_id=self.attempt_id,
         )
         self.obs_run = observer.run_started(info)
-        status = "error"
+        status, error = "error", None
         try:
             outcome = await self._loop(state, resume)
             status = outcome.status
             return outcome
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             if self.obs_step is not None:  # a cancel or error inside a step
                 observer.step_ended(self.obs_step, failed=True)
                 self.obs_step = None
-            observer.run_ended(self.obs_run, status)
+            observer.run_ended(self.obs_run, status, error)
 
     async def _loop(self, state: ThreadState, resume: Resume | None) -> Outcome:
         ctx = self.ctx

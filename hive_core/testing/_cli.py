@@ -57,14 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _view(args: argparse.Namespace) -> int:
     """The ``view`` command (the same function ``hive trace view`` calls)."""
-    from ..viewer import render_diff_html, render_trace_html
+    from ..viewer import write_view
 
-    if args.diff is not None:
-        html = render_diff_html(args.path, args.diff)
-    else:
-        html = render_trace_html(args.path, graph=_graph(args.graph))
-    args.output.write_text(html, encoding="utf-8")
-    print(f"wrote {args.output}")
+    out = write_view(args.path, args.output, diff=args.diff, graph=_graph(args.graph))
+    print(f"wrote {out}")
     return 0
 
 

@@ -19,7 +19,7 @@ from ._svg import render_svg, shape_for
 if TYPE_CHECKING:
     from ..graph import CompiledGraph
 
-__all__ = ["page", "render_diff_html", "render_trace_html", "view_model"]
+__all__ = ["page", "render_diff_html", "render_trace_html", "view_model", "write_view"]
 
 
 def _asset(name: str) -> str:
@@ -139,3 +139,26 @@ def render_diff_html(
         f"{''.join(cells)}</div></section></main>"
     )
     return page(title, body)
+
+
+def write_view(
+    trace: str | Path,
+    output: str | Path,
+    *,
+    diff: str | Path | None = None,
+    graph: CompiledGraph | None = None,
+) -> Path:
+    """Write the page of ``trace`` (or, with ``diff``, of the two traces side by
+    side) to ``output``; what ``python -m hive_core.testing view`` and
+    ``hive trace view`` do. Nothing is written when a trace cannot be read.
+
+    Raises:
+        TraceFileError: a trace file is missing or not a trace.
+    """
+    if diff is not None:
+        html = render_diff_html(trace, diff)
+    else:
+        html = render_trace_html(trace, graph=graph)
+    out = Path(output)
+    out.write_text(html, encoding="utf-8")
+    return out

@@ -144,3 +144,28 @@ def test_payloads_only_on_opt_in() -> None:
     (tool,) = [s for s in spans if s.name == "execute_tool add"]
     assert tool.attributes["gen_ai.tool.call.arguments"] == '{"a":1,"b":2}'
     assert tool.attributes["gen_ai.tool.call.result"] == "3"
+
+
+def test_a_failed_task_marks_its_task_step_and_run() -> None:
+    from hive_core import GraphBuilder, NodeError, NodeInput, Schema, channel
+
+    class S(Schema):
+        x = channel(int)
+
+    def boom(inp: NodeInput) -> None:
+        raise ValueError("no")
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    g = GraphBuilder(S, start=["boom"]).add_node("boom", boom).compile()
+    rt = Runtime(g, environment=Environment(observer=OpenTelemetryObserver(provider)))
+    with pytest.raises(NodeError):
+        rt.run_sync("t", {})
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert set(spans) == {"hive.run", "hive.step", "hive.task boom"}
+    assert spans["hive.task boom"].attributes["error.type"] == "ValueError"
+    assert spans["hive.run"].attributes["error.type"] == "NodeError"
+    assert spans["hive.run"].attributes["hive.run.status"] == "error"
+    for span in spans.values():
+        assert span.status.status_code is StatusCode.ERROR

@@ -134,11 +134,16 @@ def test_bad_input_is_a_typed_error(tmp_path: Path) -> None:
     )
 
 
-def test_the_compiled_graph_draws_real_edges(tmp_path: Path, agent_graph: Any) -> None:
-    path = tmp_path / "x.trace"
-    path.write_text(FAN_OUT.read_text())
-    loaded = load_any_trace(path)
-    html = render_trace_html(loaded, graph=agent_graph)
-    model = model_of(html)
-    assert model["graph_inferred"] is False
-    assert "stroke-dasharray" not in model["svg"]
+def test_the_compiled_graph_draws_real_edges(
+    tmp_path: Path, agent_trace: Any, agent_graph: Any
+) -> None:
+    path = agent_trace(tmp_path / "run.jsonl")
+    drawn = model_of(render_trace_html(path, graph=agent_graph))
+    assert drawn["graph_inferred"] is False
+    assert drawn["svg"].count('class="edge"') == 2  # ask → approve → done
+    assert "stroke-dasharray" not in drawn["svg"]
+    inferred = model_of(render_trace_html(path))
+    assert inferred["graph_inferred"] is True
+    # the resume starts a new attempt at step 2: still one transition per step pair
+    assert inferred["svg"].count('class="edge"') == 2
+    assert "stroke-dasharray" in inferred["svg"]
