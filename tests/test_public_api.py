@@ -20,6 +20,7 @@ PACKAGES = [
     "hive_core.memory",
     "hive_core.models",
     "hive_core.observability",
+    "hive_core.runtime",
     "hive_core.viewer",
 ]
 
