@@ -94,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TraceFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the page could not be written
+        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     ignore = [f.strip() for f in args.ignore.split(",") if f.strip()]
     found = diff_traces(expected, actual, ignore=ignore)
     if found is None:

@@ -139,9 +139,13 @@ def live_routes(
         return JSONResponse(m)
 
     return [
+        # thread ids may contain "/": the JSON route comes first so a path ending
+        # in /model.json is never read as a thread called "…/model.json"
         Route(prefix, index, methods=["GET"]),
-        Route(f"{prefix}/threads/{{thread_id}}", thread, methods=["GET"]),
         Route(
-            f"{prefix}/threads/{{thread_id}}/model.json", model_json, methods=["GET"]
+            f"{prefix}/threads/{{thread_id:path}}/model.json",
+            model_json,
+            methods=["GET"],
         ),
+        Route(f"{prefix}/threads/{{thread_id:path}}", thread, methods=["GET"]),
     ]

@@ -28,7 +28,8 @@ def _asset(name: str) -> str:
 
 def _json_script(data: object) -> str:
     text = json.dumps(data, sort_keys=True, ensure_ascii=False)
-    return text.replace("</", "<\\/")  # never closes the script element early
+    # no "<" at all: neither "</script>" nor "<!--" can end or bend the element
+    return text.replace("<", "\\u003c")
 
 
 def view_model(

@@ -29,6 +29,7 @@ from hive_core import (
     channel,
     reducers,
 )
+from hive_core.events import RunStarted
 from hive_core.observability import PrometheusMetrics, metrics_route
 from hive_core.testing import SequentialIds
 from hive_core.viewer import EventLog, live_routes
@@ -140,6 +141,17 @@ def test_live_model_over_http(served: Served) -> None:
         during = http.get("/ui/threads/live-1/model.json").json()
         assert steps_of(during) == [(0, ["first"], True), (1, ["second"], False)]
         assert http.get("/ui/threads/nope/model.json").status_code == 404
+        assert http.get("/ui/threads/nope").status_code == 404
+        odd = "team/a <b>"
+        served.log.append(
+            odd, RunStarted(run_id="r", attempt_id="a", index=0, thread_id=odd)
+        )
+        listing = http.get("/ui").text
+        assert 'data-thread="team/a &lt;b&gt;"' in listing
+        href = listing.split('data-thread="team/a &lt;b&gt;" href="')[1].split('"')[0]
+        page = http.get(href)
+        assert page.status_code == 200 and "<b>" not in page.text
+        assert http.get(href + "/model.json").json()["title"] == f"thread {odd}"
         assert "hive_runs_active 1.0" in http.get("/metrics").text
         served.gated.gate.set()
         served.run_thread.join(WAIT_S)

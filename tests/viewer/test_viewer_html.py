@@ -27,7 +27,8 @@ def model_of(html: str) -> dict[str, Any]:
         r'<script type="application/json" id="hive-data">(.*?)</script>', html, re.S
     )
     assert m is not None
-    return json.loads(m.group(1).replace("<\\/", "</"))
+    assert "<" not in m.group(1)
+    return json.loads(m.group(1))
 
 
 def test_page_from_a_golden_trace() -> None:
@@ -90,6 +91,12 @@ def test_view_command_writes_a_page(tmp_path: Path) -> None:
     diff = tmp_path / "diff.html"
     assert main(["view", str(FAN_OUT), "--diff", str(FAN_OUT), "-o", str(diff)]) == 0
     assert "traces are equal" in diff.read_text()
+
+
+def test_view_command_into_a_missing_folder(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "no" / "such" / "run.html"
+    assert main(["view", str(FAN_OUT), "-o", str(out)]) == 2
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_view_command_as_a_process(tmp_path: Path) -> None:
