@@ -60,3 +60,27 @@ def test_worker_metrics_match_the_runs_events(
     assert got[("hive_service_queue_wait_seconds_count", ())] == RUNS
     assert got[("hive_runs_active", ())] == 0
     assert ("hive_service_queue_depth", ()) in got
+
+
+def test_the_survivor_counts_the_runs_it_recovers(
+    cluster_factory: Callable[..., Cluster],  # noqa: F811
+) -> None:
+    c = cluster_factory(HIVE_TEST_METRICS="1", HIVE_TEST_HOLD_STEP="1")
+    c.hold.write_text("")
+    c.start("rec-a", "rec-b")
+    threads = ["rec-0", "rec-1", "rec-2"]
+    ids = {t: c.client.submit_sync("counter", t, {"target": 3}) for t in threads}
+    for t in threads:
+        until(lambda t=t: Path(f"{c.hold}.{t}.reached").exists(), f"{t} at step 1")
+    victim = c.client.status_sync(ids["rec-0"]).worker_id
+    assert victim is not None
+    survivor = "rec-b" if victim == "rec-a" else "rec-a"
+    mine = [t for t in threads if c.client.status_sync(ids[t]).worker_id == victim]
+    c.procs[victim].kill()  # SIGKILL: the survivor takes its runs over
+    c.procs[victim].wait()
+    c.hold.unlink()
+    for t in threads:
+        assert c.client.result_sync(ids[t], timeout=WAIT).status == "finished"
+    url = Path(c.ready / f"{survivor}.metrics").read_text()
+    got = scrape(url)
+    assert got[("hive_service_recoveries_total", ())] == len(mine)
