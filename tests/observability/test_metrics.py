@@ -159,3 +159,29 @@ def test_a_failed_task_counts_and_the_run_ends_in_error(make_workload: Any) -> N
     assert value(got, "hive_task_failures_total", node="boom") == 1
     assert value(got, "hive_runs_total", status="error") == 1
     assert value(got, "hive_step_duration_seconds_count") == 1
+
+
+def test_nothing_is_imported_or_called_without_an_observer(
+    make_workload: Any,
+) -> None:
+    """The default run never loads the observability code or its extras."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from hive_core import GraphBuilder, NodeOutput, Runtime, Schema, channel\n"
+        "class S(Schema):\n"
+        "    x = channel(int)\n"
+        "g = GraphBuilder(S, start=['a']).add_node('a', lambda i: NodeOutput())"
+        ".compile()\n"
+        "assert Runtime(g).run_sync('t').status == 'finished'\n"
+        "loaded = [m for m in sys.modules if m.startswith(("
+        "'prometheus_client', 'opentelemetry', 'hive_core.observability', "
+        "'hive_core.viewer', 'starlette'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -169,3 +169,43 @@ def test_a_failed_task_marks_its_task_step_and_run() -> None:
     assert spans["hive.run"].attributes["hive.run.status"] == "error"
     for span in spans.values():
         assert span.status.status_code is StatusCode.ERROR
+
+
+def test_combined_observers_both_see_the_run() -> None:
+    pytest.importorskip("prometheus_client")
+    from prometheus_client import generate_latest
+
+    from hive_core.observability import PrometheusMetrics
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    metrics = PrometheusMetrics()
+    both = combine(metrics, None, OpenTelemetryObserver(provider))
+    assert both is not None and both is not metrics
+    assert combine(None, None) is None
+    client = Scripted(
+        [
+            ChatMessage.assistant(
+                "a0",
+                "",
+                (ToolCall(id="c1", name="add", arguments_json='{"a":1,"b":2}'),),
+            ),
+            "3",
+        ]
+    )
+    rt = Runtime(
+        tool_calling_agent(model="tiny", tools=ToolRegistry([add])),
+        environment=Environment(model=client, observer=both),
+        checkpoint_store=InMemoryCheckpointStore(),
+        ids=SequentialIds(),
+    )
+    assert rt.run_sync("t", "1 + 2?").status == "finished"
+    spans = exporter.get_finished_spans()
+    assert sum(s.name == "chat tiny" for s in spans) == 2
+    assert sum(s.name == "execute_tool add" for s in spans) == 1
+    text = generate_latest(metrics.registry).decode()
+    assert 'hive_model_calls_total{outcome="ok",provider="scripted"} 2.0' in text
+    assert 'hive_tool_calls_total{outcome="ok",tool="add"} 1.0' in text
+    steps = sum(s.name == "hive.step" for s in spans)
+    assert f"hive_step_duration_seconds_count {float(steps)}" in text
