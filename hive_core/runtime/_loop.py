@@ -7,13 +7,12 @@ published as the thread's new committed state. See ``docs/architecture.md``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
-from .._observe import RunInfo, RunObserver
+from .._observe import RunObserver
 from ..errors import (
     CheckpointStoreMissingError,
     NodeError,
@@ -47,6 +46,7 @@ from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
 from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash, payload_json
+from ._observed import observed_loop, observed_save
 from ._plan import plan_tasks
 from ._sink import EventSink
 from ._sink import yield_now as _yield_now
@@ -237,29 +237,9 @@ class Attempt:
 
     async def loop(self, state: ThreadState, resume: Resume | None = None) -> Outcome:
         """Run steps until the frontier empties, max_steps, interrupt or cancel."""
-        observer = self.observer
-        if observer is None:
+        if self.observer is None:
             return await self._loop(state, resume)
-        info = RunInfo(
-            graph_version=self.ctx.graph.graph_version,
-            thread_id=self.thread_id,
-            run_id=self.run_id or str(state.run_id),
-            attempt_id=self.attempt_id,
-        )
-        self.obs_run = observer.run_started(info)
-        status, error = "error", None
-        try:
-            outcome = await self._loop(state, resume)
-            status = outcome.status
-            return outcome
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if self.obs_step is not None:  # a cancel or error inside a step
-                observer.step_ended(self.obs_step, failed=True)
-                self.obs_step = None
-            observer.run_ended(self.obs_run, status, error)
+        return await observed_loop(self, self.observer, state, resume)
 
     async def _loop(self, state: ThreadState, resume: Resume | None) -> Outcome:
         ctx = self.ctx
@@ -322,20 +302,9 @@ class Attempt:
         checkpointer = self.ctx.checkpointer
         assert checkpointer is not None
         policy = self.options.checkpoint_policy
-        observer = self.observer
-        if observer is None:
-            return await checkpointer.after_commit(
-                self.thread_id, policy, new, force=force
-            )
-        started = time.perf_counter()
-        saved = await checkpointer.after_commit(
-            self.thread_id, policy, new, force=force
-        )
-        cp = checkpointer.last_saved
-        if saved is not None and cp is not None:
-            size = sum(len(v) for v in cp.global_data.values())
-            observer.checkpoint_saved(self.obs_run, time.perf_counter() - started, size)
-        return saved
+        if self.observer is not None:
+            return await observed_save(self, self.observer, checkpointer, new, force)
+        return await checkpointer.after_commit(self.thread_id, policy, new, force=force)
 
     def _runner(self, state: ThreadState) -> StepRunner:
         ctx = self.ctx

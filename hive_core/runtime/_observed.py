@@ -1,0 +1,66 @@
+"""The observed variants of an attempt's run and checkpoint save.
+
+Only used when ``Environment.observer`` is set, so the unobserved loop keeps its
+shape and cost (``docs/observability.md``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from .._observe import RunInfo, RunObserver
+
+if TYPE_CHECKING:
+    from ..nodes import Resume
+    from ..run_types import Outcome
+    from ._checkpointing import Checkpointer
+    from ._loop import Attempt
+    from ._state import ThreadState
+
+__all__ = ["observed_loop", "observed_save"]
+
+
+async def observed_loop(
+    attempt: Attempt, observer: RunObserver, state: ThreadState, resume: Resume | None
+) -> Outcome:
+    """``attempt``'s steps inside the observer's run scope; a step left open by a
+    cancel or an error is ended as failed, then the run with its status."""
+    info = RunInfo(
+        graph_version=attempt.ctx.graph.graph_version,
+        thread_id=attempt.thread_id,
+        run_id=attempt.run_id or str(state.run_id),
+        attempt_id=attempt.attempt_id,
+    )
+    attempt.obs_run = observer.run_started(info)
+    status, error = "error", None
+    try:
+        outcome = await attempt._loop(state, resume)
+        status = outcome.status
+        return outcome
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        if attempt.obs_step is not None:
+            observer.step_ended(attempt.obs_step, failed=True)
+            attempt.obs_step = None
+        observer.run_ended(attempt.obs_run, status, error)
+
+
+async def observed_save(
+    attempt: Attempt,
+    observer: RunObserver,
+    checkpointer: Checkpointer,
+    new: ThreadState,
+    force: bool,
+) -> str | None:
+    """Save per the policy, reporting the save's time and channel-data size."""
+    started = time.perf_counter()
+    policy = attempt.options.checkpoint_policy
+    saved = await checkpointer.after_commit(attempt.thread_id, policy, new, force=force)
+    cp = checkpointer.last_saved
+    if saved is not None and cp is not None:
+        size = sum(len(v) for v in cp.global_data.values())
+        observer.checkpoint_saved(attempt.obs_run, time.perf_counter() - started, size)
+    return saved
