@@ -154,3 +154,17 @@ def test_the_compiled_graph_draws_real_edges(
     # the resume starts a new attempt at step 2: still one transition per step pair
     assert inferred["svg"].count('class="edge"') == 2
     assert "stroke-dasharray" in inferred["svg"]
+
+
+@pytest.mark.parametrize(
+    "golden",
+    sorted((Path(__file__).parents[1]).rglob("__snapshots__/**/*.trace")),
+    ids=lambda p: p.stem[:60],
+)
+def test_every_golden_trace_renders(golden: Path) -> None:
+    model = model_of(render_trace_html(golden))
+    text = golden.read_text()
+    assert len(model["steps"]) == text.count("| step_started")
+    assert len(model["lines"]) == len(load_any_trace(golden).lines)
+    ran = {t["node"] for s in model["steps"] for t in s["tasks"]}
+    assert ran <= set(model["nodes"])
