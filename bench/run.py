@@ -418,6 +418,7 @@ def peak_memory_group(settings: Settings) -> list[Row]:
 MODULE_GROUPS = {
     "memory": "bench.memory",
     "checkpoint": "bench.checkpoint",
+    "value_checks": "bench.value_checks",
     "postgres": "bench.postgres",
     "service": "bench.service",
     "observability": "bench.observability",

@@ -32,6 +32,7 @@ from .errors import (
     InvalidRunOptionsError,
     NoCheckpointToResumeError,
     NodeError,
+    NodeOutputError,
     NoInterruptToResumeError,
     Problem,
     ReducerError,
@@ -47,6 +48,7 @@ from .errors import (
     UnknownChannelError,
     UnknownNodeError,
     UpdatePolicyViolationError,
+    WritesArgumentError,
 )
 from .graph import (
     CompiledGraph,
@@ -188,6 +190,7 @@ __all__ = [
     "NoCheckpointToResumeError",
     "NoInterruptToResumeError",
     "NodeError",
+    "NodeOutputError",
     "Problem",
     "ReducerError",
     "ResumeError",
@@ -202,4 +205,5 @@ __all__ = [
     "UnknownChannelError",
     "UnknownNodeError",
     "UpdatePolicyViolationError",
+    "WritesArgumentError",
 ]

@@ -51,7 +51,7 @@ and survives a pickle round-trip so executors and loggers can ship it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import msgspec
 
@@ -79,6 +79,7 @@ __all__ = [
     "NoCheckpointToResumeError",
     "NoInterruptToResumeError",
     "NodeError",
+    "NodeOutputError",
     "Problem",
     "ReducerError",
     "ResumeError",
@@ -93,6 +94,7 @@ __all__ = [
     "UnknownChannelError",
     "UnknownNodeError",
     "UpdatePolicyViolationError",
+    "WritesArgumentError",
 ]
 # The run service's errors (below) are exported from ``hive_core.service``, which
 # is an optional extra, not from ``hive_core``.
@@ -785,4 +787,104 @@ class RunWaitTimeoutError(ServiceError, TimeoutError):
         super().__init__(
             f"run `{run_id}` did not end within {timeout} s (status `{status}`)\n\n"
             "Fix: wait longer, or check the workers (client.workers())"
+        )
+
+
+# ------------------------------------------------------------- raised in a node
+
+_IN_NODE: dict[type[HiveError], type[NodeError]] = {}
+
+
+def _restore_in_node(
+    cls: type[HiveError], args: tuple[Any, ...], state: dict[str, Any]
+) -> Any:
+    return _restore(_in_node_class(cls), args, state)
+
+
+def _in_node_class(cls: type[HiveError]) -> type[NodeError]:
+    """``cls`` and ``NodeError`` in one class (built once per class), so a
+    ``HiveError`` from inside a node is caught by either ``except``."""
+    found = _IN_NODE.get(cls)
+    if found is None:
+
+        def __reduce__(self: HiveError) -> tuple[Any, ...]:
+            return (_restore_in_node, (cls, self.args, dict(self.__dict__)))
+
+        try:
+            made = type(
+                cls.__name__,
+                (cls, NodeError),
+                {
+                    "__module__": cls.__module__,
+                    "__qualname__": cls.__qualname__,
+                    "__doc__": cls.__doc__,
+                    "__reduce__": __reduce__,
+                    "code": cls.code,
+                },
+            )
+        except TypeError:  # pragma: no cover - a layout Python cannot combine
+            made = NodeError
+        found = _IN_NODE[cls] = cast("type[NodeError]", made)
+    return found
+
+
+def node_error(
+    err: BaseException, node_id: str, *, step: int, task_id: str, attempts: int
+) -> NodeError:
+    """The ``NodeError`` for a node that raised ``err`` (raise it ``from err``).
+
+    A ``HiveError`` raised by Hive's own API inside the node (reading an unknown
+    channel, a malformed ``NodeOutput``) keeps its class: the result is an
+    instance of both ``type(err)`` and ``NodeError``, with the original's
+    attributes and the node, task and step added (``docs/errors.md``).
+    """
+    cause = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    if not isinstance(err, HiveError) or isinstance(err, NodeError):
+        return NodeError(
+            node_id, step=step, task_id=task_id, attempts=attempts, cause=cause
+        )
+    cls = _in_node_class(type(err))
+    wrapped = NodeError(
+        node_id, step=step, task_id=task_id, attempts=attempts, cause=cause
+    )
+    if cls is NodeError:  # pragma: no cover - see _in_node_class
+        return wrapped
+    out = cls.__new__(cls)
+    Exception.__init__(out, *wrapped.args)
+    out.__dict__.update(err.__dict__)
+    out.__dict__.update(wrapped.__dict__)
+    if getattr(out, "node", None) is None:
+        out.__dict__["node"] = node_id
+    return out
+
+
+class NodeOutputError(RunError, TypeError):
+    """A ``NodeOutput`` was built with a field of the wrong shape (a single
+    ``Write`` where a list of them goes, a str as ``next``), so the commit could
+    not read it. Raised at construction; inside a node it also is a ``NodeError``."""
+
+    code = "node-output-invalid"
+
+    def __init__(self, field: str, *, expected: str, actual: str, fix: str) -> None:
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"NodeOutput({field}=...) expects {expected}, got {actual}\n\nFix: {fix}"
+        )
+
+
+class WritesArgumentError(RunError, TypeError):
+    """``apply_external_writes`` or ``fork(..., writes=...)`` was given something
+    other than a list of ``Write`` (a single ``Write``, a dict); nothing changed."""
+
+    code = "writes-invalid"
+
+    def __init__(self, operation: str, *, expected: str, actual: str) -> None:
+        self.operation = operation
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{operation} expects {expected}, got {actual}\n\n"
+            f"Fix: pass a list, e.g. {operation}(..., [Write(Schema.channel, value)])"
         )

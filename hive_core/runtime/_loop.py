@@ -15,10 +15,11 @@ import msgspec
 from .._observe import RunObserver
 from ..errors import (
     CheckpointStoreMissingError,
-    NodeError,
     TaskLocalWriteNotAllowedError,
     UnknownChannelError,
     UpdatePolicyViolationError,
+    WritesArgumentError,
+    node_error,
 )
 from ..events import (
     CheckpointLoaded,
@@ -39,14 +40,14 @@ from ..events import (
 )
 from ..graph._compiled import CompiledGraph
 from ..nodes import NodeOutput, Resume
-from ..run_types import Outcome, RunOptions, Status, StepReport
+from ..run_types import CheckpointPolicy, Outcome, RunOptions, Status, StepReport
 from ..state._channels import Scope, Write
 from ..state._store import GlobalStore
 from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
 from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash, payload_json
-from ._observed import observed_loop, observed_save
+from ._observed import observed_loop, save_step
 from ._plan import plan_tasks
 from ._sink import EventSink
 from ._sink import yield_now as _yield_now
@@ -60,6 +61,23 @@ _YIELD_EVERY = 16
 INPUT_WRITER = "<input>"
 EXTERNAL_WRITER = "<external writes>"
 """How input and external writes are named as the culprit of a rejected write."""
+
+
+def check_writes_argument(writes: object, operation: str = "writes") -> None:
+    """Raise ``WritesArgumentError`` unless ``writes`` is a list (or tuple) of
+    ``Write``: checked before anything runs, so nothing changes."""
+    if type(writes) is not list and type(writes) is not tuple:
+        single = isinstance(writes, Write)
+        raise WritesArgumentError(
+            operation,
+            expected="a list of Write",
+            actual="a single Write" if single else type(writes).__name__,
+        )
+    for i, w in enumerate(writes):
+        if not isinstance(w, Write):
+            raise WritesArgumentError(
+                f"{operation}[{i}]", expected="a Write", actual=type(w).__name__
+            )
 
 
 def apply_input_writes(
@@ -137,6 +155,21 @@ class CancelGuard:
         return True
 
 
+_WITH_STORE = CheckpointPolicy.every(1)
+_WITHOUT_STORE = CheckpointPolicy.on_interrupt()
+
+
+def policy_for(options: RunOptions, has_store: bool) -> CheckpointPolicy:
+    """``options.checkpoint_policy``, or when it is ``None`` the default: every
+    step with a checkpoint store (the history users expect: every step can be
+    read back and forked), only at interrupts without one
+    (``docs/persistence.md``)."""
+    policy = options.checkpoint_policy
+    if policy is not None:
+        return policy
+    return _WITH_STORE if has_store else _WITHOUT_STORE
+
+
 class Attempt:
     """One call (run, resume, …) on one thread, from ``run_started`` to its end."""
 
@@ -152,6 +185,8 @@ class Attempt:
         self.ctx = ctx
         self.thread_id = thread_id
         self.options = options
+        self.policy = policy_for(options, ctx.checkpointer is not None)
+        """The checkpoint policy in force: the options', else the runtime's default."""
         self.sink = sink
         self.attempt_id = attempt_id
         self.cancel_requested = False
@@ -200,7 +235,7 @@ class Attempt:
             await self.emit(CheckpointLoaded, checkpoint_id=self.loaded_checkpoint_id)
         graph = self.ctx.graph
         self.projection = self.options.validate(graph.schema, graph.ir.output)
-        if self.ctx.checkpointer is None and self.options.checkpoint_policy.needs_store:
+        if self.ctx.checkpointer is None and self.policy.needs_store:
             raise CheckpointStoreMissingError("A checkpoint policy")
 
     # ------------------------------------------------------------------ output
@@ -273,7 +308,9 @@ class Attempt:
             new, result = self._next_state(state, tasks, results)
             saved = None
             if ctx.checkpointer is not None:
-                saved = await self._checkpoint(new, resume is not None)
+                # the first resumed step always saves: its checkpoint records that
+                # the interrupt was answered, so it cannot be answered twice
+                saved = await save_step(self, new, force=resume is not None)
                 if saved is not None:
                     new = new.replace(latest_checkpoint_id=saved)
             ctx.publish(self.thread_id, new)
@@ -294,17 +331,6 @@ class Attempt:
             if sink is not None or steps_run % _YIELD_EVERY == 0:
                 with self.guard():
                     await _yield_now()
-
-    async def _checkpoint(self, new: ThreadState, force: bool) -> str | None:
-        """Save per the policy; the first resumed step always saves (``force``): its
-        checkpoint records that the interrupt was answered, so it cannot be
-        answered twice."""
-        checkpointer = self.ctx.checkpointer
-        assert checkpointer is not None
-        policy = self.options.checkpoint_policy
-        if self.observer is not None:
-            return await observed_save(self, self.observer, checkpointer, new, force)
-        return await checkpointer.after_commit(self.thread_id, policy, new, force=force)
 
     def _runner(self, state: ThreadState) -> StepRunner:
         ctx = self.ctx
@@ -562,13 +588,7 @@ def _outputs_or_raise(
     for t, r in zip(tasks, results, strict=True):
         if isinstance(r, Failure):
             err = r.error
-            raise NodeError(
-                t.node,
-                step=step,
-                task_id=t.id,
-                attempts=r.attempts,
-                cause=f"{type(err).__name__}: {err}"
-                if str(err)
-                else type(err).__name__,
+            raise node_error(
+                err, t.node, step=step, task_id=t.id, attempts=r.attempts
             ) from err
     return results  # type: ignore[return-value]

@@ -1,7 +1,8 @@
-"""The observed variants of an attempt's run and checkpoint save.
+"""An attempt's run under an observer, and the checkpoint save of a step.
 
-Only used when ``Environment.observer`` is set, so the unobserved loop keeps its
-shape and cost (``docs/observability.md``).
+``observed_loop`` is only used when ``Environment.observer`` is set, and
+``save_step`` times a save only then, so the unobserved loop keeps its shape and
+cost (``docs/observability.md``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from .._observe import RunInfo, RunObserver
 if TYPE_CHECKING:
     from ..nodes import Resume
     from ..run_types import Outcome
-    from ._checkpointing import Checkpointer
     from ._loop import Attempt
     from ._state import ThreadState
 
-__all__ = ["observed_loop", "observed_save"]
+__all__ = ["observed_loop", "save_step"]
 
 
 async def observed_loop(
@@ -48,17 +48,20 @@ async def observed_loop(
         observer.run_ended(attempt.obs_run, status, error)
 
 
-async def observed_save(
-    attempt: Attempt,
-    observer: RunObserver,
-    checkpointer: Checkpointer,
-    new: ThreadState,
-    force: bool,
-) -> str | None:
-    """Save per the policy, reporting the save's time and channel-data size."""
+async def save_step(attempt: Attempt, new: ThreadState, *, force: bool) -> str | None:
+    """Save a committed step per the attempt's policy (always with ``force``);
+    observed, the save's time and channel-data size are reported."""
+    checkpointer = attempt.ctx.checkpointer
+    assert checkpointer is not None
+    observer = attempt.observer
+    if observer is None:
+        return await checkpointer.after_commit(
+            attempt.thread_id, attempt.policy, new, force=force
+        )
     started = time.perf_counter()
-    policy = attempt.options.checkpoint_policy
-    saved = await checkpointer.after_commit(attempt.thread_id, policy, new, force=force)
+    saved = await checkpointer.after_commit(
+        attempt.thread_id, attempt.policy, new, force=force
+    )
     cp = checkpointer.last_saved
     if saved is not None and cp is not None:
         size = sum(len(v) for v in cp.global_data.values())
