@@ -422,6 +422,7 @@ MODULE_GROUPS = {
     "postgres": "bench.postgres",
     "sqlite_async": "bench.sqlite_async",
     "service": "bench.service",
+    "observability": "bench.observability",
 }
 """Groups that live in their own module exposing ``run(quick: bool) -> list[dict]``."""
 

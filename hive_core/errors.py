@@ -902,6 +902,8 @@ class WritesArgumentError(RunError, TypeError):
             f"{operation} expects {expected}, got {actual}\n\n"
             f"Fix: pass a list, e.g. {operation}(..., [Write(Schema.channel, value)])"
         )
+
+
 # ------------------------------------------------- editing a paused thread (issue 15)
 
 
@@ -966,23 +968,3 @@ __all__ += ["InterruptRepeatedError"]
 
 
 # ------------------------------------------------------------------- a node's next
-
-
-class InvalidNextError(RunError, TypeError):
-    """A node returned a ``next`` that is not ``GRAPH_EDGES``, ``END`` or a list of
-    node ids (for example ``next=[Spawn(...)]``); the routers' twin is
-    ``RouterError``."""
-
-    code = "invalid-next"
-
-    def __init__(self, node_id: str, *, step: int, cause: str) -> None:
-        self.node_id = node_id
-        self.step = step
-        super().__init__(
-            _with_context(f"Node `{node_id}` {cause}", _where(step))
-            + "\n\nFix: next=[...] names node ids (str); spawn tasks with "
-            "NodeOutput(spawn=[Spawn(node, local)]) (hive_dsl: SpawnEach)"
-        )
-
-
-__all__ += ["InvalidNextError"]

@@ -56,6 +56,7 @@ from hive_core import (
 )
 from hive_core.events import SubgraphEvent, trace_to_builtins
 from hive_core.ids import interrupt_id
+from hive_core.persistence import UNFENCED, Unfenced
 from hive_core.state import SchemaSpec
 
 from ._effects import Effect, Effects, GoTo, Interrupt
@@ -229,8 +230,15 @@ class _ChildStore:
             return parent
         return self._work
 
-    async def save(self, checkpoint: Checkpoint) -> None:
-        await self._for(checkpoint.thread_id).save(checkpoint)
+    async def save(
+        self,
+        checkpoint: Checkpoint,
+        *,
+        expected_latest: str | Unfenced | None = UNFENCED,
+    ) -> None:
+        await self._for(checkpoint.thread_id).save(
+            checkpoint, expected_latest=expected_latest
+        )
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         return await self._for(thread_id).load_latest(thread_id)

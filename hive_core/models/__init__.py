@@ -11,6 +11,12 @@ request, so importing this package never needs it.
 
 from __future__ import annotations
 
+from ._breaker import (
+    BreakerState,
+    BreakerStateChanged,
+    CircuitBreaker,
+    CircuitOpenError,
+)
 from ._cassette import Cassette, CassetteData, ReplayedToolError, first_difference
 from ._chat import (
     REMOVE_ALL_ID,
@@ -57,6 +63,7 @@ from ._errors import (
     ToolRegistryMissingError,
     UnknownToolError,
 )
+from ._fallback import FallbackClient, ModelProvidersExhaustedError
 from ._langchain import LangChainModelClient, LangChainTools
 from ._loop import (
     Emit,
@@ -112,6 +119,11 @@ __all__ = [
     "ScriptedModelClient",
     "ScriptedReply",
     "resolve_client",
+    # provider health: breakers and fallback
+    "BreakerState",
+    "BreakerStateChanged",
+    "CircuitBreaker",
+    "FallbackClient",
     # the OpenAI-compatible HTTP adapter
     "Limits",
     "OpenAICompatClient",
@@ -164,6 +176,7 @@ __all__ = [
     "CassetteExhaustedError",
     "CassetteFormatError",
     "CassetteMismatchError",
+    "CircuitOpenError",
     "CommandError",
     "CommandInvalidError",
     "CommandNotFoundError",
@@ -176,6 +189,7 @@ __all__ = [
     "ModelError",
     "ModelHTTPError",
     "ModelLimitError",
+    "ModelProvidersExhaustedError",
     "ModelResponseInvalidError",
     "ModelResponseTooLargeError",
     "ModelRetryBudgetExceededError",

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 import attrs
 import msgspec
 
+from .._observe import current_task
 from ..errors import InvalidRunOptionsError
 from ..events import (
     ModelInvocationFinished,
@@ -107,6 +108,32 @@ async def call_model(
     final chunk, a second final, or no final at all raise
     ``ModelStreamInvalidError``. The finished event is emitted even on failure.
     """
+    observed = current_task.get()
+    if observed is None or getattr(client, "observes_itself", False):
+        return await _call_model(request, client, mode, emit)
+    obs = observed.observer
+    call = obs.model_call_started(observed.scope, provider_name(client), request)
+    try:
+        response = await _call_model(request, client, mode, emit)
+    except BaseException as exc:
+        obs.model_call_ended(call, None, exc)
+        raise
+    obs.model_call_ended(call, response, None)
+    return response
+
+
+def provider_name(client: object) -> str:
+    """A client's ``provider`` attribute, else its class name (a bounded label)."""
+    name = getattr(client, "provider", None)
+    return name if isinstance(name, str) and name else type(client).__name__
+
+
+async def _call_model(
+    request: ChatRequest,
+    client: ModelClient,
+    mode: ModelCallMode,
+    emit: Emit | None,
+) -> ChatResponse:
     out = emit if emit is not None else _no_emit
     out(ModelInvocationStarted(request.model))
     try:
@@ -165,18 +192,30 @@ async def invoke_tool(
     message (``docs/agents.md#tool-errors-the-model-can-see``).
     """
     out = emit if emit is not None else _no_emit
+    observed = current_task.get()
+    scope = (
+        None
+        if observed is None
+        else observed.observer.tool_call_started(observed.scope, call)
+    )
     out(ToolInvocationStarted(call.name))
     try:
         result = await tools.invoke(call)
     except Exception as exc:
         out(ToolInvocationFinished(call.name, False))
+        if observed is not None:
+            observed.observer.tool_call_ended(scope, None, exc)
         if on_error == "raise":
             raise
         return ChatMessage.tool(call, tool_error_text(on_error, call, exc))
-    except BaseException:
+    except BaseException as exc:
         out(ToolInvocationFinished(call.name, False))
+        if observed is not None:
+            observed.observer.tool_call_ended(scope, None, exc)
         raise
     out(ToolInvocationFinished(call.name, True))
+    if observed is not None:
+        observed.observer.tool_call_ended(scope, result.content, None)
     return ChatMessage.tool(call, result.content)
 
 

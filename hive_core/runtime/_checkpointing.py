@@ -25,6 +25,8 @@ class Checkpointer:
     ) -> None:
         self.codec = CheckpointCodec(graph, initial)
         self.store = store
+        self.last_saved: Checkpoint | None = None
+        """The checkpoint ``save`` wrote last (observers read its size)."""
         self.inline = bool(getattr(store, "inline", False))
         """The store never waits on a real future: runs may skip the event loop."""
 
@@ -47,6 +49,7 @@ class Checkpointer:
         nothing is written (``docs/persistence.md``, "Fenced writes")."""
         cp = self.codec.encode(thread_id, state)
         await self.store.save(cp, expected_latest=state.latest_checkpoint_id)
+        self.last_saved = cp
         return cp.id
 
     async def load_latest(self, thread_id: str) -> ThreadState | None:

@@ -16,7 +16,6 @@ import msgspec
 
 from ..errors import (
     ChannelTypeMismatchError,
-    InvalidNextError,
     ReducerError,
     RouterError,
     ScopeMismatchError,
@@ -190,7 +189,7 @@ def _route(
     if nxt is _END:
         return ()
     if nxt is not _EDGES:
-        return _next_ids(task, nxt, step)
+        return nxt  # NodeOutput checked it is END, GRAPH_EDGES or node ids
     spec = task.spec
     router = spec.router
     if router is None:
@@ -222,24 +221,6 @@ def _node_ids(task: Task, decision: Sequence[object], step: int) -> Sequence[str
         if type(item) is not str:
             raise RouterError(task.node, step=step, cause=_not_a_node_id(index, item))
     return decision  # type: ignore[return-value]  # every item was checked
-
-
-def _next_ids(task: Task, nxt: object, step: int) -> Sequence[str]:
-    """A node's own ``next``: ``END``, ``GRAPH_EDGES`` or a list of node ids."""
-    if type(nxt) is list or type(nxt) is tuple:
-        for item in nxt:
-            if type(item) is not str:
-                break
-        else:
-            return nxt
-    if isinstance(nxt, list | tuple):
-        index, item = next((i, x) for i, x in enumerate(nxt) if type(x) is not str)
-        cause = _not_a_node_id(index, item)
-    else:
-        cause = (
-            f"returned next={nxt!r}; expected GRAPH_EDGES, END or a list of node ids"
-        )
-    raise InvalidNextError(task.node, step=step, cause=cause)
 
 
 def _not_a_node_id(index: int, item: object) -> str:

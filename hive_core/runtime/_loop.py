@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from .._observe import RunObserver
 from ..errors import (
     CheckpointStoreMissingError,
     TaskLocalWriteNotAllowedError,
@@ -46,6 +47,7 @@ from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
 from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash, payload_json
+from ._observed import observed_loop, save_step
 from ._plan import plan_tasks
 from ._sink import EventSink
 from ._sink import yield_now as _yield_now
@@ -193,6 +195,10 @@ class Attempt:
         self.run_id: str | None = None
         self.loaded_checkpoint_id: str | None = None
         self.on_step: Callable[[StepReport], Awaitable[None]] | None = None
+        self.observer: RunObserver | None = ctx.environment.observer
+        self.obs_run: object = None
+        self.obs_step: object = None
+        """The observer's open run and step scopes (``docs/observability.md``)."""
         self.streams_values = "values" in options.stream_modes
         self.streams_updates = "updates" in options.stream_modes
         """Value-bearing events only for the modes that need them: the default
@@ -266,10 +272,15 @@ class Attempt:
 
     async def loop(self, state: ThreadState, resume: Resume | None = None) -> Outcome:
         """Run steps until the frontier empties, max_steps, interrupt or cancel."""
+        if self.observer is None:
+            return await self._loop(state, resume)
+        return await observed_loop(self, self.observer, state, resume)
+
+    async def _loop(self, state: ThreadState, resume: Resume | None) -> Outcome:
         ctx = self.ctx
         runner = self.runner = self._runner(state)
         sink = self.sink
-        checkpointer = ctx.checkpointer
+        observer = self.observer
         steps_run = 0
         while True:
             stop = self._stop_status(state, steps_run)
@@ -279,6 +290,10 @@ class Attempt:
             tasks = plan_tasks(
                 ctx.graph, state, ctx.initial, ctx.empty_fingerprint, state.run_id.bytes
             )
+            if observer is not None:
+                self.obs_step = runner.obs_step = observer.step_started(
+                    self.obs_run, step, [t.node for t in tasks]
+                )
             if sink is not None and not await self._announce(tasks, step):
                 return await self._end("cancelled", state)
             if ctx.inline or all(t.spec.inline for t in tasks):
@@ -292,18 +307,16 @@ class Attempt:
                 await self._emit_task_ends(tasks, step, results)
             new, result = self._next_state(state, tasks, results)
             saved = None
-            if checkpointer is not None:
+            if ctx.checkpointer is not None:
                 # the first resumed step always saves: its checkpoint records that
                 # the interrupt was answered, so it cannot be answered twice
-                saved = await checkpointer.after_commit(
-                    self.thread_id,
-                    self.policy,
-                    new,
-                    force=resume is not None,
-                )
+                saved = await save_step(self, new, force=resume is not None)
                 if saved is not None:
                     new = new.replace(latest_checkpoint_id=saved)
             ctx.publish(self.thread_id, new)
+            if observer is not None:
+                observer.step_ended(self.obs_step, failed=False)
+                self.obs_step = None
             state = new
             resume = None
             steps_run += 1

@@ -16,9 +16,10 @@ from hive_core import (
     ChannelTypeMismatchError,
     GraphBuilder,
     InputContext,
-    InvalidNextError,
+    NodeError,
     NodeInput,
     NodeOutput,
+    NodeOutputError,
     RouterError,
     RunOptions,
     Schema,
@@ -516,11 +517,12 @@ class TestRouting:
             .compile()
         )
         rt = make_runtime(g)
-        with pytest.raises(InvalidNextError) as info:
+        with pytest.raises(NodeOutputError) as info:
             rt.run_sync("t")
         err = info.value
-        assert (err.node_id, err.step, err.code) == ("A", 0, "invalid-next")
-        assert "Fix: next=[...] names node ids" in str(err)
+        assert isinstance(err, NodeError)
+        assert (err.node_id, err.step, err.code) == ("A", 0, "node-output-invalid")
+        assert "NodeOutput(next" in str(err)
         assert rt.get_latest_store("t") is None  # the failed step committed nothing
 
     def test_router_raising(self, make_runtime: Any) -> None:
