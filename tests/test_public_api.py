@@ -19,7 +19,9 @@ PACKAGES = [
     "hive_dsl",
     "hive_core.memory",
     "hive_core.models",
+    "hive_core.observability",
     "hive_core.runtime",
+    "hive_core.viewer",
 ]
 
 
