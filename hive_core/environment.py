@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import attrs
 
 if TYPE_CHECKING:  # the service packages stay unimported until a node uses them
-    from .memory import MemoryStore
-    from .models import ModelClient, ModelRouter, ToolProvider
+    # their protocol modules, which import nothing that imports this one
+    from .memory._protocol import MemoryStore
+    from .models._protocols import ModelClient, ModelRouter, ToolProvider
 
 __all__ = ["Clock", "Environment", "SystemClock"]
 
