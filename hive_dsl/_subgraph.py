@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
-from typing import final
+from typing import Protocol, final
 
 import attrs
 
@@ -41,7 +41,16 @@ from hive_core import (
 
 from ._effects import Effect, Effects
 from ._errors import SubgraphIncompleteError, SubgraphInterruptedError
-from ._workflow import Workflow
+
+
+class _Child(Protocol):
+    """A child that compiles when the parent does (``Workflow`` is the one). A
+    protocol, so the subgraph does not import the workflow that compiles it."""
+
+    @property
+    def name(self) -> str: ...
+    def compile(self) -> CompiledGraph: ...
+
 
 __all__ = ["Subgraph"]
 
@@ -90,7 +99,7 @@ class Subgraph:
 
     def __init__(
         self,
-        child: Workflow | CompiledGraph,
+        child: _Child | CompiledGraph,
         *,
         input: InputMapping | None = None,
         output: OutputMapping | None = None,
@@ -102,7 +111,7 @@ class Subgraph:
         self.output = output
         self.options = options if options is not None else RunOptions()
         self.__name__ = name or (
-            child.name if isinstance(child, Workflow) else "subgraph"
+            "subgraph" if isinstance(child, CompiledGraph) else child.name
         )
         self._graph: CompiledGraph | None = (
             child if isinstance(child, CompiledGraph) else None
