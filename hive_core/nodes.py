@@ -31,6 +31,7 @@ __all__ = [
     "Resume",
     "RouterFn",
     "Spawn",
+    "is_async_callable",
 ]
 
 

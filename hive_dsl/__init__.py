@@ -18,6 +18,8 @@ outcome = Runtime(wf.compile()).run_sync("t1", {Greeting.name: "Ada"})
 
 from __future__ import annotations
 
+from hive_core._exports import public
+
 from ._agents import (
     AgentState,
     AllowList,
@@ -96,3 +98,5 @@ __all__ = [
     "SubgraphIncompleteError",
     "SubgraphInterruptedError",
 ]
+
+public(__name__, __all__, globals())

@@ -13,6 +13,7 @@ machines with the same scores; it loads psycopg on first access, so it is reache
 
 from __future__ import annotations
 
+from .._exports import public
 from ._errors import (
     EmbeddingError,
     InvalidMemoryArgumentError,
@@ -50,6 +51,8 @@ __all__ = [
     "MemoryStoreClosedError",
     "MemoryStoreError",
 ]
+
+public(__name__, __all__, globals())
 
 
 def __getattr__(name: str) -> object:

@@ -11,6 +11,7 @@ request, so importing this package never needs it.
 
 from __future__ import annotations
 
+from .._exports import public
 from ._cassette import Cassette, CassetteData, ReplayedToolError, first_difference
 from ._chat import (
     REMOVE_ALL_ID,
@@ -179,6 +180,8 @@ __all__ = [
     "LangChainError",
     "MessageFormatError",
 ]
+
+public(__name__, __all__, globals())
 
 
 def __dir__() -> list[str]:
