@@ -14,7 +14,7 @@ if outcome.is_interrupted:  # payload: ToolApprovalRequired(calls=(...))
 print(outcome.get(AgentState.final_answer))
 ```
 
-The graph (the original's HiveAgents graph):
+The graph (docs/agents.md, "The prebuilt tool-calling agent"):
 
 * ``pre_model`` compacts ``messages`` into ``llm_input_messages`` (never changing
   ``messages``);

@@ -38,7 +38,7 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CompilationError(HiveError, ValueError):
-    """Raised by ``GraphBuilder.compile`` with every problem found, in spec order.
+    """Raised by ``GraphBuilder.compile`` with every problem found, in a fixed order.
 
     Fix all listed problems; each has a ``code`` documented in ``docs/errors.md``.
     """

@@ -1,7 +1,7 @@
 """Building graphs: ``GraphBuilder`` collects definitions, ``compile()`` checks them.
 
 The builder records everything as given (duplicates included) so that compile can
-report every problem at once, in the order the spec lists them.
+report every problem at once, in a fixed order (docs/concepts/graphs.md).
 """
 
 from __future__ import annotations
@@ -95,6 +95,6 @@ class GraphBuilder:
         """Validate everything and return an immutable ``CompiledGraph``.
 
         Raises:
-            CompilationError: with every problem found, in spec order.
+            CompilationError: with every problem found, in a fixed order.
         """
         return compile_graph(self, graph_version_override=graph_version_override)

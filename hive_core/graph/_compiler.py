@@ -1,6 +1,6 @@
 """Compile a ``GraphBuilder`` into a ``CompiledGraph``, reporting every problem.
 
-Problems are collected in the spec's validation order (schema registry, structure,
+Problems are collected in a fixed validation order (schema registry, structure,
 edges, routers, joins, output projection, static cycles) and raised together in one
 ``CompilationError``, so a user fixes a broken graph in one pass.
 """

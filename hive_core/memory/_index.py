@@ -1,6 +1,6 @@
 """The BM25 inverted index and its exact top-k search.
 
-Scores follow ``semantics.md`` §15 exactly; the speed comes from *which* documents get
+Scores follow docs/memory.md ("BM25, exactly") exactly; the speed comes from *which* documents get
 scored, never from approximating a score.
 
 Layout (per namespace index):
@@ -36,9 +36,9 @@ from ._protocol import Namespace
 __all__ = ["B", "K1", "InvertedIndex", "gc_paused", "search"]
 
 K1 = 1.2
-"""Term-frequency saturation (spec value)."""
+"""Term-frequency saturation (docs/memory.md)."""
 B = 0.75
-"""Length normalisation (spec value)."""
+"""Length normalisation (docs/memory.md)."""
 
 _K1P1 = K1 + 1.0
 _ONE_MINUS_B = 1.0 - B

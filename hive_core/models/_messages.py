@@ -152,8 +152,8 @@ def coerce_message(item: object, index: int | None = None) -> tuple[ChatMessage,
 def coerce_update(update: object) -> tuple[list[ChatMessage], frozenset[int]]:
     """The update as messages, and the positions of those written without an id.
 
-    A list is a list of items; a tuple of ``ChatMessage`` too (what the original
-    API wrote); anything else is one item (``"hi"``, ``("user", "hi")``, ...).
+    A list is a list of items; a tuple of ``ChatMessage`` too (as
+    ``MessagesUpdate`` allows); anything else is one item (``"hi"``, ``("user", "hi")``, ...).
     """
     if isinstance(update, list) or (
         isinstance(update, tuple) and all(isinstance(m, ChatMessage) for m in update)
@@ -309,8 +309,8 @@ def message_id(
       "user" ‖ u32BE(index))``; user messages come from run input, so no task;
     * assistant and system: the same with ``task_id`` UTF-8 ‖ 0x00 before the role.
 
-    ``index`` tells apart several messages of one role from one task (the original
-    always uses 0; the tool loop numbers its assistant messages 0, 1, ...).
+    ``index`` tells apart several messages of one role from one task (a single
+    message uses 0; the tool loop numbers its assistant messages 0, 1, ...).
     """
     h = hashlib.sha256(b"HMSG1")
     h.update(_run_bytes(run_id))

@@ -22,7 +22,8 @@ __all__ = ["EventSink"]
 
 @final
 class EventSink:
-    """Single-producer, single-consumer event queue with the spec's drop rules."""
+    """Single-producer, single-consumer event queue with fixed drop and coalesce rules
+    (docs/concepts/determinism.md, "Stream events")."""
 
     __slots__ = (
         "_buf",

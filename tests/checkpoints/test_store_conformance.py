@@ -1,4 +1,4 @@
-"""The checkpoint store contract (semantics §8), run against every store.
+"""The checkpoint store contract (docs/persistence.md), run against every store.
 
 Each test takes ``backend`` (see ``store_support.py``): the in-memory store, the
 SQLite store on a file, the SQLite store on ``":memory:"`` and the PostgreSQL store

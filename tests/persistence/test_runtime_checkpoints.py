@@ -1,4 +1,4 @@
-"""Checkpoint policies, cold restore, resume, fork and external writes (§7-10, §12)."""
+"""Checkpoint policies, cold restore, resume, fork and external writes (docs/concepts/checkpoints.md)."""
 
 from __future__ import annotations
 

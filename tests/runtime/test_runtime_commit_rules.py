@@ -370,7 +370,8 @@ class TestCommit:
         assert got.outcome.output["flash"] == ""
         assert rt.get_latest_store("t").get(S.flash) == ""
         applied = {e.channel: e.payload_hash for e in got.of_kind("write_applied")}
-        # decisions.md 11: the hash is of the reduced value, before the reset
+        # the hash is of the reduced value, before the reset
+        # (docs/concepts/schema-and-channels.md, "Persistence")
         assert applied["flash"] == hashlib.sha256(canonical_json("hot")).hexdigest()
         assert applied["flash"] == hashlib.sha256(b'"hot"').hexdigest()
 
