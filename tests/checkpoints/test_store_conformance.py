@@ -19,13 +19,6 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from store_support import (
-    BACKENDS,
-    Backend,
-    SyncStore,
-    drive,
-    make_checkpoint,
-)
 
 from hive_core.errors import CheckpointEncodeError
 from hive_core.persistence import SQLiteCheckpointStore, StoreClosedError
@@ -36,6 +29,14 @@ from hive_core.persistence._format import (
     FrontierEntry,
     encode_checkpoint,
     summarize,
+)
+
+from .store_support import (
+    BACKENDS,
+    Backend,
+    SyncStore,
+    drive,
+    make_checkpoint,
 )
 
 

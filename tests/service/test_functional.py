@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import start_service
-from service_graphs import counter
 
 from hive_core import CheckpointPolicy, RunOptions, Runtime
 from hive_core.events import Event, trace_to_builtins
@@ -29,6 +27,9 @@ from hive_core.service import (
     UnknownGraphError,
 )
 from hive_core.testing import SequentialIds, Trace
+
+from .conftest import start_service
+from .service_graphs import counter
 
 WAIT = 60.0
 

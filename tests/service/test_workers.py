@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Database, spawn_worker
 
 from hive_core.service import ServiceClient, ServiceConfig
+
+from .conftest import Database, spawn_worker
 
 LEASE_S = 2.0
 WAIT = 90.0
