@@ -53,8 +53,9 @@ MessageLike: TypeAlias = (
 LangChain's ``type``), ``content`` and optional ``id``, ``name``, ``tool_calls``,
 ``tool_call_id``; or a LangChain ``BaseMessage``. See docs/agents.md."""
 
-MessagesUpdate: TypeAlias = "list[MessageLike] | tuple[ChatMessage, ...] | MessageLike"
-"""What a ``messages_reducer`` channel accepts: a list of items, or one item."""
+MessagesUpdate: TypeAlias = "Sequence[MessageLike] | MessageLike"
+"""What a ``messages_reducer`` channel accepts: a list (or a tuple of
+``ChatMessage``) of items, or one item."""
 
 _DICT_KEYS = frozenset(
     {"role", "type", "content", "id", "name", "tool_calls", "tool_call_id"}
