@@ -90,7 +90,7 @@ class TestInputWrites:
                 {"channel_id": "item"},
             ),
             (
-                [Write(S.n, "three")],
+                [Write(S.n, "three")],  # type: ignore[misc]
                 ChannelTypeMismatchError,
                 {"channel_id": "n", "expected": "int", "actual": "str"},
             ),
@@ -511,7 +511,7 @@ class TestRouting:
 
     @pytest.mark.parametrize("source", ["next", "router", "spawn"])
     def test_unknown_node(self, source: str, make_runtime: Any) -> None:
-        more: dict[str, Any] = {
+        more: dict[str, Any] = {  # type: ignore[assignment]
             "next": {"next": ["Nope"]},
             "router": {},
             "spawn": {"spawn": [Spawn("Nope")]},
