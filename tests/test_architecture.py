@@ -129,9 +129,12 @@ class TestTheCycleCheck:
 
     def test_it_sees_type_checking_and_function_level_imports(self) -> None:
         # environment names the model protocols for type checking only, and the
-        # graph builder imports the compiler inside `compile()`
+        # messages reducer imports the LangChain conversions inside a function
         assert "hive_core.models._protocols" in imported("hive_core.environment")
-        assert "hive_core.graph._compiler" in imported("hive_core.graph._builder")
+        messages = "hive_core.models._messages"
+        assert "hive_core.models._langchain_messages" in imported(messages)
+        lazy = "hive_core.models._langchain_messages"
+        assert lazy not in imported(messages, nested=False)
 
 
 # ------------------------------------------------------------------------ layers
@@ -231,7 +234,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "hive_dsl",
         ("hive_dsl",),
-        ("hive_core", "foundation", "models", "persistence", "testing"),
+        ("hive_core", "foundation", "nodes", "models", "persistence", "testing"),
     ),
 )
 ALLOWED = {layer: set(allowed) for layer, _, allowed in LAYERS}
