@@ -418,6 +418,7 @@ def peak_memory_group(settings: Settings) -> list[Row]:
 MODULE_GROUPS = {
     "memory": "bench.memory",
     "checkpoint": "bench.checkpoint",
+    "value_checks": "bench.value_checks",
     "postgres": "bench.postgres",
     "service": "bench.service",
 }
@@ -427,6 +428,7 @@ SETTINGS_GROUPS = {
     "checkpoint_equal": "bench.checkpoint_equal",
     "checkpoint_growth": "bench.checkpoint_growth",
     "peers": "bench.peers",
+    "streaming": "bench.streaming",
 }
 """Default groups in their own module exposing ``group(settings) -> list[dict]``."""
 

@@ -22,6 +22,7 @@ from .errors import (
     CodecError,
     CompilationError,
     DefinitionError,
+    EventDecodeError,
     EventsNotRequestedError,
     HiveError,
     HiveInternalError,
@@ -31,6 +32,7 @@ from .errors import (
     InvalidRunOptionsError,
     NoCheckpointToResumeError,
     NodeError,
+    NodeOutputError,
     NoInterruptToResumeError,
     Problem,
     ReducerError,
@@ -46,6 +48,7 @@ from .errors import (
     UnknownChannelError,
     UnknownNodeError,
     UpdatePolicyViolationError,
+    WritesArgumentError,
 )
 from .graph import (
     CompiledGraph,
@@ -71,7 +74,15 @@ from .run_types import (
     StepReport,
     ThreadSnapshot,
 )
-from .runtime import DerivedIds, IdSource, RandomIds, RunHandle, Runtime
+from .runtime import (
+    DerivedIds,
+    IdSource,
+    RandomIds,
+    RunHandle,
+    Runtime,
+    StreamPart,
+    project_stream,
+)
 from .state import (
     Channel,
     Codec,
@@ -143,7 +154,9 @@ __all__ = [
     "RunOptions",
     "Runtime",
     "StepReport",
+    "StreamPart",
     "ThreadSnapshot",
+    "project_stream",
     # checkpoints
     "Checkpoint",
     "CheckpointStore",
@@ -166,6 +179,7 @@ __all__ = [
     "CodecError",
     "CompilationError",
     "DefinitionError",
+    "EventDecodeError",
     "EventsNotRequestedError",
     "HiveError",
     "HiveInternalError",
@@ -176,6 +190,7 @@ __all__ = [
     "NoCheckpointToResumeError",
     "NoInterruptToResumeError",
     "NodeError",
+    "NodeOutputError",
     "Problem",
     "ReducerError",
     "ResumeError",
@@ -190,4 +205,5 @@ __all__ = [
     "UnknownChannelError",
     "UnknownNodeError",
     "UpdatePolicyViolationError",
+    "WritesArgumentError",
 ]

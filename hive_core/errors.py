@@ -18,7 +18,8 @@ HiveError                                  catch this once
 │   ├── CodecError (ValueError)
 │   ├── NodeError                          a node function raised; __cause__ is the original
 │   ├── ReducerError                       a reducer raised; __cause__ is the original
-│   └── RouterError                        a router raised; __cause__ is the original
+│   ├── RouterError                        a router raised; __cause__ is the original
+│   └── EventDecodeError (ValueError)      persisted event bytes are not a Hive event
 ├── CheckpointError                        persistence and resume problems
 │   ├── CheckpointStoreMissingError
 │   ├── CheckpointVersionMismatchError
@@ -71,15 +72,18 @@ from ._errors.checkpoint import (
     ThreadExistsError,
 )
 from ._errors.define import CompilationError, DefinitionError, Problem
+from ._errors.in_node import node_error as node_error
 from ._errors.run import (
     ChannelTypeMismatchError,
     ChannelValueTypeError,
     CodecError,
+    EventDecodeError,
     EventsNotRequestedError,
     IndexOutOfRangeError,
     InterruptPayloadTypeError,
     InvalidRunOptionsError,
     NodeError,
+    NodeOutputError,
     ReducerError,
     RouterError,
     RunError,
@@ -88,6 +92,7 @@ from ._errors.run import (
     UnknownChannelError,
     UnknownNodeError,
     UpdatePolicyViolationError,
+    WritesArgumentError,
 )
 from ._errors.service import RunNotFoundError as RunNotFoundError
 from ._errors.service import RunWaitTimeoutError as RunWaitTimeoutError
@@ -110,6 +115,7 @@ __all__ = [
     "CodecError",
     "CompilationError",
     "DefinitionError",
+    "EventDecodeError",
     "EventsNotRequestedError",
     "HiveError",
     "HiveInternalError",
@@ -120,6 +126,7 @@ __all__ = [
     "NoCheckpointToResumeError",
     "NoInterruptToResumeError",
     "NodeError",
+    "NodeOutputError",
     "Problem",
     "ReducerError",
     "ResumeError",
@@ -134,6 +141,7 @@ __all__ = [
     "UnknownChannelError",
     "UnknownNodeError",
     "UpdatePolicyViolationError",
+    "WritesArgumentError",
 ]
 # The run service's errors are exported from ``hive_core.service``, which
 # is an optional extra, not from ``hive_core``; their home is still this module.

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeAlias, final
 import msgspec
 
 from .environment import Environment
+from .errors import NodeOutputError
 from .events import CustomDebug, StreamEvent
 from .state._channels import Channel, Write
 from .state._store import StoreView
@@ -80,6 +81,93 @@ class NodeOutput(msgspec.Struct, frozen=True, kw_only=True):
     """Where this task's path goes; ``[]`` means end."""
     interrupt: object | None = None
     """A payload asks the run to pause after this step commits."""
+
+    def __post_init__(
+        self,
+        _write: type = Write,
+        _spawn: type = Spawn,
+        _next: type = Next,
+        _list: type = list,
+        _tuple: type = tuple,
+    ) -> None:
+        # the shapes the commit reads; a wrong one fails here, naming the field,
+        # rather than as an untyped TypeError deep in the commit (docs/errors.md).
+        # Defaults bind the classes locally: this runs once per node call.
+        writes = self.writes
+        if writes:
+            kind = type(writes)
+            if kind is not _list and kind is not _tuple:
+                _bad_sequence("writes", writes, Write, "Write")
+            for w in writes:
+                if type(w) is not _write:
+                    _bad_sequence("writes", writes, Write, "Write")
+        spawn = self.spawn
+        if spawn:
+            skind = type(spawn)
+            if skind is not _list and skind is not _tuple:
+                _bad_sequence("spawn", spawn, Spawn, "Spawn")
+            for sp in spawn:
+                if type(sp) is not _spawn:
+                    _bad_sequence("spawn", spawn, Spawn, "Spawn")
+        if type(self.next) is not _next:
+            _check_next(self.next)
+
+
+def _describe(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def _bad_sequence(field: str, value: object, cls: type, name: str) -> None:
+    """Raise ``NodeOutputError`` for ``writes`` or ``spawn``."""
+    if isinstance(value, cls):
+        raise NodeOutputError(
+            field,
+            expected=f"a list of {name}",
+            actual=f"a single {name}",
+            fix=f"wrap it in a list: NodeOutput({field}=[{name}(...)])",
+        )
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if not isinstance(item, cls):
+                raise NodeOutputError(
+                    f"{field}[{i}]",
+                    expected=name,
+                    actual=_describe(item),
+                    fix=f"build each item with {name}(...)",
+                )
+    raise NodeOutputError(
+        field,
+        expected=f"a list of {name}",
+        actual=_describe(value),
+        fix=f"pass a list: NodeOutput({field}=[{name}(...), ...])",
+    )
+
+
+def _check_next(nxt: object) -> None:
+    if isinstance(nxt, str):
+        raise NodeOutputError(
+            "next",
+            expected="END, GRAPH_EDGES or a list of node ids",
+            actual=f"the str {nxt!r}",
+            fix=f"wrap the node id in a list: NodeOutput(next=[{nxt!r}])",
+        )
+    if type(nxt) is list or type(nxt) is tuple:
+        for i, item in enumerate(nxt):
+            if type(item) is not str:
+                raise NodeOutputError(
+                    f"next[{i}]",
+                    expected="a node id (str)",
+                    actual=_describe(item),
+                    fix="name nodes by their id strings",
+                )
+        return
+    if not isinstance(nxt, Sequence):
+        raise NodeOutputError(
+            "next",
+            expected="END, GRAPH_EDGES or a list of node ids",
+            actual=_describe(nxt),
+            fix="return next=END, next=GRAPH_EDGES or next=['node', ...]",
+        )
 
 
 _EMPTY_OUTPUT = NodeOutput()

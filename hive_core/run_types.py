@@ -18,6 +18,7 @@ __all__ = [
     "Interruption",
     "Outcome",
     "RunOptions",
+    "STREAM_MODES",
     "Status",
     "StepReport",
     "ThreadSnapshot",
@@ -26,6 +27,11 @@ __all__ = [
 T = TypeVar("T")
 
 Status = Literal["finished", "interrupted", "cancelled", "out_of_steps"]
+
+STREAM_MODES: frozenset[str] = frozenset(
+    {"values", "updates", "messages", "custom", "events"}
+)
+"""The stream modes a run can be streamed in (``docs/guides/streaming.md``)."""
 
 
 class Interruption(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,9 +47,10 @@ class Interruption(msgspec.Struct, frozen=True, kw_only=True):
 class CheckpointPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """When checkpoints are saved; an interrupt always forces exactly one save.
 
-    One name per behaviour: ``on_interrupt()`` (the default) saves only when a step
-    interrupts; ``every(n)`` also saves after each step whose next step index is a
-    multiple of ``n`` (``every(1)``: after every step). See
+    One name per behaviour: ``on_interrupt()`` saves only when a step interrupts;
+    ``every(n)`` also saves after each step whose next step index is a multiple of
+    ``n`` (``every(1)``: after every step). ``RunOptions`` without a policy uses
+    ``every(1)`` on a runtime with a store and ``on_interrupt()`` without one. See
     ``docs/concepts/checkpoints.md``.
     """
 
@@ -78,7 +85,10 @@ class RunOptions:
     """Steps this attempt may run (not the absolute step index)."""
     max_concurrent_tasks: int = 8
     """Async tasks in flight at once; started in ordinal order."""
-    checkpoint_policy: CheckpointPolicy = attrs.field(factory=CheckpointPolicy)
+    checkpoint_policy: CheckpointPolicy | None = None
+    """When checkpoints are saved; ``None`` (the default) means every step on a
+    runtime with a checkpoint store and only at interrupts without one
+    (``docs/persistence.md``)."""
     debug_payloads: bool = False
     """Put value payloads and full error reprs into events."""
     deterministic_token_streaming: bool = False
@@ -86,6 +96,11 @@ class RunOptions:
     event_buffer_capacity: int = 4096
     output_projection: Sequence[Channel[Any] | str] | None = None
     """Override the graph's output projection for this call."""
+    stream_modes: Sequence[str] = ()
+    """Stream modes whose data the trace must carry (``values`` adds
+    ``step_values`` events, ``updates`` adds ``task_writes``); the default trace
+    carries no values. ``Runtime.stream`` sets it; a service that persists events
+    passes it through (``docs/guides/streaming.md``)."""
 
     def check_ranges(self) -> None:
         """Raise ``InvalidRunOptionsError`` for the first numeric option out of
@@ -99,8 +114,15 @@ class RunOptions:
                 raise InvalidRunOptionsError(
                     f"{option} must be >= {low}, got {value}", option=option
                 )
+        unknown = sorted(set(self.stream_modes) - STREAM_MODES)
+        if unknown or isinstance(self.stream_modes, str):
+            raise InvalidRunOptionsError(
+                f"stream_modes takes a sequence of {', '.join(sorted(STREAM_MODES))}; "
+                f"got {self.stream_modes!r}",
+                option="stream_modes",
+            )
         policy = self.checkpoint_policy
-        if policy.kind == "every" and policy.n < 1:
+        if policy is not None and policy.kind == "every" and policy.n < 1:
             raise InvalidRunOptionsError(
                 f"CheckpointPolicy.every(n) needs n >= 1, got {policy.n}",
                 option="checkpoint_policy",

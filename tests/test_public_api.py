@@ -70,6 +70,7 @@ def bound_names(module: ModuleType) -> set[str]:
                 names.add(alias.asname or alias.name.split(".")[0])
         else:
             names.update(_defined(stmt))
+    names.discard("TYPE_CHECKING")  # guards imports for type checkers only
     return names
 
 

@@ -21,6 +21,9 @@ __all__ = [
     "ReducerError",
     "RouterError",
     "EventsNotRequestedError",
+    "EventDecodeError",
+    "NodeOutputError",
+    "WritesArgumentError",
 ]
 
 
@@ -279,6 +282,20 @@ class ReducerError(RunError):
         )
 
 
+class EventDecodeError(RunError, ValueError):
+    """Bytes given to ``decode_event`` are not one encoded Hive event."""
+
+    code = "event-decode-failed"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"Could not decode an event: {reason}\n"
+            "Fix: pass the bytes `msgspec.json.encode(event)` gave for one event "
+            "of this Hive version (docs/guides/streaming.md)."
+        )
+
+
 class RouterError(RunError):
     """A router raised or returned something that is not a routing decision."""
 
@@ -305,4 +322,36 @@ class EventsNotRequestedError(RunError, RuntimeError):
             f"The events of attempt {attempt_id} were not requested before the run "
             "started, so none were built"
             + "\n\nFix: iterate handle.events before awaiting the outcome"
+        )
+
+
+class NodeOutputError(RunError, TypeError):
+    """A ``NodeOutput`` was built with a field of the wrong shape (a single
+    ``Write`` where a list of them goes, a str as ``next``), so the commit could
+    not read it. Raised at construction; inside a node it also is a ``NodeError``."""
+
+    code = "node-output-invalid"
+
+    def __init__(self, field: str, *, expected: str, actual: str, fix: str) -> None:
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"NodeOutput({field}=...) expects {expected}, got {actual}\n\nFix: {fix}"
+        )
+
+
+class WritesArgumentError(RunError, TypeError):
+    """``apply_external_writes`` or ``fork(..., writes=...)`` was given something
+    other than a list of ``Write`` (a single ``Write``, a dict); nothing changed."""
+
+    code = "writes-invalid"
+
+    def __init__(self, operation: str, *, expected: str, actual: str) -> None:
+        self.operation = operation
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{operation} expects {expected}, got {actual}\n\n"
+            f"Fix: pass a list, e.g. {operation}(..., [Write(Schema.channel, value)])"
         )

@@ -7,16 +7,18 @@ published as the thread's new committed state. See ``docs/architecture.md``.
 
 from __future__ import annotations
 
-import types
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+
+import msgspec
 
 from ..errors import (
     CheckpointStoreMissingError,
-    NodeError,
     TaskLocalWriteNotAllowedError,
     UnknownChannelError,
     UpdatePolicyViolationError,
+    WritesArgumentError,
+    node_error,
 )
 from ..events import (
     CheckpointLoaded,
@@ -27,23 +29,26 @@ from ..events import (
     RunStarted,
     StepFinished,
     StepStarted,
+    StepValues,
     StreamBackpressure,
     TaskFailed,
     TaskFinished,
     TaskStarted,
+    TaskWrites,
     WriteApplied,
 )
 from ..graph._compiled import CompiledGraph
 from ..nodes import NodeOutput, Resume
-from ..run_types import Outcome, RunOptions, Status, StepReport
+from ..run_types import CheckpointPolicy, Outcome, RunOptions, Status, StepReport
 from ..state._channels import Scope, Write
 from ..state._store import GlobalStore
 from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
 from ._execute import Failure, StepRunner
-from ._hashing import debug_metadata, payload_hash
+from ._hashing import debug_metadata, payload_hash, payload_json
 from ._plan import plan_tasks
 from ._sink import EventSink
+from ._sink import yield_now as _yield_now
 from ._state import Task, ThreadState
 
 __all__ = ["Attempt", "CancelGuard", "apply_input_writes"]
@@ -54,6 +59,23 @@ _YIELD_EVERY = 16
 INPUT_WRITER = "<input>"
 EXTERNAL_WRITER = "<external writes>"
 """How input and external writes are named as the culprit of a rejected write."""
+
+
+def check_writes_argument(writes: object, operation: str = "writes") -> None:
+    """Raise ``WritesArgumentError`` unless ``writes`` is a list (or tuple) of
+    ``Write``: checked before anything runs, so nothing changes."""
+    if type(writes) is not list and type(writes) is not tuple:
+        single = isinstance(writes, Write)
+        raise WritesArgumentError(
+            operation,
+            expected="a list of Write",
+            actual="a single Write" if single else type(writes).__name__,
+        )
+    for i, w in enumerate(writes):
+        if not isinstance(w, Write):
+            raise WritesArgumentError(
+                f"{operation}[{i}]", expected="a Write", actual=type(w).__name__
+            )
 
 
 def apply_input_writes(
@@ -131,6 +153,21 @@ class CancelGuard:
         return True
 
 
+_WITH_STORE = CheckpointPolicy.every(1)
+_WITHOUT_STORE = CheckpointPolicy.on_interrupt()
+
+
+def policy_for(options: RunOptions, has_store: bool) -> CheckpointPolicy:
+    """``options.checkpoint_policy``, or when it is ``None`` the default: every
+    step with a checkpoint store (the history users expect: every step can be
+    read back and forked), only at interrupts without one
+    (``docs/persistence.md``)."""
+    policy = options.checkpoint_policy
+    if policy is not None:
+        return policy
+    return _WITH_STORE if has_store else _WITHOUT_STORE
+
+
 class Attempt:
     """One call (run, resume, …) on one thread, from ``run_started`` to its end."""
 
@@ -146,6 +183,8 @@ class Attempt:
         self.ctx = ctx
         self.thread_id = thread_id
         self.options = options
+        self.policy = policy_for(options, ctx.checkpointer is not None)
+        """The checkpoint policy in force: the options', else the runtime's default."""
         self.sink = sink
         self.attempt_id = attempt_id
         self.cancel_requested = False
@@ -154,6 +193,15 @@ class Attempt:
         self.run_id: str | None = None
         self.loaded_checkpoint_id: str | None = None
         self.on_step: Callable[[StepReport], Awaitable[None]] | None = None
+        self.streams_values = "values" in options.stream_modes
+        self.streams_updates = "updates" in options.stream_modes
+        """Value-bearing events only for the modes that need them: the default
+        trace stays value-free (``docs/guides/streaming.md``)."""
+
+    def add_stream_modes(self, modes: Sequence[str]) -> None:
+        """Ask for the modes' data in the trace too (before the attempt starts)."""
+        self.streams_values = self.streams_values or "values" in modes
+        self.streams_updates = self.streams_updates or "updates" in modes
 
     def is_cancelled(self) -> bool:
         """Read through a call: the flag flips while this coroutine awaits. A retry
@@ -181,7 +229,7 @@ class Attempt:
             await self.emit(CheckpointLoaded, checkpoint_id=self.loaded_checkpoint_id)
         graph = self.ctx.graph
         self.projection = self.options.validate(graph.schema, graph.ir.output)
-        if self.ctx.checkpointer is None and self.options.checkpoint_policy.needs_store:
+        if self.ctx.checkpointer is None and self.policy.needs_store:
             raise CheckpointStoreMissingError("A checkpoint policy")
 
     # ------------------------------------------------------------------ output
@@ -204,7 +252,10 @@ class Attempt:
         tear the event sequence: the event is queued anyway and the cancellation is
         observed at the next step boundary (or right before compute)."""
         sink = self.sink
-        if sink is None:
+        if sink is None or not sink.wants(cls):
+            return
+        if len(sink._buf) < sink._capacity:
+            sink.emit_nowait(cls, **fields)  # room: nothing to wait for
             return
         with self.guard() as guard:
             await sink.emit(cls, **fields)
@@ -246,7 +297,7 @@ class Attempt:
                 # the interrupt was answered, so it cannot be answered twice
                 saved = await checkpointer.after_commit(
                     self.thread_id,
-                    self.options.checkpoint_policy,
+                    self.policy,
                     new,
                     force=resume is not None,
                 )
@@ -257,6 +308,8 @@ class Attempt:
             resume = None
             steps_run += 1
             if sink is not None:
+                if self.streams_updates:
+                    await self._emit_task_writes(tasks, step, results)
                 await self.emit_commit(result.written, step, new, saved)
             if self.on_step is not None:
                 await self._shielded_hook(self._report(tasks, result, new))
@@ -309,7 +362,8 @@ class Attempt:
     async def _announce(self, tasks: list[Task], step: int) -> bool:
         """Emit the step's start events; ``False`` if a cancel arrived meanwhile."""
         await self.emit(StepStarted, step=step, frontier_count=len(tasks))
-        for t in tasks:
+        sink = self.sink
+        for t in tasks if sink is not None and sink.wants(TaskStarted) else ():
             await self.emit(
                 TaskStarted, step=step, ordinal=t.ordinal, node=t.node, task_id=t.id
             )
@@ -388,6 +442,8 @@ class Attempt:
             for t in tasks:
                 for cls, fields in runner.buffers.pop(t.ordinal, ()):
                     await self.emit(cls, **fields)
+        if not (sink.wants(TaskFinished) or sink.wants(TaskFailed)):
+            return  # a stream whose modes read neither
         debug = self.options.debug_payloads
         for t, r in zip(tasks, results, strict=True):
             if isinstance(r, Failure):
@@ -435,7 +491,7 @@ class Attempt:
             return
         by_id = self.ctx.graph.schema.by_id
         debug = self.options.debug_payloads
-        for cid, value in written:
+        for cid, value in written if sink.wants(WriteApplied) else ():
             ch = by_id[cid]
             await self.emit(
                 WriteApplied,
@@ -444,6 +500,8 @@ class Attempt:
                 payload_hash=payload_hash(ch, value),
                 metadata=debug_metadata(ch, value) if debug else {},
             )
+        if self.streams_values:
+            await self._emit_step_values(step, state)
         if saved is not None:
             await self.emit(CheckpointSaved, step=step, checkpoint_id=saved)
         if sink.dropped_tokens or sink.dropped_debug:
@@ -459,6 +517,56 @@ class Attempt:
             StepFinished, step=step, next_frontier_count=len(state.frontier)
         )
 
+    async def _emit_task_writes(
+        self, tasks: list[Task], step: int, results: list[NodeOutput | Failure]
+    ) -> None:
+        """One ``task_writes`` per task, by ordinal, with its global writes."""
+        by_id = self.ctx.graph.schema.by_id
+        for t, r in zip(tasks, results, strict=True):
+            grouped: dict[str, list[Any]] = {}
+            for w in r.writes if isinstance(r, NodeOutput) else ():
+                ch = w.channel
+                cid = ch if isinstance(ch, str) else ch.id
+                spec = by_id.get(cid)
+                if spec is not None and spec.is_global:
+                    grouped.setdefault(cid, []).append(payload_json(spec, w.value))
+            writes = {
+                cid: vals[0] if len(vals) == 1 else vals
+                for cid, vals in sorted(grouped.items())
+            }
+            await self.emit(
+                TaskWrites,
+                step=step,
+                ordinal=t.ordinal,
+                node=t.node,
+                task_id=t.id,
+                writes=writes,
+            )
+
+    async def _emit_step_values(self, step: int, state: ThreadState) -> None:
+        """The output channels' values after the step, and its interrupt."""
+        by_id = self.ctx.graph.schema.by_id
+        ids = self.projection
+        if ids is None:
+            ids = self.ctx.graph.schema.global_ids
+        values = state.values
+        interruption = state.interruption
+        try:  # one call for the whole output; per channel only if that fails
+            encoded = msgspec.to_builtins({cid: values[cid] for cid in ids})
+        except (TypeError, ValueError):
+            encoded = {cid: payload_json(by_id[cid], values[cid]) for cid in ids}
+        await self.emit(
+            StepValues,
+            step=step,
+            values=encoded,
+            interrupt=None
+            if interruption is None
+            else {
+                "id": interruption.id,
+                "value": msgspec.to_builtins(interruption.payload),
+            },
+        )
+
 
 def _outputs_or_raise(
     tasks: list[Task], step: int, results: list[NodeOutput | Failure]
@@ -467,20 +575,7 @@ def _outputs_or_raise(
     for t, r in zip(tasks, results, strict=True):
         if isinstance(r, Failure):
             err = r.error
-            raise NodeError(
-                t.node,
-                step=step,
-                task_id=t.id,
-                attempts=r.attempts,
-                cause=f"{type(err).__name__}: {err}"
-                if str(err)
-                else type(err).__name__,
+            raise node_error(
+                err, t.node, step=step, task_id=t.id, attempts=r.attempts
             ) from err
     return results  # type: ignore[return-value]
-
-
-@types.coroutine
-def _yield_now() -> Generator[None, None, None]:
-    """What ``asyncio.sleep(0)`` does, without importing asyncio: a bare yield lets
-    the event loop run other tasks (and the inline driver simply resumes)."""
-    yield
