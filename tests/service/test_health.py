@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Database, spawn_worker
 
 from hive_core.service import ServiceClient, ServiceConfig
+
+from .conftest import Database, spawn_worker
 
 LEASE_S = 2.0
 WAIT = 60.0
@@ -92,7 +93,9 @@ def test_the_probe_follows_a_worker_from_alive_to_silent_to_drained(
     assert probe.code("--worker", "h-a") == 1  # not registered yet
 
     hold.write_text("")
-    worker = spawn_worker(setup["worker_env"], "h-a", tmp / "h-a.log")  # type: ignore[arg-type]
+    worker_env = setup["worker_env"]
+    assert isinstance(worker_env, dict)
+    worker = spawn_worker(worker_env, "h-a", tmp / "h-a.log")
     procs.append(worker)
     until(lambda: (ready / "h-a").exists(), "the worker to serve")
     live = probe.run("--worker", "h-a", "--json")

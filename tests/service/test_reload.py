@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from service_graphs import GRAPHS
 
 from hive_core.service import Service, ServiceConfigError
+
+from .service_graphs import GRAPHS
 
 WAIT = 60.0
 
