@@ -212,8 +212,8 @@ class Service:
 
         while True:
             message = await DBOS.recv_async("hive.cancel", timeout_seconds=3600)
-            if message is not None:
-                stop.request("cancelled", hard=True)
+            if message is not None:  # "stop": at the next step boundary
+                stop.request("cancelled", hard=message != "stop")
                 return
 
     async def _park(self) -> None:

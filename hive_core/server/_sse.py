@@ -1,0 +1,31 @@
+"""Server-sent events: one ``event:``/``data:`` block per stream part."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from starlette.responses import StreamingResponse
+
+__all__ = ["sse_block", "sse_response"]
+
+_encoder = msgspec.json.Encoder(enc_hook=repr)
+
+
+def sse_block(event: str, data: Any) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + _encoder.encode(data) + b"\n\n"
+
+
+def sse_response(
+    parts: AsyncIterator[tuple[str, Any]], headers: dict[str, str] | None = None
+) -> StreamingResponse:
+    async def body() -> AsyncIterator[bytes]:
+        async for event, data in parts:
+            yield sse_block(event, data)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
