@@ -851,7 +851,7 @@ class ThreadNotFoundError(ServerError, LookupError):
         self.thread_id = thread_id
         super().__init__(
             f"no thread `{thread_id}`\n\n"
-            "Fix: create it first (POST /threads), or pass if_not_exists=\"create\""
+            'Fix: create it first (POST /threads), or pass if_not_exists="create"'
         )
 
 
@@ -883,7 +883,7 @@ class ThreadBusyError(ServerError):
         self.run_ids = tuple(run_ids)
         super().__init__(
             f"thread `{thread_id}` is busy with run(s) {', '.join(self.run_ids)}\n\n"
-            'Fix: wait for the run (GET .../runs/{run_id}/join), or send '
+            "Fix: wait for the run (GET .../runs/{run_id}/join), or send "
             'multitask_strategy="enqueue" or "interrupt"'
         )
 

@@ -35,7 +35,9 @@ def _module(spec: str) -> object:
     try:
         return importlib.import_module(spec)
     except ImportError as exc:
-        raise click.BadParameter(f"cannot import `{spec}`: {exc}", param_hint="APP") from None
+        raise click.BadParameter(
+            f"cannot import `{spec}`: {exc}", param_hint="APP"
+        ) from None
 
 
 def load_graphs(app: str) -> dict[str, CompiledGraph]:
@@ -49,8 +51,13 @@ def load_graphs(app: str) -> dict[str, CompiledGraph]:
     found = getattr(_module(module_spec), attribute, None)
     if isinstance(found, CompiledGraph):
         return {attribute: found}
-    if isinstance(found, Mapping) and found and all(
-        isinstance(k, str) and isinstance(v, CompiledGraph) for k, v in found.items()
+    if (
+        isinstance(found, Mapping)
+        and found
+        and all(
+            isinstance(k, str) and isinstance(v, CompiledGraph)
+            for k, v in found.items()
+        )
     ):
         return dict(found)
     raise click.BadParameter(
@@ -60,7 +67,9 @@ def load_graphs(app: str) -> dict[str, CompiledGraph]:
     )
 
 
-def pick(graphs: Mapping[str, CompiledGraph], name: str | None) -> tuple[str, CompiledGraph]:
+def pick(
+    graphs: Mapping[str, CompiledGraph], name: str | None
+) -> tuple[str, CompiledGraph]:
     if name is None:
         if len(graphs) == 1:
             return next(iter(graphs.items()))
@@ -68,5 +77,7 @@ def pick(graphs: Mapping[str, CompiledGraph], name: str | None) -> tuple[str, Co
             f"APP has several graphs ({', '.join(sorted(graphs))}); pick one with --graph"
         )
     if name not in graphs:
-        raise click.UsageError(f"no graph `{name}` (graphs: {', '.join(sorted(graphs))})")
+        raise click.UsageError(
+            f"no graph `{name}` (graphs: {', '.join(sorted(graphs))})"
+        )
     return name, graphs[name]

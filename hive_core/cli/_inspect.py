@@ -26,7 +26,9 @@ def _graph_opts(fn: Any) -> Any:
 
 def _runtime_call(app: str, kw: dict[str, Any], call: Any) -> Any:
     _, graph = pick(load_graphs(app), kw["graph_name"])
-    store = open_store(service_config(kw["config_path"], kw["data_dir"], kw["database_url"]))
+    store = open_store(
+        service_config(kw["config_path"], kw["data_dir"], kw["database_url"])
+    )
     try:
         return asyncio.run(call(Runtime(graph, checkpoint_store=store)))
     finally:
@@ -127,7 +129,9 @@ def trace_diff(expected: Path, actual: Path, ignore: str) -> None:
     from ..testing import diff_traces, load_trace
 
     a, b = load_trace(expected), load_trace(actual)
-    found = diff_traces(a, b, ignore=[f.strip() for f in ignore.split(",") if f.strip()])
+    found = diff_traces(
+        a, b, ignore=[f.strip() for f in ignore.split(",") if f.strip()]
+    )
     if found is None:
         click.echo(f"traces are equal ({len(a)} events)")
         return
@@ -145,7 +149,9 @@ def status(run_id: str | None, as_json: bool, **kw: Any) -> None:
 
     from ..service import ServiceClient
 
-    client = ServiceClient(service_config(kw["config_path"], kw["data_dir"], kw["database_url"]))
+    client = ServiceClient(
+        service_config(kw["config_path"], kw["data_dir"], kw["database_url"])
+    )
     try:
         runs = [client.status_sync(run_id)] if run_id else client.list_runs_sync()
         workers = client.workers_sync()

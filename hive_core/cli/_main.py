@@ -22,7 +22,18 @@ def cli(debug: bool) -> None:
     """Hive: run, inspect and serve graphs (docs/cli.md)."""
 
 
-for command in (run, resume, fork, state, history, trace, mermaid, serve, worker, status):
+for command in (
+    run,
+    resume,
+    fork,
+    state,
+    history,
+    trace,
+    mermaid,
+    serve,
+    worker,
+    status,
+):
     cli.add_command(command)
 
 

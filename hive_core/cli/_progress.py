@@ -13,8 +13,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..events import Event, ModelToken, TaskFailed, TaskFinished, TaskStarted
-from ..events import trace_to_builtins
+from ..events import (
+    Event,
+    ModelToken,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    trace_to_builtins,
+)
 from ..testing._trace_text import event_line
 
 if TYPE_CHECKING:

@@ -67,7 +67,9 @@ def _report(outcome: Outcome, as_json: bool) -> int:
         click.echo(f"{outcome.status}: {json.dumps(body['output'], sort_keys=True)}")
         if body["interrupt"] is not None:
             i = body["interrupt"]
-            click.echo(f"interrupt {i['id']} from {i['node']}: {json.dumps(i['payload'])}")
+            click.echo(
+                f"interrupt {i['id']} from {i['node']}: {json.dumps(i['payload'])}"
+            )
     return exit_code(outcome.status)
 
 
@@ -98,7 +100,9 @@ def run(app: str, thread: str, input_json: str | None, **kw: Any) -> None:
 @click.argument("app")
 @click.argument("thread")
 @click.argument("payload")
-@click.option("--interrupt", "interrupt_id", default=None, help="Default: the pending one.")
+@click.option(
+    "--interrupt", "interrupt_id", default=None, help="Default: the pending one."
+)
 @_common
 def resume(
     app: str, thread: str, payload: str, interrupt_id: str | None, **kw: Any
@@ -142,7 +146,9 @@ def _execute(
 @click.argument("app")
 @click.argument("thread")
 @click.argument("new_thread")
-@click.option("--checkpoint", "checkpoint_id", default=None, help="Default: the latest.")
+@click.option(
+    "--checkpoint", "checkpoint_id", default=None, help="Default: the latest."
+)
 @click.option("--graph", "graph_name", default=None, help="Graph of APP.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
 @state_options
@@ -151,7 +157,9 @@ def fork(
 ) -> None:
     """Branch NEW_THREAD from one of THREAD's checkpoints (nothing runs)."""
     _, graph = pick(load_graphs(app), kw["graph_name"])
-    store = open_store(service_config(kw["config_path"], kw["data_dir"], kw["database_url"]))
+    store = open_store(
+        service_config(kw["config_path"], kw["data_dir"], kw["database_url"])
+    )
 
     async def go() -> dict[str, Any]:
         rt = Runtime(graph, checkpoint_store=store)

@@ -43,6 +43,8 @@ class ApiKeyMiddleware:
                 f"the request carries {reason}",
                 fix="send Authorization: Bearer <key> (or x-api-key: <key>)",
             )
-            await problem_response(exc, str(scope.get("path", "")))(scope, receive, send)
+            await problem_response(exc, str(scope.get("path", "")))(
+                scope, receive, send
+            )
             return
         await self.app(scope, receive, send)

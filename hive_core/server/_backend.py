@@ -22,8 +22,8 @@ from ..errors import (
     ThreadBusyError,
     ThreadNotFoundError,
 )
-from ..graph import CompiledGraph
 from ..events import Event
+from ..graph import CompiledGraph
 from ..runtime._checkpointing import Checkpointer
 from ..service import RunInfo, RunResult, Service, ServiceClient, ServiceConfig
 from ..service._client import _event_types, layout
@@ -163,7 +163,9 @@ class Backend:
             checkpoint_id=cp.id,
             run_id=str(state.run_id),
             step=state.step,
-            values={cid: plain(state.values[cid]) for cid in ids if cid in state.values},
+            values={
+                cid: plain(state.values[cid]) for cid in ids if cid in state.values
+            },
             next=tuple(sorted({s.node for s in state.frontier})),
             interrupt=state.interruption,
             parent_id=parent,
@@ -243,4 +245,3 @@ class Backend:
                 break
             rows += batch
         return [self._decoder.decode(body) for _, body in rows]
-

@@ -7,7 +7,7 @@ anything is changed.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -83,4 +83,3 @@ def query_flag(request: Request, name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.lower() in ("1", "true", "yes")
-

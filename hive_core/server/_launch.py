@@ -87,8 +87,7 @@ def _check_input(backend: Backend, graph: str, thread_id: str, input: Any) -> No
 def _check_graph(record: ThreadRecord, graph: str) -> None:
     if record.graph is not None and record.graph != graph:
         raise RequestError(
-            f"thread `{record.thread_id}` runs graph `{record.graph}`, "
-            f"not `{graph}`",
+            f"thread `{record.thread_id}` runs graph `{record.graph}`, not `{graph}`",
             field="assistant_id",
             fix="use the thread's own assistant, or a new thread",
         )
@@ -130,9 +129,7 @@ async def _resume(
     )
 
 
-async def launch(
-    backend: Backend, record: ThreadRecord, body: RunCreate
-) -> RunRecord:
+async def launch(backend: Backend, record: ThreadRecord, body: RunCreate) -> RunRecord:
     """Validate, apply the multitask strategy, submit; the run's record."""
     graph = backend.graph_name(body.assistant_id)
     modes = stream_modes(body.stream_mode)
@@ -146,9 +143,7 @@ async def launch(
         _check_input(backend, graph, record.thread_id, body.input)
         await _start(backend, record, graph, body, run_id)
     if record.graph is None:
-        await asyncio.to_thread(
-            backend.db.update_thread, record.thread_id, graph=graph
-        )
+        await asyncio.to_thread(backend.db.update_thread, record.thread_id, graph=graph)
     run = RunRecord(
         run_id=run_id,
         thread_id=record.thread_id,

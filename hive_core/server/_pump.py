@@ -89,7 +89,9 @@ class EventPump:
             subs = [s for group in self._subs.values() for s in group if not s.ended]
             cursors: dict[str, int] = {}
             for sub in subs:
-                cursors[sub.run_id] = min(cursors.get(sub.run_id, sub.cursor), sub.cursor)
+                cursors[sub.run_id] = min(
+                    cursors.get(sub.run_id, sub.cursor), sub.cursor
+                )
             try:
                 more = await asyncio.to_thread(self._tick_io, cursors)
             except Exception:  # a failed read is retried at the next tick

@@ -171,4 +171,3 @@ class ServerDB:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
         return _run(row) if row is not None else None
-

@@ -40,7 +40,9 @@ async def create(request: Request) -> Response:
     body = await read_body(request, ThreadCreate)
     backend = backend_of(request)
     if body.supersteps:
-        raise UnsupportedOptionError("`supersteps` is not supported", field="supersteps")
+        raise UnsupportedOptionError(
+            "`supersteps` is not supported", field="supersteps"
+        )
     thread_id = body.thread_id or str(uuid.uuid4())
     metadata = dict(body.metadata or {})
     graph = metadata.get("graph_id")
@@ -65,7 +67,9 @@ async def patch(request: Request) -> Response:
     record = await backend.thread(request.path_params["thread_id"])
     merged = {**record.metadata, **body.metadata}
     await asyncio.to_thread(backend.db.update_thread, record.thread_id, metadata=merged)
-    return json_response(await thread_payload(backend, await backend.thread(record.thread_id)))
+    return json_response(
+        await thread_payload(backend, await backend.thread(record.thread_id))
+    )
 
 
 async def delete(request: Request) -> Response:
@@ -86,7 +90,9 @@ def _matches(record: ThreadRecord, body: ThreadSearch) -> bool:
 async def search(request: Request) -> Response:
     body = await read_body(request, ThreadSearch)
     backend = backend_of(request)
-    records = [r for r in await asyncio.to_thread(backend.db.threads) if _matches(r, body)]
+    records = [
+        r for r in await asyncio.to_thread(backend.db.threads) if _matches(r, body)
+    ]
     found = []
     for record in records:
         payload = await thread_payload(backend, record)
@@ -145,7 +151,9 @@ async def update_state(request: Request) -> Response:
     graph = _graph_for_writes(backend, record)
     await backend.require_idle(record.thread_id)
     writes = [Write(key, value) for key, value in (body.values or {}).items()]
-    outcome = await backend.runtime(graph).apply_external_writes(record.thread_id, writes)
+    outcome = await backend.runtime(graph).apply_external_writes(
+        record.thread_id, writes
+    )
     if record.graph is None:
         await asyncio.to_thread(backend.db.update_thread, record.thread_id, graph=graph)
     checkpoint = {
@@ -159,8 +167,10 @@ async def history(request: Request) -> Response:
     body = await read_body(request, HistoryRequest)
     backend = backend_of(request)
     record = await backend.thread(request.path_params["thread_id"])
-    before = body.before if isinstance(body.before, str) or body.before is None else (
-        body.before.checkpoint_id
+    before = (
+        body.before
+        if isinstance(body.before, str) or body.before is None
+        else (body.before.checkpoint_id)
     )
     views = await backend.history(record, body.limit, before)
     return json_response([state_json(v) for v in views])

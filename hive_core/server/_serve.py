@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,6 +53,14 @@ def serve(
     *,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM (then drain the embedded worker)."""
+    """Serve until SIGINT/SIGTERM (then drain the embedded worker). uvicorn
+    re-raises the signal after its graceful shutdown; a clean stop then exits 0."""
     server, sock = make_server(graphs, settings or ServerSettings(), on_ready)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _stopped)
     server.run(sockets=[sock])
+
+
+def _stopped(signum: int, _frame: object) -> None:
+    raise SystemExit(0)

@@ -95,7 +95,9 @@ def _tasks(view: StateView) -> list[dict[str, Any]]:
     tasks = []
     asked = view.interrupt.node if view.interrupt is not None else None
     for i, node in enumerate(view.next):
-        pending = [interrupt_json(view.interrupt)] if view.interrupt and node == asked else []
+        pending = (
+            [interrupt_json(view.interrupt)] if view.interrupt and node == asked else []
+        )
         tasks.append({
             "id": _task_id(view, i, node), "name": node, "error": None,
             "interrupts": pending, "checkpoint": None, "state": None, "result": None,
@@ -120,9 +122,7 @@ def _checkpoint(thread_id: str, checkpoint_id: str | None) -> dict[str, Any]:
 
 def state_json(view: StateView) -> dict[str, Any]:
     interrupts = [interrupt_json(view.interrupt)] if view.interrupt else []
-    parent = (
-        _checkpoint(view.thread_id, view.parent_id) if view.parent_id else None
-    )
+    parent = _checkpoint(view.thread_id, view.parent_id) if view.parent_id else None
     return {
         "values": view.values,
         "next": list(view.next),

@@ -99,9 +99,11 @@ class TestStreams:
             parts = [
                 p
                 async for p in client.runs.stream(
-                    tid, "steps", input={"target": 3},
+                    tid,
+                    "steps",
+                    input={"target": 3},
                     stream_mode=["events", "debug", "values"],
-                )  # fmt: skip
+                )
             ]
             assert parts[0].event == "metadata"
             run_id = parts[0].data["run_id"]
@@ -123,7 +125,10 @@ class TestStreams:
             assert [r["run_id"] for r in await client.runs.list(tid)] == [run_id]
             # join_stream replays the finished run's events from the first
             again = [
-                p async for p in client.runs.join_stream(tid, run_id, stream_mode="events")
+                p
+                async for p in client.runs.join_stream(
+                    tid, run_id, stream_mode="events"
+                )
             ]
             assert [p.data for p in again if p.event == "events"] == events
 
@@ -142,7 +147,7 @@ class TestStreams:
         assert client.runs.join(tid, created["run_id"])["seen"] == [1, 2, 3, 4]
         assert client.runs.get(tid, created["run_id"])["status"] == "success"
         listed = client.runs.list(tid)
-        assert [r["run_id"] for r in listed][0] == created["run_id"]  # newest first
+        assert next(r["run_id"] for r in listed) == created["run_id"]  # newest first
         state = client.threads.get_state(tid)
         assert state["values"]["count"] == 4 and state["next"] == []
         found = client.threads.search(metadata={}, limit=100)
@@ -154,7 +159,8 @@ class TestInterrupts:
         async def go(client: LangGraphClient) -> None:
             tid = (await client.threads.create())["thread_id"]
             parts = [
-                p async for p in client.runs.stream(tid, "approval", input={"amount": 7})
+                p
+                async for p in client.runs.stream(tid, "approval", input={"amount": 7})
             ]
             last = parts[-1]
             assert last.event == "values"
@@ -187,9 +193,10 @@ class TestInterrupts:
             history = await client.threads.get_history(tid)
             steps = [h["metadata"]["step"] for h in history]
             assert steps == sorted(steps, reverse=True) and len(steps) >= 2
-            assert history[0]["checkpoint"] == (await client.threads.get_state(tid))[
-                "checkpoint"
-            ]
+            assert (
+                history[0]["checkpoint"]
+                == (await client.threads.get_state(tid))["checkpoint"]
+            )
             assert history[0]["parent_checkpoint"] == history[1]["checkpoint"]
             older = await client.threads.get_history(
                 tid, before={"checkpoint_id": history[0]["checkpoint"]["checkpoint_id"]}
@@ -338,7 +345,9 @@ class TestProblems:
 
     def test_malformed_bodies(self, live: Live) -> None:
         url = f"{live.url}/threads"
-        bad = httpx.post(url, content=b"{nope", headers={"content-type": "application/json"})
+        bad = httpx.post(
+            url, content=b"{nope", headers={"content-type": "application/json"}
+        )
         assert bad.status_code == 400
         assert bad.json()["code"] == "server-malformed-json"
         text = httpx.post(url, content=b"{}", headers={"content-type": "text/plain"})
