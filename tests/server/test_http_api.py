@@ -50,6 +50,19 @@ async def reached(thread_id: str) -> None:
     assert await asyncio.to_thread(REACHED[thread_id].wait, 60)
 
 
+async def stop_requested() -> None:
+    """Until the embedded worker's running attempt has a stop request (a condition
+    the test waits for, not a guess at timing)."""
+    from hive_core.service._worker import current_worker
+
+    service = current_worker()
+    for _ in range(6000):
+        if any(stop.reason == "cancelled" for stop in list(service._stops)):
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the stop never reached the worker")
+
+
 def problem(exc: BaseException) -> dict[str, Any]:
     assert isinstance(exc, httpx.HTTPStatusError)
     assert exc.response.headers["content-type"] == "application/problem+json"
@@ -278,6 +291,7 @@ class TestCancelAndBusyThreads:
             fresh = await client.runs.create(
                 tid2, "steps", input={"target": 3}, multitask_strategy="interrupt"
             )
+            await stop_requested()  # the worker got the stop while step 1 waits
             held.set()  # the step in flight finishes and commits, then it stops
             await client.runs.join(tid2, fresh["run_id"])
             stopped = await client.runs.get(tid2, slow["run_id"])
@@ -373,3 +387,29 @@ def test_trace_of_a_thread_is_readable(
     assert f"thread: {tid}" in text
     assert "events:" in text and "store:" in text
     assert "| run_started" in text and "count = 2" in text
+
+
+def test_api_key_and_a_server_without_a_worker(live: Live) -> None:
+    """A second server on the same state, with a key and no worker of its own:
+    the first server's worker runs what it queues."""
+    from conftest import start_server
+
+    keyed, server, thread = start_server(live.data_dir, api_key="s3cret", worker=False)
+    try:
+        assert httpx.get(f"{keyed.url}/ok").status_code == 200  # health stays open
+        denied = httpx.post(f"{keyed.url}/threads", json={})
+        assert denied.status_code == 401
+        assert denied.json()["code"] == "server-unauthorized"
+        wrong = httpx.get(f"{keyed.url}/info", headers={"x-api-key": "nope"})
+        assert wrong.status_code == 401
+        bearer = httpx.get(
+            f"{keyed.url}/info", headers={"Authorization": "Bearer s3cret"}
+        )
+        assert bearer.json()["worker"] is False
+        client = get_sync_client(url=keyed.url, api_key="s3cret")
+        tid = client.threads.create()["thread_id"]
+        assert client.runs.wait(tid, "steps", input={"target": 2})["count"] == 2
+        client.close()
+    finally:
+        server.should_exit = True  # type: ignore[attr-defined]
+        thread.join(60)
