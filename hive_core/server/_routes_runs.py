@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import RunNotFoundError, UnsupportedOptionError
+from ..errors import RequestError, RunNotFoundError, UnsupportedOptionError
 from ._backend import Backend
 from ._body import query_flag, read_body
 from ._http import backend_of, json_response
@@ -114,11 +114,22 @@ async def cancel(request: Request) -> Response:
     return Response(status_code=202)
 
 
+def _count(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise RequestError(
+            f"`{name}` must be a whole number >= 0, got `{raw}`", field=name
+        )
+    return int(raw)
+
+
 async def list_runs(request: Request) -> Response:
     backend = backend_of(request)
     record = await backend.thread(request.path_params["thread_id"])
-    limit = int(request.query_params.get("limit", "10"))
-    offset = int(request.query_params.get("offset", "0"))
+    limit = _count(request, "limit", 10)
+    offset = _count(request, "offset", 0)
     infos = list(reversed(await backend.client.list_runs(thread_id=record.thread_id)))
     out = []
     for info in infos[offset : offset + limit]:

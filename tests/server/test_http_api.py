@@ -373,6 +373,9 @@ class TestProblems:
         typed = httpx.post(url, json={"thread_id": 5})
         assert typed.status_code == 422
         assert typed.json()["culprit"]["field"] == "$.thread_id"
+        tid = httpx.post(url, json={}).json()["thread_id"]
+        paged = httpx.get(f"{live.url}/threads/{tid}/runs?limit=ten")
+        assert paged.status_code == 422 and paged.json()["culprit"]["field"] == "limit"
         searched = httpx.post(f"{live.url}/threads/search", json={"ids": ["none"]})
         assert searched.json() == []
 
