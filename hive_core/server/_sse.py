@@ -8,6 +8,8 @@ from typing import Any
 import msgspec
 from starlette.responses import StreamingResponse
 
+from ..errors import HiveError
+
 __all__ = ["sse_block", "sse_response"]
 
 _encoder = msgspec.json.Encoder(enc_hook=repr)
@@ -21,8 +23,11 @@ def sse_response(
     parts: AsyncIterator[tuple[str, Any]], headers: dict[str, str] | None = None
 ) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
-        async for event, data in parts:
-            yield sse_block(event, data)
+        try:
+            async for event, data in parts:
+                yield sse_block(event, data)
+        except HiveError as exc:  # the headers are sent: end with an error part
+            yield sse_block("error", {"error": exc.code, "message": str(exc)})
 
     return StreamingResponse(
         body(),
