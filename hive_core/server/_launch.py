@@ -34,7 +34,9 @@ from ._requests import RunCreate
 
 __all__ = ["STREAM_MODES", "launch", "stream_modes"]
 
-STREAM_MODES = frozenset({"values", "events", "debug"})
+STREAM_MODES = frozenset(
+    {"values", "updates", "messages-tuple", "custom", "events", "debug"}
+)
 """The modes a run may be streamed in (``docs/http-api.md``)."""
 
 
@@ -94,7 +96,12 @@ def _check_graph(record: ThreadRecord, graph: str) -> None:
 
 
 async def _start(
-    backend: Backend, record: ThreadRecord, graph: str, body: RunCreate, run_id: str
+    backend: Backend,
+    record: ThreadRecord,
+    graph: str,
+    body: RunCreate,
+    run_id: str,
+    modes: tuple[str, ...],
 ) -> None:
     thread_id = record.thread_id
     active = await backend.active(thread_id)
@@ -107,11 +114,25 @@ async def _start(
     elif body.multitask_strategy == "interrupt":
         for run in active:
             await backend.client.cancel(run.run_id, at_step_boundary=True)
-    await backend.client.submit(graph, thread_id, body.input, request_id=run_id)
+    await backend.client.submit(
+        graph, thread_id, body.input, request_id=run_id,
+        stream_modes=recorded_modes(modes),
+    )  # fmt: skip
+
+
+def recorded_modes(modes: tuple[str, ...]) -> tuple[str, ...]:
+    """The modes whose data the worker's events must carry (the others are in
+    every run's events already)."""
+    return tuple(m for m in ("values", "updates") if m in modes)
 
 
 async def _resume(
-    backend: Backend, record: ThreadRecord, graph: str, payload: Any, run_id: str
+    backend: Backend,
+    record: ThreadRecord,
+    graph: str,
+    payload: Any,
+    run_id: str,
+    modes: tuple[str, ...],
 ) -> None:
     await backend.require_idle(record.thread_id)
     view = await backend.view(record)
@@ -125,8 +146,9 @@ async def _resume(
     tp = backend.graphs[graph].schema.resume_payload
     convert_resume_payload(tp, payload)  # ResumePayloadError: 422, nothing queued
     await backend.client.resume(
-        record.thread_id, pending.id, payload, request_id=run_id, graph=graph
-    )
+        record.thread_id, pending.id, payload, request_id=run_id, graph=graph,
+        stream_modes=recorded_modes(modes),
+    )  # fmt: skip
 
 
 async def launch(backend: Backend, record: ThreadRecord, body: RunCreate) -> RunRecord:
@@ -138,10 +160,10 @@ async def launch(backend: Backend, record: ThreadRecord, body: RunCreate) -> Run
     _check_graph(record, graph)
     command = body.command
     if command is not None and command.resume is not None:
-        await _resume(backend, record, graph, command.resume, run_id)
+        await _resume(backend, record, graph, command.resume, run_id, modes)
     else:
         _check_input(backend, graph, record.thread_id, body.input)
-        await _start(backend, record, graph, body, run_id)
+        await _start(backend, record, graph, body, run_id, modes)
     if record.graph is None:
         await asyncio.to_thread(backend.db.update_thread, record.thread_id, graph=graph)
     run = RunRecord(

@@ -157,15 +157,18 @@ class ServiceClient:
         request_id: str | None = None,
         priority: int | None = None,
         timeout_s: float | None = None,
+        stream_modes: Sequence[str] = (),
     ) -> str:
         """Queue a run of ``graph`` on ``thread_id``; its run id. The same
         ``request_id`` submitted twice runs once. ``priority``: 1 is served first.
         ``timeout_s`` (per attempt) overrides the configuration's. ``input`` must
-        be JSON-compatible."""
+        be JSON-compatible. ``stream_modes``: the modes whose data the recorded
+        events must carry (``RunOptions.stream_modes``)."""
         run_id = request_id or uuid.uuid4().hex
         spec = AttemptSpec(
             run_id=run_id, workflow_id=run_id, graph=graph, thread_id=thread_id,
             kind="start", input=input, timeout_s=timeout_s,
+            stream_modes=tuple(stream_modes),
         )  # fmt: skip
         return await asyncio.to_thread(self._new, spec, priority)
 
@@ -178,6 +181,7 @@ class ServiceClient:
         request_id: str | None = None,
         priority: int | None = None,
         graph: str | None = None,
+        stream_modes: Sequence[str] = (),
     ) -> str:
         """Answer the thread's pending interrupt: a new run attempt; the payload
         reaches its workflow through DBOS messaging. ``graph`` names the thread's
@@ -192,6 +196,7 @@ class ServiceClient:
         spec = AttemptSpec(
             run_id=run_id, workflow_id=run_id, graph=graph,
             thread_id=thread_id, kind="resume", interrupt_id=interrupt_id,
+            stream_modes=tuple(stream_modes),
         )  # fmt: skip
 
         def go() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hive_core import NodeInput, Schema, channel, reducers
+from hive_core.events import ModelToken
 from hive_dsl import Effects, GoTo, Interrupt, Workflow, Write
 
 
@@ -18,6 +19,7 @@ _st = Workflow(Steps)
 @_st.node(start=True)
 def tick(ctx: NodeInput) -> Effects:
     count = ctx.store.get(Steps.count) + 1
+    ctx.emit(ModelToken(f"tok{count} "))  # shown live under a terminal
     writes = (Write(Steps.count, count), Write(Steps.seen, [count]))
     if count < ctx.store.get(Steps.target):
         return Effects(*writes, GoTo(tick))

@@ -151,6 +151,7 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("run    | run_started")
     assert "step 1 | step_finished" in done.stdout
+    assert '| model_token         | ordinal=0 text="tok2 "' in done.stdout
     assert lines[-1].startswith("finished: ")
     assert "\x1b[" not in done.stdout
 
@@ -178,6 +179,7 @@ def test_live_progress_under_a_pseudo_terminal(tmp_path: Path) -> None:
     text = out.decode(errors="replace")
     assert "\x1b[" in text  # redrawn in place, not one line per event
     assert "step 2" in text and "running:" in text
+    assert "tok1 tok2 tok3" in text  # the tokens, streamed into the display
     assert "finished: " in text
     assert "| task_started" not in text
 

@@ -1,6 +1,7 @@
 """Graphs the HTTP server tests run (also loaded by ``hive`` in subprocesses).
 
-``steps`` counts one superstep per step up to the input's ``target``; a thread
+``steps`` counts one superstep per step up to the input's ``target`` (streaming a
+token and custom data each step); a thread
 named in ``GATES`` stops at step ``hold_step`` until the test opens its gate (after
 ``REACHED`` is set: the test knows the run is there). ``approval`` asks for a typed
 ``Decision`` and records it.
@@ -14,6 +15,7 @@ import threading
 import msgspec
 
 from hive_core import NodeInput, Schema, channel, reducers
+from hive_core.events import CustomEvent, ModelToken
 from hive_dsl import Effects, GoTo, Interrupt, Workflow, Write
 
 GATES: dict[str, threading.Event] = {}
@@ -38,6 +40,8 @@ async def tick(ctx: NodeInput) -> Effects:
         while not gate.is_set():  # cancellable, unlike a thread's wait
             await asyncio.sleep(0.002)
     count = ctx.store.get(Steps.count) + 1
+    ctx.emit(ModelToken(f"t{count}"))  # the messages-tuple mode's tokens
+    ctx.emit(CustomEvent({"count": count}))  # the custom mode's data
     writes = (Write(Steps.count, count), Write(Steps.seen, [count]))
     if count < ctx.store.get(Steps.target):
         return Effects(*writes, GoTo(tick))

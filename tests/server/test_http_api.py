@@ -129,10 +129,12 @@ class TestStreams:
             assert [e["kind"] for e in events].count("step_started") == 3
             assert [d["payload"] for d in debug] == events
             assert [d["type"] for d in debug] == [e["kind"] for e in events]
-            assert parts[-1].event == "values"
-            assert parts[-1].data == {
+            values = [p.data for p in parts if p.event == "values"]
+            assert len(values) == 3  # one per committed step
+            assert values[-1] == {
                 "count": 3, "hold_step": -1, "seen": [1, 2, 3], "target": 3
             }  # fmt: skip
+            assert [e["kind"] for e in events].count("step_values") == 3
             got = await client.runs.get(tid, run_id)
             assert got["status"] == "success" and got["thread_id"] == tid
             assert [r["run_id"] for r in await client.runs.list(tid)] == [run_id]
@@ -144,6 +146,59 @@ class TestStreams:
                 )
             ]
             assert [p.data for p in again if p.event == "events"] == events
+
+        run_client(live, go)
+
+    def test_values_updates_messages_and_custom_modes(self, live: Live) -> None:
+        async def go(client: LangGraphClient) -> None:
+            tid = (await client.threads.create())["thread_id"]
+            modes = ["values", "updates", "messages-tuple", "custom"]
+            parts = [
+                p
+                async for p in client.runs.stream(
+                    tid, "steps", input={"target": 3}, stream_mode=modes
+                )
+            ]
+            assert parts[0].event == "metadata"
+            kinds = [p.event for p in parts[1:]]
+            assert kinds == ["messages", "custom", "updates", "values"] * 3
+            values = [p.data for p in parts if p.event == "values"]
+            assert [v["seen"] for v in values] == [[1], [1, 2], [1, 2, 3]]
+            assert values[-1] == (await client.threads.get_state(tid))["values"]
+            updates = [p.data for p in parts if p.event == "updates"]
+            assert updates[1] == {"tick": {"count": 2, "seen": [2]}}
+            messages = [p.data for p in parts if p.event == "messages"]
+            chunk, meta = messages[2]
+            assert chunk["content"] == "t3" and chunk["type"] == "AIMessageChunk"
+            assert meta["langgraph_node"] == "tick" and meta["langgraph_step"] == 2
+            custom = [p.data for p in parts if p.event == "custom"]
+            assert custom == [{"count": 1}, {"count": 2}, {"count": 3}]
+            # an interrupted run: values end with __interrupt__, updates too
+            tid2 = (await client.threads.create())["thread_id"]
+            asked = [
+                p
+                async for p in client.runs.stream(
+                    tid2,
+                    "approval",
+                    input={"amount": 1},
+                    stream_mode=["updates", "values"],
+                )  # fmt: skip
+            ]
+            (pending,) = (await client.threads.get_state(tid2))["interrupts"]
+            last_values = [p.data for p in asked if p.event == "values"][-1]
+            assert last_values["__interrupt__"] == [pending]
+            assert asked[-1].event == "updates"
+            assert asked[-1].data == {"__interrupt__": [pending]}
+            resumed = [
+                p
+                async for p in client.runs.stream(
+                    tid2,
+                    "approval",
+                    stream_mode="values",
+                    command={"resume": {"approved": True, "note": "ok"}},
+                )  # fmt: skip
+            ]
+            assert resumed[-1].data == {"amount": 1, "status": "approved: ok"}
 
         run_client(live, go)
 
@@ -163,6 +218,9 @@ class TestStreams:
         assert next(r["run_id"] for r in listed) == created["run_id"]  # newest first
         state = client.threads.get_state(tid)
         assert state["values"]["count"] == 4 and state["next"] == []
+        streamed = list(client.runs.stream(tid, "steps", input={"target": 6},
+                                           stream_mode="updates"))  # fmt: skip
+        assert [p.data for p in streamed[1:]][-1] == {"tick": {"count": 6, "seen": [6]}}
         found = client.threads.search(metadata={}, limit=100)
         assert tid in [t["thread_id"] for t in found]
 

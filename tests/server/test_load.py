@@ -16,7 +16,8 @@ from langgraph_sdk import get_client
 CLIENTS = 200
 PER_HTTP_CLIENT = 50  # httpx pools 100 connections per client
 TARGET = 3
-EVENTS_PER_RUN = 2 + TARGET * 7  # run_started, per step 7, run_finished
+EVENTS_PER_RUN = 2 + TARGET * 9  # run_started, per step 9 (a token and custom
+# data included), run_finished
 
 
 async def one(client: Any, n: int) -> tuple[str, list[dict[str, Any]]]:
