@@ -182,7 +182,7 @@ class TestStreams:
                     "approval",
                     input={"amount": 1},
                     stream_mode=["updates", "values"],
-                )  # fmt: skip
+                )
             ]
             (pending,) = (await client.threads.get_state(tid2))["interrupts"]
             last_values = [p.data for p in asked if p.event == "values"][-1]
@@ -196,7 +196,7 @@ class TestStreams:
                     "approval",
                     stream_mode="values",
                     command={"resume": {"approved": True, "note": "ok"}},
-                )  # fmt: skip
+                )
             ]
             assert resumed[-1].data == {"amount": 1, "status": "approved: ok"}
 
