@@ -20,6 +20,8 @@ PACKAGES = [
     "hive_core.memory",
     "hive_core.models",
     "hive_core.runtime",
+    "hive_core.server",
+    "hive_core.cli",
 ]
 
 

@@ -5,9 +5,9 @@ Install the ``cli`` extra (``server`` for ``hive serve`` and ``hive worker``).
 
 from __future__ import annotations
 
-from .._exports import public
+from .._exports import public as _public
 from ._main import cli, main
 
 __all__ = ["cli", "main"]
 
-public(__name__, __all__, globals())
+_public(__name__, __all__, globals())

@@ -8,7 +8,7 @@ interrupts); ``serve(graphs, settings)`` runs it under uvicorn. Install the
 
 from __future__ import annotations
 
-from .._exports import public
+from .._exports import public as _public
 from ..errors import (
     ApiKeyRequiredError,
     AssistantNotFoundError,
@@ -45,4 +45,4 @@ __all__ = [
     "ApiKeyRequiredError",
 ]
 
-public(__name__, __all__, globals())
+_public(__name__, __all__, globals())
