@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from conftest import Live
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 from langgraph_sdk.errors import APIStatusError
 from server_graphs import GATES, REACHED
+from server_harness import Live
 
 T = TypeVar("T")
 
@@ -453,7 +453,7 @@ def test_trace_of_a_thread_is_readable(
 def test_api_key_and_a_server_without_a_worker(live: Live) -> None:
     """A second server on the same state, with a key and no worker of its own:
     the first server's worker runs what it queues."""
-    from conftest import start_server
+    from server_harness import start_server
 
     keyed, server, thread = start_server(live.data_dir, api_key="s3cret", worker=False)
     try:

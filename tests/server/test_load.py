@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import Live
 from langgraph_sdk import get_client
+from server_harness import Live
 
 CLIENTS = 200
 PER_HTTP_CLIENT = 50  # httpx pools 100 connections per client
