@@ -5,6 +5,8 @@
   ``SqliteSaver``), interleaved repeats, medians.
 * ``checkpoint_runtime_100x1k``: a real Hive workflow appending 1 KiB per step for 100
   steps with every-step checkpoints, bytes on disk vs LangGraph doing the same.
+* ``checkpoint_default_policy``: what the default policy with a store (every step)
+  costs over ``on_interrupt`` (``bench/checkpoint_default.py``).
 * the store-level storage rows of ``bench/checkpoint_storage.py``.
 
 Durability is stated per row: both stores use WAL; Hive uses ``synchronous=NORMAL``
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+from bench.checkpoint_default import default_policy_row
 from bench.checkpoint_storage import _bytes_on_disk, _items, langgraph_storage
 from bench.checkpoint_storage import run as storage_run
 from hive_core import (
@@ -223,6 +226,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     """All checkpoint rows; ``quick`` trims repeats and sizes."""
     rows = [loop_workload(1000, 1 if quick else 3)]
     rows.append(runtime_storage_workload(100, 1024))
+    rows.append(default_policy_row(100 if quick else 200, 3 if quick else 5))
     rows.extend(storage_run(quick))
     return rows
 

@@ -418,8 +418,11 @@ def peak_memory_group(settings: Settings) -> list[Row]:
 MODULE_GROUPS = {
     "memory": "bench.memory",
     "checkpoint": "bench.checkpoint",
+    "value_checks": "bench.value_checks",
     "postgres": "bench.postgres",
+    "sqlite_async": "bench.sqlite_async",
     "service": "bench.service",
+    "observability": "bench.observability",
 }
 """Groups that live in their own module exposing ``run(quick: bool) -> list[dict]``."""
 

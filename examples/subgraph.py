@@ -2,8 +2,9 @@
 
 The child workflow outlines a text; the parent maps its `article` into the child's
 input and the child's `outline` back into its own channels. The child runs to the
-end inside the node, on its own thread, and its events are not part of the parent's
-trace. Run it with ``python examples/subgraph.py``.
+end inside the node, on its own thread; its events stream through the parent's
+trace as ``subgraph_event``s namespaced by the node (``docs/dsl.md#subgraphs``).
+Run it with ``python examples/subgraph.py``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import attrs
 
 if TYPE_CHECKING:  # the service packages stay unimported until a node uses them
+    from ._observe import RunObserver
     from .memory import MemoryStore
     from .models import ModelClient, ModelRouter, ToolProvider
 
@@ -60,3 +61,6 @@ class Environment:
     tools: ToolProvider | None = None
     memory_store: MemoryStore | None = None
     extras: Mapping[str, object] = attrs.field(factory=dict)
+    observer: RunObserver | None = None
+    """Metrics or tracing hooks (``hive_core.observability``); ``None`` costs
+    nothing. See ``docs/observability.md``."""

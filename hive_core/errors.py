@@ -35,7 +35,9 @@ HiveError                                  catch this once
 │       ├── ResumeInterruptMismatchError
 │       └── ResumePayloadError (TypeError)
 ├── HiveInternalError                      an invariant broke inside Hive: please report
-├── StoreUnavailableError                  a database server cannot be reached: retry
+├── StoreError                             a store's file, server or options (.retryable)
+│   ├── StoreUnavailableError              a database server cannot be reached: retry
+│   └── …                                  the rest: hive_core.persistence (_errors.py)
 ├── ServiceError                           the run service (hive_core.service)
 │   ├── ServiceConfigError (ValueError)    a configuration key, named
 │   ├── UnknownGraphError (LookupError)
@@ -59,7 +61,7 @@ and survives a pickle round-trip so executors and loggers can ship it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import msgspec
 
@@ -87,6 +89,7 @@ __all__ = [
     "NoCheckpointToResumeError",
     "NoInterruptToResumeError",
     "NodeError",
+    "NodeOutputError",
     "Problem",
     "ReducerError",
     "ResumeError",
@@ -95,12 +98,14 @@ __all__ = [
     "RouterError",
     "RunError",
     "ScopeMismatchError",
+    "StoreError",
     "StoreUnavailableError",
     "TaskLocalWriteNotAllowedError",
     "ThreadExistsError",
     "UnknownChannelError",
     "UnknownNodeError",
     "UpdatePolicyViolationError",
+    "WritesArgumentError",
 ]
 # The run service's errors (below) are exported from ``hive_core.service``, which
 # is an optional extra, not from ``hive_core``.
@@ -700,7 +705,18 @@ class EventsNotRequestedError(RunError, RuntimeError):
 # --------------------------------------------------------------------------- stores
 
 
-class StoreUnavailableError(HiveError):
+class StoreError(HiveError):
+    """Base for failures of a store's file, server or options (checkpoints and
+    memory alike): ``except StoreError`` catches every one, and ``retryable`` says
+    whether the same call may succeed if made again later. The subclasses are
+    listed in ``docs/persistence.md`` ("Store errors")."""
+
+    code = "store-error"
+    retryable: ClassVar[bool] = False
+    """Whether the same call may succeed if made again later."""
+
+
+class StoreUnavailableError(StoreError):
     """A store's database server could not be reached or dropped the connection.
 
     Nothing was changed that the caller did not see succeed: a save either committed
@@ -915,3 +931,169 @@ class ApiKeyRequiredError(ServerError):
             f"refusing to serve on `{host}` without an API key\n\n"
             "Fix: set HIVE_API_KEY (or pass --api-key), or bind 127.0.0.1"
         )
+
+
+# ------------------------------------------------------------- raised in a node
+
+_IN_NODE: dict[type[HiveError], type[NodeError]] = {}
+
+
+def _restore_in_node(
+    cls: type[HiveError], args: tuple[Any, ...], state: dict[str, Any]
+) -> Any:
+    return _restore(_in_node_class(cls), args, state)
+
+
+def _in_node_class(cls: type[HiveError]) -> type[NodeError]:
+    """``cls`` and ``NodeError`` in one class (built once per class), so a
+    ``HiveError`` from inside a node is caught by either ``except``."""
+    found = _IN_NODE.get(cls)
+    if found is None:
+
+        def __reduce__(self: HiveError) -> tuple[Any, ...]:
+            return (_restore_in_node, (cls, self.args, dict(self.__dict__)))
+
+        try:
+            made = type(
+                cls.__name__,
+                (cls, NodeError),
+                {
+                    "__module__": cls.__module__,
+                    "__qualname__": cls.__qualname__,
+                    "__doc__": cls.__doc__,
+                    "__reduce__": __reduce__,
+                    "code": cls.code,
+                },
+            )
+        except TypeError:  # pragma: no cover - a layout Python cannot combine
+            made = NodeError
+        found = _IN_NODE[cls] = cast("type[NodeError]", made)
+    return found
+
+
+def node_error(
+    err: BaseException, node_id: str, *, step: int, task_id: str, attempts: int
+) -> NodeError:
+    """The ``NodeError`` for a node that raised ``err`` (raise it ``from err``).
+
+    A ``HiveError`` raised by Hive's own API inside the node (reading an unknown
+    channel, a malformed ``NodeOutput``) keeps its class: the result is an
+    instance of both ``type(err)`` and ``NodeError``, with the original's
+    attributes and the node, task and step added (``docs/errors.md``).
+    """
+    cause = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    if not isinstance(err, HiveError) or isinstance(err, NodeError):
+        return NodeError(
+            node_id, step=step, task_id=task_id, attempts=attempts, cause=cause
+        )
+    cls = _in_node_class(type(err))
+    wrapped = NodeError(
+        node_id, step=step, task_id=task_id, attempts=attempts, cause=cause
+    )
+    if cls is NodeError:  # pragma: no cover - see _in_node_class
+        return wrapped
+    out = cls.__new__(cls)
+    Exception.__init__(out, *wrapped.args)
+    out.__dict__.update(err.__dict__)
+    out.__dict__.update(wrapped.__dict__)
+    if getattr(out, "node", None) is None:
+        out.__dict__["node"] = node_id
+    return out
+
+
+class NodeOutputError(RunError, TypeError):
+    """A ``NodeOutput`` was built with a field of the wrong shape (a single
+    ``Write`` where a list of them goes, a str as ``next``), so the commit could
+    not read it. Raised at construction; inside a node it also is a ``NodeError``."""
+
+    code = "node-output-invalid"
+
+    def __init__(self, field: str, *, expected: str, actual: str, fix: str) -> None:
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"NodeOutput({field}=...) expects {expected}, got {actual}\n\nFix: {fix}"
+        )
+
+
+class WritesArgumentError(RunError, TypeError):
+    """``apply_external_writes`` or ``fork(..., writes=...)`` was given something
+    other than a list of ``Write`` (a single ``Write``, a dict); nothing changed."""
+
+    code = "writes-invalid"
+
+    def __init__(self, operation: str, *, expected: str, actual: str) -> None:
+        self.operation = operation
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{operation} expects {expected}, got {actual}\n\n"
+            f"Fix: pass a list, e.g. {operation}(..., [Write(Schema.channel, value)])"
+        )
+
+
+# ------------------------------------------------- editing a paused thread (issue 15)
+
+
+class WritesWhileInterruptedError(InterruptPendingError):
+    """External writes were attempted on a thread waiting for a resume.
+
+    A subclass of ``InterruptPendingError`` (so ``except InterruptPendingError``
+    still catches it) whose Fix names the two ways to edit a paused thread; see
+    ``docs/concepts/interrupts.md#editing-state-while-paused``.
+    """
+
+    code = "writes-while-interrupted"
+
+    def __init__(self, thread_id: str, interrupt_id: str) -> None:
+        self.thread_id = thread_id
+        self.interrupt_id = interrupt_id
+        # the base's message names only resume; this one names both routes
+        ResumeError.__init__(
+            self,
+            f"Thread `{thread_id}` is waiting on interrupt `{interrupt_id}`; external "
+            "writes are refused until it is answered, and nothing was changed\n\n"
+            "Fix: either send the edit as the resume payload and let the asking node "
+            "write it: runtime.resume(thread_id, interrupt_id, edited_answer); or "
+            "fork a checkpoint from before the interrupt and write there: "
+            "runtime.fork(thread_id, earlier_checkpoint_id, into=new_thread), then "
+            "runtime.apply_external_writes(new_thread, writes)",
+        )
+
+
+__all__ += ["WritesWhileInterruptedError"]
+
+
+# ------------------------------------------------------------ inline interrupts
+
+
+class InterruptRepeatedError(RunError):
+    """``ctx.interrupt(...)`` was called twice in one run of a node.
+
+    A resume carries one answer, which the first call returns; a second question
+    in the same run could never get its own answer. See
+    ``docs/concepts/interrupts.md#inline-interrupts``.
+    """
+
+    code = "interrupt-repeated"
+
+    def __init__(self, node_id: str, *, step: int) -> None:
+        self.node_id = node_id
+        self.step = step
+        super().__init__(
+            _with_context(
+                "ctx.interrupt() was called a second time in one run of the node; "
+                "each run can ask one question",
+                _where(step, node_id),
+            )
+            + "\n\nFix: ask once per run; to ask again, end the run routing to the "
+            "node itself (GoTo(ctx.node_id) or next=[ctx.node_id]) and call "
+            "ctx.interrupt() in that run, or split the questions across nodes"
+        )
+
+
+__all__ += ["InterruptRepeatedError"]
+
+
+# ------------------------------------------------------------------- a node's next

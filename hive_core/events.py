@@ -36,6 +36,7 @@ __all__ = [
     "StepValues",
     "StreamBackpressure",
     "StreamEvent",
+    "SubgraphEvent",
     "TaskFailed",
     "TaskFinished",
     "TaskStarted",
@@ -200,6 +201,16 @@ class CustomDebug(StreamEvent, frozen=True, tag="custom_debug"):
     name: str
 
 
+class SubgraphEvent(StreamEvent, frozen=True, tag="subgraph_event"):
+    """An event of a child run, streamed through the parent (LangGraph's
+    ``subgraphs=True``): ``namespace`` is the path of subgraph node ids from the
+    parent down (nested subgraphs add one each), ``event`` the child's event as
+    plain data without run and attempt ids (``docs/dsl.md#subgraphs``)."""
+
+    namespace: tuple[str, ...]
+    event: dict[str, Any]
+
+
 class CustomEvent(StreamEvent, frozen=True, tag="custom"):
     """A node's own data for the ``custom`` stream mode:
     ``ctx.emit(CustomEvent({"progress": 0.5}))``. ``data`` must be JSON-able
@@ -217,6 +228,7 @@ STREAM_KINDS: frozenset[str] = frozenset(
         ToolInvocationStarted,
         ToolInvocationFinished,
         CustomDebug,
+        SubgraphEvent,
         CustomEvent,
     )
 )
@@ -269,6 +281,7 @@ _EVENT_TYPES: tuple[type[Event], ...] = (
     ToolInvocationFinished,
     CustomDebug,
     CustomEvent,
+    SubgraphEvent,
 )
 _DECODER = msgspec.json.Decoder(Union[_EVENT_TYPES])  # noqa: UP007
 

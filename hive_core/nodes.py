@@ -11,14 +11,18 @@ from __future__ import annotations
 import enum
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeAlias, final
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, final
 
 import msgspec
 
 from .environment import Environment
+from .errors import NodeOutputError
 from .events import CustomDebug, StreamEvent
 from .state._channels import Channel, Write
 from .state._store import StoreView
+
+if TYPE_CHECKING:
+    from .persistence._format import CheckpointStore
 
 __all__ = [
     "END",
@@ -80,8 +84,108 @@ class NodeOutput(msgspec.Struct, frozen=True, kw_only=True):
     interrupt: object | None = None
     """A payload asks the run to pause after this step commits."""
 
+    def __post_init__(
+        self,
+        _write: type = Write,
+        _spawn: type = Spawn,
+        _next: type = Next,
+        _list: type = list,
+        _tuple: type = tuple,
+    ) -> None:
+        # the shapes the commit reads; a wrong one fails here, naming the field,
+        # rather than as an untyped TypeError deep in the commit (docs/errors.md).
+        # Defaults bind the classes locally: this runs once per node call.
+        writes = self.writes
+        if writes:
+            kind = type(writes)
+            if kind is not _list and kind is not _tuple:
+                _bad_sequence("writes", writes, Write, "Write")
+            for w in writes:
+                if type(w) is not _write:
+                    _bad_sequence("writes", writes, Write, "Write")
+        spawn = self.spawn
+        if spawn:
+            skind = type(spawn)
+            if skind is not _list and skind is not _tuple:
+                _bad_sequence("spawn", spawn, Spawn, "Spawn")
+            for sp in spawn:
+                if type(sp) is not _spawn:
+                    _bad_sequence("spawn", spawn, Spawn, "Spawn")
+        if type(self.next) is not _next:
+            _check_next(self.next)
+
+
+def _describe(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def _bad_sequence(field: str, value: object, cls: type, name: str) -> None:
+    """Raise ``NodeOutputError`` for ``writes`` or ``spawn``."""
+    if isinstance(value, cls):
+        raise NodeOutputError(
+            field,
+            expected=f"a list of {name}",
+            actual=f"a single {name}",
+            fix=f"wrap it in a list: NodeOutput({field}=[{name}(...)])",
+        )
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if not isinstance(item, cls):
+                raise NodeOutputError(
+                    f"{field}[{i}]",
+                    expected=name,
+                    actual=_describe(item),
+                    fix=f"build each item with {name}(...)",
+                )
+    raise NodeOutputError(
+        field,
+        expected=f"a list of {name}",
+        actual=_describe(value),
+        fix=f"pass a list: NodeOutput({field}=[{name}(...), ...])",
+    )
+
+
+def _check_next(nxt: object) -> None:
+    if isinstance(nxt, str):
+        raise NodeOutputError(
+            "next",
+            expected="END, GRAPH_EDGES or a list of node ids",
+            actual=f"the str {nxt!r}",
+            fix=f"wrap the node id in a list: NodeOutput(next=[{nxt!r}])",
+        )
+    if type(nxt) is list or type(nxt) is tuple:
+        for i, item in enumerate(nxt):
+            if type(item) is not str:
+                raise NodeOutputError(
+                    f"next[{i}]",
+                    expected="a node id (str)",
+                    actual=_describe(item),
+                    fix="name nodes by their id strings",
+                )
+        return
+    if not isinstance(nxt, Sequence):
+        raise NodeOutputError(
+            "next",
+            expected="END, GRAPH_EDGES or a list of node ids",
+            actual=_describe(nxt),
+            fix="return next=END, next=GRAPH_EDGES or next=['node', ...]",
+        )
+
 
 _EMPTY_OUTPUT = NodeOutput()
+
+
+class InlineInterrupt(BaseException):
+    """Raised by ``NodeInput.interrupt`` to pause; the executor turns it into
+    ``NodeOutput(interrupt=payload)`` that re-runs the task on resume.
+
+    A ``BaseException`` so that a node's ``except Exception`` cannot swallow the
+    pause by accident. Never seen by users.
+    """
+
+    def __init__(self, payload: object) -> None:
+        super().__init__(payload)
+        self.payload = payload
 
 
 class _HasId(Protocol):
@@ -98,9 +202,11 @@ class NodeInput:
     """
 
     __slots__ = (
+        "_asked",
         "_emit",
         "_task",
         "attempt_id",
+        "checkpoint_store",
         "environment",
         "node_id",
         "resume",
@@ -123,6 +229,7 @@ class NodeInput:
         resume: Resume | None,
         environment: Environment,
         emit: Callable[[StreamEvent], None] | None = None,
+        checkpoint_store: CheckpointStore | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -134,6 +241,10 @@ class NodeInput:
         self.resume = resume
         self.environment = environment
         self._emit = emit
+        self._asked = False
+        self.checkpoint_store = checkpoint_store
+        """The runtime's checkpoint store, if it has one: a ``Subgraph`` keeps a
+        paused child there (``docs/dsl.md#subgraphs``)."""
 
     @property
     def task_id(self) -> str:
@@ -141,10 +252,47 @@ class NodeInput:
         task = self._task
         return task if type(task) is str else task.id  # type: ignore[union-attr]
 
+    def interrupt(self, payload: object) -> Any:
+        """Ask the outside and return its answer: LangGraph's ``interrupt()``.
+
+        The first run pauses here (the task's writes are dropped, as it never
+        returned) with ``payload`` as the interrupt; the resumed run executes the
+        node again from the top, and this call then returns the resume payload
+        (already converted to the schema's ``resume_payload`` type). Sugar over
+        ``NodeOutput(interrupt=payload, next=[node])``: same ids, same checkpoint,
+        one pending interrupt per thread. Code before the call runs twice, so keep
+        side effects after it (``docs/concepts/interrupts.md#inline-interrupts``).
+
+        Raises:
+            InterruptRepeatedError: a second call in the same node run.
+        """
+        from .errors import DefinitionError, InterruptRepeatedError
+
+        if self._asked:
+            raise InterruptRepeatedError(self.node_id, step=self.step)
+        self._asked = True
+        if payload is None:
+            raise DefinitionError(
+                "ctx.interrupt(None) cannot be told apart from no interrupt; pass a "
+                "payload",
+                subject=self.node_id,
+            )
+        resume = self.resume
+        if resume is not None and resume.node == self.node_id:
+            return resume.payload
+        raise InlineInterrupt(payload)
+
+    @property
+    def streaming(self) -> bool:
+        """Whether emitted events go anywhere (someone listens to the run), so a
+        node can skip building events nobody reads."""
+        return self._emit is not None
+
     def emit(self, event: StreamEvent) -> None:
         """Emit a stream event: ``ModelInvocationStarted``, ``ModelToken``,
         ``ModelInvocationFinished``, ``ToolInvocationStarted``,
-        ``ToolInvocationFinished`` or ``CustomDebug`` (from ``hive_core.events``),
+        ``ToolInvocationFinished``, ``CustomDebug`` or ``SubgraphEvent`` (from
+        ``hive_core.events``),
         built with its own fields only, e.g. ``emit(ModelToken("Hel"))``.
 
         Events go live to the run's listeners, or are buffered per task and flushed

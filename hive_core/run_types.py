@@ -47,9 +47,10 @@ class Interruption(msgspec.Struct, frozen=True, kw_only=True):
 class CheckpointPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """When checkpoints are saved; an interrupt always forces exactly one save.
 
-    One name per behaviour: ``on_interrupt()`` (the default) saves only when a step
-    interrupts; ``every(n)`` also saves after each step whose next step index is a
-    multiple of ``n`` (``every(1)``: after every step). See
+    One name per behaviour: ``on_interrupt()`` saves only when a step interrupts;
+    ``every(n)`` also saves after each step whose next step index is a multiple of
+    ``n`` (``every(1)``: after every step). ``RunOptions`` without a policy uses
+    ``every(1)`` on a runtime with a store and ``on_interrupt()`` without one. See
     ``docs/concepts/checkpoints.md``.
     """
 
@@ -83,7 +84,10 @@ class RunOptions:
     """Steps this attempt may run (not the absolute step index)."""
     max_concurrent_tasks: int = 8
     """Async tasks in flight at once; started in ordinal order."""
-    checkpoint_policy: CheckpointPolicy = attrs.field(factory=CheckpointPolicy)
+    checkpoint_policy: CheckpointPolicy | None = None
+    """When checkpoints are saved; ``None`` (the default) means every step on a
+    runtime with a checkpoint store and only at interrupts without one
+    (``docs/persistence.md``)."""
     debug_payloads: bool = False
     """Put value payloads and full error reprs into events."""
     deterministic_token_streaming: bool = False
@@ -117,7 +121,7 @@ class RunOptions:
                 option="stream_modes",
             )
         policy = self.checkpoint_policy
-        if policy.kind == "every" and policy.n < 1:
+        if policy is not None and policy.kind == "every" and policy.n < 1:
             raise InvalidRunOptionsError(
                 f"CheckpointPolicy.every(n) needs n >= 1, got {policy.n}",
                 option="checkpoint_policy",

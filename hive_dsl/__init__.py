@@ -25,6 +25,7 @@ from ._agents import (
     ToolApprovalRequired,
     tool_calling_agent,
 )
+from ._ask import interrupt
 from ._builders import Branch, Chain, Edge, FanOut, Join, Target
 from ._effects import (
     Effect,
@@ -45,6 +46,7 @@ from ._errors import (
     PatchUnknownNodeError,
     SubgraphIncompleteError,
     SubgraphInterruptedError,
+    SubgraphResumeError,
 )
 from ._model_turn import ModelTurn
 from ._patch import KEEP, PatchDiff, PatchResult, WorkflowPatch
@@ -64,6 +66,7 @@ __all__ = [
     "GoTo",
     "Interrupt",
     "SpawnEach",
+    "interrupt",
     "UseGraphEdges",
     "Write",
     # builders
@@ -95,4 +98,5 @@ __all__ = [
     "PatchUnknownNodeError",
     "SubgraphIncompleteError",
     "SubgraphInterruptedError",
+    "SubgraphResumeError",
 ]

@@ -57,11 +57,13 @@ from hive_core.models import (
     ModelClient,
     RoutingHints,
     ToolCall,
+    ToolErrors,
     ToolProvider,
     ToolRegistry,
     ToolRegistryMissingError,
     bind_environment,
     call_model,
+    check_tool_errors,
     compact_messages,
     invoke_tool,
     message_id,
@@ -286,6 +288,7 @@ def tool_calling_agent(
     compaction: Compaction | None = None,
     mode: Literal["complete", "stream"] = "stream",
     hints: RoutingHints | None = None,
+    tool_errors: ToolErrors = "raise",
 ) -> CompiledGraph:
     """Build the agent graph over ``AgentState``.
 
@@ -301,8 +304,14 @@ def tool_calling_agent(
         compaction: Trims what the model sees; ``None`` sends everything.
         mode: ``"stream"`` emits ``model_token`` events; ``"complete"`` does not.
         hints: Routing hints for the environment's router.
+        tool_errors: A failing tool call (the tool raised, invalid arguments, an
+            unknown tool name): ``"raise"`` fails the ``tool_execute`` node,
+            ``"return"`` answers the call with the error (``tool_error_message``)
+            so the model sees it, a function ``(call, error) -> str`` chooses the
+            text (``docs/agents.md#tool-errors-the-model-can-see``).
     """
     provider = _tools_of(tools)
+    check_tool_errors(tool_errors, where="tool_calling_agent")
     if not (approval in ("never", "always") or isinstance(approval, AllowList)):
         raise ValueError(
             f"approval={approval!r}: expected 'never', 'always' or AllowList([...])"
@@ -343,7 +352,7 @@ def tool_calling_agent(
         if available is None:
             raise ToolRegistryMissingError(tool_names=(call.name,))
         bound = bind_environment(available, ctx.environment)
-        reply = await invoke_tool(call, bound, ctx.emit)
+        reply = await invoke_tool(call, bound, ctx.emit, on_error=tool_errors)
         return Effects(Write(S.messages, [reply]))
 
     wf.edge(pre_model, model_node)

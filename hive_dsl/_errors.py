@@ -4,8 +4,9 @@
 HiveError
 ├── DefinitionError (hive_core)            DSL misuse: raised as is, never subclassed
 ├── RunError (hive_core)
-│   └── SubgraphIncompleteError            a child graph did not finish
-│       └── SubgraphInterruptedError       ... because it asked for an interrupt
+│   ├── SubgraphIncompleteError            a child graph did not finish
+│   │   └── SubgraphInterruptedError       ... it asked, and the parent has no store
+│   └── SubgraphResumeError                a resumed subgraph cannot find its child
 ├── PatchError (ValueError)                a WorkflowPatch cannot apply; .problems lists ALL
 │   ├── PatchUnknownNodeError              a patch names a node the graph lacks
 │   ├── PatchDuplicateNodeError            a patch adds a node id the graph has
@@ -38,6 +39,7 @@ __all__ = [
     "PatchUnknownNodeError",
     "SubgraphIncompleteError",
     "SubgraphInterruptedError",
+    "SubgraphResumeError",
 ]
 
 
@@ -70,10 +72,12 @@ class SubgraphIncompleteError(RunError):
 
 
 class SubgraphInterruptedError(SubgraphIncompleteError):
-    """A ``Subgraph`` node's child run asked for an interrupt.
+    """A ``Subgraph`` node's child run asked for an interrupt, but the parent
+    runtime has no checkpoint store to pause in.
 
-    A child cannot pause its parent: interrupts inside a subgraph are not supported.
-    Move the interrupt to a node of the parent graph.
+    With a store, an interrupt in a child pauses the parent and ``resume`` goes on
+    inside the child (``docs/dsl.md#subgraphs``); without one there is nowhere to
+    keep the paused child.
     """
 
     code: ClassVar[str] = "subgraph-interrupted"
@@ -93,9 +97,32 @@ class SubgraphInterruptedError(SubgraphIncompleteError):
             child_thread_id=child_thread_id,
             status="interrupted",
             message=f"Subgraph node `{node_id}` was interrupted by its child "
-            f"(thread `{child_thread_id}`, interrupt `{interrupt_id[:12]}`); a "
-            "subgraph cannot pause its parent\n\n"
-            "Fix: move the interrupt into a node of the parent graph.",
+            f"(thread `{child_thread_id}`, interrupt `{interrupt_id[:12]}`), and "
+            "the parent runtime has no checkpoint store to pause in\n\n"
+            "Fix: give the parent runtime a checkpoint store "
+            "(Runtime(graph, checkpoint_store=...)); the interrupt then pauses the "
+            "parent and resume continues inside the child.",
+        )
+
+
+class SubgraphResumeError(RunError):
+    """A resumed ``Subgraph`` node cannot find its paused child in the parent's
+    checkpoint store (the store was switched or the parked thread deleted)."""
+
+    code: ClassVar[str] = "subgraph-resume-failed"
+
+    def __init__(
+        self, *, node_id: str, child_thread_id: str, interrupt_id: str
+    ) -> None:
+        self.node_id = node_id
+        self.child_thread_id = child_thread_id
+        self.interrupt_id = interrupt_id
+        super().__init__(
+            f"Subgraph node `{node_id}` was resumed (interrupt `{interrupt_id[:12]}`) "
+            f"but its paused child is not in the checkpoint store (thread "
+            f"`{child_thread_id}`)\n\n"
+            "Fix: resume with the checkpoint store the parent was paused with; the "
+            "paused child lives there next to the parent's checkpoints."
         )
 
 

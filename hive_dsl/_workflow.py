@@ -456,7 +456,7 @@ class Workflow:
         g = GraphBuilder(self.schema, start=start)
         for nd in self._nodes.values():
             if isinstance(nd.fn, Subgraph):
-                nd.fn.prepare()  # compile the child now: its errors are ours
+                nd.fn.prepare(self.schema)  # compile the child now: its errors are ours
             g.add_node(nd.id, nd.core_fn, retry_policy=nd.retry, blocking=nd.blocking)
         for decl in self._decls:
             decl.lower(g)

@@ -392,3 +392,22 @@ def test_streaming_rows() -> None:
         targets.annotate(row)
         assert row["target"] == {"ratio": 1.5}
         assert row["meets"] in (True, False)
+
+
+def test_the_default_policy_row_saves_every_step_and_the_other_none() -> None:
+    from bench.checkpoint_default import default_policy_row
+
+    row = default_policy_row(steps=5, repeats=1)
+    assert row["default_saves"] == 5
+    _positive(row, "hive_s", "peer_s", "ratio", "no_store_us_per_step")
+
+
+def test_the_value_check_rows_time_passing_writes() -> None:
+    from bench import value_checks
+
+    rows = value_checks.run(quick=True)
+    assert [r["workload"] for r in rows] == [
+        f"value_check_{name}" for name in value_checks.CASES
+    ]
+    for row in rows:
+        _positive(row, "hive_s", "peer_s", "ratio")

@@ -19,9 +19,11 @@ PACKAGES = [
     "hive_dsl",
     "hive_core.memory",
     "hive_core.models",
+    "hive_core.observability",
     "hive_core.runtime",
     "hive_core.server",
     "hive_core.cli",
+    "hive_core.viewer",
 ]
 
 

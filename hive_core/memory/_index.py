@@ -33,7 +33,7 @@ from contextlib import contextmanager
 
 from ._protocol import Namespace
 
-__all__ = ["B", "K1", "InvertedIndex", "gc_paused", "search"]
+__all__ = ["B", "K1", "InvertedIndex", "forget", "gc_paused", "search"]
 
 K1 = 1.2
 """Term-frequency saturation (spec value)."""
@@ -257,6 +257,18 @@ class InvertedIndex:
                 if self._unordered.pop(id(entries), None) is not None:
                     entries.sort()
         return [(tf, groups[tf]) for tf in sorted(groups)]
+
+
+def forget(
+    indexes: dict[Namespace, InvertedIndex], namespace: Namespace, key: str
+) -> None:
+    """Drop ``key`` from the cached index of ``namespace``, if cached; an index left
+    empty is dropped too (its namespace no longer exists)."""
+    index = indexes.get(namespace)
+    if index is not None:
+        index.remove(key)
+        if not len(index):
+            del indexes[namespace]
 
 
 def search(

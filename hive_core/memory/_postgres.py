@@ -28,7 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ..persistence._postgres_pool import PoolOwner
 from ._errors import MemorySchemaError, MemoryStoreError
-from ._index import InvertedIndex, gc_paused, search
+from ._index import InvertedIndex, forget, gc_paused, search
 from ._protocol import MemoryItem, Namespace, RecallHit
 from ._sqlite import _encode, _metadata_decoder, _namespace_decoder, _ns_text
 from ._sqlite import _subtree_range as _sqlite_subtree_range
@@ -414,11 +414,7 @@ class PostgresMemoryStore:
             self._seq = max(self._seq, seq)
             if not existed:
                 return False
-            index = self._indexes.get(namespace)
-            if index is not None:
-                index.remove(key)
-                if not len(index):
-                    del self._indexes[namespace]
+            forget(self._indexes, namespace, key)
         return True
 
 

@@ -31,7 +31,7 @@ from ..persistence._connection import (
     busy_policy,
 )
 from ._errors import MemoryCorruptError, MemorySchemaError
-from ._index import InvertedIndex, gc_paused, search
+from ._index import InvertedIndex, forget, gc_paused, search
 from ._protocol import MemoryItem, Namespace, RecallHit
 from ._tokenize import TOKENIZER_VERSION, tokenize
 from ._validate import (
@@ -271,7 +271,7 @@ class SQLiteMemoryStore(SQLiteStoreBase):
         """Insert or replace the item at ``(namespace, key)`` and return it."""
         item = new_item(namespace, key, text, metadata)
         self._db.check_open("remember")
-        self._write([item])
+        await self._db.arun(lambda: self._write([item]))
         return MemoryItem(
             namespace=item.namespace,
             key=item.key,
@@ -284,14 +284,14 @@ class SQLiteMemoryStore(SQLiteStoreBase):
         checked = [checked_item(item) for item in items]
         self._db.check_open("remember_many")
         if checked:
-            self._write(checked)
+            await self._db.arun(lambda: self._write(checked))
         return len(checked)
 
     async def get(self, namespace: Namespace, key: str) -> MemoryItem | None:
         """The item at ``(namespace, key)``, or ``None``."""
         ns_text = _ns_text(check_namespace(namespace))
         check_key(key)
-        row = self._db.call(
+        row = await self._db.acall(
             "get", lambda conn: conn.execute(_SELECT_ITEM, (ns_text, key)).fetchone()
         )
         if row is None:
@@ -342,7 +342,7 @@ class SQLiteMemoryStore(SQLiteStoreBase):
                 hits.append(RecallHit(item=item, score=score))
             return hits
 
-        return self._db.call("recall", read)
+        return await self._db.acall("recall", read)
 
     async def delete(self, namespace: Namespace, key: str) -> bool:
         """Remove the item; ``True`` if it existed. An emptied namespace is dropped."""
@@ -364,14 +364,13 @@ class SQLiteMemoryStore(SQLiteStoreBase):
             )
             return conn.execute(_LOG, (ns_text, key)).lastrowid or 0
 
-        with self._db.lock:
-            seq = self._db.call("delete", delete, begin="BEGIN IMMEDIATE")
-            if seq is None:
-                return False
-            self._seq = max(self._seq, seq)
-            index = self._indexes.get(namespace)
-            if index is not None:
-                index.remove(key)
-                if not len(index):
-                    del self._indexes[namespace]
-        return True
+        def run() -> bool:
+            with self._db.lock:
+                seq = self._db.call("delete", delete, begin="BEGIN IMMEDIATE")
+                if seq is None:
+                    return False
+                self._seq = max(self._seq, seq)
+                forget(self._indexes, namespace, key)
+            return True
+
+        return await self._db.arun(run)

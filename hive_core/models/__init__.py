@@ -11,6 +11,12 @@ request, so importing this package never needs it.
 
 from __future__ import annotations
 
+from ._breaker import (
+    BreakerState,
+    BreakerStateChanged,
+    CircuitBreaker,
+    CircuitOpenError,
+)
 from ._cassette import Cassette, CassetteData, ReplayedToolError, first_difference
 from ._chat import (
     REMOVE_ALL_ID,
@@ -57,6 +63,7 @@ from ._errors import (
     ToolRegistryMissingError,
     UnknownToolError,
 )
+from ._fallback import FallbackClient, ModelProvidersExhaustedError
 from ._langchain import LangChainModelClient, LangChainTools
 from ._loop import (
     Emit,
@@ -82,6 +89,12 @@ from ._messages import (
 from ._openai_compat import Limits, OpenAICompatClient, Retries, Timeouts
 from ._process import CommandResult, command_tool, run_command, run_command_sync
 from ._scripted import ScriptedModelClient, ScriptedReply
+from ._tool_errors import (
+    ToolErrorHandler,
+    ToolErrors,
+    check_tool_errors,
+    tool_error_message,
+)
 from ._tools import Tool, ToolContext, ToolProvider, ToolRegistry, bind_environment
 
 __all__ = [
@@ -106,6 +119,11 @@ __all__ = [
     "ScriptedModelClient",
     "ScriptedReply",
     "resolve_client",
+    # provider health: breakers and fallback
+    "BreakerState",
+    "BreakerStateChanged",
+    "CircuitBreaker",
+    "FallbackClient",
     # the OpenAI-compatible HTTP adapter
     "Limits",
     "OpenAICompatClient",
@@ -117,6 +135,10 @@ __all__ = [
     "ToolProvider",
     "ToolRegistry",
     "bind_environment",
+    "ToolErrorHandler",
+    "ToolErrors",
+    "check_tool_errors",
+    "tool_error_message",
     # the loop
     "Emit",
     "ToolLoopConfig",
@@ -154,6 +176,7 @@ __all__ = [
     "CassetteExhaustedError",
     "CassetteFormatError",
     "CassetteMismatchError",
+    "CircuitOpenError",
     "CommandError",
     "CommandInvalidError",
     "CommandNotFoundError",
@@ -166,6 +189,7 @@ __all__ = [
     "ModelError",
     "ModelHTTPError",
     "ModelLimitError",
+    "ModelProvidersExhaustedError",
     "ModelResponseInvalidError",
     "ModelResponseTooLargeError",
     "ModelRetryBudgetExceededError",

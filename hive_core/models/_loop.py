@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 import attrs
 import msgspec
 
+from .._observe import current_task
 from ..errors import InvalidRunOptionsError
 from ..events import (
     ModelInvocationFinished,
@@ -38,6 +39,7 @@ from ._errors import (
     ModelToolLoopLimitError,
     ToolRegistryMissingError,
 )
+from ._tool_errors import ToolErrors, check_tool_errors, tool_error_text
 from ._tools import ToolProvider
 
 __all__ = [
@@ -76,6 +78,13 @@ class ToolLoopConfig:
     """Model calls allowed; needing one more is ``ModelToolLoopLimitError``."""
     tool_order: ToolCallOrder = "as_emitted"
     """``"by_name_then_id"`` sorts calls by name, id, then arguments."""
+    tool_errors: ToolErrors = attrs.field(default="raise")
+    """A failing call: ``"raise"`` ends the loop with the error, ``"return"`` (or a
+    function ``(call, error) -> str``) answers the call with the error's text."""
+
+    @tool_errors.validator
+    def _check_tool_errors(self, _attribute: object, value: object) -> None:
+        check_tool_errors(value, where="ToolLoopConfig")
 
 
 @attrs.frozen(kw_only=True)
@@ -99,6 +108,32 @@ async def call_model(
     final chunk, a second final, or no final at all raise
     ``ModelStreamInvalidError``. The finished event is emitted even on failure.
     """
+    observed = current_task.get()
+    if observed is None or getattr(client, "observes_itself", False):
+        return await _call_model(request, client, mode, emit)
+    obs = observed.observer
+    call = obs.model_call_started(observed.scope, provider_name(client), request)
+    try:
+        response = await _call_model(request, client, mode, emit)
+    except BaseException as exc:
+        obs.model_call_ended(call, None, exc)
+        raise
+    obs.model_call_ended(call, response, None)
+    return response
+
+
+def provider_name(client: object) -> str:
+    """A client's ``provider`` attribute, else its class name (a bounded label)."""
+    name = getattr(client, "provider", None)
+    return name if isinstance(name, str) and name else type(client).__name__
+
+
+async def _call_model(
+    request: ChatRequest,
+    client: ModelClient,
+    mode: ModelCallMode,
+    emit: Emit | None,
+) -> ChatResponse:
     out = emit if emit is not None else _no_emit
     out(ModelInvocationStarted(request.model))
     try:
@@ -142,19 +177,45 @@ def order_tool_calls(calls: Sequence[ToolCall], order: ToolCallOrder) -> list[To
 
 
 async def invoke_tool(
-    call: ToolCall, tools: ToolProvider, emit: Emit | None = None
+    call: ToolCall,
+    tools: ToolProvider,
+    emit: Emit | None = None,
+    *,
+    on_error: ToolErrors = "raise",
 ) -> ChatMessage:
     """Run one call between ``tool_invocation_started``/``_finished`` events and
-    return its tool message (id ``tool:<call id>``). A failing tool emits
-    ``ToolInvocationFinished(success=False)`` and re-raises."""
+    return its tool message (id ``tool:<call id>``).
+
+    A failing call (the tool raised, its arguments are invalid, or no tool has its
+    name) emits ``ToolInvocationFinished(success=False)``; then ``on_error`` decides:
+    ``"raise"`` re-raises, ``"return"`` or a handler make the error the tool
+    message (``docs/agents.md#tool-errors-the-model-can-see``).
+    """
     out = emit if emit is not None else _no_emit
+    observed = current_task.get()
+    scope = (
+        None
+        if observed is None
+        else observed.observer.tool_call_started(observed.scope, call)
+    )
     out(ToolInvocationStarted(call.name))
     try:
         result = await tools.invoke(call)
-    except BaseException:
+    except Exception as exc:
         out(ToolInvocationFinished(call.name, False))
+        if observed is not None:
+            observed.observer.tool_call_ended(scope, None, exc)
+        if on_error == "raise":
+            raise
+        return ChatMessage.tool(call, tool_error_text(on_error, call, exc))
+    except BaseException as exc:
+        out(ToolInvocationFinished(call.name, False))
+        if observed is not None:
+            observed.observer.tool_call_ended(scope, None, exc)
         raise
     out(ToolInvocationFinished(call.name, True))
+    if observed is not None:
+        observed.observer.tool_call_ended(scope, result.content, None)
     return ChatMessage.tool(call, result.content)
 
 
@@ -173,7 +234,8 @@ async def run_tool_loop(
     called ``max_model_invocations`` times; call it with the whole conversation and
     the original tool list; append its message; return if it asked for no tools;
     otherwise run the calls sequentially (``ToolRegistryMissingError`` without a
-    registry) and append one tool message per call.
+    registry) and append one tool message per call (a failed call's message is its
+    error under ``config.tool_errors="return"``).
 
     Args:
         request: The first request; later ones add the appended messages.
@@ -231,7 +293,9 @@ async def run_tool_loop(
                 tool_names=tuple(c.name for c in message.tool_calls)
             )
         for call in order_tool_calls(message.tool_calls, config.tool_order):
-            tool_message = await invoke_tool(call, tools, emit)
+            tool_message = await invoke_tool(
+                call, tools, emit, on_error=config.tool_errors
+            )
             conversation.append(tool_message)
             appended.append(tool_message)
 

@@ -6,7 +6,8 @@ embedded default (WAL, one transaction per save, delta chains).
 ``PostgresCheckpointStore`` (the ``postgres`` extra) serves many processes and
 machines; it is imported on first access, so ``import hive_core.persistence`` never
 loads psycopg, and it is left out of ``__all__`` for the same reason. Every store
-failure is a typed ``HiveError``: ``StoreBusyError`` (retryable),
+failure is a typed ``HiveError``: ``CheckpointConflict`` (a fenced save found the
+thread moved on), ``StoreBusyError`` (retryable),
 ``StoreDamagedError``, ``StoreClosedError``, ``InvalidThreadIdError`` and the
 checkpoint decode/corruption errors. See ``docs/concepts/checkpoints.md``,
 ``docs/concepts/checkpoint-storage.md`` and ``docs/persistence.md``.
@@ -17,13 +18,16 @@ from __future__ import annotations
 from .._exports import public
 from ._connection import BusyPolicy
 from ._errors import (
+    CheckpointConflict,
     InvalidStoreOptionError,
     InvalidThreadIdError,
     StoreBusyError,
     StoreClosedError,
     StoreDamagedError,
     StoreError,
+    StoreUnavailableError,
 )
+from ._fence import UNFENCED, Unfenced
 from ._format import (
     CHECKPOINT_FORMAT_VERSION,
     Checkpoint,
@@ -48,8 +52,10 @@ __all__ = [
     "CHECKPOINT_FORMAT_VERSION",
     "MAX_THREAD_ID_BYTES",
     "STORE_SCHEMA_VERSION",
+    "UNFENCED",
     "BusyPolicy",
     "Checkpoint",
+    "CheckpointConflict",
     "CheckpointInterruption",
     "CheckpointStore",
     "CheckpointSummary",
@@ -64,6 +70,8 @@ __all__ = [
     "StoreClosedError",
     "StoreDamagedError",
     "StoreError",
+    "StoreUnavailableError",
+    "Unfenced",
     "decode_checkpoint",
     "encode_checkpoint",
     "migrate_checkpoint",

@@ -24,6 +24,7 @@ import contextlib
 import math
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,10 @@ T = TypeVar("T")
 
 _BUSY_CODES: Final = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
 _BUSY_TEXT: Final = ("is locked", "is busy")
+
+
+class _Busy(Exception):
+    """``arun``'s inline try met a lock: run the work in a thread instead."""
 
 
 def _non_negative(name: str) -> Callable[[object, object, object], None]:
@@ -132,6 +137,9 @@ class SQLiteConnection:
         self.lock = threading.RLock()
         self.closed = False
         wait = min(busy.attempt_timeout, busy.timeout)
+        self._attempt_ms = self._wait_ms = int(wait * 1000)
+        self._no_wait = False
+        """Set by ``arun`` (under ``lock``): ``call`` makes one attempt, no wait."""
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=wait, isolation_level=None, check_same_thread=False
@@ -173,9 +181,12 @@ class SQLiteConnection:
         busy = self.busy
         with self.lock:
             self.check_open(operation)
+            if self._no_wait:
+                return self._attempt_once(operation, fn, begin)
             started = busy.clock()
             backoff = busy.first_backoff
             attempts = 0
+            self._set_wait(self._attempt_ms)
             while True:
                 attempts += 1
                 try:
@@ -195,6 +206,68 @@ class SQLiteConnection:
                     backoff = min(backoff * 2, busy.max_backoff)
                 except UnicodeError as exc:  # TEXT that is not UTF-8
                     raise self._damaged(operation, exc) from exc
+
+    async def acall(
+        self,
+        operation: str,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        begin: Literal["BEGIN", "BEGIN IMMEDIATE"] | None = "BEGIN",
+    ) -> T:
+        """``call`` for ``async def`` methods: a lock never stalls a running loop."""
+        return await self.arun(lambda: self.call(operation, fn, begin=begin))
+
+    async def arun(self, work: Callable[[], T]) -> T:
+        """``work()`` (sync code making ``call``s) without stalling a running loop.
+
+        Without a running event loop (``run_sync`` driving an inline store) it just
+        runs. On a loop it runs once inline, its ``call``s making a single attempt
+        without SQLite's busy wait; if another thread of this store or another
+        connection holds a lock, the whole of ``work`` (waits, retries, deadline)
+        runs again in a worker thread, so the loop's other threads keep stepping
+        (``docs/persistence.md``). ``work`` must change the store's memory only
+        after its ``call``s returned, as ``call`` requires of ``fn``.
+        """
+        aio = sys.modules.get("asyncio")
+        if aio is None or aio._get_running_loop() is None:
+            return work()
+        if self.lock.acquire(blocking=False):
+            try:
+                self._no_wait = True
+                try:
+                    return work()
+                except _Busy:
+                    pass
+                finally:
+                    self._no_wait = False
+            finally:
+                self.lock.release()
+        import asyncio  # already loaded: a loop is running
+
+        return await asyncio.to_thread(work)
+
+    def _attempt_once(
+        self,
+        operation: str,
+        fn: Callable[[sqlite3.Connection], T],
+        begin: str | None,
+    ) -> T:
+        """``arun``'s inline try: no busy wait; a lock raises ``_Busy``."""
+        self._set_wait(0)
+        try:
+            return self._attempt(fn, begin)
+        except sqlite3.Error as exc:
+            if _is_busy(exc):
+                raise _Busy from exc
+            raise self._damaged(operation, exc) from exc
+        except UnicodeError as exc:
+            raise self._damaged(operation, exc) from exc
+
+    def _set_wait(self, ms: int) -> None:
+        """SQLite's own busy wait, changed only when it differs (under ``lock``)."""
+        if self._wait_ms != ms:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(ms)}")
+            self._wait_ms = ms
 
     def _attempt(self, fn: Callable[[sqlite3.Connection], T], begin: str | None) -> T:
         conn = self._conn

@@ -2,41 +2,41 @@
 
 ```
 HiveError
-├── StoreError                             a store's file, connection or options
+├── StoreError                             a store's file, server or options
+│   ├── StoreUnavailableError (retryable)  a database server cannot be reached
 │   ├── StoreClosedError                   the store was used after close()
-│   ├── StoreBusyError                     another writer held the lock past the deadline
+│   ├── StoreBusyError (retryable)         another writer held the lock too long
 │   ├── StoreDamagedError                  the file is damaged, not SQLite, or altered
+│   ├── CheckpointConflict (CheckpointError) another writer moved the thread on first
 │   └── InvalidStoreOptionError (ValueError)
 └── InvalidThreadIdError (ValueError)      a thread id Hive cannot store
 ```
 
-The checkpoint stores and the SQLite memory store raise the same classes, so one
-``except StoreBusyError`` covers both. Each class has a stable ``code`` (a heading in
-``docs/errors.md``) and keeps the facts as attributes.
+The checkpoint stores and the memory stores raise the same classes, so one
+``except StoreBusyError`` covers both, and ``except StoreError`` every store failure;
+``retryable`` says whether the same call may succeed if made again
+(``docs/persistence.md``, "Store errors"). ``StoreError`` and
+``StoreUnavailableError`` are defined in ``hive_core.errors`` (also exported from
+``hive_core``). Each class has a stable ``code`` (a heading in ``docs/errors.md``)
+and keeps the facts as attributes.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from ..errors import HiveError
+from ..errors import CheckpointError, HiveError, StoreError, StoreUnavailableError
 
 __all__ = [
+    "CheckpointConflict",
     "InvalidStoreOptionError",
     "InvalidThreadIdError",
     "StoreBusyError",
     "StoreClosedError",
     "StoreDamagedError",
     "StoreError",
+    "StoreUnavailableError",
 ]
-
-
-class StoreError(HiveError):
-    """Base for failures of a store's file or connection (checkpoints and memory)."""
-
-    code = "store-error"
-    retryable: ClassVar[bool] = False
-    """Whether the same call may succeed if made again later."""
 
 
 class StoreClosedError(StoreError):
@@ -92,6 +92,39 @@ class StoreDamagedError(StoreError):
             f"Store file `{path}` is damaged or not a Hive store (during "
             f"`{operation}`): {reason}\n\nFix: restore the file from a backup, or "
             "point the store at a new file."
+        )
+
+
+class CheckpointConflict(StoreError, CheckpointError):
+    """A fenced save found the thread's latest checkpoint is no longer the one it
+    follows: another writer (a second process, a zombie worker) advanced the thread.
+
+    Nothing was written. ``retryable`` is ``False``: the same save would conflict
+    again; reload the thread's latest checkpoint and decide from there
+    (``docs/persistence.md``, "Fenced writes").
+    """
+
+    code = "checkpoint-conflict"
+
+    def __init__(
+        self,
+        thread_id: str,
+        *,
+        checkpoint_id: str,
+        expected: str | None,
+        actual: str | None,
+    ) -> None:
+        self.thread_id = thread_id
+        self.checkpoint_id = checkpoint_id
+        self.expected = expected
+        self.actual = actual
+        want = "no checkpoint" if expected is None else f"`{expected[:16]}`"
+        found = "none" if actual is None else f"`{actual[:16]}`"
+        super().__init__(
+            f"Thread `{thread_id}` moved on: saving checkpoint `{checkpoint_id[:16]}` "
+            f"expected the latest checkpoint to be {want}, but it is {found}; "
+            "nothing was written\n\nFix: another writer owns this thread now; stop "
+            "this one, or load the latest state and run from there."
         )
 
 

@@ -21,6 +21,7 @@ from ..errors import (
     CheckpointEncodeError,
 )
 from ._errors import InvalidStoreOptionError
+from ._fence import UNFENCED, ExpectedLatest
 from ._threads import validate_thread_id
 
 __all__ = [
@@ -224,11 +225,18 @@ class CheckpointStore(Protocol):
     """Where checkpoints live. ``save`` is atomic: after it returns, ``load_latest``
     returns that checkpoint or a newer one, never a torn write.
 
+    ``save`` is fenced: ``expected_latest`` names the checkpoint the new one follows
+    (``None``: the thread has none yet). If the thread's latest is another one, the
+    save raises ``CheckpointConflict`` and writes nothing; the check and the write
+    are one atomic step. ``UNFENCED`` (the default) skips the check.
+
     A store whose methods never wait on a real future may set ``inline = True``;
     ``run_sync`` then drives runs without starting an event loop.
     """
 
-    async def save(self, checkpoint: Checkpoint) -> None: ...
+    async def save(
+        self, checkpoint: Checkpoint, *, expected_latest: ExpectedLatest = UNFENCED
+    ) -> None: ...
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Greatest ``step_index``; ties go to the greatest id."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import CheckpointDecodeError, CheckpointEncodeError
+from ._fence import UNFENCED, ExpectedLatest, check_expected, fence
 from ._format import (
     Checkpoint,
     CheckpointSummary,
@@ -35,8 +36,11 @@ class InMemoryCheckpointStore:
         self._summaries: dict[str, dict[str, CheckpointSummary]] = {}
         self._latest: dict[str, tuple[int, str]] = {}
 
-    async def save(self, checkpoint: Checkpoint) -> None:
+    async def save(
+        self, checkpoint: Checkpoint, *, expected_latest: ExpectedLatest = UNFENCED
+    ) -> None:
         data = encode_checkpoint(check_checkpoint(checkpoint))
+        check_expected(expected_latest)
         # Decoding now, not at the next load, turns a field of the wrong type into
         # an error of this save instead of a thread that can never load again.
         try:
@@ -44,11 +48,22 @@ class InMemoryCheckpointStore:
         except CheckpointDecodeError as exc:
             raise CheckpointEncodeError("checkpoint", reason=exc.reason) from exc
         thread = checkpoint.thread_id
+        latest = self._latest.get(thread)
+        fence(
+            thread,
+            checkpoint.id,
+            expected_latest,
+            None if latest is None else latest[1],
+        )
         self._threads.setdefault(thread, {})[checkpoint.id] = data
         self._summaries.setdefault(thread, {})[checkpoint.id] = summarize(checkpoint)
         key = latest_key(checkpoint)
-        if thread not in self._latest or key > self._latest[thread]:
+        if latest is None or key > latest:
             self._latest[thread] = key
+        elif latest[1] == checkpoint.id:  # the latest itself moved to a lower step
+            self._latest[thread] = max(
+                map(latest_key, self._summaries[thread].values())
+            )
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Decodes one checkpoint, not the thread's history."""

@@ -7,10 +7,13 @@ thread table, one row per checkpoint with a MessagePack body, one stream row per
 equal its stream head reuses that version, one that extends it stores a delta.
 
 **One statement per save.** Every save is a single ``INSERT … WITH`` statement whose
-data-modifying CTEs insert the new blob rows, move the stream heads and upsert the
-checkpoint row: one implicit transaction, one round trip, atomic whatever happens to
-the client or the server. The writer plans it from what it remembers of the thread
-(stream heads and their bytes, from its own last save); a stale memory is caught by
+data-modifying CTEs move the thread row's latest checkpoint (the fence: only if it
+is the one the save expects), then insert the new blob rows, move the stream heads
+and upsert the checkpoint row only if the fence held: one implicit transaction, one
+round trip, atomic whatever happens to the client or the server. A refused fence is
+``CheckpointConflict`` and nothing was written (``docs/persistence.md``). The writer
+plans the statement from what it remembers of the thread (stream heads and their
+bytes, from its own last save); a stale memory is caught by
 the blob key itself, since two writers extending one stream both insert
 ``head + 1``: the loser gets a unique violation, forgets the thread, and plans again
 from the tables inside a transaction. A thread it does not know yet (or one whose
@@ -37,108 +40,23 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from ..errors import CheckpointCorruptError, CheckpointError
+from . import _postgres_sql as sql
 from ._chains import MAX_STREAM, ChannelRef, HeadCache, key_range, rebuild
+from ._errors import CheckpointConflict
+from ._fence import UNFENCED, ExpectedLatest, check_expected
 from ._format import Checkpoint, CheckpointSummary
 from ._postgres_plan import Body, Plan, Stream, as_bytes, decode_body, encode_body, plan
 from ._postgres_pool import PoolOwner
 
 __all__ = ["POSTGRES_SCHEMA_VERSION", "PostgresCheckpointStore"]
 
-POSTGRES_SCHEMA_VERSION: Final = "1"
-"""Version of the table layout; a database with another version is refused."""
+POSTGRES_SCHEMA_VERSION: Final = "2"
+"""Version of the table layout; a database with another version is refused.
+
+"2" added the thread row's latest checkpoint (the fence of every save)."""
 
 _SETUP_LOCK: Final = 0x48495645_43500001  # "HIVE" "CP" 1: serialises concurrent DDL
 _ATTEMPTS: Final = 8
-
-_META = (
-    "CREATE TABLE IF NOT EXISTS hive_checkpoint_meta ("
-    'name text COLLATE "C" PRIMARY KEY, value text NOT NULL)'
-)
-_SCHEMA: Final = (
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_threads (
-        thread bigserial PRIMARY KEY, thread_id text COLLATE "C" NOT NULL UNIQUE,
-        schema_version text NOT NULL, graph_version text NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoints (
-        thread bigint NOT NULL, checkpoint_id text COLLATE "C" NOT NULL,
-        step_index bigint NOT NULL, run_id text NOT NULL,
-        has_interruption boolean NOT NULL, body bytea NOT NULL,
-        PRIMARY KEY (thread, checkpoint_id))""",
-    """CREATE INDEX IF NOT EXISTS hive_checkpoints_latest
-        ON hive_checkpoints (thread, step_index DESC, checkpoint_id DESC)""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_streams (
-        stream bigserial PRIMARY KEY, thread bigint NOT NULL,
-        channel text COLLATE "C" NOT NULL, head bigint NOT NULL,
-        snapshot bigint NOT NULL, chain_bytes bigint NOT NULL,
-        chain_rows bigint NOT NULL, UNIQUE (thread, channel))""",
-    """CREATE TABLE IF NOT EXISTS hive_checkpoint_blobs (
-        key bigint PRIMARY KEY, prefix integer, crc bigint NOT NULL,
-        data bytea NOT NULL)""",
-)
-_TABLES: Final = (
-    "hive_checkpoint_meta",
-    "hive_checkpoint_threads",
-    "hive_checkpoints",
-    "hive_checkpoint_streams",
-    "hive_checkpoint_blobs",
-)
-
-_THREAD = (
-    "SELECT thread, schema_version, graph_version FROM hive_checkpoint_threads "
-    "WHERE thread_id = %s"
-)
-_NEW_THREAD = (
-    "INSERT INTO hive_checkpoint_threads (thread_id, schema_version, graph_version) "
-    "VALUES (%s, %s, %s) ON CONFLICT (thread_id) DO NOTHING"
-)
-_STREAMS = (
-    "SELECT channel, stream, head, snapshot, chain_bytes, chain_rows "
-    "FROM hive_checkpoint_streams WHERE thread = %s"
-)
-_NEW_STREAMS = (
-    "INSERT INTO hive_checkpoint_streams "
-    "(thread, channel, head, snapshot, chain_bytes, chain_rows) "
-    "SELECT %s, c, -1, -1, 0, 0 FROM unnest(%s::text[]) AS c "
-    "ON CONFLICT (thread, channel) DO NOTHING"
-)
-_BLOBS = (
-    "SELECT b.key, b.prefix, b.crc, b.data "
-    "FROM unnest(%s::int8[], %s::int8[]) AS r(lo, hi) "
-    "JOIN hive_checkpoint_blobs AS b ON b.key BETWEEN r.lo AND r.hi"
-)
-_WRITE = """WITH blobs AS (
-    INSERT INTO hive_checkpoint_blobs (key, prefix, crc, data)
-    SELECT * FROM unnest(%s::int8[], %s::int4[], %s::int8[], %s::bytea[])
-), heads AS (
-    UPDATE hive_checkpoint_streams AS s
-    SET head = u.head, snapshot = u.snapshot, chain_bytes = u.chain_bytes,
-        chain_rows = u.chain_rows
-    FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::int8[], %s::int8[])
-        AS u(stream, head, snapshot, chain_bytes, chain_rows)
-    WHERE s.stream = u.stream
-)
-INSERT INTO hive_checkpoints
-    (thread, checkpoint_id, step_index, run_id, has_interruption, body)
-VALUES (%s, %s, %s, %s, %s, %s)
-ON CONFLICT (thread, checkpoint_id) DO UPDATE SET
-    step_index = excluded.step_index, run_id = excluded.run_id,
-    has_interruption = excluded.has_interruption, body = excluded.body"""
-_ROW = (
-    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.body, t.schema_version, "
-    "t.graph_version FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s"
-)
-_LATEST = _ROW + " ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1"
-_ONE = _ROW + " AND c.checkpoint_id = %s"
-_SUMMARIES = (
-    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.has_interruption "
-    "FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s "
-    "ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT %s"
-)
-_EXISTS = (
-    "SELECT EXISTS (SELECT 1 FROM hive_checkpoints AS c "
-    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s)"
-)
 
 
 class _Thread(msgspec.Struct):
@@ -216,13 +134,13 @@ class PostgresCheckpointStore:
     async def _setup(self, conn: AsyncConnection[Any]) -> None:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
-            await conn.execute(_META)
+            await conn.execute(sql.META)
             cur = await conn.execute(
                 "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
             )
             row = await cur.fetchone()
             if row is None:
-                for statement in _SCHEMA:
+                for statement in sql.SCHEMA:
                     await conn.execute(statement)
                 await conn.execute(
                     "INSERT INTO hive_checkpoint_meta VALUES ('schema_version', %s)",
@@ -267,28 +185,47 @@ class PostgresCheckpointStore:
 
     # ------------------------------------------------------------- the protocol
 
-    async def save(self, checkpoint: Checkpoint) -> None:
-        """Store ``checkpoint`` atomically; the same (thread, id) is overwritten."""
+    async def save(
+        self, checkpoint: Checkpoint, *, expected_latest: ExpectedLatest = UNFENCED
+    ) -> None:
+        """Store ``checkpoint`` atomically; the same (thread, id) is overwritten.
+
+        Fenced by ``expected_latest`` in the same statement (see ``sql.WRITE``)."""
+        check_expected(expected_latest)
         data = {
             channel: as_bytes(channel, value)
             for channel, value in sorted(checkpoint.global_data.items())
         }
 
-        async def save(conn: AsyncConnection[Any]) -> None:
-            await self._save(conn, checkpoint, data)
+        tries = 0
 
-        await self._conn_run("save", save)
+        async def save(conn: AsyncConnection[Any]) -> None:
+            nonlocal tries
+            tries += 1
+            await self._save(conn, checkpoint, data, expected_latest)
+
+        try:
+            await self._conn_run("save", save)
+        except CheckpointConflict as exc:
+            # A retry on a fresh connection after the first try's commit landed
+            # (its acknowledgement lost) finds its own checkpoint as the latest.
+            if not (tries > 1 and exc.actual == checkpoint.id):
+                raise
+            if await self.load_checkpoint(checkpoint.thread_id, checkpoint.id) != (
+                checkpoint
+            ):
+                raise
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Greatest ``step_index``, ties to the greatest id; ``None`` if no thread."""
-        return await self._load("load_latest", _LATEST, (thread_id,), thread_id)
+        return await self._load("load_latest", sql.LATEST, (thread_id,), thread_id)
 
     async def load_checkpoint(
         self, thread_id: str, checkpoint_id: str
     ) -> Checkpoint | None:
         """The checkpoint with that id in that thread, or ``None``."""
         return await self._load(
-            "load_checkpoint", _ONE, (thread_id, checkpoint_id), thread_id
+            "load_checkpoint", sql.ONE, (thread_id, checkpoint_id), thread_id
         )
 
     async def list_checkpoints(
@@ -299,7 +236,7 @@ class PostgresCheckpointStore:
             raise ValueError(f"limit must be >= 0 or None, not {limit}")
 
         async def query(conn: AsyncConnection[Any]) -> list[Any]:
-            cur = await conn.execute(_SUMMARIES, (thread_id, limit))
+            cur = await conn.execute(sql.SUMMARIES, (thread_id, limit))
             return await cur.fetchall()
 
         rows = await self._conn_run("list_checkpoints", query)
@@ -316,7 +253,7 @@ class PostgresCheckpointStore:
 
     async def thread_exists(self, thread_id: str) -> bool:
         async def query(conn: AsyncConnection[Any]) -> bool:
-            cur = await conn.execute(_EXISTS, (thread_id,))
+            cur = await conn.execute(sql.EXISTS, (thread_id,))
             row = await cur.fetchone()
             return bool(row and row[0])
 
@@ -325,13 +262,17 @@ class PostgresCheckpointStore:
     # -------------------------------------------------------------------- save
 
     async def _save(
-        self, conn: AsyncConnection[Any], cp: Checkpoint, data: dict[str, bytes]
+        self,
+        conn: AsyncConnection[Any],
+        cp: Checkpoint,
+        data: dict[str, bytes],
+        expected: ExpectedLatest,
     ) -> None:
         known = self._threads.get(cp.thread_id)
         heads = None if known is None else self._cached_heads(known, data)
         if known is not None and heads is not None:
             try:
-                done = await self._write(conn, cp, data, known, heads)
+                done = await self._write(conn, cp, data, known, heads, expected)
             except psycopg.errors.UniqueViolation:
                 self._threads.pop(cp.thread_id, None)  # another writer moved on
             else:
@@ -342,7 +283,7 @@ class PostgresCheckpointStore:
                 async with conn.transaction():
                     thread = await self._read_thread(conn, cp, data)
                     heads = await self._read_heads(conn, thread, data)
-                    done = await self._write(conn, cp, data, thread, heads)
+                    done = await self._write(conn, cp, data, thread, heads, expected)
             except psycopg.errors.UniqueViolation:
                 continue  # a concurrent writer extended a stream first: re-read
             self._remember(cp.thread_id, thread, done, data)
@@ -371,22 +312,22 @@ class PostgresCheckpointStore:
     async def _read_thread(
         self, conn: AsyncConnection[Any], cp: Checkpoint, data: dict[str, bytes]
     ) -> _Thread:
-        cur = await conn.execute(_THREAD, (cp.thread_id,))
+        cur = await conn.execute(sql.THREAD, (cp.thread_id,))
         row = await cur.fetchone()
         if row is None:
             versions = (cp.schema_version, cp.graph_version)
-            await conn.execute(_NEW_THREAD, (cp.thread_id, *versions))
-            cur = await conn.execute(_THREAD, (cp.thread_id,))
+            await conn.execute(sql.NEW_THREAD, (cp.thread_id, *versions))
+            cur = await conn.execute(sql.THREAD, (cp.thread_id,))
             row = await cur.fetchone()
         assert row is not None
         thread = _Thread(int(row[0]), str(row[1]), str(row[2]), {})
         for _ in range(2):
-            cur = await conn.execute(_STREAMS, (thread.key,))
+            cur = await conn.execute(sql.STREAMS, (thread.key,))
             thread.streams = {ch: Stream(*rest) for ch, *rest in await cur.fetchall()}
             missing = [channel for channel in data if channel not in thread.streams]
             if not missing:
                 break
-            await conn.execute(_NEW_STREAMS, (thread.key, missing))
+            await conn.execute(sql.NEW_STREAMS, (thread.key, missing))
         for st in thread.streams.values():
             if st.stream > MAX_STREAM:
                 raise CheckpointError(f"too many channel streams in one store ({st})")
@@ -419,6 +360,7 @@ class PostgresCheckpointStore:
         data: dict[str, bytes],
         thread: _Thread,
         heads: dict[str, bytes],
+        expected: ExpectedLatest,
     ) -> Plan:
         p = plan(self, data, thread.streams, heads)
         body = encode_body(
@@ -436,19 +378,40 @@ class PostgresCheckpointStore:
                 channels=p.refs,
             )
         )
-        await conn.execute(
-            _WRITE,
-            (
-                *p.blob_columns(),
-                *p.stream_columns(),
-                thread.key,
-                cp.id,
-                cp.step_index,
-                cp.run_id,
-                cp.interruption is not None,
-                body,
-            ),
+        keys, prefixes, crcs, datas = p.blob_columns()
+        streams, heads_, snapshots, chain_bytes, chain_rows = p.stream_columns()
+        cur = await conn.execute(
+            sql.WRITE,
+            {
+                "thread": thread.key,
+                "id": cp.id,
+                "step": cp.step_index,
+                "run_id": cp.run_id,
+                "flag": cp.interruption is not None,
+                "body": body,
+                "unfenced": expected is UNFENCED,
+                "expected": None if expected is UNFENCED else expected,
+                "keys": keys,
+                "prefixes": prefixes,
+                "crcs": crcs,
+                "datas": datas,
+                "streams": streams,
+                "heads": heads_,
+                "snapshots": snapshots,
+                "chain_bytes": chain_bytes,
+                "chain_rows": chain_rows,
+            },
         )
+        if cur.rowcount != 1:
+            cur = await conn.execute(sql.LATEST_ID, (thread.key,))
+            row = await cur.fetchone()
+            self._threads.pop(cp.thread_id, None)  # another writer moved it on
+            raise CheckpointConflict(
+                cp.thread_id,
+                checkpoint_id=cp.id,
+                expected=None if expected is UNFENCED else expected,
+                actual=None if row is None else row[0],
+            )
         return p
 
     def _remember(
@@ -507,7 +470,7 @@ class PostgresCheckpointStore:
     ) -> dict[int, tuple[object, object, object]]:
         ranges = [key_range(ref) for ref in refs]
         cur = await conn.execute(
-            _BLOBS, ([lo for lo, _ in ranges], [hi for _, hi in ranges])
+            sql.BLOBS, ([lo for lo, _ in ranges], [hi for _, hi in ranges])
         )
         return {
             key: (prefix, crc, data) for key, prefix, crc, data in await cur.fetchall()
@@ -526,7 +489,7 @@ class PostgresCheckpointStore:
                 "(SELECT count(*) FROM hive_checkpoint_blobs WHERE prefix IS NOT NULL),"
                 " (SELECT coalesce(sum(length(data)), 0) FROM hive_checkpoint_blobs), "
                 "(SELECT sum(pg_total_relation_size(t)) FROM unnest(%s::regclass[]) t)",
-                (list(_TABLES),),
+                (list(sql.TABLES),),
             )
             row = await cur.fetchone()
             assert row is not None

@@ -72,6 +72,7 @@ from ._chains import (
     rebuild,
 )
 from ._connection import BusyPolicy, SQLiteConnection, SQLiteStoreBase, busy_policy
+from ._fence import UNFENCED, ExpectedLatest, check_expected, fence
 from ._format import (
     Checkpoint,
     CheckpointSummary,
@@ -109,6 +110,11 @@ from ._threads import validate_thread_id
 
 __all__ = ["STORE_SCHEMA_VERSION", "SQLiteCheckpointStore"]
 
+_LATEST_ID: Final = (
+    "SELECT checkpoint_id FROM hive_checkpoints WHERE thread = ? "
+    "ORDER BY step_index DESC, checkpoint_id DESC LIMIT 1"
+)
+
 STORE_SCHEMA_VERSION: Final = "2"
 """Version of the table layout; a file with another version is refused.
 
@@ -119,16 +125,18 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
     """A persistent :class:`~hive_core.persistence.CheckpointStore` in one SQLite file.
 
     ``SQLiteCheckpointStore("hive.db")`` or ``SQLiteCheckpointStore(":memory:")``;
-    close it (or use it as a context manager) when done. Every method runs
-    synchronously inside its ``async def`` (``inline = True``), so ``run_sync`` needs
-    no event loop. A ``save`` is one transaction; storage grows with what changed,
+    close it (or use it as a context manager) when done. Without a running event
+    loop every method runs synchronously (``inline = True``), so ``run_sync`` needs
+    no event loop; on a loop, a call that meets a lock waits in a worker thread
+    instead of stalling the loop (``docs/persistence.md``). A ``save`` is one transaction; storage grows with what changed,
     not with the size of the state (see the module docstring). ``timeout`` is how
     long one call waits for another connection's lock (seconds, or a
     :class:`~hive_core.persistence.BusyPolicy`) before ``StoreBusyError``.
     """
 
     inline: ClassVar[bool] = True
-    """No method ever awaits a real future: usable by ``run_sync``."""
+    """Without a running loop no method awaits a real future: usable by
+    ``run_sync``."""
 
     delta_min_prefix: int = 64
     """A delta must reuse at least this many leading bytes of the previous version."""
@@ -209,16 +217,21 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
 
     # ------------------------------------------------------------- the protocol
 
-    async def save(self, checkpoint: Checkpoint) -> None:
-        """Store ``checkpoint`` atomically; the same (thread, id) is overwritten."""
+    async def save(
+        self, checkpoint: Checkpoint, *, expected_latest: ExpectedLatest = UNFENCED
+    ) -> None:
+        """Store ``checkpoint`` atomically; the same (thread, id) is overwritten.
+
+        Fenced by ``expected_latest`` inside the write transaction (the protocol)."""
         check_checkpoint(checkpoint)
+        check_expected(expected_latest)
         global_data = [
             (channel, as_bytes(channel, checkpoint.global_data[channel]))
             for channel in sorted(checkpoint.global_data)
         ]
-        cached = self._db.call(
+        cached = await self._db.acall(
             "save",
-            lambda conn: self._save(conn, checkpoint, global_data),
+            lambda conn: self._save(conn, checkpoint, global_data, expected_latest),
             begin="BEGIN IMMEDIATE",
         )
         for stream_key, version, data in cached:
@@ -227,7 +240,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Greatest ``step_index``, ties to the greatest id; ``None`` if no thread."""
         validate_thread_id(thread_id)
-        return self._load(SELECT_LATEST, (thread_id,), thread_id)
+        return await self._load(SELECT_LATEST, (thread_id,), thread_id)
 
     async def list_checkpoints(
         self, thread_id: str, limit: int | None = None
@@ -235,7 +248,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         """Newest first (step index, then id, both descending)."""
         validate_thread_id(thread_id)
         check_limit(limit)
-        rows = self._db.call(
+        rows = await self._db.acall(
             "list_checkpoints",
             lambda conn: conn.execute(
                 SELECT_SUMMARIES, (thread_id, -1 if limit is None else limit)
@@ -261,11 +274,11 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         """The checkpoint with that id in that thread, or ``None``."""
         validate_thread_id(thread_id)
         validate_thread_id(checkpoint_id, what="checkpoint id")
-        return self._load(SELECT_ONE, (thread_id, checkpoint_id), thread_id)
+        return await self._load(SELECT_ONE, (thread_id, checkpoint_id), thread_id)
 
     async def thread_exists(self, thread_id: str) -> bool:
         validate_thread_id(thread_id)
-        (found,) = self._db.call(
+        (found,) = await self._db.acall(
             "thread_exists",
             lambda conn: conn.execute(THREAD_EXISTS, (thread_id,)).fetchone(),
         )
@@ -278,9 +291,14 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         conn: sqlite3.Connection,
         checkpoint: Checkpoint,
         global_data: list[tuple[str, bytes]],
+        expected: ExpectedLatest = UNFENCED,
     ) -> list[tuple[int, int, bytes]]:
         """The save transaction's body; returns the new stream heads to cache."""
         thread, schema_version, graph_version = self._thread_key(conn, checkpoint)
+        if expected is not UNFENCED:
+            # Under BEGIN IMMEDIATE no other writer runs between check and write.
+            row = conn.execute(_LATEST_ID, (thread,)).fetchone()
+            fence(checkpoint.thread_id, checkpoint.id, expected, row and row[0])
         streams = {
             channel: Stream(*rest)
             for channel, *rest in conn.execute(SELECT_STREAMS, (thread,))
@@ -398,7 +416,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
 
     # -------------------------------------------------------------------- load
 
-    def _load(
+    async def _load(
         self, query: str, params: tuple[str, ...], thread_id: str
     ) -> Checkpoint | None:
         def read(
@@ -412,7 +430,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             body = checked_body(thread_id, row)
             return row, body, fetch_chains(conn, body.channels)
 
-        found = self._db.call("load", read)
+        found = await self._db.acall("load", read)
         if found is None:
             return None
         (checkpoint_id, run_id, step_index, _, _, _, schema, graph), body, rows = found

@@ -25,6 +25,8 @@ class Checkpointer:
     ) -> None:
         self.codec = CheckpointCodec(graph, initial)
         self.store = store
+        self.last_saved: Checkpoint | None = None
+        """The checkpoint ``save`` wrote last (observers read its size)."""
         self.inline = bool(getattr(store, "inline", False))
         """The store never waits on a real future: runs may skip the event loop."""
 
@@ -42,8 +44,12 @@ class Checkpointer:
         return await self.save(thread_id, state)
 
     async def save(self, thread_id: str, state: ThreadState) -> str:
+        """Save fenced on the checkpoint ``state`` was loaded from or last saved
+        as: a thread another writer moved on raises ``CheckpointConflict`` and
+        nothing is written (``docs/persistence.md``, "Fenced writes")."""
         cp = self.codec.encode(thread_id, state)
-        await self.store.save(cp)
+        await self.store.save(cp, expected_latest=state.latest_checkpoint_id)
+        self.last_saved = cp
         return cp.id
 
     async def load_latest(self, thread_id: str) -> ThreadState | None:

@@ -189,7 +189,7 @@ def _route(
     if nxt is _END:
         return ()
     if nxt is not _EDGES:
-        return nxt
+        return nxt  # NodeOutput checked it is END, GRAPH_EDGES or node ids
     spec = task.spec
     router = spec.router
     if router is None:
@@ -201,7 +201,7 @@ def _route(
     except Exception as exc:
         raise RouterError(task.node, step=step, cause=repr(exc)) from exc
     if type(decision) is list or type(decision) is tuple:
-        return decision
+        return _node_ids(task, decision, step)
     if decision is _EDGES:
         return spec.successors
     if decision is _END:
@@ -213,7 +213,30 @@ def _route(
             cause=f"returned {decision!r}; expected GRAPH_EDGES, END or a list of "
             "node ids",
         )
-    return decision
+    return _node_ids(task, decision, step)
+
+
+def _node_ids(task: Task, decision: Sequence[object], step: int) -> Sequence[str]:
+    for index, item in enumerate(decision):
+        if type(item) is not str:
+            raise RouterError(task.node, step=step, cause=_not_a_node_id(index, item))
+    return decision  # type: ignore[return-value]  # every item was checked
+
+
+def _not_a_node_id(index: int, item: object) -> str:
+    """Why a routing list (a router's or a node's ``next``) is refused: each item
+    must be a node id (``str``); a ``Spawn`` belongs in the node's ``spawn``."""
+    got = f"{type(item).__name__} {item!r}"
+    hint = (
+        "; routing names node ids only: spawn tasks from the node instead "
+        "(NodeOutput(spawn=[...]) or hive_dsl SpawnEach)"
+        if isinstance(item, Spawn)
+        else ""
+    )
+    return (
+        f"returned a list whose item {index} is {got}; expected GRAPH_EDGES, END or "
+        f"a list of node ids (str){hint}"
+    )
 
 
 def collect_writes(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 import msgspec
 
+from .._observe import RunObserver, TaskScope, current_task
 from ..environment import Environment
 from ..events import (
     STREAM_KINDS,
@@ -25,10 +26,12 @@ from ..events import (
     ModelInvocationStarted,
     ModelToken,
     StreamEvent,
+    SubgraphEvent,
     ToolInvocationFinished,
     ToolInvocationStarted,
 )
-from ..nodes import NodeInput, NodeOutput, Resume
+from ..nodes import InlineInterrupt, NodeInput, NodeOutput, Resume, Spawn
+from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._sink import EventSink
@@ -36,6 +39,8 @@ from ._state import Task
 
 if TYPE_CHECKING:
     import asyncio
+
+    from ..persistence._format import CheckpointStore
 
 __all__ = ["Failure", "StepRunner", "normalize_output", "stream_fields"]
 
@@ -51,6 +56,7 @@ _PAYLOAD: Mapping[type[Event], tuple[str, ...]] = {
         ToolInvocationStarted,
         ToolInvocationFinished,
         CustomDebug,
+        SubgraphEvent,
         CustomEvent,
     )
 }
@@ -115,6 +121,17 @@ def normalize_output(result: object) -> NodeOutput:
     )
 
 
+def _paused_output(task: Task, payload: object) -> NodeOutput:
+    """What ``ctx.interrupt(payload)`` asks of the commit: pause with ``payload``
+    and run this task again (same node, same task-local values) on resume, where
+    the call returns the answer. The task's writes are dropped: it never returned."""
+    local = task.seed.local
+    if not local:
+        return NodeOutput(interrupt=payload, next=(task.node,))
+    again = cast("Mapping[Channel[Any] | str, object]", local)  # ids are keys too
+    return NodeOutput(interrupt=payload, next=(), spawn=(Spawn(task.node, again),))
+
+
 @final
 class StepRunner:
     """Per-attempt constants for running tasks, built once per attempt."""
@@ -123,10 +140,13 @@ class StepRunner:
         "attempt_id",
         "buffers",
         "cancel_requested",
+        "checkpoint_store",
         "deterministic",
         "environment",
         "initial",
         "max_concurrent",
+        "obs_step",
+        "observer",
         "run_id",
         "schema",
         "sink",
@@ -145,8 +165,10 @@ class StepRunner:
         max_concurrent: int,
         sink: EventSink | None,
         deterministic: bool,
+        checkpoint_store: CheckpointStore | None = None,
     ) -> None:
         self.schema = schema
+        self.checkpoint_store = checkpoint_store
         self.initial = initial
         self.environment = environment
         self.thread_id = thread_id
@@ -157,6 +179,9 @@ class StepRunner:
         self.deterministic = deterministic and sink is not None
         self.cancel_requested = False
         self.buffers: dict[int, list[tuple[type[Event], dict[str, Any]]]] = {}
+        self.observer: RunObserver | None = environment.observer
+        self.obs_step: object = None
+        """The observer's scope of the running step (``docs/observability.md``)."""
 
     def _emitter(self, step: int, ordinal: int) -> Callable[[StreamEvent], None]:
         sink = self.sink
@@ -210,13 +235,17 @@ class StepRunner:
             resume=resume,
             environment=self.environment,
             emit=self._emitter(step, task.ordinal) if self.sink is not None else None,
+            checkpoint_store=self.checkpoint_store,
         )
 
     def _call_sync(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeOutput:
         """Call a sync node function and normalise what it returned."""
-        result = task.spec.fn(self._input(task, step, values, resume))
+        try:
+            result = task.spec.fn(self._input(task, step, values, resume))
+        except InlineInterrupt as asked:
+            return _paused_output(task, asked.payload)
         if result is None:
             return _EMPTY
         if type(result) is NodeOutput:
@@ -226,6 +255,31 @@ class StepRunner:
     async def _run_task(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeOutput | Failure:
+        obs = self.observer
+        if obs is None:
+            return await self._attempts(task, step, values, resume, None)
+        scope = obs.task_started(self.obs_step, task.node, task.ordinal, task.id)
+        current_task.set(TaskScope(obs, scope))  # this asyncio task's own context
+        try:
+            result = await self._attempts(task, step, values, resume, scope)
+        except BaseException as exc:
+            obs.task_ended(scope, exc, 1)
+            raise
+        if isinstance(result, Failure):
+            obs.task_ended(scope, result.error, result.attempts)
+        else:
+            obs.task_ended(scope, None, 1)
+        return result
+
+    async def _attempts(
+        self,
+        task: Task,
+        step: int,
+        values: Mapping[str, Any],
+        resume: Resume | None,
+        scope: object,
+    ) -> NodeOutput | Failure:
+        """Call the node until it succeeds or its retry policy gives up."""
         import asyncio  # only the awaiting path needs it: inline runs never load it
 
         spec = task.spec
@@ -236,7 +290,11 @@ class StepRunner:
             try:
                 if spec.is_async:
                     node_input = self._input(task, step, values, resume)
-                    return normalize_output(await spec.fn(node_input))  # type: ignore[misc]
+                    try:
+                        result = await spec.fn(node_input)  # type: ignore[misc]
+                    except InlineInterrupt as asked:
+                        return _paused_output(task, asked.payload)
+                    return normalize_output(result)
                 if spec.blocking:
                     return await asyncio.to_thread(
                         self._call_sync, task, step, values, resume
@@ -250,6 +308,8 @@ class StepRunner:
                 error = exc
             if attempt >= max_attempts or policy is None:
                 return Failure(error, attempt)
+            if self.observer is not None:
+                self.observer.task_retried(scope, attempt)
             try:
                 await self.environment.clock.sleep(policy.delay_after(attempt))
             except asyncio.CancelledError:
@@ -267,21 +327,42 @@ class StepRunner:
         resume: Resume | None,
     ) -> list[NodeOutput | Failure]:
         """Run a step whose nodes are all plain sync functions, without awaiting."""
-        results: list[NodeOutput | Failure] = []
-        for task in tasks:
-            try:
-                results.append(self._call_sync(task, step, values, resume))
-            except Exception as exc:
-                results.append(Failure(exc, 1))
-            except BaseException as exc:
-                # A sync function cannot be cancelled by the run (nothing awaits
-                # here), so a CancelledError is the node's own: it fails the task.
-                import asyncio
+        if self.observer is not None:
+            return [self._observed_inline(t, step, values, resume) for t in tasks]
+        return [self._inline_task(t, step, values, resume) for t in tasks]
 
-                if not isinstance(exc, asyncio.CancelledError):
-                    raise
-                results.append(Failure(exc, 1))
-        return results
+    def _inline_task(
+        self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
+    ) -> NodeOutput | Failure:
+        try:
+            return self._call_sync(task, step, values, resume)
+        except Exception as exc:
+            return Failure(exc, 1)
+        except BaseException as exc:
+            # A sync function cannot be cancelled by the run (nothing awaits
+            # here), so a CancelledError is the node's own: it fails the task.
+            import asyncio
+
+            if not isinstance(exc, asyncio.CancelledError):
+                raise
+            return Failure(exc, 1)
+
+    def _observed_inline(
+        self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
+    ) -> NodeOutput | Failure:
+        obs = self.observer
+        assert obs is not None
+        scope = obs.task_started(self.obs_step, task.node, task.ordinal, task.id)
+        token = current_task.set(TaskScope(obs, scope))
+        try:
+            result = self._inline_task(task, step, values, resume)
+        except BaseException as exc:
+            obs.task_ended(scope, exc, 1)
+            raise
+        finally:
+            current_task.reset(token)
+        obs.task_ended(scope, result.error if isinstance(result, Failure) else None, 1)
+        return result
 
     async def run(
         self,
@@ -296,9 +377,10 @@ class StepRunner:
         results: list[NodeOutput | Failure | None] = [None] * len(tasks)
         pending: list[tuple[int, asyncio.Task[NodeOutput | Failure]]] = []
         sem: asyncio.Semaphore | None = None
+        observed = self.observer is not None  # then every task gets its own context
         for task in tasks:
             spec = task.spec
-            if spec.is_async or spec.blocking or spec.retry is not None:
+            if observed or spec.is_async or spec.blocking or spec.retry is not None:
                 if sem is None:
                     sem = asyncio.Semaphore(self.max_concurrent)
                 pending.append(

@@ -14,13 +14,33 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from ..errors import DefinitionError
 
-__all__ = ["DerivedIds"]
+__all__ = ["DerivedIds", "IdSource", "RandomIds"]
+
+
+class IdSource(Protocol):
+    """Where run and attempt ids come from; inject a sequential one in tests."""
+
+    def new_run_id(self) -> uuid.UUID: ...
+
+    def new_attempt_id(self) -> uuid.UUID: ...
+
+
+@attrs.frozen
+class RandomIds:
+    """Random UUID4s (the default)."""
+
+    def new_run_id(self) -> uuid.UUID:
+        return uuid.uuid4()
+
+    def new_attempt_id(self) -> uuid.UUID:
+        return uuid.uuid4()
+
 
 _RUN_TAG = b"HDERIVED_RUN1\x00"
 _ATTEMPT_TAG = b"HDERIVED_ATTEMPT1\x00"

@@ -12,12 +12,14 @@ from typing import Any
 
 import msgspec
 
+from .._observe import RunObserver
 from ..errors import (
     CheckpointStoreMissingError,
-    NodeError,
     TaskLocalWriteNotAllowedError,
     UnknownChannelError,
     UpdatePolicyViolationError,
+    WritesArgumentError,
+    node_error,
 )
 from ..events import (
     CheckpointLoaded,
@@ -38,13 +40,14 @@ from ..events import (
 )
 from ..graph._compiled import CompiledGraph
 from ..nodes import NodeOutput, Resume
-from ..run_types import Outcome, RunOptions, Status, StepReport
+from ..run_types import CheckpointPolicy, Outcome, RunOptions, Status, StepReport
 from ..state._channels import Scope, Write
 from ..state._store import GlobalStore
 from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
 from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash, payload_json
+from ._observed import observed_loop, save_step
 from ._plan import plan_tasks
 from ._sink import EventSink
 from ._sink import yield_now as _yield_now
@@ -58,6 +61,23 @@ _YIELD_EVERY = 16
 INPUT_WRITER = "<input>"
 EXTERNAL_WRITER = "<external writes>"
 """How input and external writes are named as the culprit of a rejected write."""
+
+
+def check_writes_argument(writes: object, operation: str = "writes") -> None:
+    """Raise ``WritesArgumentError`` unless ``writes`` is a list (or tuple) of
+    ``Write``: checked before anything runs, so nothing changes."""
+    if type(writes) is not list and type(writes) is not tuple:
+        single = isinstance(writes, Write)
+        raise WritesArgumentError(
+            operation,
+            expected="a list of Write",
+            actual="a single Write" if single else type(writes).__name__,
+        )
+    for i, w in enumerate(writes):
+        if not isinstance(w, Write):
+            raise WritesArgumentError(
+                f"{operation}[{i}]", expected="a Write", actual=type(w).__name__
+            )
 
 
 def apply_input_writes(
@@ -135,6 +155,21 @@ class CancelGuard:
         return True
 
 
+_WITH_STORE = CheckpointPolicy.every(1)
+_WITHOUT_STORE = CheckpointPolicy.on_interrupt()
+
+
+def policy_for(options: RunOptions, has_store: bool) -> CheckpointPolicy:
+    """``options.checkpoint_policy``, or when it is ``None`` the default: every
+    step with a checkpoint store (the history users expect: every step can be
+    read back and forked), only at interrupts without one
+    (``docs/persistence.md``)."""
+    policy = options.checkpoint_policy
+    if policy is not None:
+        return policy
+    return _WITH_STORE if has_store else _WITHOUT_STORE
+
+
 class Attempt:
     """One call (run, resume, …) on one thread, from ``run_started`` to its end."""
 
@@ -150,6 +185,8 @@ class Attempt:
         self.ctx = ctx
         self.thread_id = thread_id
         self.options = options
+        self.policy = policy_for(options, ctx.checkpointer is not None)
+        """The checkpoint policy in force: the options', else the runtime's default."""
         self.sink = sink
         self.attempt_id = attempt_id
         self.cancel_requested = False
@@ -158,6 +195,10 @@ class Attempt:
         self.run_id: str | None = None
         self.loaded_checkpoint_id: str | None = None
         self.on_step: Callable[[StepReport], Awaitable[None]] | None = None
+        self.observer: RunObserver | None = ctx.environment.observer
+        self.obs_run: object = None
+        self.obs_step: object = None
+        """The observer's open run and step scopes (``docs/observability.md``)."""
         self.streams_values = "values" in options.stream_modes
         self.streams_updates = "updates" in options.stream_modes
         """Value-bearing events only for the modes that need them: the default
@@ -194,7 +235,7 @@ class Attempt:
             await self.emit(CheckpointLoaded, checkpoint_id=self.loaded_checkpoint_id)
         graph = self.ctx.graph
         self.projection = self.options.validate(graph.schema, graph.ir.output)
-        if self.ctx.checkpointer is None and self.options.checkpoint_policy.needs_store:
+        if self.ctx.checkpointer is None and self.policy.needs_store:
             raise CheckpointStoreMissingError("A checkpoint policy")
 
     # ------------------------------------------------------------------ output
@@ -231,10 +272,15 @@ class Attempt:
 
     async def loop(self, state: ThreadState, resume: Resume | None = None) -> Outcome:
         """Run steps until the frontier empties, max_steps, interrupt or cancel."""
+        if self.observer is None:
+            return await self._loop(state, resume)
+        return await observed_loop(self, self.observer, state, resume)
+
+    async def _loop(self, state: ThreadState, resume: Resume | None) -> Outcome:
         ctx = self.ctx
         runner = self.runner = self._runner(state)
         sink = self.sink
-        checkpointer = ctx.checkpointer
+        observer = self.observer
         steps_run = 0
         while True:
             stop = self._stop_status(state, steps_run)
@@ -244,6 +290,10 @@ class Attempt:
             tasks = plan_tasks(
                 ctx.graph, state, ctx.initial, ctx.empty_fingerprint, state.run_id.bytes
             )
+            if observer is not None:
+                self.obs_step = runner.obs_step = observer.step_started(
+                    self.obs_run, step, [t.node for t in tasks]
+                )
             if sink is not None and not await self._announce(tasks, step):
                 return await self._end("cancelled", state)
             if ctx.inline or all(t.spec.inline for t in tasks):
@@ -257,18 +307,16 @@ class Attempt:
                 await self._emit_task_ends(tasks, step, results)
             new, result = self._next_state(state, tasks, results)
             saved = None
-            if checkpointer is not None:
+            if ctx.checkpointer is not None:
                 # the first resumed step always saves: its checkpoint records that
                 # the interrupt was answered, so it cannot be answered twice
-                saved = await checkpointer.after_commit(
-                    self.thread_id,
-                    self.options.checkpoint_policy,
-                    new,
-                    force=resume is not None,
-                )
+                saved = await save_step(self, new, force=resume is not None)
                 if saved is not None:
                     new = new.replace(latest_checkpoint_id=saved)
             ctx.publish(self.thread_id, new)
+            if observer is not None:
+                observer.step_ended(self.obs_step, failed=False)
+                self.obs_step = None
             state = new
             resume = None
             steps_run += 1
@@ -297,6 +345,9 @@ class Attempt:
             max_concurrent=opts.max_concurrent_tasks,
             sink=self.sink,
             deterministic=opts.deterministic_token_streaming,
+            checkpoint_store=(
+                ctx.checkpointer.store if ctx.checkpointer is not None else None
+            ),
         )
 
     def _stop_status(self, state: ThreadState, steps_run: int) -> Status | None:
@@ -540,13 +591,7 @@ def _outputs_or_raise(
     for t, r in zip(tasks, results, strict=True):
         if isinstance(r, Failure):
             err = r.error
-            raise NodeError(
-                t.node,
-                step=step,
-                task_id=t.id,
-                attempts=r.attempts,
-                cause=f"{type(err).__name__}: {err}"
-                if str(err)
-                else type(err).__name__,
+            raise node_error(
+                err, t.node, step=step, task_id=t.id, attempts=r.attempts
             ) from err
     return results  # type: ignore[return-value]

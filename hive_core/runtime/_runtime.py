@@ -9,23 +9,22 @@ the difference between a 2 µs and a 300 µs call (``docs/performance.md``).
 
 from __future__ import annotations
 
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from .._bridge import run_sync
 from ..environment import Environment
 from ..errors import (
-    CheckpointNotFoundError,
     CheckpointStoreMissingError,
     InterruptPendingError,
     NoCheckpointToResumeError,
     NoInterruptToResumeError,
     ResumeInterruptMismatchError,
     ThreadExistsError,
+    WritesWhileInterruptedError,
 )
 from ..events import (
     CheckpointSaved,
@@ -36,9 +35,9 @@ from ..events import (
     StepStarted,
 )
 from ..graph._compiled import CompiledGraph
-from ..ids import fork_run_id
 from ..nodes import Resume
 from ..persistence._format import CheckpointStore, CheckpointSummary
+from ..persistence._threads import validate_thread_id
 from ..run_types import Outcome, RunOptions, StepReport, ThreadSnapshot
 from ..state._channels import Write
 from ..state._schema import InputContext
@@ -46,10 +45,18 @@ from ..state._store import GlobalStore, InitialCache, fingerprint
 from ._checkpointing import Checkpointer
 from ._context import RunContext
 from ._handle import RunHandle
-from ._loop import EXTERNAL_WRITER, INPUT_WRITER, Attempt, apply_input_writes
+from ._ids import IdSource, RandomIds
+from ._loop import (
+    EXTERNAL_WRITER,
+    INPUT_WRITER,
+    Attempt,
+    apply_input_writes,
+    check_writes_argument,
+)
 from ._payload import convert_resume_payload
 from ._state import Seed, ThreadState
 from ._streaming import StreamingMixin
+from ._time_travel import fork_state, snapshot, state_history
 
 if TYPE_CHECKING:
     import asyncio
@@ -59,25 +66,6 @@ __all__ = ["IdSource", "RandomIds", "RunHandle", "Runtime", "StepReport"]
 T = TypeVar("T")
 _DEFAULT_OPTIONS = RunOptions()
 _INSTEAD = "await runtime.{}(...)"
-
-
-class IdSource(Protocol):
-    """Where run and attempt ids come from; inject a sequential one in tests."""
-
-    def new_run_id(self) -> uuid.UUID: ...
-
-    def new_attempt_id(self) -> uuid.UUID: ...
-
-
-@attrs.frozen
-class RandomIds:
-    """Random UUID4s (the default)."""
-
-    def new_run_id(self) -> uuid.UUID:
-        return uuid.uuid4()
-
-    def new_attempt_id(self) -> uuid.UUID:
-        return uuid.uuid4()
 
 
 class Runtime(StreamingMixin):
@@ -94,8 +82,15 @@ class Runtime(StreamingMixin):
         environment: Environment | None = None,
         checkpoint_store: CheckpointStore | None = None,
         ids: IdSource | None = None,
+        options: RunOptions | None = None,
     ) -> None:
+        """``options`` are the defaults of every call that passes none (a call's
+        own options replace them whole). Their ``checkpoint_policy`` left at
+        ``None`` saves after every step when there is a ``checkpoint_store``, so
+        the history has every step to read and fork (``docs/persistence.md``)."""
         self.graph = graph
+        self.options = options if options is not None else _DEFAULT_OPTIONS
+        """Run options used by calls that pass none."""
         env = environment if environment is not None else Environment()
         self.ids: IdSource = ids if ids is not None else RandomIds()
         graph.schema.validate()
@@ -198,6 +193,7 @@ class Runtime(StreamingMixin):
         Only global channels; the frontier and join barriers are untouched; a
         checkpoint is always saved when the runtime has a store.
         """
+        check_writes_argument(writes, "apply_external_writes")
         attempt = self._attempt(thread_id, options)
         return RunHandle(attempt, lambda: self._external_attempt(attempt, writes))
 
@@ -208,6 +204,7 @@ class Runtime(StreamingMixin):
         options: RunOptions | None = None,
     ) -> Outcome:
         """Blocking ``apply_external_writes`` for scripts."""
+        check_writes_argument(writes, "apply_external_writes_sync")
         coro = self._external_now(thread_id, writes, options)
         return self._sync("apply_external_writes_sync", "apply_external_writes", coro)
 
@@ -253,26 +250,33 @@ class Runtime(StreamingMixin):
     # ------------------------------------------------------------------ state
 
     async def fork(
-        self, thread_id: str, checkpoint_id: str, *, into: str
+        self,
+        thread_id: str,
+        checkpoint_id: str,
+        *,
+        into: str,
+        writes: Sequence[Write[Any]] = (),
     ) -> CheckpointSummary:
         """Branch ``into`` a new thread from one of ``thread_id``'s checkpoints.
 
         Nothing runs. The new thread gets the checkpoint's state (a pending
-        interrupt included, so a past approval can be answered differently) and a
-        run id derived from (source, target, checkpoint); its first checkpoint is
-        saved before this returns. Run or resume the new thread afterwards.
+        interrupt included, so a past approval can be answered differently) with
+        ``writes`` applied as external writes (checked the same way; a bad one
+        raises and nothing is saved), and a run id derived from (source, target,
+        checkpoint); its first checkpoint is saved before this returns. Run or
+        resume the new thread afterwards (``docs/persistence.md``).
         """
+        validate_thread_id(thread_id)
+        validate_thread_id(checkpoint_id, what="checkpoint id")
+        validate_thread_id(into, what="fork target")
+        check_writes_argument(writes, "fork")
         cpr = self._require_store("fork")
         await self._acquire(into)
         try:
             if into in self._threads or await cpr.store.thread_exists(into):
                 raise ThreadExistsError(into)
-            cp = await cpr.store.load_checkpoint(thread_id, checkpoint_id)
-            if cp is None:
-                raise CheckpointNotFoundError(thread_id, checkpoint_id)
-            state = cpr.decode(cp).replace(
-                run_id=fork_run_id(thread_id, into, checkpoint_id),
-                latest_checkpoint_id=None,
+            state = await fork_state(
+                cpr, self.graph, thread_id, checkpoint_id, into, writes
             )
             saved = await cpr.save(into, state)
             self._publish(into, state.replace(latest_checkpoint_id=saved))
@@ -287,28 +291,26 @@ class Runtime(StreamingMixin):
             self._release(into)
 
     def fork_sync(
-        self, thread_id: str, checkpoint_id: str, *, into: str
+        self,
+        thread_id: str,
+        checkpoint_id: str,
+        *,
+        into: str,
+        writes: Sequence[Write[Any]] = (),
     ) -> CheckpointSummary:
         """Blocking ``fork`` for scripts."""
-        coro = self.fork(thread_id, checkpoint_id, into=into)
+        coro = self.fork(thread_id, checkpoint_id, into=into, writes=writes)
         return self._sync("fork_sync", "fork", coro)
 
     async def get_state(self, thread_id: str) -> ThreadSnapshot | None:
         """The thread's committed state: in memory, else its latest checkpoint."""
+        validate_thread_id(thread_id)
         state = self._threads.get(thread_id)
         if state is None and self._checkpointer is not None:
             state = await self._checkpointer.load_latest(thread_id)
         if state is None:
             return None
-        return ThreadSnapshot(
-            thread_id=thread_id,
-            run_id=str(state.run_id),
-            step_index=state.step,
-            store=GlobalStore(self.graph.schema, state.values),
-            next_nodes=tuple(sorted({s.node for s in state.frontier})),
-            interrupt=state.interruption,
-            checkpoint_id=state.latest_checkpoint_id,
-        )
+        return snapshot(self.graph, thread_id, state)
 
     def get_state_sync(self, thread_id: str) -> ThreadSnapshot | None:
         """Blocking ``get_state`` for scripts."""
@@ -317,7 +319,9 @@ class Runtime(StreamingMixin):
     async def get_checkpoint_history(
         self, thread_id: str, limit: int | None = None
     ) -> list[CheckpointSummary]:
-        """The thread's checkpoints, newest first."""
+        """The thread's checkpoints, newest first (ids only: see
+        ``get_state_history`` for their values)."""
+        validate_thread_id(thread_id)
         return await self._require_store("history").store.list_checkpoints(
             thread_id, limit
         )
@@ -329,8 +333,26 @@ class Runtime(StreamingMixin):
         coro = self.get_checkpoint_history(thread_id, limit)
         return self._sync("get_checkpoint_history_sync", "get_checkpoint_history", coro)
 
+    async def get_state_history(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[ThreadSnapshot]:
+        """The thread's checkpoints, newest first, each as a ``ThreadSnapshot``:
+        its values decoded through the channels' codecs, next nodes, pending
+        interrupt and checkpoint id (LangGraph's ``get_state_history``)."""
+        validate_thread_id(thread_id)
+        cpr = self._require_store("history")
+        return await state_history(cpr, self.graph, thread_id, limit)
+
+    def get_state_history_sync(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[ThreadSnapshot]:
+        """Blocking ``get_state_history`` for scripts."""
+        coro = self.get_state_history(thread_id, limit)
+        return self._sync("get_state_history_sync", "get_state_history", coro)
+
     def get_latest_store(self, thread_id: str) -> GlobalStore | None:
         """The thread's committed global store in memory (no I/O), if any."""
+        validate_thread_id(thread_id)
         state = self._threads.get(thread_id)
         if state is None:
             return None
@@ -347,10 +369,11 @@ class Runtime(StreamingMixin):
         )
 
     def _attempt(self, thread_id: str, options: RunOptions | None) -> Attempt:
+        validate_thread_id(thread_id)  # every run, resume and external write
         return Attempt(
             self._ctx,
             thread_id=thread_id,
-            options=options if options is not None else _DEFAULT_OPTIONS,
+            options=options if options is not None else self.options,
             sink=None,
             attempt_id=str(self.ids.new_attempt_id()),
         )
@@ -545,7 +568,7 @@ class Runtime(StreamingMixin):
             state = await self._baseline(attempt)
             await attempt.begin(state)
             if state.interruption is not None:
-                raise InterruptPendingError(thread_id, state.interruption.id)
+                raise WritesWhileInterruptedError(thread_id, state.interruption.id)
             step = state.step
             values, written = apply_input_writes(
                 self.graph, state.values, writes, writer=EXTERNAL_WRITER, step=step

@@ -2,16 +2,20 @@
 
 The commit's ``isinstance`` check sees only the outer class, so ``[1, 2]`` passes for
 ``list[str]``; saved, it could never be decoded again and the thread would be lost.
-For channels with the default JSON codec the check here runs the value through that
-codec's own encode and typed decode (msgspec, strict), so it accepts exactly what a
-checkpoint can hold. Scalars skip the round trip when their exact class already
-decides it. See ``docs/concepts/schema-and-channels.md``.
+The rule is stronger than "decodable": a reload equals the warm state, so a value
+is accepted only if its channel's codec gives it back equal and of the same classes.
+Typed JSON channels run the codec's encode, typed decode and ``==`` (all C calls);
+untyped (``Any``) channels take plain JSON values only (a set, tuple, bytes or NaN
+would come back changed); custom codecs run their own round trip. Scalars skip the
+round trip when their exact class already decides it. See
+``docs/concepts/checkpoints.md``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +23,8 @@ import msgspec
 
 from ..errors import ChannelValueTypeError, InterruptPayloadTypeError
 from ..reducers import is_coercing
-from ..state._channels import Channel
-from ..state._codecs import JSONCodec, canonical_json
+from ..state._channels import Channel, Persistence
+from ..state._codecs import Codec, JSONCodec, canonical_json, reload_type
 
 __all__ = [
     "VALUE_CHECKS",
@@ -88,26 +92,42 @@ def reduced_check(ch: Channel[Any]) -> ValueCheck | None:
 def _build(ch: Channel[Any]) -> ValueCheck | None:
     codec = ch.codec
     tp = ch.value_type
-    if not isinstance(codec, JSONCodec) or not ch.check_types:
-        return None  # custom codecs own their round trip; Any/object takes anything
+    if codec is None:
+        return None
+    saved = ch.persistence is Persistence.CHECKPOINTED or not ch.is_global
+    if not isinstance(codec, JSONCodec):
+        return _codec_check(ch, codec) if saved else None
     if is_coercing(ch.reducer):
         return None  # its result is checked instead: ``reduced_check``
+    if not ch.check_types:
+        if tp is Any or tp is object or _annotated_any(tp):
+            return _plain_check(ch.id) if saved else None  # never reloaded
+        return _json_check(ch, codec)
+    if tp is str:
+        return _str_check(ch.id)
     if tp in _NO_ROUND_TRIP:
         return None
+    return _json_check(ch, codec)
+
+
+def _json_check(ch: Channel[Any], codec: JSONCodec[Any]) -> ValueCheck:
+    """A typed channel's check: the codec's round trip must give back an equal
+    value; ``int`` and ``float`` skip it when the exact class decides."""
+    tp = ch.value_type
     cid = ch.id
     expected = ch.type_name
-
-    def fail(
-        path: str, want: str, got: str, node: str | None, step: int | None
-    ) -> None:
-        raise ChannelValueTypeError(
-            cid, path=path, expected=want, actual=got, node=node, step=step
-        )
 
     def round_trip(value: Any, node: str | None, step: int | None) -> None:
         problem = _round_trip_problem(codec.encode, codec.decode, value, expected)
         if problem is not None:
-            fail(*problem, node, step)
+            raise ChannelValueTypeError(
+                cid,
+                path=problem[0],
+                expected=problem[1],
+                actual=problem[2],
+                node=node,
+                step=step,
+            )
 
     if tp is int:
 
@@ -124,54 +144,226 @@ def _build(ch: Channel[Any]) -> ValueCheck | None:
                 round_trip(value, node, step)
 
         return check_float
-    try:
-        exact = _convert_is_exact(msgspec.inspect.type_info(tp))
-    except TypeError:  # a type msgspec cannot describe: the codec decides
-        exact = False
-    if exact:
-        # one C call; the round trip runs only to explain a failure
-        def check_converted(value: Any, node: str | None, step: int | None) -> None:
-            try:
-                msgspec.convert(value, tp, strict=True)
-            except (msgspec.ValidationError, TypeError):
-                round_trip(value, node, step)
-
-        return check_converted
+    # containers and structs: the codec's own round trip (C calls), compared
+    # with ``==`` (a tuple inside ``list[list[int]]`` encodes, but reloads as a
+    # list); the slow explanation runs only when something is wrong
     return round_trip
 
 
-_EXACT_LEAVES = (
-    msgspec.inspect.StrType,
-    msgspec.inspect.IntType,
-    msgspec.inspect.BoolType,
-    msgspec.inspect.NoneType,
-    msgspec.inspect.LiteralType,
-)
-_EXACT_CONTAINERS = (
-    msgspec.inspect.ListType,
-    msgspec.inspect.SetType,
-    msgspec.inspect.FrozenSetType,
-    msgspec.inspect.VarTupleType,
-)
+def _annotated_any(tp: object) -> bool:
+    if typing.get_origin(tp) is not typing.Annotated:
+        return False
+    inner = typing.get_args(tp)[0]
+    return inner is Any or inner is object
 
 
-def _convert_is_exact(t: msgspec.inspect.Type) -> bool:
-    """Whether ``msgspec.convert(strict=True)`` accepts exactly what the JSON round
-    trip accepts for this type: containers of str, int, bool and None. (Floats may be
-    non-finite and structs are taken as they are, so those need the round trip.)"""
-    if isinstance(t, _EXACT_LEAVES):
+def _str_check(cid: str) -> ValueCheck:
+    """A ``str`` that UTF-8 cannot encode (a lone surrogate) could not be saved."""
+
+    def check_str(value: Any, node: str | None, step: int | None) -> None:
+        if not value.isascii():
+            problem = _str_problem(value, "$")
+            if problem is not None:
+                raise ChannelValueTypeError(
+                    cid,
+                    path=problem[0],
+                    expected=problem[1],
+                    actual=problem[2],
+                    node=node,
+                    step=step,
+                )
+
+    return check_str
+
+
+def _plain_check(cid: str) -> ValueCheck:
+    """An untyped (``Any``) channel's check: only plain JSON values reload as
+    themselves, so anything else (a set, tuple, bytes, NaN, a struct) is refused
+    rather than coming back changed (``docs/concepts/checkpoints.md``)."""
+
+    def check_plain(value: Any, node: str | None, step: int | None) -> None:
+        kind = type(value)
+        if (
+            (kind is str and value.isascii())
+            or kind is bool
+            or value is None
+            or (kind is int and -(2**63) <= value < 2**64)
+            or (kind is float and math.isfinite(value))
+        ):
+            return
+        if _is_plain(value):
+            return
+        problem = _plain_problem(value, "$")
+        if problem is not None:
+            raise ChannelValueTypeError(
+                cid,
+                path=problem[0],
+                expected=problem[1],
+                actual=problem[2],
+                node=node,
+                step=step,
+            )
+
+    return check_plain
+
+
+_PLAIN = "a JSON value (str, int, float, bool, None, list, dict with str keys)"
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether ``value`` is a plain JSON value; the fast walk, building no paths
+    (``_plain_problem`` explains a failure)."""
+    kind = type(value)
+    if kind is list:
+        for item in value:
+            if type(item) is str:
+                if not item.isascii():
+                    return False  # maybe fine: the slow walk decides
+            elif not _is_plain(item):
+                return False
         return True
-    if isinstance(t, _EXACT_CONTAINERS):
-        return _convert_is_exact(t.item_type)
-    if isinstance(t, msgspec.inspect.DictType):
-        return isinstance(t.key_type, msgspec.inspect.StrType) and _convert_is_exact(
-            t.value_type
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(item) is str:
+                if not item.isascii():
+                    return False
+            elif not _is_plain(item):
+                return False
+        return True
+    if kind is str:
+        return bool(value.isascii())
+    if kind is int:
+        return bool(-(2**63) <= value < 2**64)
+    if kind is float:
+        return math.isfinite(value)
+    return kind is bool or value is None
+
+
+def _plain_problem(value: Any, path: str) -> tuple[str, str, str] | None:
+    """``(path, expected, actual)`` for the first part of ``value`` that is not a
+    plain JSON value (what an untyped channel reloads unchanged), else ``None``."""
+    kind = type(value)
+    if kind is str:
+        return None if value.isascii() else _str_problem(value, path)
+    if kind is bool or value is None:
+        return None
+    if kind is int:
+        if -(2**63) <= value < 2**64:
+            return None
+        return path, "an int that fits in 64 bits", f"int {value}"
+    if kind is float:
+        if math.isfinite(value):
+            return None
+        return path, "a finite float", f"{value!r} (JSON has no non-finite floats)"
+    if kind is list:
+        for i, item in enumerate(value):
+            problem = _plain_problem(item, f"{path}[{i}]")
+            if problem is not None:
+                return problem
+        return None
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return (
+                    f"{path} key {key!r}",
+                    "str keys",
+                    f"{type(key).__name__} key (a checkpoint reloads it as a str)",
+                )
+            problem = _plain_problem(item, path + _key(key))
+            if problem is not None:
+                return problem
+        return None
+    return path, _PLAIN, f"{kind.__name__} ({_reloads_as(value)})"
+
+
+def _str_problem(value: str, path: str) -> tuple[str, str, str] | None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            path,
+            "a str UTF-8 can encode",
+            f"a str with a lone surrogate at index {exc.start}",
         )
-    if isinstance(t, msgspec.inspect.TupleType):
-        return all(_convert_is_exact(item) for item in t.item_types)
-    if isinstance(t, msgspec.inspect.UnionType):
-        return all(_convert_is_exact(item) for item in t.types)
-    return False
+    return None
+
+
+def _short(value: object, limit: int = 120) -> str:
+    """``repr`` cut to ``limit`` characters: values in messages may be huge."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _reloads_as(value: object) -> str:
+    """How a checkpoint would give ``value`` back, for error messages."""
+    try:
+        back = msgspec.json.decode(canonical_json(value))
+    except Exception:
+        return "a checkpoint cannot encode it"
+    return f"a checkpoint reloads it as {type(back).__name__}"
+
+
+def _codec_check(ch: Channel[Any], codec: Codec[Any]) -> ValueCheck:
+    """A custom codec's channel: its own encode then decode must give back a value
+    of the same class, equal to the one written."""
+    cid = ch.id
+    want = f"a value codec `{codec.id}` reloads unchanged"
+
+    def check_codec(value: Any, node: str | None, step: int | None) -> None:
+        try:
+            back = codec.decode(codec.encode(value))
+        except Exception as exc:
+            actual = f"{type(value).__name__} the codec cannot round-trip ({exc!r})"
+            raise ChannelValueTypeError(
+                cid, path="$", expected=want, actual=actual, node=node, step=step
+            ) from exc
+        if type(back) is not type(value) or back != value:
+            path, expected, actual = _difference(value, back, "$") or (
+                "$",
+                want,
+                f"{_short(value)} (reloads as {_short(back)})",
+            )
+            raise ChannelValueTypeError(
+                cid, path=path, expected=expected, actual=actual, node=node, step=step
+            )
+
+    return check_codec
+
+
+def _difference(value: Any, back: Any, path: str) -> tuple[str, str, str] | None:
+    """The first place where ``back`` (a reload) differs from ``value``."""
+    if type(value) is not type(back):
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, "a finite float", f"{value!r} (JSON has no non-finite floats)"
+        return (
+            path,
+            f"a value that reloads unchanged (this one reloads as "
+            f"{type(back).__name__})",
+            type(value).__name__,
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in back:
+                return f"{path} key {key!r}", "str keys", f"{type(key).__name__} key"
+            found = _difference(item, back[key], path + _key(key))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)) and len(value) == len(back):
+        for i, (a, b) in enumerate(zip(value, back, strict=True)):
+            found = _difference(a, b, f"{path}[{i}]")
+            if found is not None:
+                return found
+    elif value != back:
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, "a finite float", f"{value!r} (JSON has no non-finite floats)"
+        return (
+            path,
+            "a value that reloads unchanged",
+            f"{_short(value)} (reloads as {_short(back)})",
+        )
+    return None
 
 
 def check_interrupt_payload(
@@ -180,10 +372,13 @@ def check_interrupt_payload(
     """Raise ``InterruptPayloadTypeError`` unless ``payload`` survives the
     checkpoint's encoding (canonical JSON) and typed decoding as ``tp``."""
     if tp is object or tp is Any:
+        # untyped: saved as JSON and shown back as JSON (a struct as a dict); it is
+        # information for the caller, never state a node reads (docs/errors.md)
         return
+    reload = reload_type(tp)
 
     def decode(raw: bytes) -> Any:
-        return msgspec.json.decode(raw, type=tp, strict=True)
+        return msgspec.json.decode(raw, type=reload, strict=True)
 
     want = getattr(tp, "__name__", None) or repr(tp).replace("typing.", "")
     problem = _round_trip_problem(canonical_json, decode, payload, want)
@@ -207,12 +402,18 @@ def _round_trip_problem(
     except Exception as exc:  # e.g. an object JSON cannot hold
         return "$", declared, f"{type(value).__name__} that cannot be encoded ({exc})"
     try:
-        decode(raw)
+        back = decode(raw)
     except msgspec.ValidationError as exc:
         return _explain(str(exc), raw, decode, value)
     except msgspec.DecodeError as exc:  # pragma: no cover - our own encoder's bytes
         return "$", declared, str(exc)
-    return None
+    if back == value:
+        return None
+    return _difference(value, back, "$") or (
+        "$",
+        declared,
+        f"{_short(value)} (reloads as {_short(back)})",
+    )
 
 
 def _explain(

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .. import errors as _errors
 from ..events import Event
+from ..persistence import CheckpointConflict
 from ..run_types import CheckpointPolicy, Outcome, RunOptions, ThreadSnapshot
 from ._db import ServiceDB, dumps
 
@@ -29,12 +29,6 @@ __all__ = ["AttemptSpec", "Stop", "drive"]
 
 log = logging.getLogger("hive_core.service")
 _encoder = msgspec.json.Encoder()
-
-
-def _conflict_types() -> tuple[type[BaseException], ...]:
-    """The store's fencing error, once the stores raise one."""
-    found = getattr(_errors, "CheckpointConflict", None)
-    return (found,) if isinstance(found, type) else ()
 
 
 class Stop:
@@ -208,7 +202,7 @@ async def drive(
     while True:
         try:
             outcome = await _one_try(make_runtime, spec, db, stop, timeout_s)
-        except _conflict_types():
+        except CheckpointConflict:
             log.warning("run %s: lost ownership of %s", spec.run_id, spec.thread_id)
             await asyncio.to_thread(db.end_attempt, spec.run_id, n, "lost_ownership")
             return ""

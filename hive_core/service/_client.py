@@ -283,6 +283,19 @@ class ServiceClient:
             if not batch:
                 await asyncio.sleep(_POLL_S)
 
+    async def events_so_far(self, run_id: str, *, after: int = 0) -> list[Event]:
+        """The run's events stored now (after position ``after``), without waiting
+        for more: what a live view polls (``docs/observability.md``)."""
+        await asyncio.to_thread(self._require, run_id)
+        out: list[Event] = []
+        position = after
+        while True:
+            batch = await asyncio.to_thread(self._db.read_events, run_id, position)
+            out += [self._decoder.decode(body) for _, body in batch]
+            if not batch:
+                return out
+            position = batch[-1][0]
+
     async def list_runs(
         self, *, status: Sequence[str] | None = None, thread_id: str | None = None
     ) -> list[RunInfo]:

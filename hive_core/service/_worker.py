@@ -34,6 +34,7 @@ from ._config import ServiceConfig, load_config
 from ._db import ServiceDB
 
 if TYPE_CHECKING:
+    from ..observability import MetricsServer, PrometheusMetrics
     from ..persistence._format import CheckpointStore
     from ..runtime import IdSource, Runtime
 
@@ -79,7 +80,11 @@ class Service:
         config: ServiceConfig | None = None,
         *,
         config_path: str | os.PathLike[str] | None = None,
+        metrics: PrometheusMetrics | None = None,
     ) -> None:
+        """``metrics`` observes every attempt this worker runs, its queue wait and
+        recoveries, and the queue's depth at each heartbeat
+        (``docs/observability.md``); ``expose_metrics`` serves them."""
         if config is None:
             config = load_config(config_path)
         self.config = config
@@ -97,6 +102,7 @@ class Service:
         self._db: ServiceDB | None = None
         self._client: ServiceClient | None = None
         self._parked: list[asyncio.Future[None]] = []
+        self.metrics = metrics
 
     # ---------------------------------------------------------------- set-up
 
@@ -167,9 +173,16 @@ class Service:
         entry = self._graphs.get(name)
         if entry is None:
             raise UnknownGraphError(name, sorted(self._graphs))
+        environment = entry.environment
+        if self.metrics is not None:
+            from ..observability import combine
+
+            env = environment if environment is not None else Environment()
+            observer = combine(env.observer, self.metrics)
+            environment = attrs.evolve(env, observer=observer)
         return Runtime(
             entry.graph,
-            environment=entry.environment,
+            environment=environment,
             checkpoint_store=self._store,
             ids=entry.ids() if entry.ids is not None else None,
         )
@@ -182,6 +195,7 @@ class Service:
             await self._park()
         spec = msgspec.json.decode(spec_json, type=AttemptSpec)
         spec = msgspec.structs.replace(spec, workflow_id=workflow_id)
+        self._observe_wait(spec.run_id)
         if spec.kind == "resume":
             payload = await DBOS.recv_async("hive.resume", timeout_seconds=60)
             spec = msgspec.structs.replace(spec, payload=msgspec.json.decode(payload))
@@ -206,6 +220,27 @@ class Service:
         if not body and stop.reason == "drain":
             await self._park()
         return body
+
+    def _observe_wait(self, run_id: str) -> None:
+        """A run's first attempt: how long it waited in the queue."""
+        if self.metrics is None or self._db is None:
+            return
+        row = self._db.run(run_id)
+        if row is not None and not row["attempts"]:
+            self.metrics.queue_waited(max(time.time() - row["created_at"], 0.0))
+
+    def expose_metrics(
+        self, port: int = 0, *, host: str = "127.0.0.1"
+    ) -> MetricsServer:
+        """Serve this worker's metrics at ``http://host:port/metrics`` (``port=0``
+        picks a free one; read ``.port``). A worker built without ``metrics`` gets
+        a fresh ``PrometheusMetrics`` that observes the attempts started from now."""
+        from ..observability import PrometheusMetrics, start_metrics_server
+
+        if self.metrics is None:
+            self.metrics = PrometheusMetrics()
+
+        return start_metrics_server(self.metrics.registry, port, host=host)
 
     async def _watch_cancel(self, stop: Stop) -> None:
         from dbos import DBOS
@@ -252,6 +287,9 @@ class Service:
         while not self._stop_heartbeat.wait(self.config.heartbeat_s):
             try:
                 self._beat("draining" if self._draining else "alive")
+                if self.metrics is not None and self._db is not None:
+                    queued = self._db.list_runs(status=["queued"])
+                    self.metrics.queue_depth(len(queued))
                 self._reload()
                 self._recover()
             except Exception:  # a missed beat is retried at the next one
@@ -298,6 +336,8 @@ class Service:
             load_output=False,
         )
         ids = [w.workflow_id for w in found]
+        if ids and self.metrics is not None:
+            self.metrics.recovered(len(ids))
         if ids:
             DBOS.resume_workflows(ids, queue_name=self.config.queue)
             log.warning(

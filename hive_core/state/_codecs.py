@@ -7,11 +7,13 @@ runs code (no pickle anywhere).
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
-__all__ = ["Codec", "JSONCodec", "Utf8Codec", "canonical_json"]
+__all__ = ["Codec", "JSONCodec", "Utf8Codec", "canonical_json", "reload_type"]
 
 T = TypeVar("T")
 
@@ -25,6 +27,33 @@ def canonical_json(value: object) -> bytes:
     values hash equally across runs and machines.
     """
     return _encoder.encode(value)
+
+
+_CONTAINERS = (list, set, frozenset, dict, tuple)
+
+
+def reload_type(tp: Any) -> Any:
+    """The type a checkpoint decodes ``tp``'s values as: ``tp`` with each ``float``
+    (also inside lists, dicts, sets, tuples and unions) read as ``int | float``.
+
+    PEP 484 lets an ``int`` stand where a ``float`` is declared, and JSON keeps
+    ``1`` and ``1.0`` apart, so decoding to ``int | float`` gives back the class
+    that was written: a reload equals the warm state, class and all
+    (``docs/concepts/checkpoints.md``). Struct fields keep their declared type.
+    """
+    if tp is float:
+        return int | float
+    origin = typing.get_origin(tp)
+    if origin is None:
+        return tp
+    args = typing.get_args(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        new = tuple(reload_type(a) for a in args)
+        return tp if new == args else typing.Union[new]  # noqa: UP007
+    if origin in _CONTAINERS and args:
+        new = tuple(reload_type(a) if a is not Ellipsis else a for a in args)
+        return tp if new == args else origin[new]
+    return tp
 
 
 @runtime_checkable
@@ -42,14 +71,15 @@ class Codec(Protocol[T]):
 
 
 class JSONCodec(Generic[T]):
-    """msgspec JSON codec for a declared type; decoding validates the type."""
+    """msgspec JSON codec for a declared type; decoding validates the type (a
+    declared ``float`` decodes ``1`` as the ``int`` it was: ``reload_type``)."""
 
     __slots__ = ("_decoder", "_type", "id")
 
     def __init__(self, tp: Any, *, id: str = "json") -> None:
         self.id = id
         self._type = tp
-        self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(tp)
+        self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(reload_type(tp))
 
     def encode(self, value: T, /) -> bytes:
         return _encoder.encode(value)

@@ -14,7 +14,7 @@ import attrs
 
 from ..environment import Clock, Environment, SystemClock
 from ..events import Event
-from ..run_types import Outcome, RunOptions
+from ..run_types import CheckpointPolicy, Outcome, RunOptions
 from ..runtime import RunHandle, Runtime
 from ._trace import Trace
 
@@ -30,10 +30,17 @@ def prepare_environment(environment: Environment | None, clock: Clock) -> Enviro
     return environment
 
 
+_AT_INTERRUPTS = CheckpointPolicy.on_interrupt()
+
+
 def trace_options(options: RunOptions | None) -> RunOptions:
     """Stream events buffered per task and flushed in task order: without it their
-    interleaving across concurrent tasks depends on timing."""
+    interleaving across concurrent tasks depends on timing. A trace saves
+    checkpoints only at interrupts unless the options ask for more, so it records
+    the graph's behaviour, not the store's default policy (``docs/testing.md``)."""
     base = options if options is not None else RunOptions()
+    if base.checkpoint_policy is None:
+        base = attrs.evolve(base, checkpoint_policy=_AT_INTERRUPTS)
     if base.deterministic_token_streaming:
         return base
     return attrs.evolve(base, deterministic_token_streaming=True)

@@ -49,8 +49,8 @@ class SyncStore:
     def __init__(self, inner: CheckpointStore) -> None:
         self.inner = inner
 
-    def save(self, cp: Checkpoint) -> None:
-        drive(self.inner.save(cp))
+    def save(self, cp: Checkpoint, **fence: Any) -> None:
+        drive(self.inner.save(cp, **fence))
 
     def load_latest(self, thread_id: str) -> Checkpoint | None:
         return drive(self.inner.load_latest(thread_id))
@@ -74,8 +74,8 @@ class LoopStore(SyncStore):
         super().__init__(inner)
         self.runner = runner
 
-    def save(self, cp: Checkpoint) -> None:
-        self.runner.run(self.inner.save(cp))
+    def save(self, cp: Checkpoint, **fence: Any) -> None:
+        self.runner.run(self.inner.save(cp, **fence))
 
     def load_latest(self, thread_id: str) -> Checkpoint | None:
         return self.runner.run(self.inner.load_latest(thread_id))  # type: ignore[no-any-return]

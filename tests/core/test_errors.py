@@ -47,6 +47,7 @@ from hive_core import (
     UnknownNodeError,
     UpdatePolicyViolationError,
     Write,
+    WritesWhileInterruptedError,
     channel,
     errors,
     reducers,
@@ -310,6 +311,25 @@ class TestCheckpointsAndResume:
         rt, interrupt_id = paused()
         err = raised(InterruptPendingError, lambda: rt.run_sync("t"))
         assert (err.thread_id, err.interrupt_id) == ("t", interrupt_id)
+
+    def test_writing_to_a_paused_thread_names_both_routes(self) -> None:
+        rt, interrupt_id = paused()
+        before = rt.get_state_sync("t")
+        err = raised(
+            WritesWhileInterruptedError,
+            lambda: rt.apply_external_writes_sync("t", [Write(Asking.answer, "x")]),
+        )
+        assert isinstance(err, InterruptPendingError)  # old handlers still catch it
+        assert (err.thread_id, err.interrupt_id) == ("t", interrupt_id)
+        fix = str(err).split("Fix:", 1)[1]
+        assert "runtime.resume(thread_id, interrupt_id, edited_answer)" in fix
+        assert "runtime.fork(" in fix and "apply_external_writes(new_thread" in fix
+        after = rt.get_state_sync("t")
+        assert before is not None and after is not None
+        assert (after.store.to_dict(), after.step_index) == (
+            before.store.to_dict(),
+            before.step_index,
+        )
 
     def test_resuming_a_finished_thread(self) -> None:
         rt, interrupt_id = paused()

@@ -1,5 +1,5 @@
 """``Subgraph``: a child run inside a node (``docs/dsl.md``, "Subgraphs"): thread id, mappings,
-discarded events, derived ids, and the errors for a child that does not finish."""
+streamed events, derived ids, and the errors for a child that does not finish."""
 
 from __future__ import annotations
 
@@ -118,13 +118,20 @@ class TestRunningAChild:
         assert other.output["child_seen"][1] != run_id
         assert run_id != first.run_id
 
-    def test_child_events_are_discarded(
+    def test_child_events_stream_inside_the_subgraph_task(
         self, make_runtime: MakeRuntime, run_traced: RunTraced
     ) -> None:
         _, trace = run_traced(make_runtime(parent_workflow(mapped()).compile()), "main")
         nodes = [ev["node"] for ev in trace if ev["kind"] == "task_started"]
         assert nodes == ["fetch", "count_words", "finish"]
         assert [ev["kind"] for ev in trace].count("run_started") == 1
+        child = [ev for ev in trace if ev["kind"] == "subgraph_event"]
+        assert {tuple(ev["namespace"]) for ev in child} == {("count_words",)}
+        assert {(ev["step"], ev["ordinal"]) for ev in child} == {(1, 0)}
+        assert [ev["event"]["kind"] for ev in child][:2] == [
+            "run_started",
+            "step_started",
+        ]
 
     def test_compiled_child_and_no_mappings(self, make_runtime: MakeRuntime) -> None:
         sub = Subgraph(child_workflow().compile())

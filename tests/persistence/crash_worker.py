@@ -34,7 +34,12 @@ from hive_core import (
     reducers,
 )
 from hive_core.events import trace_to_builtins
-from hive_core.persistence import Checkpoint, SQLiteCheckpointStore
+from hive_core.persistence import (
+    UNFENCED,
+    Checkpoint,
+    SQLiteCheckpointStore,
+    Unfenced,
+)
 from hive_core.testing import SequentialIds
 
 STEPS = 12
@@ -78,7 +83,12 @@ def main() -> None:
     )
 
     class Store(SQLiteCheckpointStore):
-        async def save(self, checkpoint: Checkpoint) -> None:
+        async def save(
+            self,
+            checkpoint: Checkpoint,
+            *,
+            expected_latest: str | Unfenced | None = UNFENCED,
+        ) -> None:
             if mode == "save" and checkpoint.step_index == at + 1:
 
                 def trace(statement: str) -> None:
@@ -86,7 +96,7 @@ def main() -> None:
                         freeze()
 
                 self._conn.set_trace_callback(trace)
-            await super().save(checkpoint)
+            await super().save(checkpoint, expected_latest=expected_latest)
             report({"saved": checkpoint.step_index})
             if mode == "between" and checkpoint.step_index == at + 1:
                 freeze()

@@ -29,6 +29,7 @@ from hive_core import (
     StoreUnavailableError,
 )
 from hive_core.persistence import Checkpoint, PostgresCheckpointStore
+from hive_core.persistence._postgres import POSTGRES_SCHEMA_VERSION
 
 __all__ = ["postgres_schema", "postgres_url"]
 
@@ -227,12 +228,13 @@ class TestLayoutAndErrors:
         first = PostgresCheckpointStore(postgres_schema.url)
         asyncio.run(first.setup())
         postgres_schema.sql(
-            "UPDATE hive_checkpoint_meta SET value = '2' WHERE name = 'schema_version'"
+            "UPDATE hive_checkpoint_meta SET value = '99' WHERE name = 'schema_version'"
         )
         later = PostgresCheckpointStore(postgres_schema.url)
         with pytest.raises(CheckpointCorruptError) as err:
             asyncio.run(later.save(cp(0, {})))
-        assert "'2'" in err.value.reason and "'1'" in err.value.reason
+        assert "'99'" in err.value.reason
+        assert f"'{POSTGRES_SCHEMA_VERSION}'" in err.value.reason
         assert err.value.field == "hive_checkpoint_meta.schema_version"
 
     def test_setup_is_idempotent_and_creates_the_tables(
@@ -248,7 +250,7 @@ class TestLayoutAndErrors:
         rows = postgres_schema.sql(
             "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
         )
-        assert rows == [("1",)]
+        assert rows == [(POSTGRES_SCHEMA_VERSION,)]
 
     def test_unreachable_server_is_a_typed_retryable_error(self) -> None:
         url = "postgresql://hive:s3cret@127.0.0.1:9/hive"  # discard port: refused

@@ -97,7 +97,8 @@ class TestPolicies:
         self, tiny: CompiledGraph
     ) -> None:
         store = InMemoryCheckpointStore()
-        out = Runtime(tiny, checkpoint_store=store).run_sync("t")
+        at_interrupts = RunOptions(checkpoint_policy=CheckpointPolicy.on_interrupt())
+        out = Runtime(tiny, checkpoint_store=store).run_sync("t", None, at_interrupts)
         assert out.status == "interrupted"
         history = asyncio.run(store.list_checkpoints("t"))
         assert [(c.step_index, c.has_interruption) for c in history] == [(3, True)]

@@ -16,8 +16,10 @@ from hive_core import (
     ChannelTypeMismatchError,
     GraphBuilder,
     InputContext,
+    NodeError,
     NodeInput,
     NodeOutput,
+    NodeOutputError,
     RouterError,
     RunOptions,
     Schema,
@@ -473,7 +475,11 @@ class TestRouting:
             "B",
         ]
 
-    @pytest.mark.parametrize("garbage", [42, "B", None, {"B"}], ids=repr)
+    @pytest.mark.parametrize(
+        "garbage",
+        [42, "B", None, {"B"}, [1], ["B", None], [Spawn("B", {"x": 1})]],
+        ids=repr,
+    )
     def test_router_returning_garbage(
         self, garbage: Any, make_runtime: Any, collect: Any
     ) -> None:
@@ -492,6 +498,31 @@ class TestRouting:
         assert (err.node_id, err.step) == ("A", 0)
         # both tasks succeeded and say so; nothing of the step is committed
         assert got.kinds[-2:] == ["task_finished", "task_finished"]
+        assert rt.get_latest_store("t") is None  # the failed step committed nothing
+        if isinstance(garbage, list):  # the culprit item is named in the message
+            bad = next(x for x in garbage if type(x) is not str)
+            assert f"is {type(bad).__name__} {bad!r}" in str(err)
+            assert ("spawn tasks from the node" in str(err)) == isinstance(bad, Spawn)
+
+    @pytest.mark.parametrize(
+        "garbage", [[Spawn("B", {"x": 1})], [1], ["B", None], "B"], ids=repr
+    )
+    def test_node_next_that_is_not_node_ids(
+        self, garbage: Any, make_runtime: Any
+    ) -> None:
+        g = (
+            GraphBuilder(S, start=["A"])
+            .add_node("A", appender("A", next=garbage))
+            .add_node("B", appender("B"))
+            .compile()
+        )
+        rt = make_runtime(g)
+        with pytest.raises(NodeOutputError) as info:
+            rt.run_sync("t")
+        err = info.value
+        assert isinstance(err, NodeError)
+        assert (err.node_id, err.step, err.code) == ("A", 0, "node-output-invalid")
+        assert "NodeOutput(next" in str(err)
         assert rt.get_latest_store("t") is None  # the failed step committed nothing
 
     def test_router_raising(self, make_runtime: Any) -> None:

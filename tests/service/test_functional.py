@@ -210,3 +210,26 @@ def test_the_worker_registry_shows_this_worker_alive(
     assert me.capacity == 4
     health = service.health()
     assert health["live"] and health["ready"]
+
+
+def test_the_live_view_reads_a_running_thread_from_the_service(
+    client: ServiceClient, hold: Path
+) -> None:
+    from hive_core.viewer import ServiceThreads
+    from hive_core.viewer._live import _loaded
+    from hive_core.viewer._model import build_view
+
+    source = ServiceThreads(client)
+    run_id = client.submit_sync("counter", "viewed-1", {"target": 4})
+    wait_for(Path(f"{hold}.viewed-1.reached"))  # the node waits at step 2
+    assert "viewed-1" in asyncio.run(source.threads())
+    so_far = asyncio.run(source.thread_events("viewed-1"))
+    assert so_far is not None
+    running = build_view(_loaded(so_far), title="t")["steps"]
+    assert [(s["step"], s["finished"]) for s in running][:2] == [(0, True), (1, True)]
+    hold.unlink()
+    assert client.result_sync(run_id, timeout=WAIT).status == "finished"
+    assert list(asyncio.run(source.thread_events("viewed-1")) or ()) == events_of(
+        client, run_id
+    )
+    assert asyncio.run(source.thread_events("no-such-thread")) is None

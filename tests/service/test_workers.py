@@ -5,6 +5,7 @@ files the nodes write, rows in the database and exit codes, never by sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import Database, spawn_worker
 
+from hive_core.persistence import CheckpointSummary
 from hive_core.service import ServiceClient, ServiceConfig
 
 LEASE_S = 2.0
@@ -206,10 +208,6 @@ def test_sigterm_drains_within_the_deadline_and_hands_runs_back(
         )  # step 2 finished before the hand-back
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs fenced writes: the stores do not raise CheckpointConflict yet",
-)
 def test_a_woken_zombie_cannot_commit(cluster_factory: Callable[..., Cluster]) -> None:
     c = cluster_factory(HIVE_TEST_HOLD_STEP="2")
     c.hold.write_text("")
@@ -231,3 +229,13 @@ def test_a_woken_zombie_cannot_commit(cluster_factory: Callable[..., Cluster]) -
     )
     assert first == "lost_ownership"
     assert c.client.result_sync(run_id).output["seen"] == [1, 2, 3, 4, 5]
+    # The zombie wrote nothing: one checkpoint per step, no fork, no gap.
+    steps = [s.step_index for s in asyncio.run(_history(c, "zombie-1"))]
+    assert steps == list(range(steps[0], steps[0] - len(steps), -1))
+
+
+async def _history(c: Cluster, thread: str) -> list[CheckpointSummary]:
+    from hive_core.persistence import PostgresCheckpointStore
+
+    async with PostgresCheckpointStore(c.env["HIVE_SERVICE_DATABASE_URL"]) as store:
+        return await store.list_checkpoints(thread)

@@ -1,0 +1,155 @@
+"""The SQL of the PostgreSQL checkpoint store: its layout and every statement.
+
+Kept apart from the store's logic (``_postgres.py``); the layout is described in
+``docs/concepts/checkpoint-storage.md`` and ``docs/persistence.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "META",
+    "SCHEMA",
+    "TABLES",
+    "THREAD",
+    "NEW_THREAD",
+    "STREAMS",
+    "NEW_STREAMS",
+    "BLOBS",
+    "WRITE",
+    "LATEST_ID",
+    "ROW",
+    "LATEST",
+    "ONE",
+    "SUMMARIES",
+    "EXISTS",
+]
+
+META = (
+    "CREATE TABLE IF NOT EXISTS hive_checkpoint_meta ("
+    'name text COLLATE "C" PRIMARY KEY, value text NOT NULL)'
+)
+SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_threads (
+        thread bigserial PRIMARY KEY, thread_id text COLLATE "C" NOT NULL UNIQUE,
+        schema_version text NOT NULL, graph_version text NOT NULL,
+        latest_step bigint, latest_id text COLLATE "C")""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoints (
+        thread bigint NOT NULL, checkpoint_id text COLLATE "C" NOT NULL,
+        step_index bigint NOT NULL, run_id text NOT NULL,
+        has_interruption boolean NOT NULL, body bytea NOT NULL,
+        PRIMARY KEY (thread, checkpoint_id))""",
+    """CREATE INDEX IF NOT EXISTS hive_checkpoints_latest
+        ON hive_checkpoints (thread, step_index DESC, checkpoint_id DESC)""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_streams (
+        stream bigserial PRIMARY KEY, thread bigint NOT NULL,
+        channel text COLLATE "C" NOT NULL, head bigint NOT NULL,
+        snapshot bigint NOT NULL, chain_bytes bigint NOT NULL,
+        chain_rows bigint NOT NULL, UNIQUE (thread, channel))""",
+    """CREATE TABLE IF NOT EXISTS hive_checkpoint_blobs (
+        key bigint PRIMARY KEY, prefix integer, crc bigint NOT NULL,
+        data bytea NOT NULL)""",
+)
+TABLES: Final = (
+    "hive_checkpoint_meta",
+    "hive_checkpoint_threads",
+    "hive_checkpoints",
+    "hive_checkpoint_streams",
+    "hive_checkpoint_blobs",
+)
+
+THREAD = (
+    "SELECT thread, schema_version, graph_version FROM hive_checkpoint_threads "
+    "WHERE thread_id = %s"
+)
+NEW_THREAD = (
+    "INSERT INTO hive_checkpoint_threads (thread_id, schema_version, graph_version) "
+    "VALUES (%s, %s, %s) ON CONFLICT (thread_id) DO NOTHING"
+)
+STREAMS = (
+    "SELECT channel, stream, head, snapshot, chain_bytes, chain_rows "
+    "FROM hive_checkpoint_streams WHERE thread = %s"
+)
+NEW_STREAMS = (
+    "INSERT INTO hive_checkpoint_streams "
+    "(thread, channel, head, snapshot, chain_bytes, chain_rows) "
+    "SELECT %s, c, -1, -1, 0, 0 FROM unnest(%s::text[]) AS c "
+    "ON CONFLICT (thread, channel) DO NOTHING"
+)
+BLOBS = (
+    "SELECT b.key, b.prefix, b.crc, b.data "
+    "FROM unnest(%s::int8[], %s::int8[]) AS r(lo, hi) "
+    "JOIN hive_checkpoint_blobs AS b ON b.key BETWEEN r.lo AND r.hi"
+)
+_RECOMPUTE = """(
+    SELECT %(step)s::int8 AS step, %(id)s::text COLLATE "C" AS id
+    UNION ALL
+    (SELECT c.step_index, c.checkpoint_id FROM hive_checkpoints AS c
+     WHERE c.thread = t.thread AND c.checkpoint_id <> %(id)s
+     ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1)
+) AS l ORDER BY l.step DESC, l.id DESC LIMIT 1"""
+"""The thread's greatest checkpoint once the latest itself moved to a lower step."""
+WRITE = (
+    """WITH fence AS (
+    UPDATE hive_checkpoint_threads AS t
+    SET latest_step = CASE
+            WHEN t.latest_id IS NULL OR (%(step)s::int8, %(id)s::text COLLATE "C")
+                >= (t.latest_step, t.latest_id) THEN %(step)s::int8
+            WHEN t.latest_id <> %(id)s THEN t.latest_step
+            ELSE (SELECT l.step FROM """
+    + _RECOMPUTE
+    + """) END,
+        latest_id = CASE
+            WHEN t.latest_id IS NULL OR (%(step)s::int8, %(id)s::text COLLATE "C")
+                >= (t.latest_step, t.latest_id) THEN %(id)s::text
+            WHEN t.latest_id <> %(id)s THEN t.latest_id
+            ELSE (SELECT l.id FROM """
+    + _RECOMPUTE
+    + """) END
+    WHERE t.thread = %(thread)s
+        AND (%(unfenced)s OR t.latest_id IS NOT DISTINCT FROM %(expected)s::text)
+    RETURNING t.thread
+), blobs AS (
+    INSERT INTO hive_checkpoint_blobs (key, prefix, crc, data)
+    SELECT b.* FROM fence, unnest(%(keys)s::int8[], %(prefixes)s::int4[],
+        %(crcs)s::int8[], %(datas)s::bytea[]) AS b
+), heads AS (
+    UPDATE hive_checkpoint_streams AS s
+    SET head = u.head, snapshot = u.snapshot, chain_bytes = u.chain_bytes,
+        chain_rows = u.chain_rows
+    FROM fence, unnest(%(streams)s::int8[], %(heads)s::int8[], %(snapshots)s::int8[],
+        %(chain_bytes)s::int8[], %(chain_rows)s::int8[])
+        AS u(stream, head, snapshot, chain_bytes, chain_rows)
+    WHERE s.stream = u.stream
+)
+INSERT INTO hive_checkpoints
+    (thread, checkpoint_id, step_index, run_id, has_interruption, body)
+SELECT fence.thread, %(id)s, %(step)s, %(run_id)s, %(flag)s, %(body)s FROM fence
+ON CONFLICT (thread, checkpoint_id) DO UPDATE SET
+    step_index = excluded.step_index, run_id = excluded.run_id,
+    has_interruption = excluded.has_interruption, body = excluded.body"""
+)
+"""One save, fenced: the thread row's ``latest_*`` columns move (to the greatest
+of the old latest and the new checkpoint; recomputed when the latest itself is
+overwritten with a lower step) only if the thread's latest is the expected one,
+and every other row is written only if that row moved. A concurrent writer blocks
+on the thread row and re-checks the fence against the committed latest."""
+LATEST_ID = "SELECT latest_id FROM hive_checkpoint_threads WHERE thread = %s"
+ROW = (
+    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.body, t.schema_version, "
+    "t.graph_version FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s"
+)
+LATEST = ROW + " ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1"
+ONE = ROW + " AND c.checkpoint_id = %s"
+SUMMARIES = (
+    "SELECT c.checkpoint_id, c.run_id, c.step_index, c.has_interruption "
+    "FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s "
+    "ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT %s"
+)
+EXISTS = (
+    "SELECT EXISTS (SELECT 1 FROM hive_checkpoints AS c "
+    "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s)"
+)

@@ -1,0 +1,294 @@
+"""The circuit breaker and the fallback client, on the fake clock: open, fail fast,
+fall through, half-open probe, close; state changes as events and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from hive_core.models import (
+    BreakerStateChanged,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    CircuitBreaker,
+    CircuitOpenError,
+    FallbackClient,
+    Final,
+    ModelError,
+    ModelProvidersExhaustedError,
+    StreamChunk,
+    Token,
+)
+from hive_core.testing import FakeClock
+
+REQUEST = ChatRequest(model="m", messages=(ChatMessage.user("u", "hi"),))
+
+
+class Flaky:
+    """Fails while ``down`` is set; counts the calls that reached it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.down = True
+        self.calls = 0
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        self.calls += 1
+        if self.down:
+            raise ConnectionError(f"{self.name} is down")
+        return ChatResponse(message=ChatMessage.assistant("a", self.name))
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]:
+        response = await self.complete(request)
+        yield Token(response.message.content)
+        yield Final(response)
+
+
+def breaker(
+    client: Flaky, clock: FakeClock, changes: list[BreakerStateChanged]
+) -> CircuitBreaker:
+    return CircuitBreaker(
+        client,
+        provider=client.name,
+        failure_threshold=3,
+        cooldown_s=10.0,
+        clock=clock,
+        on_change=[changes.append],
+    )
+
+
+def call(client: object) -> str:
+    return asyncio.run(client.complete(REQUEST)).message.content  # type: ignore[attr-defined]
+
+
+def test_opens_after_n_consecutive_failures_then_fails_fast() -> None:
+    clock, changes, primary = FakeClock(), [], Flaky("primary")
+    b = breaker(primary, clock, changes)
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            call(b)
+    assert b.state == "open"
+    assert [(c.previous, c.state, c.consecutive_failures) for c in changes] == [
+        ("closed", "open", 3)
+    ]
+    clock.advance(9.5)
+    with pytest.raises(CircuitOpenError) as info:
+        call(b)
+    assert primary.calls == 3  # the fast failure never reached the provider
+    err = info.value
+    assert isinstance(err, ModelError)
+    assert err.code == "model-circuit-open"
+    assert (err.provider, err.retry_after_s, err.failures) == ("primary", 0.5, 3)
+    assert "Fix:" in str(err)
+
+
+def test_a_success_resets_the_consecutive_count() -> None:
+    clock, changes, primary = FakeClock(), [], Flaky("primary")
+    b = breaker(primary, clock, changes)
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            call(b)
+    primary.down = False
+    assert call(b) == "primary"
+    primary.down = True
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            call(b)
+    assert b.state == "closed"
+    assert changes == []
+
+
+def test_half_open_probe_closes_it_again() -> None:
+    clock, changes, primary = FakeClock(), [], Flaky("primary")
+    b = breaker(primary, clock, changes)
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            call(b)
+    clock.advance(10.0)
+    primary.down = False
+    assert call(b) == "primary"  # the probe
+    assert b.state == "closed"
+    assert [(c.previous, c.state, c.at) for c in changes] == [
+        ("closed", "open", 0.0),
+        ("open", "half_open", 10.0),
+        ("half_open", "closed", 10.0),
+    ]
+    assert call(b) == "primary"
+
+
+def test_a_failed_probe_opens_it_for_another_cooldown() -> None:
+    clock, changes, primary = FakeClock(), [], Flaky("primary")
+    b = breaker(primary, clock, changes)
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            call(b)
+    clock.advance(10.0)
+    with pytest.raises(ConnectionError):
+        call(b)  # one probe, which fails
+    assert b.state == "open"
+    assert primary.calls == 4
+    clock.advance(9.0)
+    with pytest.raises(CircuitOpenError):
+        call(b)
+    clock.advance(1.0)
+    primary.down = False
+    assert call(b) == "primary"
+    assert [c.state for c in changes] == [
+        "open",
+        "half_open",
+        "open",
+        "half_open",
+        "closed",
+    ]
+
+
+def test_only_one_probe_while_half_open() -> None:
+    clock, changes = FakeClock(), []
+    release = asyncio.Event()
+
+    class Slow(Flaky):
+        async def complete(self, request: ChatRequest) -> ChatResponse:
+            self.calls += 1
+            if self.down:
+                raise ConnectionError("down")
+            await release.wait()
+            return ChatResponse(message=ChatMessage.assistant("a", "slow"))
+
+    slow = Slow("slow")
+    b = breaker(slow, clock, changes)
+
+    async def scenario() -> None:
+        for _ in range(3):
+            with pytest.raises(ConnectionError):
+                await b.complete(REQUEST)
+        clock.advance(10.0)
+        slow.down = False
+        probe = asyncio.ensure_future(b.complete(REQUEST))
+        await asyncio.sleep(0)
+        assert b.state == "half_open"
+        with pytest.raises(CircuitOpenError):
+            await b.complete(REQUEST)  # a second caller during the probe
+        release.set()
+        assert (await probe).message.content == "slow"
+
+    asyncio.run(scenario())
+    assert slow.calls == 4
+    assert b.state == "closed"
+
+
+def test_fallback_falls_through_to_the_next_provider() -> None:
+    clock, changes = FakeClock(), []
+    primary, backup = Flaky("primary"), Flaky("backup")
+    backup.down = False
+    client = FallbackClient(
+        [breaker(primary, clock, changes), breaker(backup, clock, changes)]
+    )
+    answers = [call(client) for _ in range(5)]
+    assert answers == ["backup"] * 5
+    assert primary.calls == 3  # calls 4 and 5 skipped it: its breaker is open
+    assert backup.calls == 5
+    clock.advance(10.0)
+    primary.down = False
+    assert call(client) == "primary"  # the probe succeeds and closes it
+    assert [(c.provider, c.state) for c in changes] == [
+        ("primary", "open"),
+        ("primary", "half_open"),
+        ("primary", "closed"),
+    ]
+
+
+def test_fallback_with_every_provider_down() -> None:
+    clock, changes = FakeClock(), []
+    a, b = Flaky("a"), Flaky("b")
+    client = FallbackClient([breaker(a, clock, changes), breaker(b, clock, changes)])
+    with pytest.raises(ModelProvidersExhaustedError) as info:
+        call(client)
+    assert info.value.code == "model-providers-exhausted"
+    assert [p for p, _, _ in info.value.errors] == ["a", "b"]
+    assert isinstance(info.value.__cause__, ConnectionError)
+
+
+def test_fallback_streams_from_the_next_provider_before_any_token() -> None:
+    clock, changes = FakeClock(), []
+    primary, backup = Flaky("primary"), Flaky("backup")
+    backup.down = False
+    client = FallbackClient([breaker(primary, clock, changes), backup])
+
+    async def collect() -> list[StreamChunk]:
+        return [c async for c in client.stream(REQUEST)]
+
+    chunks = asyncio.run(collect())
+    assert chunks[0] == Token("backup")
+    assert isinstance(chunks[-1], Final)
+
+
+def test_state_changes_as_metrics() -> None:
+    pytest.importorskip("prometheus_client")
+    from prometheus_client import generate_latest
+
+    from hive_core.observability import PrometheusMetrics
+
+    metrics = PrometheusMetrics()
+    clock, primary = FakeClock(), Flaky("primary")
+    b = CircuitBreaker(
+        primary,
+        provider="primary",
+        failure_threshold=1,
+        cooldown_s=5.0,
+        clock=clock,
+        on_change=[metrics.breaker_changed],
+    )
+    with pytest.raises(ConnectionError):
+        call(b)
+    text = generate_latest(metrics.registry).decode()
+    assert 'hive_model_breaker_state{provider="primary"} 1.0' in text
+    clock.advance(5.0)
+    primary.down = False
+    call(b)
+    text = generate_latest(metrics.registry).decode()
+    assert 'hive_model_breaker_state{provider="primary"} 0.0' in text
+    assert (
+        'hive_model_breaker_transitions_total{provider="primary",state="open"} 1.0'
+        in text
+    )
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(ValueError, match="failure_threshold"):
+        CircuitBreaker(Flaky("x"), provider="x", failure_threshold=0)
+
+
+def test_fallback_calls_are_observed_per_provider() -> None:
+    """Inside a run, each provider attempt is a model call of its own provider."""
+    pytest.importorskip("prometheus_client")
+    from prometheus_client import generate_latest
+
+    from hive_core import Environment, GraphBuilder, NodeInput, Runtime, Schema, channel
+    from hive_core.models import call_model
+    from hive_core.observability import PrometheusMetrics
+
+    class S(Schema):
+        x = channel(int)
+
+    clock, changes = FakeClock(), []
+    primary, backup = Flaky("primary"), Flaky("backup")
+    backup.down = False
+    client = FallbackClient(
+        [breaker(primary, clock, changes), breaker(backup, clock, changes)]
+    )
+
+    async def ask(inp: NodeInput) -> None:
+        for mode in ("complete", "stream", "complete", "complete"):
+            await call_model(REQUEST, client, mode, inp.emit)  # type: ignore[arg-type]
+
+    metrics = PrometheusMetrics()
+    g = GraphBuilder(S, start=["ask"]).add_node("ask", ask).compile()
+    Runtime(g, environment=Environment(observer=metrics)).run_sync("t", {})
+    text = generate_latest(metrics.registry).decode()
+    # primary failed three times (then its breaker opened: one fast failure)
+    assert 'hive_model_calls_total{outcome="error",provider="primary"} 4.0' in text
+    assert 'hive_model_calls_total{outcome="ok",provider="backup"} 4.0' in text
+    assert "FallbackClient" not in text
