@@ -29,8 +29,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typing(session: nox.Session) -> None:
-    """mypy --strict over the packages, examples and the typing tests."""
-    targets = ("hive_core", "hive_dsl", "examples", "typing_tests")
+    """mypy --strict over the packages, examples, the typing tests and the tests."""
+    targets = ("hive_core", "hive_dsl", "examples", "typing_tests", "tests")
     session.run(PY, "-m", "mypy", *(t for t in targets if (ROOT / t).exists()))
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import attrs
 
 if TYPE_CHECKING:
-    from .models import ChatRequest, ChatResponse, ToolCall
+    from .models._chat import ChatRequest, ChatResponse, ToolCall
 
 __all__ = ["RunInfo", "RunObserver", "TaskScope", "current_task"]
 

@@ -15,8 +15,10 @@ import attrs
 
 if TYPE_CHECKING:  # the service packages stay unimported until a node uses them
     from ._observe import RunObserver
-    from .memory import MemoryStore
-    from .models import ModelClient, ModelRouter, ToolProvider
+
+    # their protocol modules, which import nothing that imports this one
+    from .memory._protocol import MemoryStore
+    from .models._protocols import ModelClient, ModelRouter, ToolProvider
 
 __all__ = ["Clock", "Environment", "SystemClock"]
 

@@ -30,6 +30,7 @@ HiveError                                  catch this once
 │   ├── ThreadExistsError
 │   └── ResumeError                        resume/interrupt bookkeeping
 │       ├── InterruptPendingError
+│       │   └── WritesWhileInterruptedError
 │       ├── NoCheckpointToResumeError
 │       ├── NoInterruptToResumeError
 │       ├── ResumeInterruptMismatchError
@@ -56,14 +57,74 @@ HiveError                                  catch this once
 Every class has a stable ``code`` that matches a heading in ``docs/errors.md``; every
 instance keeps the facts as attributes (tests and tools read those, never the text),
 and survives a pickle round-trip so executors and loggers can ship it.
+
+The classes live in ``hive_core/_errors/``, one module per family (define, run,
+checkpoint, store, service, server); this module is their public home and sets their
+``__module__`` to ``hive_core.errors``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar, cast
-
-import msgspec
+from ._errors.base import HiveError, HiveInternalError
+from ._errors.checkpoint import (
+    CheckpointCorruptError,
+    CheckpointDecodeError,
+    CheckpointEncodeError,
+    CheckpointError,
+    CheckpointNotFoundError,
+    CheckpointStoreMissingError,
+    CheckpointVersionMismatchError,
+    InterruptPendingError,
+    NoCheckpointToResumeError,
+    NoInterruptToResumeError,
+    ResumeError,
+    ResumeInterruptMismatchError,
+    ResumePayloadError,
+    ThreadExistsError,
+    WritesWhileInterruptedError,
+)
+from ._errors.define import CompilationError, DefinitionError, Problem
+from ._errors.in_node import node_error as node_error
+from ._errors.run import (
+    ChannelTypeMismatchError,
+    ChannelValueTypeError,
+    CodecError,
+    EventDecodeError,
+    EventsNotRequestedError,
+    IndexOutOfRangeError,
+    InterruptPayloadTypeError,
+    InterruptRepeatedError,
+    InvalidRunOptionsError,
+    NodeError,
+    NodeOutputError,
+    ReducerError,
+    RouterError,
+    RunError,
+    ScopeMismatchError,
+    TaskLocalWriteNotAllowedError,
+    UnknownChannelError,
+    UnknownNodeError,
+    UpdatePolicyViolationError,
+    WritesArgumentError,
+)
+from ._errors.server import ApiKeyRequiredError as ApiKeyRequiredError
+from ._errors.server import AssistantNotFoundError as AssistantNotFoundError
+from ._errors.server import BodyTooLargeError as BodyTooLargeError
+from ._errors.server import MalformedJsonError as MalformedJsonError
+from ._errors.server import RequestError as RequestError
+from ._errors.server import ServerError as ServerError
+from ._errors.server import ThreadBusyError as ThreadBusyError
+from ._errors.server import ThreadNotFoundError as ThreadNotFoundError
+from ._errors.server import UnauthorizedError as UnauthorizedError
+from ._errors.server import UnsupportedMediaTypeError as UnsupportedMediaTypeError
+from ._errors.server import UnsupportedOptionError as UnsupportedOptionError
+from ._errors.service import RunNotFoundError as RunNotFoundError
+from ._errors.service import RunWaitTimeoutError as RunWaitTimeoutError
+from ._errors.service import ServiceConfigError as ServiceConfigError
+from ._errors.service import ServiceError as ServiceError
+from ._errors.service import UnknownGraphError as UnknownGraphError
+from ._errors.store import StoreError, StoreUnavailableError
+from ._exports import public
 
 __all__ = [
     "ChannelTypeMismatchError",
@@ -85,6 +146,7 @@ __all__ = [
     "IndexOutOfRangeError",
     "InterruptPayloadTypeError",
     "InterruptPendingError",
+    "InterruptRepeatedError",
     "InvalidRunOptionsError",
     "NoCheckpointToResumeError",
     "NoInterruptToResumeError",
@@ -106,994 +168,31 @@ __all__ = [
     "UnknownNodeError",
     "UpdatePolicyViolationError",
     "WritesArgumentError",
+    "WritesWhileInterruptedError",
 ]
-# The run service's errors (below) are exported from ``hive_core.service``, which
-# is an optional extra, not from ``hive_core``.
-
-
-def _restore(cls: type[HiveError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
-    obj = cls.__new__(cls)
-    Exception.__init__(obj, *args)
-    obj.__dict__.update(state)
-    return obj
-
-
-class HiveError(Exception):
-    """Root of every error Hive raises deliberately.
-
-    Subclasses set attributes first and then pass a finished message up; pickling
-    goes through ``__reduce__`` so keyword-only constructors round-trip too.
-    """
-
-    code: ClassVar[str] = "hive-error"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (type(self), self.args, dict(self.__dict__)))
-
-
-def _where(step: int | None = None, node: str | None = None) -> list[str]:
-    parts = []
-    if node is not None:
-        parts.append(f"node `{node}`")
-    if step is not None:
-        parts.append(f"step {step}")
-    return parts
-
-
-def _with_context(message: str, parts: Sequence[str]) -> str:
-    """``message`` with its ``- at node ..., step ...`` context.
-
-    A one-line message ends with the context; a longer one (a ``Fix:`` line, a cause
-    that has lines of its own) gets it on a line of its own right after the first
-    line, so it is never glued to the end of a ``Fix:`` line (``docs/errors.md``).
-    """
-    if not parts:
-        return message
-    context = "- at " + ", ".join(parts)
-    head, newline, rest = message.partition("\n")
-    if not newline:
-        return f"{message} {context}"
-    return f"{head}\n{context}\n{rest}"
-
-
-# --------------------------------------------------------------------------- define
-
-
-class DefinitionError(HiveError, TypeError):
-    """Raised while declaring a schema, channel or workflow that cannot work.
-
-    The message shows the incorrect and the correct form where there is a usual fix.
-    """
-
-    code = "definition-error"
-
-    def __init__(self, message: str, *, subject: str | None = None) -> None:
-        self.subject = subject
-        super().__init__(message)
-
-
-class Problem(msgspec.Struct, frozen=True, kw_only=True):
-    """One thing wrong with a graph; compile collects all of them before raising."""
-
-    code: str
-    """Stable identifier, also a heading in ``docs/errors.md``."""
-    message: str
-    """One sentence naming the culprit."""
-    subject: str = ""
-    """The id (node, channel or join) the problem is about."""
-    details: dict[str, str] = {}
-    """Further facts, e.g. ``{"from": "A", "to": "B"}``."""
-
-
-class CompilationError(HiveError, ValueError):
-    """Raised by ``GraphBuilder.compile`` with every problem found, in spec order.
-
-    Fix all listed problems; each has a ``code`` documented in ``docs/errors.md``.
-    """
-
-    code = "compilation-error"
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(problems)
-        n = len(self.problems)
-        lines = [f"Graph failed to compile with {n} problem{'s' if n != 1 else ''}:"]
-        lines += [f"  [{p.code}] {p.message}" for p in self.problems]
-        super().__init__("\n".join(lines))
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        """The problem codes in order, handy in tests and logs."""
-        return tuple(p.code for p in self.problems)
-
-
-# ------------------------------------------------------------------------------ run
-
-
-class RunError(HiveError):
-    """Base for errors raised while a run is being prepared or executed."""
-
-    code = "run-error"
-
-
-class InvalidRunOptionsError(RunError, ValueError):
-    """A run option, retry policy or output projection override is out of range."""
-
-    code = "invalid-run-options"
-
-    def __init__(self, message: str, *, option: str) -> None:
-        self.option = option
-        super().__init__(message)
-
-
-class UnknownChannelError(RunError, LookupError):
-    """A write, read or projection named a channel the schema does not declare."""
-
-    code = "unknown-channel"
-
-    def __init__(
-        self, channel_id: str, *, node: str | None = None, step: int | None = None
-    ) -> None:
-        self.channel_id = channel_id
-        self.node = node
-        self.step = step
-        super().__init__(
-            _with_context(
-                f"Unknown channel `{channel_id}`: the schema declares no such channel",
-                _where(step, node),
-            )
-        )
-
-
-class ScopeMismatchError(RunError, TypeError):
-    """A global key was used where a task-local one belongs, or the reverse."""
-
-    code = "scope-mismatch"
-
-    def __init__(self, channel_id: str, *, expected: str, actual: str) -> None:
-        self.channel_id = channel_id
-        self.expected = expected
-        self.actual = actual
-        super().__init__(
-            f"Channel `{channel_id}` is {actual}, but a {expected} channel was expected"
-        )
-
-
-class ChannelTypeMismatchError(RunError, TypeError):
-    """A value's runtime class does not match its channel's declared type."""
-
-    code = "channel-type-mismatch"
-
-    def __init__(
-        self,
-        channel_id: str,
-        *,
-        expected: str,
-        actual: str,
-        node: str | None = None,
-        step: int | None = None,
-    ) -> None:
-        self.channel_id = channel_id
-        self.expected = expected
-        self.actual = actual
-        self.node = node
-        self.step = step
-        super().__init__(
-            _with_context(
-                f"Channel `{channel_id}` expects {expected}, got {actual}",
-                _where(step, node),
-            )
-        )
-
-
-class ChannelValueTypeError(ChannelTypeMismatchError):
-    """A written value has the right outer class but does not match its channel's
-    declared type further in (``[1, 2]`` for ``list[str]``), so no store could save
-    it and load it back."""
-
-    code = "channel-value-type"
-
-    def __init__(
-        self,
-        channel_id: str,
-        *,
-        path: str,
-        expected: str,
-        actual: str,
-        node: str | None = None,
-        step: int | None = None,
-    ) -> None:
-        self.path = path
-        """Where in the value, e.g. ``$[1]`` or ``$.tags[0]``."""
-        self.channel_id = channel_id
-        self.expected = expected
-        self.actual = actual
-        self.node = node
-        self.step = step
-        RunError.__init__(
-            self,
-            _with_context(
-                f"Channel `{channel_id}` expects {expected} at {path}, got {actual}",
-                _where(step, node),
-            ),
-        )
-
-
-class InterruptPayloadTypeError(RunError, TypeError):
-    """A node asked to interrupt with a payload that does not match the schema's
-    declared ``interrupt_payload`` type, so the pause could not be saved or resumed."""
-
-    code = "interrupt-payload-type"
-
-    def __init__(
-        self,
-        node: str,
-        *,
-        path: str,
-        expected: str,
-        actual: str,
-        step: int | None = None,
-    ) -> None:
-        self.node = node
-        self.path = path
-        self.expected = expected
-        self.actual = actual
-        self.step = step
-        super().__init__(
-            _with_context(
-                f"Interrupt payload expects {expected} at {path}, got {actual}",
-                _where(step, node),
-            )
-        )
-
-
-class UpdatePolicyViolationError(RunError, ValueError):
-    """A single-writer channel received more than one write in one commit."""
-
-    code = "update-policy-violation"
-
-    def __init__(
-        self, channel_id: str, *, policy: str, write_count: int, step: int | None = None
-    ) -> None:
-        self.channel_id = channel_id
-        self.policy = policy
-        self.write_count = write_count
-        self.step = step
-        super().__init__(
-            _with_context(
-                f"Channel `{channel_id}` has update policy `{policy}` but received "
-                f"{write_count} writes in one commit\n\n"
-                "Fix: declare the channel with update='multi' and a reducer that "
-                "combines writes, or make sure only one task writes it per step.",
-                _where(step),
-            )
-        )
-
-
-class TaskLocalWriteNotAllowedError(RunError, ValueError):
-    """Input or external writes may only target global channels."""
-
-    code = "task-local-write-not-allowed"
-
-    def __init__(self, channel_id: str) -> None:
-        self.channel_id = channel_id
-        super().__init__(
-            f"Channel `{channel_id}` is task-local; input and external writes may only "
-            "target global channels"
-        )
-
-
-class UnknownNodeError(RunError, LookupError):
-    """A node output, router or resume named a node the graph does not have."""
-
-    code = "unknown-node"
-
-    def __init__(self, node_id: str, *, step: int | None = None) -> None:
-        self.node_id = node_id
-        self.step = step
-        super().__init__(
-            _with_context(f"Unknown node `{node_id}` was scheduled", _where(step))
-        )
-
-
-class IndexOutOfRangeError(RunError, OverflowError):
-    """A step index or task ordinal no longer fits the u32 the hash layouts use."""
-
-    code = "index-out-of-range"
-
-    def __init__(self, what: str, value: int) -> None:
-        self.what = what
-        self.value = value
-        super().__init__(f"{what} {value} does not fit in an unsigned 32-bit integer")
-
-
-class CodecError(RunError, ValueError):
-    """A channel codec failed to encode or decode a value."""
-
-    code = "codec-error"
-
-    def __init__(self, channel_id: str, *, codec_id: str, operation: str, reason: str):
-        self.channel_id = channel_id
-        self.codec_id = codec_id
-        self.operation = operation
-        self.reason = reason
-        super().__init__(
-            f"Codec `{codec_id}` failed to {operation} channel `{channel_id}`: {reason}"
-        )
-
-
-class NodeError(RunError):
-    """A node function raised; the original exception is ``__cause__``.
-
-    When several tasks fail in one step, the one with the smallest ordinal is raised.
-    """
-
-    code = "node-error"
-
-    def __init__(
-        self, node_id: str, *, step: int, task_id: str, attempts: int, cause: str
-    ) -> None:
-        self.node_id = node_id
-        self.step = step
-        self.task_id = task_id
-        self.attempts = attempts
-        plural = "s" if attempts != 1 else ""
-        super().__init__(
-            _with_context(
-                f"Node `{node_id}` raised {cause}",
-                [
-                    *_where(step),
-                    f"task {task_id[:12]}",
-                    f"after {attempts} attempt{plural}",
-                ],
-            )
-        )
-
-
-class ReducerError(RunError):
-    """A reducer raised while folding writes; nothing of the step was committed."""
-
-    code = "reducer-error"
-
-    def __init__(self, channel_id: str, *, step: int | None, cause: str) -> None:
-        self.channel_id = channel_id
-        self.step = step
-        super().__init__(
-            _with_context(
-                f"Reducer of channel `{channel_id}` raised {cause}", _where(step)
-            )
-        )
-
-
-class EventDecodeError(RunError, ValueError):
-    """Bytes given to ``decode_event`` are not one encoded Hive event."""
-
-    code = "event-decode-failed"
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(
-            f"Could not decode an event: {reason}\n"
-            "Fix: pass the bytes `msgspec.json.encode(event)` gave for one event "
-            "of this Hive version (docs/guides/streaming.md)."
-        )
-
-
-class RouterError(RunError):
-    """A router raised or returned something that is not a routing decision."""
-
-    code = "router-error"
-
-    def __init__(self, node_id: str, *, step: int, cause: str) -> None:
-        self.node_id = node_id
-        self.step = step
-        super().__init__(
-            _with_context(
-                f"Router after node `{node_id}` failed: {cause}", _where(step)
-            )
-        )
-
-
-# ----------------------------------------------------------------------- checkpoints
-
-
-class CheckpointError(HiveError):
-    """Base for checkpoint storage, decoding and resume errors."""
-
-    code = "checkpoint-error"
-
-
-class CheckpointStoreMissingError(CheckpointError):
-    """The operation needs a checkpoint store but the runtime has none."""
-
-    code = "checkpoint-store-missing"
-
-    def __init__(self, operation: str) -> None:
-        self.operation = operation
-        super().__init__(
-            f"{operation} needs a checkpoint store, but the runtime has none\n\n"
-            "Fix: Runtime(graph, checkpoint_store=SQLiteCheckpointStore('hive.db'))"
-        )
-
-
-class CheckpointVersionMismatchError(CheckpointError):
-    """A checkpoint was written by a different schema or graph version."""
-
-    code = "checkpoint-version-mismatch"
-
-    def __init__(
-        self,
-        *,
-        expected_schema: str,
-        expected_graph: str,
-        found_schema: str,
-        found_graph: str,
-    ) -> None:
-        self.expected_schema = expected_schema
-        self.expected_graph = expected_graph
-        self.found_schema = found_schema
-        self.found_graph = found_graph
-        super().__init__(
-            "Checkpoint versions do not match the compiled graph: expected schema "
-            f"{expected_schema[:12]}/graph {expected_graph[:12]}, found schema "
-            f"{found_schema[:12]}/graph {found_graph[:12]}\n\n"
-            "Fix: run the thread with the graph that wrote it, or move the thread to "
-            "the new graph with `migrate_checkpoint(old_graph, new_graph, store, "
-            "thread_id)` from hive_core.persistence (`WorkflowPatch.migrate` for a "
-            "patched DSL graph), or start a new thread."
-        )
-
-
-class CheckpointCorruptError(CheckpointError):
-    """A checkpoint field is structurally wrong (bad length, extra or missing keys)."""
-
-    code = "checkpoint-corrupt"
-
-    def __init__(
-        self,
-        field: str,
-        *,
-        checkpoint_id: str = "",
-        reason: str = "",
-        thread_id: str = "",
-    ) -> None:
-        self.field = field
-        self.checkpoint_id = checkpoint_id
-        self.reason = reason
-        self.thread_id = thread_id
-        suffix = f" in checkpoint {checkpoint_id[:12]}" if checkpoint_id else ""
-        if thread_id:
-            suffix += f" of thread `{thread_id}`"
-        super().__init__(
-            f"Checkpoint field `{field}` is corrupt{suffix}"
-            + (f": {reason}" if reason else "")
-        )
-
-
-class CheckpointDecodeError(CheckpointError):
-    """A checkpoint (or one channel in it) could not be decoded."""
-
-    code = "checkpoint-decode-failed"
-
-    def __init__(self, subject: str, *, checkpoint_id: str = "", reason: str) -> None:
-        self.subject = subject
-        self.checkpoint_id = checkpoint_id
-        self.reason = reason
-        suffix = f" in checkpoint {checkpoint_id[:12]}" if checkpoint_id else ""
-        super().__init__(f"Could not decode `{subject}`{suffix}: {reason}")
-
-
-class CheckpointEncodeError(CheckpointError):
-    """A channel value could not be encoded while building a checkpoint."""
-
-    code = "checkpoint-encode-failed"
-
-    def __init__(self, channel_id: str, *, reason: str) -> None:
-        self.channel_id = channel_id
-        self.reason = reason
-        super().__init__(f"Could not encode channel `{channel_id}`: {reason}")
-
-
-class CheckpointNotFoundError(CheckpointError, LookupError):
-    """No checkpoint with that id exists for the thread."""
-
-    code = "checkpoint-not-found"
-
-    def __init__(self, thread_id: str, checkpoint_id: str) -> None:
-        self.thread_id = thread_id
-        self.checkpoint_id = checkpoint_id
-        super().__init__(f"Thread `{thread_id}` has no checkpoint `{checkpoint_id}`")
-
-
-class ThreadExistsError(CheckpointError):
-    """``fork`` was asked to create a thread that already has state."""
-
-    code = "thread-exists"
-
-    def __init__(self, thread_id: str) -> None:
-        self.thread_id = thread_id
-        super().__init__(
-            f"Thread `{thread_id}` already exists; fork into a new thread id"
-        )
-
-
-class ResumeError(CheckpointError):
-    """Base for errors about pending interrupts and resuming them."""
-
-    code = "resume-error"
-
-
-class InterruptPendingError(ResumeError):
-    """``run`` or external writes were attempted on a thread waiting for a resume."""
-
-    code = "interrupt-pending"
-
-    def __init__(self, thread_id: str, interrupt_id: str) -> None:
-        self.thread_id = thread_id
-        self.interrupt_id = interrupt_id
-        super().__init__(
-            f"Thread `{thread_id}` is waiting on interrupt `{interrupt_id}`; nothing "
-            "was changed\n\nFix: runtime.resume(thread_id, interrupt_id, payload)"
-        )
-
-
-class NoCheckpointToResumeError(ResumeError):
-    """``resume`` found no checkpoint for the thread."""
-
-    code = "no-checkpoint-to-resume"
-
-    def __init__(self, thread_id: str) -> None:
-        self.thread_id = thread_id
-        super().__init__(f"Thread `{thread_id}` has no checkpoint to resume from")
-
-
-class NoInterruptToResumeError(ResumeError):
-    """``resume`` was called but the latest checkpoint has no pending interrupt."""
-
-    code = "no-interrupt-to-resume"
-
-    def __init__(self, thread_id: str) -> None:
-        self.thread_id = thread_id
-        super().__init__(f"Thread `{thread_id}` has no pending interrupt to resume")
-
-
-class ResumeInterruptMismatchError(ResumeError):
-    """``resume`` named an interrupt id other than the pending one."""
-
-    code = "resume-interrupt-mismatch"
-
-    def __init__(self, *, expected: str, found: str) -> None:
-        self.expected = expected
-        self.found = found
-        super().__init__(
-            f"Resume names interrupt `{found}`, but the pending one is `{expected}`"
-        )
-
-
-class ResumePayloadError(ResumeError, TypeError):
-    """A resume payload does not convert to the schema's declared resume type."""
-
-    code = "resume-payload-invalid"
-
-    def __init__(self, *, expected: str, reason: str) -> None:
-        self.expected = expected
-        self.reason = reason
-        super().__init__(
-            f"Resume payload does not match the declared type {expected}: {reason}"
-        )
-
-
-class HiveInternalError(HiveError):
-    """An invariant inside Hive broke. This is a bug in Hive: please report it."""
-
-    code = "internal-error"
-
-
-class EventsNotRequestedError(RunError, RuntimeError):
-    """``handle.events`` was asked for after the run had already started."""
-
-    code = "events-not-requested"
-
-    def __init__(self, attempt_id: str) -> None:
-        self.attempt_id = attempt_id
-        super().__init__(
-            f"The events of attempt {attempt_id} were not requested before the run "
-            "started, so none were built"
-            + "\n\nFix: iterate handle.events before awaiting the outcome"
-        )
-
-
-# --------------------------------------------------------------------------- stores
-
-
-class StoreError(HiveError):
-    """Base for failures of a store's file, server or options (checkpoints and
-    memory alike): ``except StoreError`` catches every one, and ``retryable`` says
-    whether the same call may succeed if made again later. The subclasses are
-    listed in ``docs/persistence.md`` ("Store errors")."""
-
-    code = "store-error"
-    retryable: ClassVar[bool] = False
-    """Whether the same call may succeed if made again later."""
-
-
-class StoreUnavailableError(StoreError):
-    """A store's database server could not be reached or dropped the connection.
-
-    Nothing was changed that the caller did not see succeed: a save either committed
-    before the failure (and a retry rewrites the same checkpoint) or not at all.
-    ``retryable`` says so to generic retry loops. ``target`` is
-    ``host:port/database``; the password of the URL is never included.
-    """
-
-    code = "store-unavailable"
-    retryable: ClassVar[bool] = True
-
-    def __init__(self, store: str, *, target: str, operation: str, reason: str) -> None:
-        self.store = store
-        self.target = target
-        self.operation = operation
-        self.reason = reason
-        super().__init__(
-            f"{store} cannot reach {target} during `{operation}`: {reason}\n\n"
-            "Fix: check that the server is running and reachable, then retry; "
-            "the operation is safe to repeat."
-        )
-
-
-# -------------------------------------------------------------------------- service
-
-
-class ServiceError(HiveError):
-    """The run service (``hive_core.service``) was misused or misconfigured."""
-
-    code = "service-error"
-
-
-class ServiceConfigError(ServiceError, ValueError):
-    """A configuration key of the run service has a value it cannot use.
-
-    ``key`` is the key as written in the file (``retry.max_attempts``) or the file
-    path when the file itself cannot be read; ``expected`` says what would do.
-    """
-
-    code = "service-config-invalid"
-
-    def __init__(self, key: str, expected: str, got: object) -> None:
-        self.key = key
-        self.expected = expected
-        self.got = repr(got)
-        super().__init__(
-            f"service configuration `{key}` must be {expected}, got {got!r}\n\n"
-            f"Fix: correct `{key}` in the [service] table of the configuration "
-            f"file or in HIVE_SERVICE_{key.replace('.', '_').upper()}"
-        )
-
-
-class UnknownGraphError(ServiceError, LookupError):
-    """A run names a graph no worker registered under that name."""
-
-    code = "service-unknown-graph"
-
-    def __init__(self, graph: str, known: Sequence[str]) -> None:
-        self.graph = graph
-        self.known = tuple(known)
-        names = ", ".join(f"`{k}`" for k in self.known) or "none"
-        super().__init__(
-            f"no graph is registered as `{graph}` (registered: {names})\n\n"
-            "Fix: call service.register(name, graph) with this name in every worker"
-        )
-
-
-class RunNotFoundError(ServiceError, LookupError):
-    """The service has no run with this id (or no run on this thread)."""
-
-    code = "service-run-not-found"
-
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        super().__init__(
-            f"the service has no run `{run_id}`\n\n"
-            "Fix: use an id returned by submit/resume, or list the runs"
-        )
-
-
-class RunWaitTimeoutError(ServiceError, TimeoutError):
-    """``result(run_id, timeout=...)`` gave up before the run ended."""
-
-    code = "service-result-timeout"
-
-    def __init__(self, run_id: str, timeout: float, status: str) -> None:
-        self.run_id = run_id
-        self.timeout = timeout
-        self.status = status
-        super().__init__(
-            f"run `{run_id}` did not end within {timeout} s (status `{status}`)\n\n"
-            "Fix: wait longer, or check the workers (client.workers())"
-        )
-
-
-# --------------------------------------------------------------------------- server
-
-
-class ServerError(HiveError):
-    """The HTTP server (``hive_core.server``); ``status`` is the HTTP status its
-    problem response carries (``docs/http-api.md``)."""
-
-    code = "server-error"
-    status: ClassVar[int] = 500
-
-
-class RequestError(ServerError, ValueError):
-    """A request the server cannot accept (a field of the wrong type or shape);
-    the subclasses below name the other reasons. ``field`` is the culprit."""
-
-    code = "server-invalid-request"
-    status: ClassVar[int] = 422
-
-    def __init__(
-        self, message: str, *, field: str | None = None, fix: str | None = None
-    ) -> None:
-        self.field = field
-        self.fix = fix
-        super().__init__(message if fix is None else f"{message}\n\nFix: {fix}")
-
-
-class MalformedJsonError(RequestError):
-    """The body is not JSON (or not UTF-8)."""
-
-    code = "server-malformed-json"
-    status: ClassVar[int] = 400
-
-
-class UnsupportedMediaTypeError(RequestError):
-    """A body was sent with a content type other than ``application/json``."""
-
-    code = "server-unsupported-media-type"
-    status: ClassVar[int] = 415
-
-
-class BodyTooLargeError(RequestError):
-    """The body is larger than the server's limit."""
-
-    code = "server-body-too-large"
-    status: ClassVar[int] = 413
-
-
-class UnauthorizedError(RequestError):
-    """The server requires an API key and the request has none, or a wrong one."""
-
-    code = "server-unauthorized"
-    status: ClassVar[int] = 401
-
-
-class UnsupportedOptionError(RequestError):
-    """A LangGraph option Hive does not implement (``docs/http-api.md``)."""
-
-    code = "server-unsupported"
-    status: ClassVar[int] = 422
-
-
-class ThreadNotFoundError(ServerError, LookupError):
-    """The server knows no thread with this id."""
-
-    code = "server-thread-not-found"
-    status: ClassVar[int] = 404
-
-    def __init__(self, thread_id: str) -> None:
-        self.thread_id = thread_id
-        super().__init__(
-            f"no thread `{thread_id}`\n\n"
-            'Fix: create it first (POST /threads), or pass if_not_exists="create"'
-        )
-
-
-class AssistantNotFoundError(ServerError, LookupError):
-    """No registered graph answers to this assistant id or graph id."""
-
-    code = "server-assistant-not-found"
-    status: ClassVar[int] = 404
-
-    def __init__(self, assistant_id: str, known: Sequence[str]) -> None:
-        self.assistant_id = assistant_id
-        self.known = tuple(known)
-        names = ", ".join(f"`{k}`" for k in self.known) or "none"
-        super().__init__(
-            f"no assistant `{assistant_id}` (graphs: {names})\n\n"
-            "Fix: use a graph id or an assistant id from POST /assistants/search"
-        )
-
-
-class ThreadBusyError(ServerError):
-    """A run was refused because the thread already has one in flight
-    (``multitask_strategy="reject"``, or a state change while a run goes)."""
-
-    code = "server-thread-busy"
-    status: ClassVar[int] = 409
-
-    def __init__(self, thread_id: str, run_ids: Sequence[str]) -> None:
-        self.thread_id = thread_id
-        self.run_ids = tuple(run_ids)
-        super().__init__(
-            f"thread `{thread_id}` is busy with run(s) {', '.join(self.run_ids)}\n\n"
-            "Fix: wait for the run (GET .../runs/{run_id}/join), or send "
-            'multitask_strategy="enqueue" or "interrupt"'
-        )
-
-
-class ApiKeyRequiredError(ServerError):
-    """``hive serve`` was asked to listen off loopback without an API key."""
-
-    code = "server-api-key-required"
-
-    def __init__(self, host: str) -> None:
-        self.host = host
-        super().__init__(
-            f"refusing to serve on `{host}` without an API key\n\n"
-            "Fix: set HIVE_API_KEY (or pass --api-key), or bind 127.0.0.1"
-        )
-
-
-# ------------------------------------------------------------- raised in a node
-
-_IN_NODE: dict[type[HiveError], type[NodeError]] = {}
-
-
-def _restore_in_node(
-    cls: type[HiveError], args: tuple[Any, ...], state: dict[str, Any]
-) -> Any:
-    return _restore(_in_node_class(cls), args, state)
-
-
-def _in_node_class(cls: type[HiveError]) -> type[NodeError]:
-    """``cls`` and ``NodeError`` in one class (built once per class), so a
-    ``HiveError`` from inside a node is caught by either ``except``."""
-    found = _IN_NODE.get(cls)
-    if found is None:
-
-        def __reduce__(self: HiveError) -> tuple[Any, ...]:
-            return (_restore_in_node, (cls, self.args, dict(self.__dict__)))
-
-        try:
-            made = type(
-                cls.__name__,
-                (cls, NodeError),
-                {
-                    "__module__": cls.__module__,
-                    "__qualname__": cls.__qualname__,
-                    "__doc__": cls.__doc__,
-                    "__reduce__": __reduce__,
-                    "code": cls.code,
-                },
-            )
-        except TypeError:  # pragma: no cover - a layout Python cannot combine
-            made = NodeError
-        found = _IN_NODE[cls] = cast("type[NodeError]", made)
-    return found
-
-
-def node_error(
-    err: BaseException, node_id: str, *, step: int, task_id: str, attempts: int
-) -> NodeError:
-    """The ``NodeError`` for a node that raised ``err`` (raise it ``from err``).
-
-    A ``HiveError`` raised by Hive's own API inside the node (reading an unknown
-    channel, a malformed ``NodeOutput``) keeps its class: the result is an
-    instance of both ``type(err)`` and ``NodeError``, with the original's
-    attributes and the node, task and step added (``docs/errors.md``).
-    """
-    cause = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-    if not isinstance(err, HiveError) or isinstance(err, NodeError):
-        return NodeError(
-            node_id, step=step, task_id=task_id, attempts=attempts, cause=cause
-        )
-    cls = _in_node_class(type(err))
-    wrapped = NodeError(
-        node_id, step=step, task_id=task_id, attempts=attempts, cause=cause
-    )
-    if cls is NodeError:  # pragma: no cover - see _in_node_class
-        return wrapped
-    out = cls.__new__(cls)
-    Exception.__init__(out, *wrapped.args)
-    out.__dict__.update(err.__dict__)
-    out.__dict__.update(wrapped.__dict__)
-    if getattr(out, "node", None) is None:
-        out.__dict__["node"] = node_id
-    return out
-
-
-class NodeOutputError(RunError, TypeError):
-    """A ``NodeOutput`` was built with a field of the wrong shape (a single
-    ``Write`` where a list of them goes, a str as ``next``), so the commit could
-    not read it. Raised at construction; inside a node it also is a ``NodeError``."""
-
-    code = "node-output-invalid"
-
-    def __init__(self, field: str, *, expected: str, actual: str, fix: str) -> None:
-        self.field = field
-        self.expected = expected
-        self.actual = actual
-        super().__init__(
-            f"NodeOutput({field}=...) expects {expected}, got {actual}\n\nFix: {fix}"
-        )
-
-
-class WritesArgumentError(RunError, TypeError):
-    """``apply_external_writes`` or ``fork(..., writes=...)`` was given something
-    other than a list of ``Write`` (a single ``Write``, a dict); nothing changed."""
-
-    code = "writes-invalid"
-
-    def __init__(self, operation: str, *, expected: str, actual: str) -> None:
-        self.operation = operation
-        self.expected = expected
-        self.actual = actual
-        super().__init__(
-            f"{operation} expects {expected}, got {actual}\n\n"
-            f"Fix: pass a list, e.g. {operation}(..., [Write(Schema.channel, value)])"
-        )
-
-
-# ------------------------------------------------- editing a paused thread (issue 15)
-
-
-class WritesWhileInterruptedError(InterruptPendingError):
-    """External writes were attempted on a thread waiting for a resume.
-
-    A subclass of ``InterruptPendingError`` (so ``except InterruptPendingError``
-    still catches it) whose Fix names the two ways to edit a paused thread; see
-    ``docs/concepts/interrupts.md#editing-state-while-paused``.
-    """
-
-    code = "writes-while-interrupted"
-
-    def __init__(self, thread_id: str, interrupt_id: str) -> None:
-        self.thread_id = thread_id
-        self.interrupt_id = interrupt_id
-        # the base's message names only resume; this one names both routes
-        ResumeError.__init__(
-            self,
-            f"Thread `{thread_id}` is waiting on interrupt `{interrupt_id}`; external "
-            "writes are refused until it is answered, and nothing was changed\n\n"
-            "Fix: either send the edit as the resume payload and let the asking node "
-            "write it: runtime.resume(thread_id, interrupt_id, edited_answer); or "
-            "fork a checkpoint from before the interrupt and write there: "
-            "runtime.fork(thread_id, earlier_checkpoint_id, into=new_thread), then "
-            "runtime.apply_external_writes(new_thread, writes)",
-        )
-
-
-__all__ += ["WritesWhileInterruptedError"]
-
-
-# ------------------------------------------------------------ inline interrupts
-
-
-class InterruptRepeatedError(RunError):
-    """``ctx.interrupt(...)`` was called twice in one run of a node.
-
-    A resume carries one answer, which the first call returns; a second question
-    in the same run could never get its own answer. See
-    ``docs/concepts/interrupts.md#inline-interrupts``.
-    """
-
-    code = "interrupt-repeated"
-
-    def __init__(self, node_id: str, *, step: int) -> None:
-        self.node_id = node_id
-        self.step = step
-        super().__init__(
-            _with_context(
-                "ctx.interrupt() was called a second time in one run of the node; "
-                "each run can ask one question",
-                _where(step, node_id),
-            )
-            + "\n\nFix: ask once per run; to ask again, end the run routing to the "
-            "node itself (GoTo(ctx.node_id) or next=[ctx.node_id]) and call "
-            "ctx.interrupt() in that run, or split the questions across nodes"
-        )
-
-
-__all__ += ["InterruptRepeatedError"]
-
-
-# ------------------------------------------------------------------- a node's next
+# The run service's errors are exported from ``hive_core.service``, which
+# is an optional extra, not from ``hive_core``; their home is still this module.
+_SERVICE = [
+    "RunNotFoundError",
+    "RunWaitTimeoutError",
+    "ServiceConfigError",
+    "ServiceError",
+    "UnknownGraphError",
+]
+
+# The HTTP server's errors are exported from ``hive_core.server`` (an extra).
+_SERVER = [
+    "ApiKeyRequiredError",
+    "AssistantNotFoundError",
+    "BodyTooLargeError",
+    "MalformedJsonError",
+    "RequestError",
+    "ServerError",
+    "ThreadBusyError",
+    "ThreadNotFoundError",
+    "UnauthorizedError",
+    "UnsupportedMediaTypeError",
+    "UnsupportedOptionError",
+]
+
+public(__name__, [*__all__, *_SERVICE, *_SERVER], globals())

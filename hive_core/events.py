@@ -1,7 +1,7 @@
 """Run events: frozen, tagged msgspec structs in a canonical order.
 
 Deterministic events (run, step, task, write, checkpoint) are emitted at step
-boundaries in the spec's order, never as tasks complete, so a trace is a pure
+boundaries in a canonical order (docs/concepts/determinism.md), never as tasks complete, so a trace is a pure
 function of graph and input. Stream events (model tokens, tool calls, debug) are
 emitted live, or buffered per task and flushed in task order when
 ``deterministic_token_streaming`` is on.

@@ -90,7 +90,7 @@ def interrupt_id(winning_task_id: str) -> InterruptId:
 
 
 def fork_run_id(source_thread: str, target_thread: str, checkpoint: str) -> uuid.UUID:
-    """Deterministic v5-style UUID for a forked thread's run (decisions.md)."""
+    """Deterministic v5-style UUID for a forked thread's run (docs/concepts/checkpoints.md, fork)."""
     digest = hashlib.sha256(
         b"HFORK_RUN1\x00"
         + source_thread.encode("utf-8")

@@ -33,8 +33,10 @@ __all__ = [
     "NodeInput",
     "NodeOutput",
     "Resume",
+    "InlineInterrupt",
     "RouterFn",
     "Spawn",
+    "is_async_callable",
 ]
 
 
@@ -180,7 +182,8 @@ class InlineInterrupt(BaseException):
     ``NodeOutput(interrupt=payload)`` that re-runs the task on resume.
 
     A ``BaseException`` so that a node's ``except Exception`` cannot swallow the
-    pause by accident. Never seen by users.
+    pause by accident; a node that catches ``BaseException`` must re-raise it
+    (``docs/concepts/interrupts.md``).
     """
 
     def __init__(self, payload: object) -> None:

@@ -78,7 +78,8 @@ class CheckpointPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 @attrs.frozen(kw_only=True)
 class RunOptions:
-    """Per-call knobs; the defaults follow the spec."""
+    """Per-call knobs; the defaults are documented in
+    docs/concepts/supersteps.md."""
 
     max_steps: int = 100
     """Steps this attempt may run (not the absolute step index)."""

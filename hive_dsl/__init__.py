@@ -18,6 +18,8 @@ outcome = Runtime(wf.compile()).run_sync("t1", {Greeting.name: "Ada"})
 
 from __future__ import annotations
 
+from hive_core._exports import public
+
 from ._agents import (
     AgentState,
     AllowList,
@@ -100,3 +102,5 @@ __all__ = [
     "SubgraphInterruptedError",
     "SubgraphResumeError",
 ]
+
+public(__name__, __all__, globals())

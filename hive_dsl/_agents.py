@@ -14,7 +14,7 @@ if outcome.is_interrupted:  # payload: ToolApprovalRequired(calls=(...))
 print(outcome.get(AgentState.final_answer))
 ```
 
-The graph (the original's HiveAgents graph):
+The graph (docs/agents.md, "The prebuilt tool-calling agent"):
 
 * ``pre_model`` compacts ``messages`` into ``llm_input_messages`` (never changing
   ``messages``);
@@ -311,11 +311,7 @@ def tool_calling_agent(
             text (``docs/agents.md#tool-errors-the-model-can-see``).
     """
     provider = _tools_of(tools)
-    check_tool_errors(tool_errors, where="tool_calling_agent")
-    if not (approval in ("never", "always") or isinstance(approval, AllowList)):
-        raise ValueError(
-            f"approval={approval!r}: expected 'never', 'always' or AllowList([...])"
-        )
+    _check_options(approval, tool_errors)
     S = AgentState
     wf = Workflow(S, name="tool_calling_agent")
 
@@ -355,13 +351,33 @@ def tool_calling_agent(
         reply = await invoke_tool(call, bound, ctx.emit, on_error=tool_errors)
         return Effects(Write(S.messages, [reply]))
 
+    _wire(wf, pre_model, model_node, tools_node, tool_execute)
+    return wf.compile()
+
+
+def _check_options(approval: Approval, tool_errors: ToolErrors) -> None:
+    check_tool_errors(tool_errors, where="tool_calling_agent")
+    if not (approval in ("never", "always") or isinstance(approval, AllowList)):
+        raise ValueError(
+            f"approval={approval!r}: expected 'never', 'always' or AllowList([...])"
+        )
+
+
+def _wire(
+    wf: Workflow,
+    pre_model: NodeRef,
+    model_node: NodeRef,
+    tools_node: NodeRef,
+    tool_execute: NodeRef,
+) -> None:
+    """pre_model -> model -> (tools when calls are pending, else END); tool_execute
+    -> pre_model (tools spawns tool_execute per call)."""
     wf.edge(pre_model, model_node)
     with Branch(wf, after=model_node) as branch:
         branch.case(
             "tool_calls",
-            when=lambda view: bool(view.get(S.pending_tool_calls)),
+            when=lambda view: bool(view.get(AgentState.pending_tool_calls)),
             then=tools_node,
         )
         branch.default(then=END)
     wf.edge(tool_execute, pre_model)
-    return wf.compile()

@@ -20,15 +20,27 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Self, TypeAlias, final
+from typing import Protocol, Self, TypeAlias, final
 
 from hive_core import DefinitionError, GraphBuilder, Next, StoreView
 
+from ._effects import NodeRef, ref_source
 from ._scope import Scoped, State
-from ._workflow import NodeRef, ref_source
 
-if TYPE_CHECKING:
-    from ._workflow import Workflow
+
+class _Workflow(Protocol):
+    """What a builder needs of the workflow it is declared in (``Workflow`` is the
+    one). A protocol, so builders do not import the workflow that creates them."""
+
+    def _declare(self, decl: _Declaration) -> None: ...
+    def _check_ref(self, ref: NodeRef) -> None: ...
+    def _resolve(self, ref: NodeRef, usage: Callable[[str], str]) -> str: ...
+
+
+class _Declaration(Protocol):
+    def check(self) -> None: ...
+    def lower(self, g: GraphBuilder) -> None: ...
+
 
 __all__ = ["Branch", "Chain", "Edge", "FanOut", "Join", "Target"]
 
@@ -67,7 +79,7 @@ class Edge:
 
     __slots__ = ("_wf", "source", "target")
 
-    def __init__(self, wf: Workflow, source: NodeRef, target: NodeRef) -> None:
+    def __init__(self, wf: _Workflow, source: NodeRef, target: NodeRef) -> None:
         wf._check_ref(source)
         wf._check_ref(target)
         self._wf = wf
@@ -93,7 +105,7 @@ class Join:
     __slots__ = ("_wf", "parents", "target")
 
     def __init__(
-        self, wf: Workflow, parents: Sequence[NodeRef], target: NodeRef
+        self, wf: _Workflow, parents: Sequence[NodeRef], target: NodeRef
     ) -> None:
         if isinstance(parents, str) or not parents:
             raise DefinitionError(
@@ -144,7 +156,7 @@ class Chain(Scoped):
 
     _kind = "Chain"
 
-    def __init__(self, wf: Workflow, *nodes: NodeRef) -> None:
+    def __init__(self, wf: _Workflow, *nodes: NodeRef) -> None:
         super().__init__()
         for n in nodes:
             wf._check_ref(n)
@@ -221,7 +233,7 @@ class FanOut(Scoped):
 
     def __init__(
         self,
-        wf: Workflow,
+        wf: _Workflow,
         source: NodeRef,
         targets: Sequence[NodeRef] | None = None,
         *,
@@ -318,7 +330,7 @@ class Branch(Scoped):
 
     _kind = "Branch"
 
-    def __init__(self, wf: Workflow, *, after: NodeRef) -> None:
+    def __init__(self, wf: _Workflow, *, after: NodeRef) -> None:
         super().__init__()
         wf._check_ref(after)
         self._wf = wf

@@ -24,7 +24,7 @@ earlier one, and so does a later ``Interrupt``; with no routing primitive the no
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeAlias, TypeVar, final
+from typing import Any, Generic, Protocol, Self, TypeAlias, TypeVar, final
 
 import msgspec
 
@@ -41,9 +41,6 @@ from hive_core import Spawn as _Spawn
 
 from ._scope import NEW, Scoped
 
-if TYPE_CHECKING:
-    from ._workflow import NodeRef
-
 __all__ = [
     "Effect",
     "Effects",
@@ -54,7 +51,9 @@ __all__ = [
     "SpawnEach",
     "UseGraphEdges",
     "Write",
+    "NodeRef",
     "node_id_of",
+    "ref_source",
 ]
 
 T = TypeVar("T")
@@ -62,6 +61,23 @@ I = TypeVar("I")  # noqa: E741 - the item type of SpawnEach
 
 LocalFn: TypeAlias = Callable[[I], Mapping[Channel[Any] | str, object]]
 """Maps one spawned item to the task-local values of its task."""
+
+
+class _Node(Protocol):
+    """A node object as references see it: ``NodeDef`` (what ``@wf.node``
+    returns) is the one. A protocol so effects need not import the workflow."""
+
+    @property
+    def id(self) -> str: ...
+
+
+NodeRef: TypeAlias = _Node | str
+"""A node: the ``@wf.node`` object itself, or its id (checked when compiled)."""
+
+
+def ref_source(ref: NodeRef) -> str:
+    """How a reference reads in code: a node's id bare, a string quoted."""
+    return repr(ref) if isinstance(ref, str) else ref.id
 
 
 def node_id_of(ref: NodeRef) -> str:

@@ -10,9 +10,9 @@ print(diff.to_mermaid())
 
 ``apply`` rebuilds the graph through a fresh ``GraphBuilder`` from the compiled
 graph's public IR and node specs: node functions, retry policies, ``blocking``,
-routers, joins, start list and output projection are kept. Unlike the Swift
-original (which regroups static edges by source in sorted order and sorts joins),
-the **global order of static edges and joins is kept**: edges stay where they were,
+routers, joins, start list and output projection are kept. Unlike a rebuild
+that regroups static edges by source in sorted order and sorts joins, the
+**global order of static edges and joins is kept**: edges stay where they were,
 an inserted probe's edge takes the replaced edge's place with the probe's own edge
 right after it, and added edges go last. Every node's own successor order, which is
 all routing depends on, is the same either way.

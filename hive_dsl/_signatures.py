@@ -11,6 +11,7 @@ import inspect
 from collections.abc import Callable
 
 from hive_core import DefinitionError
+from hive_core.nodes import is_async_callable
 
 __all__ = ["check_node_signature", "function_name", "is_async_callable"]
 
@@ -24,15 +25,6 @@ def function_name(fn: object) -> str | None:
     """``fn.__name__`` if it has a usable one."""
     name = getattr(fn, "__name__", None)
     return name if isinstance(name, str) and name else None
-
-
-def is_async_callable(fn: object) -> bool:
-    """A coroutine function, or an object whose ``__call__`` is one."""
-    if inspect.iscoroutinefunction(fn):
-        return True
-    if not callable(fn) or inspect.isroutine(fn):
-        return False
-    return inspect.iscoroutinefunction(fn.__call__)
 
 
 def _plain(sig: inspect.Signature) -> str:

@@ -34,13 +34,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
-from typing import final
+from typing import Protocol, final
 
 import attrs
 import msgspec
 
 from hive_core import (
     Checkpoint,
+    CheckpointPolicy,
     CheckpointStore,
     CheckpointSummary,
     CompiledGraph,
@@ -65,7 +66,16 @@ from ._errors import (
     SubgraphInterruptedError,
     SubgraphResumeError,
 )
-from ._workflow import Workflow
+
+
+class _Child(Protocol):
+    """A child that compiles when the parent does (``Workflow`` is the one). A
+    protocol, so the subgraph does not import the workflow that compiles it."""
+
+    @property
+    def name(self) -> str: ...
+    def compile(self) -> CompiledGraph: ...
+
 
 __all__ = ["Subgraph"]
 
@@ -114,7 +124,7 @@ class Subgraph:
 
     def __init__(
         self,
-        child: Workflow | CompiledGraph,
+        child: _Child | CompiledGraph,
         *,
         input: InputMapping | None = None,
         output: OutputMapping | None = None,
@@ -126,7 +136,7 @@ class Subgraph:
         self.output = output
         self.options = options if options is not None else RunOptions()
         self.__name__ = name or (
-            child.name if isinstance(child, Workflow) else "subgraph"
+            "subgraph" if isinstance(child, CompiledGraph) else child.name
         )
         self._graph: CompiledGraph | None = (
             child if isinstance(child, CompiledGraph) else None
@@ -175,7 +185,14 @@ class Subgraph:
             checkpoint_store=_ChildStore(work_store, ctx.checkpoint_store),
             ids=_ChildIds(seed),
         )
-        options = attrs.evolve(self.options, output_projection=graph.schema.global_ids)
+        # The child's own store only parks its state at an interrupt (the parent's
+        # checkpoint covers the rest), so its default policy is on_interrupt.
+        policy = self.options.checkpoint_policy or CheckpointPolicy.on_interrupt()
+        options = attrs.evolve(
+            self.options,
+            output_projection=graph.schema.global_ids,
+            checkpoint_policy=policy,
+        )
         resume = ctx.resume
         if resume is not None and resume.node == ctx.node_id:
             child_interrupt = await _unpark(

@@ -46,14 +46,14 @@ from hive_core import (
     SchemaSpec,
 )
 
-from ._effects import Effect
+from ._effects import Effect, NodeRef
 from ._lower import CoreFn, lower_node_fn
 from ._signatures import check_node_signature, function_name, is_async_callable
 
 if TYPE_CHECKING:
     from ._builders import Edge, Join
 
-__all__ = ["NodeDef", "NodeRef", "NodeResult", "Workflow", "ref_source"]
+__all__ = ["NodeDef", "NodeRef", "NodeResult", "Workflow"]
 
 P = ParamSpec("P")
 
@@ -63,11 +63,6 @@ NodeResult: TypeAlias = Effect | NodeOutput | None
 R = TypeVar("R", bound="NodeResult | Awaitable[NodeResult]")
 
 _RESERVED = ("+", ":")
-
-
-def ref_source(ref: NodeRef) -> str:
-    """How a reference reads in code: a node's id bare, a string quoted."""
-    return repr(ref) if isinstance(ref, str) else ref.id
 
 
 class _Declaration(Protocol):
@@ -178,10 +173,6 @@ class NodeDef(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"NodeDef({self.id!r}, workflow={self.workflow.name!r})"
-
-
-NodeRef: TypeAlias = NodeDef[..., Any] | str
-"""A node: the ``@wf.node`` object itself, or its id (checked when compiled)."""
 
 
 @final

@@ -1,7 +1,7 @@
 """Building graphs: ``GraphBuilder`` collects definitions, ``compile()`` checks them.
 
 The builder records everything as given (duplicates included) so that compile can
-report every problem at once, in the order the spec lists them.
+report every problem at once, in a fixed order (docs/concepts/graphs.md).
 """
 
 from __future__ import annotations
@@ -9,24 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Self
 
-import attrs
-
 from ..errors import DefinitionError
 from ..nodes import NodeFn, RouterFn, is_async_callable
 from ..state._channels import Channel
 from ..state._schema import Schema, SchemaSpec, resolve_schema
 from ._compiled import CompiledGraph
+from ._compiler import _NodeDef, compile_graph
 from ._ir import RetryPolicy
 
 __all__ = ["GraphBuilder"]
-
-
-@attrs.frozen
-class _NodeDef:
-    id: str
-    fn: NodeFn
-    retry: RetryPolicy | None
-    blocking: bool
 
 
 def _check_callable(fn: object, what: str, name: str) -> None:
@@ -104,8 +95,6 @@ class GraphBuilder:
         """Validate everything and return an immutable ``CompiledGraph``.
 
         Raises:
-            CompilationError: with every problem found, in spec order.
+            CompilationError: with every problem found, in a fixed order.
         """
-        from ._compiler import compile_graph
-
         return compile_graph(self, graph_version_override=graph_version_override)

@@ -109,8 +109,8 @@ class CompiledGraph:
         return msgspec.to_builtins(self.ir)  # type: ignore[no-any-return]
 
     def to_mermaid(self) -> str:
-        """Mermaid ``flowchart LR`` in the original's exact format (no trailing
-        newline)."""
+        """Mermaid ``flowchart LR`` in a fixed, byte-exact format (no trailing
+        newline; docs/concepts/graphs.md)."""
         from ._mermaid import render_mermaid
 
         return render_mermaid(self.ir)

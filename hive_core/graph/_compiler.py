@@ -1,6 +1,6 @@
 """Compile a ``GraphBuilder`` into a ``CompiledGraph``, reporting every problem.
 
-Problems are collected in the spec's validation order (schema registry, structure,
+Problems are collected in a fixed validation order (schema registry, structure,
 edges, routers, joins, output projection, static cycles) and raised together in one
 ``CompilationError``, so a user fixes a broken graph in one pass.
 """
@@ -8,26 +8,54 @@ edges, routers, joins, output projection, static cycles) and raised together in 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
+import attrs
 import msgspec
 
 from ..errors import CompilationError, Problem
-from ..nodes import RouterFn, is_async_callable
+from ..nodes import NodeFn, RouterFn, is_async_callable
 from ..state._channels import Scope
+from ..state._schema import SchemaSpec
 from ._compiled import CompiledGraph, JoinSpec, NodeSpec
-from ._ir import EdgeIR, GraphIR, JoinIR, NodeIR, join_id
+from ._ir import EdgeIR, GraphIR, JoinIR, NodeIR, RetryPolicy, join_id
 from ._versioning import graph_version
-
-if TYPE_CHECKING:
-    from ._builder import GraphBuilder
 
 __all__ = ["compile_graph"]
 
 _RESERVED = ("+", ":")
 
 
-def _structure_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
+@attrs.frozen
+class _NodeDef:
+    id: str
+    fn: NodeFn
+    retry: RetryPolicy | None
+    blocking: bool
+
+
+class Draft(Protocol):
+    """What the compiler reads from a builder; ``GraphBuilder`` is the one. Typed
+    by this protocol so the compiler does not import the builder that calls it."""
+
+    @property
+    def schema(self) -> SchemaSpec: ...
+    @property
+    def start(self) -> tuple[str, ...]: ...
+    @property
+    def nodes(self) -> Sequence[_NodeDef]: ...
+    @property
+    def edges(self) -> Sequence[tuple[str, str]]: ...
+    @property
+    def joins(self) -> Sequence[tuple[tuple[str, ...], str]]: ...
+    @property
+    def routers(self) -> Sequence[tuple[str, RouterFn]]: ...
+    @property
+    def output(self) -> tuple[str, ...] | None: ...
+
+
+def _structure_problems(b: Draft, node_ids: set[str]) -> list[Problem]:
     out: list[Problem] = []
     if not b.start:
         out.append(Problem(code="start-empty", message="The start list is empty"))
@@ -73,7 +101,7 @@ def _structure_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
     return out
 
 
-def _edge_router_join_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
+def _edge_router_join_problems(b: Draft, node_ids: set[str]) -> list[Problem]:
     """Edges, then routers, then joins: the order ``docs/errors.md`` lists them."""
     return [
         *_edge_problems(b, node_ids),
@@ -82,7 +110,7 @@ def _edge_router_join_problems(b: GraphBuilder, node_ids: set[str]) -> list[Prob
     ]
 
 
-def _edge_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
+def _edge_problems(b: Draft, node_ids: set[str]) -> list[Problem]:
     out: list[Problem] = []
     for src, dst in b.edges:
         for end in dict.fromkeys((src, dst)):  # a self-edge names its node once
@@ -98,7 +126,7 @@ def _edge_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
     return out
 
 
-def _router_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
+def _router_problems(b: Draft, node_ids: set[str]) -> list[Problem]:
     out: list[Problem] = []
     routed: set[str] = set()
     for src, _fn in b.routers:
@@ -122,7 +150,7 @@ def _router_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
     return out
 
 
-def _join_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
+def _join_problems(b: Draft, node_ids: set[str]) -> list[Problem]:
     out: list[Problem] = []
     seen_joins: set[str] = set()
     for parents, target in b.joins:
@@ -183,7 +211,7 @@ def _join_problems(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
     return out
 
 
-def _output_problems(b: GraphBuilder) -> list[Problem]:
+def _output_problems(b: Draft) -> list[Problem]:
     out: list[Problem] = []
     if b.output is None:
         return out
@@ -210,7 +238,7 @@ def _output_problems(b: GraphBuilder) -> list[Problem]:
     return out
 
 
-def _cycle_problem(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
+def _cycle_problem(b: Draft, node_ids: set[str]) -> list[Problem]:
     """Kahn's algorithm over static edges; loops must go through routers or next."""
     indegree = dict.fromkeys(node_ids, 0)
     succ: dict[str, list[str]] = {n: [] for n in node_ids}
@@ -240,7 +268,7 @@ def _cycle_problem(b: GraphBuilder, node_ids: set[str]) -> list[Problem]:
     ]
 
 
-def _retry_problems(b: GraphBuilder) -> list[Problem]:
+def _retry_problems(b: Draft) -> list[Problem]:
     out: list[Problem] = []
     for n in sorted(b.nodes, key=lambda n: n.id):
         if n.retry is not None:
@@ -257,7 +285,7 @@ def _retry_problems(b: GraphBuilder) -> list[Problem]:
 
 
 def compile_graph(
-    b: GraphBuilder, *, graph_version_override: str | None = None
+    b: Draft, *, graph_version_override: str | None = None
 ) -> CompiledGraph:
     """Validate a builder and freeze it; see ``GraphBuilder.compile``."""
     node_ids = {n.id for n in b.nodes}

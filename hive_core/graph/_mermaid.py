@@ -1,4 +1,5 @@
-"""Render a graph's IR as a Mermaid ``flowchart LR``, byte-exact to the original."""
+"""Render a graph's IR as a Mermaid ``flowchart LR``, byte-exact and deterministic
+(docs/concepts/graphs.md, "Describing and drawing a graph")."""
 
 from __future__ import annotations
 

@@ -22,8 +22,9 @@ def _u32(n: int) -> bytes:
 def graph_version(ir: GraphIR) -> str:
     """HGV1 over start, sorted nodes, routers, edges, joins and output projection.
 
-    Features beyond the spec add a tagged section only when used: ``P`` for retry
-    policies, so a graph without them keeps the original's golden values.
+    Later features add a tagged section only when used: ``P`` for retry policies, so
+    a graph without them keeps the version it always had (docs/concepts/graphs.md,
+    "Versions").
     """
     parts = [b"HGV1", b"S", _u32(len(ir.start))]
     parts += [lp(s) for s in ir.start]

@@ -13,6 +13,9 @@ machines with the same scores; it loads psycopg on first access, so it is reache
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from .._exports import public
 from ._errors import (
     EmbeddingError,
     InvalidMemoryArgumentError,
@@ -51,6 +54,14 @@ __all__ = [
     "MemoryStoreError",
 ]
 
+public(__name__, __all__, globals())
+
+if TYPE_CHECKING:  # for type checkers; at run time __getattr__ loads them on use
+    from ._postgres import (
+        POSTGRES_MEMORY_SCHEMA_VERSION as POSTGRES_MEMORY_SCHEMA_VERSION,
+    )
+    from ._postgres import PostgresMemoryStore as PostgresMemoryStore
+
 
 def __getattr__(name: str) -> object:
     # Runs only for names not bound above: psycopg loads on first use.
@@ -59,7 +70,6 @@ def __getattr__(name: str) -> object:
     from . import _postgres
 
     value = getattr(_postgres, name)
-    if isinstance(value, type):
-        value.__module__ = __name__
+    public(__name__, [name], {name: value})
     globals()[name] = value
     return value

@@ -1,6 +1,6 @@
 """The BM25 inverted index and its exact top-k search.
 
-Scores follow ``semantics.md`` §15 exactly; the speed comes from *which* documents get
+Scores follow docs/memory.md ("BM25, exactly") exactly; the speed comes from *which* documents get
 scored, never from approximating a score.
 
 Layout (per namespace index):
@@ -36,9 +36,9 @@ from ._protocol import Namespace
 __all__ = ["B", "K1", "InvertedIndex", "forget", "gc_paused", "search"]
 
 K1 = 1.2
-"""Term-frequency saturation (spec value)."""
+"""Term-frequency saturation (docs/memory.md)."""
 B = 0.75
-"""Length normalisation (spec value)."""
+"""Length normalisation (docs/memory.md)."""
 
 _K1P1 = K1 + 1.0
 _ONE_MINUS_B = 1.0 - B
@@ -292,7 +292,29 @@ def search(
     if n_docs == 0:
         return []
     avgdl = max(total / n_docs, 1e-9)
+    terms, weights = _query_terms(parts, tokens, n_docs)
+    if not terms:
+        return []
+    found, best = _top_scores(parts, terms, weights, avgdl, limit)
 
+    # Only scores that can still make the cut are sorted (ties at the cut included).
+    cut = best[0] if len(best) >= limit else 0.0
+    results: list[tuple[float, Namespace, str]] = []
+    for score, p, slot in found:
+        if score > 0.0 and score >= cut:
+            namespace, index = parts[p]
+            results.append((score, namespace, index._keys[slot]))
+    results.sort(key=lambda r: (-r[0], (*r[1], r[2])))
+    del results[limit:]
+    return results
+
+
+def _query_terms(
+    parts: Sequence[tuple[Namespace, InvertedIndex]],
+    tokens: Sequence[str],
+    n_docs: int,
+) -> tuple[list[str], list[float]]:
+    """The query's terms that occur anywhere, with their weights (count x idf)."""
     counts: dict[str, int] = {}
     for token in tokens:
         counts[token] = counts.get(token, 0) + 1
@@ -307,19 +329,18 @@ def search(
             idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
             weights.append(count * idf)
             terms.append(term)
-    if not terms:
-        return []
+    return terms, weights
 
-    # Per part, the postings dict of each term (or None), aligned with `terms`.
-    part_posts = [[index._postings.get(t) for t in terms] for _, index in parts]
-    part_lengths = [index._lengths for _, index in parts]
 
+def _term_heaps(
+    parts: Sequence[tuple[Namespace, InvertedIndex]],
+    terms: Sequence[str],
+    weights: Sequence[float],
+    slope: float,
+) -> tuple[list[list[tuple[float, int, _Cursor]]], list[int], list[float]]:
+    """Per term: the heap of its cursors, its unread entry count and its head."""
     # One heap per term over cursors, each walking one (part, tf) impact list; heap
     # items are (-contribution of the cursor's next entry, creation order, cursor).
-    # Bounds use a cheaper, algebraically equal form of a contribution; the stop test
-    # allows a 1e-12 relative margin for the few ulps by which the two forms (and
-    # sums in another order) may differ, so the result is still exactly the top.
-    slope = K1 * B / avgdl
     heaps: list[list[tuple[float, int, _Cursor]]] = []
     remaining: list[int] = []
     heads: list[float] = []  # each term's largest unread contribution (0 = none)
@@ -338,6 +359,27 @@ def search(
         heaps.append(heap)
         remaining.append(size)
         heads.append(-heap[0][0] if heap else 0.0)
+    return heaps, remaining, heads
+
+
+def _top_scores(
+    parts: Sequence[tuple[Namespace, InvertedIndex]],
+    terms: Sequence[str],
+    weights: Sequence[float],
+    avgdl: float,
+    limit: int,
+) -> tuple[list[tuple[float, int, int]], list[float]]:
+    """Every document read as ``(score, part, slot)``, and the ``limit`` best scores.
+
+    Bounds use a cheaper, algebraically equal form of a contribution; the stop test
+    allows a 1e-12 relative margin for the few ulps by which the two forms (and sums
+    in another order) may differ, so the result is still exactly the top.
+    """
+    # Per part, the postings dict of each term (or None), aligned with `terms`.
+    part_posts = [[index._postings.get(t) for t in terms] for _, index in parts]
+    part_lengths = [index._lengths for _, index in parts]
+    slope = K1 * B / avgdl
+    heaps, remaining, heads = _term_heaps(parts, terms, weights, slope)
 
     best: list[float] = []  # min-heap of the `limit` best scores seen so far
     seen: set[int] = set()
@@ -397,14 +439,4 @@ def search(
             heapq.heappush(best, score)
         elif score > best[0]:
             heapq.heapreplace(best, score)
-
-    # Only scores that can still make the cut are sorted (ties at the cut included).
-    cut = best[0] if len(best) >= limit else 0.0
-    results: list[tuple[float, Namespace, str]] = []
-    for score, p, slot in found:
-        if score > 0.0 and score >= cut:
-            namespace, index = parts[p]
-            results.append((score, namespace, index._keys[slot]))
-    results.sort(key=lambda r: (-r[0], (*r[1], r[2])))
-    del results[limit:]
-    return results
+    return found, best

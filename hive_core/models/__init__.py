@@ -2,7 +2,7 @@
 
 Nodes reach a model through ``node_input.environment.model`` (or ``.model_router``)
 and tools through ``.tools``; :func:`run_tool_loop` drives the model/tool exchange
-with the original's rules; :func:`messages_reducer` folds message updates;
+with the rules in docs/agents.md; :func:`messages_reducer` folds message updates;
 :class:`Cassette` records and replays calls so agent traces are golden-testable
 offline; :class:`OpenAICompatClient` speaks the chat-completions protocol over
 ``httpx`` (the optional ``openai`` extra), which it imports only when it sends a
@@ -11,6 +11,7 @@ request, so importing this package never needs it.
 
 from __future__ import annotations
 
+from .._exports import public
 from ._breaker import (
     BreakerState,
     BreakerStateChanged,
@@ -203,6 +204,8 @@ __all__ = [
     "LangChainError",
     "MessageFormatError",
 ]
+
+public(__name__, __all__, globals())
 
 
 def __dir__() -> list[str]:

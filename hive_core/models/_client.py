@@ -7,15 +7,12 @@ or a cassette without patching anything.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Literal, Protocol, runtime_checkable
-
 import attrs
-import msgspec
 
 from ..environment import Environment
-from ._chat import ChatRequest, ChatResponse, StreamChunk
+from ._chat import ChatRequest
 from ._errors import ModelClientMissingError
+from ._protocols import ModelClient, ModelRouter, RoutingHints
 
 __all__ = [
     "HintRouter",
@@ -24,37 +21,6 @@ __all__ = [
     "RoutingHints",
     "resolve_client",
 ]
-
-
-@runtime_checkable
-class ModelClient(Protocol):
-    """A chat model.
-
-    ``stream(request)`` yields zero or more ``Token`` chunks and then exactly one
-    ``Final``, which is last; ``complete(request)`` returns the response that final
-    chunk would carry.
-    """
-
-    async def complete(self, request: ChatRequest) -> ChatResponse: ...
-
-    def stream(self, request: ChatRequest) -> AsyncIterator[StreamChunk]: ...
-
-
-class RoutingHints(msgspec.Struct, frozen=True, kw_only=True):
-    """What a router may weigh when choosing a client for one request."""
-
-    latency_tier: Literal["interactive", "background"] = "interactive"
-    privacy_required: bool = False
-    """The request must not leave the machine (route to a local model)."""
-    token_budget: int | None = None
-    network_state: Literal["offline", "online", "metered"] = "online"
-
-
-@runtime_checkable
-class ModelRouter(Protocol):
-    """Chooses a client for a request (e.g. local when offline or private)."""
-
-    def route(self, request: ChatRequest, hints: RoutingHints) -> ModelClient: ...
 
 
 @attrs.frozen(kw_only=True)

@@ -34,7 +34,7 @@ from ._chat import (
     Usage,
 )
 from ._errors import MessageFormatError
-from ._messages import _content, _role, coerce_tool_call
+from ._message_parts import _content, _role, coerce_tool_call
 
 __all__ = [
     "chat_response",

@@ -1,6 +1,6 @@
 """The bounded model/tool loop: call the model, run the tools it asks for, repeat.
 
-It follows the original ``HiveModelToolLoop`` rule for rule: a hard limit on model
+Its rules (docs/agents.md, "The bounded tool loop"): a hard limit on model
 calls (reaching it is an error, even right after tools ran), strict stream
 validation, ``model_invocation_finished`` even when a call fails, tools run one at a
 time in a chosen order, and every event goes through the node's ``emit`` so the
@@ -232,7 +232,7 @@ async def run_tool_loop(
 
     Each iteration: fail with ``ModelToolLoopLimitError`` if the model was already
     called ``max_model_invocations`` times; call it with the whole conversation and
-    the original tool list; append its message; return if it asked for no tools;
+    the same tool list; append its message; return if it asked for no tools;
     otherwise run the calls sequentially (``ToolRegistryMissingError`` without a
     registry) and append one tool message per call (a failed call's message is its
     error under ``config.tool_errors="return"``).

@@ -25,9 +25,10 @@ import msgspec
 from ..ids import lp, u32
 from ..reducers import coercing
 from ..state._channels import Channel, channel
-from ..state._codecs import JSONCodec, canonical_json
-from ._chat import ChatMessage, Role, ToolCall
-from ._errors import InvalidMessagesUpdateError, MessageFormatError
+from ..state._codecs import JSONCodec
+from ._chat import ChatMessage
+from ._errors import InvalidMessagesUpdateError
+from ._message_parts import _content, _fail, _role, coerce_tool_call
 
 __all__ = [
     "Compaction",
@@ -52,90 +53,13 @@ MessageLike: TypeAlias = (
 LangChain's ``type``), ``content`` and optional ``id``, ``name``, ``tool_calls``,
 ``tool_call_id``; or a LangChain ``BaseMessage``. See docs/agents.md."""
 
-MessagesUpdate: TypeAlias = "list[MessageLike] | tuple[ChatMessage, ...] | MessageLike"
-"""What a ``messages_reducer`` channel accepts: a list of items, or one item."""
+MessagesUpdate: TypeAlias = "Sequence[MessageLike] | MessageLike"
+"""What a ``messages_reducer`` channel accepts: a list (or a tuple of
+``ChatMessage``) of items, or one item."""
 
-_ROLES: Mapping[str, Role] = {
-    "user": "user",
-    "human": "user",
-    "assistant": "assistant",
-    "ai": "assistant",
-    "system": "system",
-    "developer": "system",
-    "tool": "tool",
-}
 _DICT_KEYS = frozenset(
     {"role", "type", "content", "id", "name", "tool_calls", "tool_call_id"}
 )
-
-
-def _describe(item: object) -> str:
-    text = repr(item)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def _fail(item: object, index: int | None, reason: str) -> MessageFormatError:
-    return MessageFormatError(_describe(item), index=index, reason=reason)
-
-
-def _role(value: object, item: object, index: int | None) -> Role:
-    role = _ROLES.get(value) if isinstance(value, str) else None
-    if role is None:
-        raise _fail(
-            item, index, f"role {value!r} is not one of {', '.join(sorted(_ROLES))}"
-        )
-    return role
-
-
-def _content(value: object, item: object, index: int | None) -> str:
-    """Text, ``None`` (an assistant turn with only tool calls), or a list of text
-    blocks as OpenAI and LangChain write multi-part content."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple):
-        parts: list[str] = []
-        for block in value:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, Mapping) and block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-            else:
-                raise _fail(
-                    item, index, f"content block {_describe(block)} is not text"
-                )
-        return "".join(parts)
-    raise _fail(item, index, f"content must be text, got {type(value).__name__}")
-
-
-def _arguments(value: object, item: object, index: int | None) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        return canonical_json(dict(value)).decode("utf-8")
-    raise _fail(item, index, f"tool call arguments {_describe(value)} are not JSON")
-
-
-def coerce_tool_call(call: object, item: object, index: int | None) -> ToolCall:
-    """A ``ToolCall`` from itself, an OpenAI ``{"id", "function": {"name",
-    "arguments"}}`` dict, or a LangChain ``{"id", "name", "args"}`` dict."""
-    if isinstance(call, ToolCall):
-        return call
-    if not isinstance(call, Mapping):
-        raise _fail(item, index, f"tool call {_describe(call)} is not a dict")
-    fn = call.get("function")
-    source: Mapping[str, Any] = fn if isinstance(fn, Mapping) else call
-    call_id, name = call.get("id"), source.get("name")
-    if not isinstance(call_id, str) or not call_id:
-        raise _fail(item, index, f"tool call {_describe(call)} has no id")
-    if not isinstance(name, str) or not name:
-        raise _fail(item, index, f"tool call {_describe(call)} has no name")
-    if "arguments_json" in source:
-        args = source["arguments_json"]
-    else:
-        args = source.get("arguments", source.get("args", {}))
-    return ToolCall(id=call_id, name=name, arguments_json=_arguments(args, item, index))
 
 
 def _optional_str(
@@ -229,8 +153,8 @@ def coerce_message(item: object, index: int | None = None) -> tuple[ChatMessage,
 def coerce_update(update: object) -> tuple[list[ChatMessage], frozenset[int]]:
     """The update as messages, and the positions of those written without an id.
 
-    A list is a list of items; a tuple of ``ChatMessage`` too (what the original
-    API wrote); anything else is one item (``"hi"``, ``("user", "hi")``, ...).
+    A list is a list of items; a tuple of ``ChatMessage`` too (as
+    ``MessagesUpdate`` allows); anything else is one item (``"hi"``, ``("user", "hi")``, ...).
     """
     if isinstance(update, list) or (
         isinstance(update, tuple) and all(isinstance(m, ChatMessage) for m in update)
@@ -386,8 +310,8 @@ def message_id(
       "user" ‖ u32BE(index))``; user messages come from run input, so no task;
     * assistant and system: the same with ``task_id`` UTF-8 ‖ 0x00 before the role.
 
-    ``index`` tells apart several messages of one role from one task (the original
-    always uses 0; the tool loop numbers its assistant messages 0, 1, ...).
+    ``index`` tells apart several messages of one role from one task (a single
+    message uses 0; the tool loop numbers its assistant messages 0, 1, ...).
     """
     h = hashlib.sha256(b"HMSG1")
     h.update(_run_bytes(run_id))

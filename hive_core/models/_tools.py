@@ -41,6 +41,7 @@ from ._errors import (
     ToolContextMissingError,
     UnknownToolError,
 )
+from ._protocols import ToolProvider
 
 __all__ = [
     "Tool",
@@ -54,22 +55,6 @@ __all__ = [
 
 _EMPTY = inspect.Parameter.empty
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-@runtime_checkable
-class ToolProvider(Protocol):
-    """Anything that lists tool definitions and invokes calls.
-
-    ``ToolRegistry`` is the usual one; cassettes wrap any provider.
-    """
-
-    def definitions(self) -> tuple[ToolDefinition, ...]:
-        """The tools, sorted by name."""
-        ...
-
-    async def invoke(self, call: ToolCall) -> ToolResult:
-        """Run one call; raises whatever the tool raises."""
-        ...
 
 
 @runtime_checkable

@@ -15,6 +15,8 @@ checkpoint decode/corruption errors. See ``docs/concepts/checkpoints.md``,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._exports import public
 from ._connection import BusyPolicy
 from ._errors import (
@@ -80,6 +82,10 @@ __all__ = [
 ]
 
 public(__name__, __all__, globals())
+
+if TYPE_CHECKING:  # for type checkers; at run time __getattr__ loads them on use
+    from ._postgres import POSTGRES_SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
+    from ._postgres import PostgresCheckpointStore as PostgresCheckpointStore
 
 _LAZY = {
     "PostgresCheckpointStore": "._postgres",

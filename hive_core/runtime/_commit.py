@@ -1,10 +1,11 @@
 """The commit: fold one step's outputs into the next state. Pure; no I/O, no await.
 
-Validation order is the spec's and the first error wins: unknown channel and type,
-single-writer policy, global reduce (sorted channels, writes by (ordinal, emission)),
-task-local, routing (router sees a fresh-read view of its own task's writes), join
-barriers (consume, then contribute), dedupe of graph seeds, unknown node check,
-interrupt selection. Nothing is published unless every phase succeeds.
+Validation order is fixed and the first error wins (docs/concepts/supersteps.md):
+unknown channel and type, single-writer policy, global reduce (sorted channels,
+writes by (ordinal, emission)), task-local, routing (router sees a fresh-read view
+of its own task's writes), join barriers (consume, then contribute), dedupe of graph
+seeds, unknown node check, interrupt selection. Nothing is published unless every
+phase succeeds.
 """
 
 from __future__ import annotations

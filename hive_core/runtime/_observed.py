@@ -8,15 +8,32 @@ cost (``docs/observability.md``).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .._observe import RunInfo, RunObserver
 
 if TYPE_CHECKING:
     from ..nodes import Resume
-    from ..run_types import Outcome
-    from ._loop import Attempt
+    from ..run_types import CheckpointPolicy, Outcome
+    from ._context import RunContext
     from ._state import ThreadState
+
+
+class Attempt(Protocol):
+    """What these functions use of ``_loop.Attempt`` (a protocol, so this module
+    does not import the loop that calls it; ``docs/architecture.md``)."""
+
+    ctx: RunContext
+    thread_id: str
+    run_id: str | None
+    attempt_id: str
+    policy: CheckpointPolicy
+    observer: RunObserver | None
+    obs_run: object
+    obs_step: object
+
+    async def _loop(self, state: ThreadState, resume: Resume | None) -> Outcome: ...
+
 
 __all__ = ["observed_loop", "save_step"]
 

@@ -30,7 +30,8 @@ def yield_now() -> Generator[None, None, None]:
 
 @final
 class EventSink:
-    """Single-producer, single-consumer event queue with the spec's drop rules."""
+    """Single-producer, single-consumer event queue with fixed drop and coalesce rules
+    (docs/concepts/determinism.md, "Stream events")."""
 
     __slots__ = (
         "_buf",

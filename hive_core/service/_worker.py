@@ -26,8 +26,9 @@ import attrs
 import msgspec
 
 from ..environment import Environment
-from ..errors import ServiceError, UnknownGraphError
+from ..errors import UnknownGraphError
 from ..graph import CompiledGraph
+from . import _current
 from ._attempt import AttemptSpec, Stop, drive
 from ._client import ServiceClient, layout
 from ._config import ServiceConfig, load_config
@@ -38,10 +39,9 @@ if TYPE_CHECKING:
     from ..persistence._format import CheckpointStore
     from ..runtime import IdSource, Runtime
 
-__all__ = ["Service", "current_worker"]
+__all__ = ["Service"]
 
 log = logging.getLogger("hive_core.service")
-_current: Service | None = None
 _LIMIT_KEYS = (
     "global_concurrency",
     "worker_concurrency",
@@ -52,12 +52,6 @@ _LIMIT_KEYS = (
     "retry",
     "polling_interval_s",
 )
-
-
-def current_worker() -> Service:
-    if _current is None:
-        raise ServiceError("no service is started in this process")
-    return _current
 
 
 @attrs.frozen
@@ -127,7 +121,6 @@ class Service:
 
     def start(self) -> None:
         """Launch DBOS, declare the queue, register this worker, start beating."""
-        global _current
         from dbos import DBOS
 
         from . import _workflow  # noqa: F401  (registers the workflow with DBOS)
@@ -137,7 +130,7 @@ class Service:
         self._db = ServiceDB(places.service_url, pool_size=cfg.pool_size)
         self._db.create()
         self._store = places.checkpoint_store()
-        _current = self
+        _current.install(self)
         DBOS(
             config={
                 "name": cfg.name,
@@ -422,14 +415,12 @@ class Service:
         self.close()
 
     def close(self) -> None:
-        global _current
         if self._client is not None:
             self._client.close()
             self._client = None
         if self._db is not None:
             self._db.dispose()
-        if _current is self:
-            _current = None
+        _current.uninstall(self)
 
     def serve(self, on_ready: Callable[[], None] | None = None) -> int:
         """Start, then block until SIGTERM or SIGINT; drain within the deadline. A

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dbos import DBOS
 
+from ._current import current_worker
+
 __all__ = ["WORKFLOW_NAME", "hive_attempt"]
 
 WORKFLOW_NAME = "hive_attempt"
@@ -16,8 +18,6 @@ WORKFLOW_NAME = "hive_attempt"
 
 @DBOS.workflow(name=WORKFLOW_NAME)
 async def hive_attempt(spec_json: str) -> str:
-    from ._worker import current_worker
-
     workflow_id = DBOS.workflow_id
     assert workflow_id is not None
     return await current_worker().run_attempt(spec_json, workflow_id)

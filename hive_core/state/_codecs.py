@@ -92,7 +92,7 @@ class JSONCodec(Generic[T]):
 
 
 class Utf8Codec:
-    """Plain UTF-8 bytes for string channels (the original's ``string.v1``)."""
+    """Plain UTF-8 bytes for string channels (codec id ``string.v1``)."""
 
     __slots__ = ("id",)
 

@@ -74,7 +74,7 @@ def shuffled_graph(
     after their call, so concurrent tasks complete in an order drawn from ``rng``.
 
     The copy has the same IR (versions included), so its checkpoints and traces are
-    comparable with the original's.
+    comparable with those of ``graph``.
     """
     nodes = {nid: _shuffled(spec, rng, max_delay) for nid, spec in graph.nodes.items()}
     return CompiledGraph(

@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
 
 from syrupy.assertion import DiffMode, SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.terminal import disable_color
 from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData
 
-from ._trace import Trace, diff_texts
+from ._trace_diff import diff_texts
 
 __all__ = [
     "HiveTraceExtension",
@@ -23,6 +24,14 @@ __all__ = [
     "divergence_lines",
     "explain",
 ]
+
+
+@runtime_checkable
+class _Rendered(Protocol):
+    """A ``Trace``, as far as snapshots go: its text. Typed by this protocol so this
+    module does not import ``_trace`` (whose ``Trace.__eq__`` imports this one)."""
+
+    def to_text(self) -> str: ...
 
 
 class HiveTraceExtension(SingleFileSnapshotExtension):
@@ -40,7 +49,7 @@ class HiveTraceExtension(SingleFileSnapshotExtension):
         include: PropertyFilter | None = None,
         matcher: PropertyMatcher | None = None,
     ) -> str:
-        if not isinstance(data, Trace):
+        if not isinstance(data, _Rendered):
             raise TypeError(
                 f"HiveTraceExtension snapshots hive_core.testing.Trace values, got "
                 f"{type(data).__name__}"
@@ -66,7 +75,7 @@ _discovered: dict[int, weakref.ref[SnapshotAssertion]] = {}
 """Assertions already paired with a trace-file sibling (by id: they are unhashable)."""
 
 
-def compare_with_snapshot(trace: Trace, snapshot: SnapshotAssertion) -> bool:
+def compare_with_snapshot(trace: _Rendered, snapshot: SnapshotAssertion) -> bool:
     """``trace == snapshot`` through ``HiveTraceExtension`` (named snapshots too)."""
     if isinstance(snapshot.extension, HiveTraceExtension):
         return snapshot == trace

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from store_support import backend, open_sqlite, sqlite_path
+from .store_support import backend, open_sqlite, sqlite_path
 
 __all__ = ["backend", "open_sqlite", "sqlite_path"]

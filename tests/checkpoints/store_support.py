@@ -14,7 +14,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -26,6 +26,9 @@ from hive_core.persistence import (
     InMemoryCheckpointStore,
     SQLiteCheckpointStore,
 )
+
+if TYPE_CHECKING:  # psycopg loads only when the postgres backend runs
+    from hive_core.persistence import PostgresCheckpointStore
 
 T = TypeVar("T")
 
@@ -98,7 +101,7 @@ class Backend:
     def __init__(self, name: str, tmp_path: Path) -> None:
         self.name = name
         self.path = tmp_path / "checkpoints.db"
-        self._opened: list[SQLiteCheckpointStore] = []
+        self._opened: list[SQLiteCheckpointStore | PostgresCheckpointStore] = []
         self._shared: CheckpointStore | None = None
         self._postgres: Any = None  # (schema, runner) of the "postgres" backend
         self.store = self.open()

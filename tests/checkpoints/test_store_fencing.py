@@ -11,9 +11,8 @@ import pickle
 import uuid
 
 import pytest
-from store_support import Backend, make_checkpoint
 
-from hive_core.errors import CheckpointError, HiveError
+from hive_core.errors import CheckpointError
 from hive_core.persistence import (
     UNFENCED,
     CheckpointConflict,
@@ -21,6 +20,8 @@ from hive_core.persistence import (
     StoreError,
 )
 from hive_core.persistence._format import Checkpoint
+
+from .store_support import Backend, make_checkpoint
 
 T = "thread-1"
 
@@ -175,8 +176,7 @@ class TestFence:
 
 def test_conflict_is_a_typed_store_and_checkpoint_error() -> None:
     err = CheckpointConflict("t", checkpoint_id="c" * 64, expected="a", actual="b")
-    assert isinstance(err, StoreError | CheckpointError | HiveError)
-    assert isinstance(err, StoreError) and isinstance(err, CheckpointError)
+    assert {StoreError, CheckpointError} <= set(type(err).__mro__)
     assert err.code == "checkpoint-conflict"
     assert err.retryable is False
     assert "Fix:" in str(err) and "`t`" in str(err)

@@ -24,7 +24,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from store_support import drive, make_checkpoint
 
 from hive_core.errors import CheckpointCorruptError, CheckpointDecodeError
 from hive_core.persistence import (
@@ -35,6 +34,8 @@ from hive_core.persistence import (
     StoreDamagedError,
 )
 from hive_core.persistence._sqlite_rows import body_crc
+
+from .store_support import drive, make_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -204,7 +204,7 @@ def test_serve_and_status(tmp_path: Path) -> None:
                 line
             )
             url = line.rsplit(" on ", 1)[1].strip()
-            client = get_sync_client(url=url, api_key=None)
+            client: Any = get_sync_client(url=url, api_key=None)
             tid = client.threads.create()["thread_id"]
             assert client.runs.wait(tid, "steps", input={"target": 2})["count"] == 2
             client.close()

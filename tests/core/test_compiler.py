@@ -92,7 +92,7 @@ def hgv1(
     joins: Sequence[tuple[Sequence[str], str]] = (),
     output: Sequence[str] | None = None,
 ) -> str:
-    """HGV1 written straight from the spec, independent of the compiler."""
+    """HGV1 written straight from docs/concepts/graphs.md, independent of the compiler."""
 
     def lp(s: str) -> bytes:
         return struct.pack(">I", len(s.encode())) + s.encode()
@@ -117,7 +117,7 @@ def hgv1(
 
 
 def golden_graph() -> GraphBuilder:
-    """The spec's Mermaid example: router on A, A->B, A->C, join of B and C into J."""
+    """The Mermaid example of docs/concepts/graphs.md: router on A, A->B, A->C, join of B and C into J."""
     g = builder("A", "B", "C", "J")
     g.add_router("A", lambda view: GRAPH_EDGES)
     g.add_edge("A", "B").add_edge("A", "C")

@@ -102,11 +102,14 @@ class TestSetUnion:
 
 class TestDictMerge:
     def test_inserts_new_keys_and_keeps_old_ones(self) -> None:
+        merge: Callable[[dict[str, int], dict[str, int]], dict[str, int]]
         merge = reducers.dict_merge()
         assert merge({"a": 1}, {"b": 2}) == {"a": 1, "b": 2}
 
     def test_default_value_reducer_is_last_write_wins(self) -> None:
-        assert reducers.dict_merge()({"a": 1}, {"a": 2}) == {"a": 2}
+        merge: Callable[[dict[str, int], dict[str, int]], dict[str, int]]
+        merge = reducers.dict_merge()
+        assert merge({"a": 1}, {"a": 2}) == {"a": 2}
 
     def test_combines_shared_keys_with_the_value_reducer(self) -> None:
         merge = reducers.dict_merge(reducers.sum)
@@ -129,12 +132,16 @@ class TestDictMerge:
         assert seen == ["a", "b", "c", "é"]
 
     def test_new_keys_are_inserted_in_sorted_order(self) -> None:
-        result = reducers.dict_merge()({"z": 0}, {"c": 1, "a": 2, "b": 3})
+        merge: Callable[[dict[str, int], dict[str, int]], dict[str, int]]
+        merge = reducers.dict_merge()
+        result = merge({"z": 0}, {"c": 1, "a": 2, "b": 3})
         assert list(result) == ["z", "a", "b", "c"]
 
     def test_returns_a_new_dict(self) -> None:
         current = {"a": 1}
-        assert reducers.dict_merge()(current, {}) is not current
+        merge: Callable[[dict[str, int], dict[str, int]], dict[str, int]]
+        merge = reducers.dict_merge()
+        assert merge(current, {}) is not current
 
     def test_is_named_for_error_messages(self) -> None:
         assert reducers.dict_merge().__name__ == "dict_merge"

@@ -9,10 +9,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 from syrupy.assertion import SnapshotAssertion
 
-from hive_core import CheckpointPolicy, Environment, RunOptions
+from hive_core import CheckpointPolicy, Environment, RunOptions, Write
 from hive_core.persistence import SQLiteCheckpointStore
 from hive_core.testing import Tracer
 
@@ -54,7 +55,9 @@ def test_react_agent_a_tool_error_reaches_the_model_and_the_run_finishes(
     )
     finished = [e for e in trace.events if e["kind"] == "tool_invocation_finished"]
     assert [e["success"] for e in finished] == [False, True]
-    assert trace.store["final_answer"].startswith("Atlantis has no weather station")
+    assert str(trace.store["final_answer"]).startswith(
+        "Atlantis has no weather station"
+    )
 
 
 def test_map_reduce_one_task_per_subject_reduced_in_task_order(
@@ -64,7 +67,11 @@ def test_map_reduce_one_task_per_subject_reduced_in_task_order(
     assert trace == snapshot
     started = [e["node"] for e in trace.events if e["kind"] == "task_started"]
     assert started == ["generate_topics", *["write_joke"] * 3, "pick_best"]
-    assert [j.split()[3] for j in trace.store["jokes"]] == ["queens", "drones", "honey"]
+    assert [j.split()[3] for j in cast("list[str]", trace.store["jokes"])] == [
+        "queens",
+        "drones",
+        "honey",
+    ]
 
 
 def test_human_in_the_loop_edit_as_the_answer_then_time_travel(
@@ -88,7 +95,7 @@ def test_human_in_the_loop_edit_as_the_answer_then_time_travel(
         c for c in rt.get_checkpoint_history_sync(hitl.THREAD) if c.step_index == 1
     )
     rt.fork_sync(hitl.THREAD, before.id, into="fork")
-    rt.apply_external_writes_sync("fork", [hitl.Write(hitl.Post.draft, "Wasps")])
+    rt.apply_external_writes_sync("fork", [Write(hitl.Post.draft, "Wasps")])
     again = rt.run_sync("fork", None, hitl.EVERY_STEP)
     assert again.interrupt is not None and again.interrupt.payload == "Publish 'Wasps'?"
 

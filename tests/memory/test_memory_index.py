@@ -1,4 +1,4 @@
-"""The inverted index against a brute-force BM25 written straight from the spec."""
+"""The inverted index against a brute-force BM25 written straight from docs/memory.md."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ operations = st.lists(
 def test_random_edits_and_queries_match_brute_force(
     ops: list[tuple[str, tuple[str, ...], str, str]],
 ) -> None:
-    """Any sequence of upserts, removals and queries scores exactly like the spec.
+    """Any sequence of upserts, removals and queries scores exactly like docs/memory.md.
 
     "flush" (what bulk loads call) prebuilds impact lists; the threshold is lowered
     so that the small documents here exercise it.

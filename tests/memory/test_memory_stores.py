@@ -174,7 +174,7 @@ class TestBasics:
 
 class TestRecall:
     def test_ranks_by_bm25_with_spec_scores(self, store: Store) -> None:
-        """Scores are the spec's BM25 (checked by hand for one hit)."""
+        """Scores are docs/memory.md's BM25 (checked by hand for one hit)."""
 
         async def go() -> list[RecallHit]:
             await _fill(store)

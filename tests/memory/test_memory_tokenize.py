@@ -60,5 +60,5 @@ def test_lowercasing_happens_before_splitting() -> None:
 
 @given(st.text(max_size=60))
 def test_matches_the_character_by_character_definition(text: str) -> None:
-    """The regex tokenizer equals a literal reading of the spec for any text."""
+    """The regex tokenizer equals a literal reading of docs/memory.md for any text."""
     assert tokenize(text) == _by_definition(text)

@@ -23,7 +23,7 @@ from hive_core import (
     Runtime,
 )
 from hive_core.events import StreamEvent, trace_to_builtins
-from hive_core.models import ToolRegistry
+from hive_core.models import ModelClient, ToolProvider, ToolRegistry
 from hive_core.testing import FakeClock, SequentialIds
 
 
@@ -104,8 +104,8 @@ def make_runtime() -> Callable[..., Runtime]:
     def make(
         graph: CompiledGraph,
         *,
-        model: object = None,
-        tools: object = None,
+        model: ModelClient | None = None,
+        tools: ToolProvider | None = None,
         store: bool = True,
     ) -> Runtime:
         return Runtime(

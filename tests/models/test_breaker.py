@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -60,12 +61,17 @@ def breaker(
     )
 
 
-def call(client: object) -> str:
-    return asyncio.run(client.complete(REQUEST)).message.content  # type: ignore[attr-defined]
+def call(client: Any) -> str:
+    content: str = asyncio.run(client.complete(REQUEST)).message.content
+    return content
+
+
+def no_changes() -> list[BreakerStateChanged]:
+    return []
 
 
 def test_opens_after_n_consecutive_failures_then_fails_fast() -> None:
-    clock, changes, primary = FakeClock(), [], Flaky("primary")
+    clock, changes, primary = FakeClock(), no_changes(), Flaky("primary")
     b = breaker(primary, clock, changes)
     for _ in range(3):
         with pytest.raises(ConnectionError):
@@ -86,7 +92,7 @@ def test_opens_after_n_consecutive_failures_then_fails_fast() -> None:
 
 
 def test_a_success_resets_the_consecutive_count() -> None:
-    clock, changes, primary = FakeClock(), [], Flaky("primary")
+    clock, changes, primary = FakeClock(), no_changes(), Flaky("primary")
     b = breaker(primary, clock, changes)
     for _ in range(2):
         with pytest.raises(ConnectionError):
@@ -102,7 +108,7 @@ def test_a_success_resets_the_consecutive_count() -> None:
 
 
 def test_half_open_probe_closes_it_again() -> None:
-    clock, changes, primary = FakeClock(), [], Flaky("primary")
+    clock, changes, primary = FakeClock(), no_changes(), Flaky("primary")
     b = breaker(primary, clock, changes)
     for _ in range(3):
         with pytest.raises(ConnectionError):
@@ -120,7 +126,7 @@ def test_half_open_probe_closes_it_again() -> None:
 
 
 def test_a_failed_probe_opens_it_for_another_cooldown() -> None:
-    clock, changes, primary = FakeClock(), [], Flaky("primary")
+    clock, changes, primary = FakeClock(), no_changes(), Flaky("primary")
     b = breaker(primary, clock, changes)
     for _ in range(3):
         with pytest.raises(ConnectionError):
@@ -146,7 +152,7 @@ def test_a_failed_probe_opens_it_for_another_cooldown() -> None:
 
 
 def test_only_one_probe_while_half_open() -> None:
-    clock, changes = FakeClock(), []
+    clock, changes = FakeClock(), no_changes()
     release = asyncio.Event()
 
     class Slow(Flaky):
@@ -180,7 +186,7 @@ def test_only_one_probe_while_half_open() -> None:
 
 
 def test_fallback_falls_through_to_the_next_provider() -> None:
-    clock, changes = FakeClock(), []
+    clock, changes = FakeClock(), no_changes()
     primary, backup = Flaky("primary"), Flaky("backup")
     backup.down = False
     client = FallbackClient(
@@ -201,7 +207,7 @@ def test_fallback_falls_through_to_the_next_provider() -> None:
 
 
 def test_fallback_with_every_provider_down() -> None:
-    clock, changes = FakeClock(), []
+    clock, changes = FakeClock(), no_changes()
     a, b = Flaky("a"), Flaky("b")
     client = FallbackClient([breaker(a, clock, changes), breaker(b, clock, changes)])
     with pytest.raises(ModelProvidersExhaustedError) as info:
@@ -212,7 +218,7 @@ def test_fallback_with_every_provider_down() -> None:
 
 
 def test_fallback_streams_from_the_next_provider_before_any_token() -> None:
-    clock, changes = FakeClock(), []
+    clock, changes = FakeClock(), no_changes()
     primary, backup = Flaky("primary"), Flaky("backup")
     backup.down = False
     client = FallbackClient([breaker(primary, clock, changes), backup])
@@ -273,7 +279,7 @@ def test_fallback_calls_are_observed_per_provider() -> None:
     class S(Schema):
         x = channel(int)
 
-    clock, changes = FakeClock(), []
+    clock, changes = FakeClock(), no_changes()
     primary, backup = Flaky("primary"), Flaky("backup")
     backup.down = False
     client = FallbackClient(
@@ -282,7 +288,7 @@ def test_fallback_calls_are_observed_per_provider() -> None:
 
     async def ask(inp: NodeInput) -> None:
         for mode in ("complete", "stream", "complete", "complete"):
-            await call_model(REQUEST, client, mode, inp.emit)  # type: ignore[arg-type]
+            await call_model(REQUEST, client, mode, inp.emit)
 
     metrics = PrometheusMetrics()
     g = GraphBuilder(S, start=["ask"]).add_node("ask", ask).compile()

@@ -164,15 +164,14 @@ class TestMessages:
         assert from_langchain_message(to_langchain_message(msg)) == msg
 
     def test_the_reducer_takes_langchain_messages(self) -> None:
-        out = messages_reducer(
-            [],
-            [
-                SystemMessage("rules"),
-                HumanMessage("2 + 3?", id="h1"),
-                ask_add(),
-                ToolMessage("5", tool_call_id="c1", name="add"),
-            ],
-        )
+        # LangChain messages are message-likes the type alias cannot name
+        lc: list[Any] = [
+            SystemMessage("rules"),
+            HumanMessage("2 + 3?", id="h1"),
+            ask_add(),
+            ToolMessage("5", tool_call_id="c1", name="add"),
+        ]
+        out = messages_reducer([], lc)
         assert [(m.role, m.content) for m in out] == [
             ("system", "rules"),
             ("user", "2 + 3?"),
@@ -184,10 +183,10 @@ class TestMessages:
         assert out[2].tool_calls == (
             ToolCall(id="c1", name="add", arguments_json='{"a":2,"b":3}'),
         )
-        assert messages_reducer(out, [RemoveMessage(id="h1")])[1].role == "assistant"
-        assert messages_reducer(out, [RemoveMessage(id=REMOVE_ALL_ID), "new"])[
-            0
-        ].content == ("new")
+        remove: list[Any] = [RemoveMessage(id="h1")]
+        assert messages_reducer(out, remove)[1].role == "assistant"
+        remove_all: list[Any] = [RemoveMessage(id=REMOVE_ALL_ID), "new"]
+        assert messages_reducer(out, remove_all)[0].content == ("new")
 
 
 class TestModelClient:
@@ -387,7 +386,7 @@ class TestTools:
 
 
 class TestPrebuiltAgent:
-    def run(self, make_runtime: Any, traced: Any) -> tuple[Any, list[dict[str, Any]]]:
+    def run(self, make_runtime: Any, traced: Any) -> Any:
         fake = ToolCallingFake(
             responses=[
                 AIMessage(

@@ -241,7 +241,7 @@ class TestBadInput:
 
         @wf.node(start=True)
         def talk(ctx: object) -> Effects:
-            return Effects(Write(Chat.messages, [("assistant", "ok"), 3.5]))  # type: ignore[list-item]
+            return Effects(Write(Chat.messages, [("assistant", "ok"), 3.5]))
 
         with pytest.raises(ReducerError) as info:
             Runtime(wf.compile()).run_sync("t", {Chat.messages: "hi"})
@@ -311,7 +311,7 @@ class TestMessagesChannel:
 
         @wf.node(start=True)
         def reply(ctx: object) -> Effects:
-            return Effects(Write(Chat.messages, ("assistant", "hello")))  # type: ignore[arg-type]
+            return Effects(Write(Chat.messages, ("assistant", "hello")))
 
         out = Runtime(wf.compile()).run_sync("t", {Chat.messages: "hi"})
         assert contents(out.get(Chat.messages)) == [

@@ -167,7 +167,7 @@ def big_error(status: int) -> Reply:
 def retry_after(value: str, *, date: str | None = None) -> Reply:
     def reply(h: BaseHTTPRequestHandler, stop: threading.Event) -> None:
         raw = b'{"error": {"message": "slow down"}}'
-        extra = {"Retry_After": value, "Content_Length": len(raw)}
+        extra: dict[str, str | int] = {"Retry_After": value, "Content_Length": len(raw)}
         if date is not None:
             extra["Date"] = date
         _head(h, 429, "application/json", **extra)

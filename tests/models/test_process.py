@@ -362,7 +362,8 @@ class TestErrors:
             run(["hive-no-such-program", "--flag"])
         err = info.value
         assert isinstance(err, CommandStartError | CommandError | ModelError)
-        assert isinstance(err, LookupError) and isinstance(err, HiveError)
+        assert isinstance(err, LookupError)
+        assert isinstance(err, HiveError)
         assert err.code == "command-not-found"
         assert err.argv == ("hive-no-such-program", "--flag")
         assert "`hive-no-such-program` not found on PATH" in str(err)
@@ -525,7 +526,7 @@ class TestCommandTool:
             return ["true"]
 
         with pytest.raises(DefinitionError, match="is async"):
-            command_tool("t", later, timeout=1)
+            command_tool("t", later, timeout=1)  # type: ignore[arg-type]
         with pytest.raises(CommandInvalidError):
             command_tool("t", ["true"], timeout=-1)
 

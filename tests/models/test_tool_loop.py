@@ -1,4 +1,4 @@
-"""The bounded model/tool loop follows the original's rules, edge case by edge case."""
+"""The bounded model/tool loop follows its rules (docs/agents.md), edge case by edge case."""
 
 from __future__ import annotations
 

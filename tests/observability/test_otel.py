@@ -3,6 +3,7 @@ with the SDK's in-memory exporter."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -67,8 +68,13 @@ def run_agent(capture_payloads: bool = False) -> tuple[list[ReadableSpan], Any]:
     return list(exporter.get_finished_spans()), outcome
 
 
+def attrs_of(span: ReadableSpan) -> Mapping[str, Any]:
+    """A finished span's attributes (the SDK types them as optional)."""
+    return span.attributes or {}
+
+
 def children(spans: list[ReadableSpan], parent: ReadableSpan) -> list[ReadableSpan]:
-    pid = parent.context.span_id  # type: ignore[union-attr]
+    pid = parent.context.span_id
     return [s for s in spans if s.parent is not None and s.parent.span_id == pid]
 
 
@@ -77,17 +83,17 @@ def test_span_tree_of_an_agent_run() -> None:
     assert outcome.status == "finished"
     (run,) = [s for s in spans if s.name == "hive.run"]
     assert run.parent is None
-    assert run.attributes["hive.thread_id"] == "t"
-    assert run.attributes["hive.run.status"] == "finished"
-    assert run.attributes["hive.run_id"] == outcome.run_id
+    assert attrs_of(run)["hive.thread_id"] == "t"
+    assert attrs_of(run)["hive.run.status"] == "finished"
+    assert attrs_of(run)["hive.run_id"] == outcome.run_id
     steps = children(spans, run)
     assert [s.name for s in steps] == ["hive.step"] * len(steps)
-    assert [s.attributes["hive.step"] for s in steps] == list(range(len(steps)))
+    assert [attrs_of(s)["hive.step"] for s in steps] == list(range(len(steps)))
     tree = []
     for step in steps:
         for task in children(spans, step):
             calls = [c.name for c in children(spans, task)]
-            tree.append((step.attributes["hive.step"], task.name, calls))
+            tree.append((attrs_of(step)["hive.step"], task.name, calls))
     assert [(n, calls) for _, n, calls in tree] == [
         ("hive.task pre_model", []),
         ("hive.task model", ["chat tiny"]),
@@ -96,7 +102,7 @@ def test_span_tree_of_an_agent_run() -> None:
         ("hive.task pre_model", []),
         ("hive.task model", ["chat tiny"]),
     ]
-    every = {s.context.trace_id for s in spans}  # type: ignore[union-attr]
+    every = {s.context.trace_id for s in spans}
     assert len(every) == 1
 
 
@@ -106,22 +112,22 @@ def test_model_and_tool_span_attributes() -> None:
     assert len(chats) == 2
     for chat in chats:
         assert chat.kind is SpanKind.CLIENT
-        assert chat.attributes["gen_ai.operation.name"] == "chat"
-        assert chat.attributes["gen_ai.provider.name"] == "scripted"
-        assert chat.attributes["gen_ai.request.model"] == "tiny"
-        assert "gen_ai.input.messages" not in chat.attributes  # payloads are opt-in
-    assert chats[0].attributes["gen_ai.response.finish_reasons"] == ("tool_calls",)
-    assert chats[1].attributes["gen_ai.usage.input_tokens"] == 11
-    assert chats[1].attributes["gen_ai.usage.output_tokens"] == 4
+        assert attrs_of(chat)["gen_ai.operation.name"] == "chat"
+        assert attrs_of(chat)["gen_ai.provider.name"] == "scripted"
+        assert attrs_of(chat)["gen_ai.request.model"] == "tiny"
+        assert "gen_ai.input.messages" not in attrs_of(chat)  # payloads are opt-in
+    assert attrs_of(chats[0])["gen_ai.response.finish_reasons"] == ("tool_calls",)
+    assert attrs_of(chats[1])["gen_ai.usage.input_tokens"] == 11
+    assert attrs_of(chats[1])["gen_ai.usage.output_tokens"] == 4
     (tool,) = [s for s in spans if s.name == "execute_tool add"]
-    assert dict(tool.attributes) == {
+    assert dict(attrs_of(tool)) == {
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": "add",
         "gen_ai.tool.call.id": "c1",
     }
     tasks = [s for s in spans if s.name.startswith("hive.task ")]
     for task in tasks:
-        assert set(task.attributes) == {
+        assert set(attrs_of(task)) == {
             "hive.node",
             "hive.task.ordinal",
             "hive.task_id",
@@ -132,7 +138,7 @@ def test_model_and_tool_span_attributes() -> None:
 
 def test_attributes_are_deterministic_across_runs() -> None:
     def shape(spans: list[ReadableSpan]) -> list[tuple[str, dict[str, Any]]]:
-        return [(s.name, dict(s.attributes)) for s in spans]
+        return [(s.name, dict(attrs_of(s))) for s in spans]
 
     assert shape(run_agent()[0]) == shape(run_agent()[0])
 
@@ -140,10 +146,10 @@ def test_attributes_are_deterministic_across_runs() -> None:
 def test_payloads_only_on_opt_in() -> None:
     spans, _ = run_agent(capture_payloads=True)
     first = next(s for s in spans if s.name == "chat tiny")
-    assert '"What is 1 + 2?"' in first.attributes["gen_ai.input.messages"]
+    assert '"What is 1 + 2?"' in attrs_of(first)["gen_ai.input.messages"]
     (tool,) = [s for s in spans if s.name == "execute_tool add"]
-    assert tool.attributes["gen_ai.tool.call.arguments"] == '{"a":1,"b":2}'
-    assert tool.attributes["gen_ai.tool.call.result"] == "3"
+    assert attrs_of(tool)["gen_ai.tool.call.arguments"] == '{"a":1,"b":2}'
+    assert attrs_of(tool)["gen_ai.tool.call.result"] == "3"
 
 
 def test_a_failed_task_marks_its_task_step_and_run() -> None:
@@ -164,9 +170,9 @@ def test_a_failed_task_marks_its_task_step_and_run() -> None:
         rt.run_sync("t", {})
     spans = {s.name: s for s in exporter.get_finished_spans()}
     assert set(spans) == {"hive.run", "hive.step", "hive.task boom"}
-    assert spans["hive.task boom"].attributes["error.type"] == "ValueError"
-    assert spans["hive.run"].attributes["error.type"] == "NodeError"
-    assert spans["hive.run"].attributes["hive.run.status"] == "error"
+    assert attrs_of(spans["hive.task boom"])["error.type"] == "ValueError"
+    assert attrs_of(spans["hive.run"])["error.type"] == "NodeError"
+    assert attrs_of(spans["hive.run"])["hive.run.status"] == "error"
     for span in spans.values():
         assert span.status.status_code is StatusCode.ERROR
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tiny_workflow import SEEN, build_tiny
 
 from hive_core import CompiledGraph
+
+from .tiny_workflow import SEEN, build_tiny
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from fencing_graph import THREAD, counter_graph
+from fencing_graph import THREAD, counter_graph  # type: ignore[import-not-found]  # run as a script
 
 from hive_core import CheckpointPolicy, RunOptions, Runtime
 from hive_core.events import CheckpointSaved

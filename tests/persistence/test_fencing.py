@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fencing_graph import THREAD, counter_graph
 from postgres_support import Schema, postgres_schema, postgres_url, require_url
 
 from hive_core import CheckpointPolicy, RunOptions, Runtime
@@ -27,6 +26,8 @@ from hive_core.persistence import (
     InMemoryCheckpointStore,
     SQLiteCheckpointStore,
 )
+
+from .fencing_graph import THREAD, counter_graph
 
 __all__ = ["postgres_schema", "postgres_url"]
 
@@ -56,10 +57,11 @@ def two_stores(
         from hive_core.persistence import PostgresCheckpointStore
 
         schema = Schema(require_url())
-        a, b = PostgresCheckpointStore(schema.url), PostgresCheckpointStore(schema.url)
-        yield a, b
-        a.close()
-        b.close()
+        pa = PostgresCheckpointStore(schema.url)
+        pb = PostgresCheckpointStore(schema.url)
+        yield pa, pb
+        pa.close()
+        pb.close()
         schema.drop()
 
 

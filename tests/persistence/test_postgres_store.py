@@ -16,7 +16,6 @@ from typing import Any
 import msgspec
 import pytest
 from postgres_support import Schema, postgres_schema, postgres_url
-from tiny_workflow import SEEN, Tiny, build_tiny
 
 from hive_core import (
     CheckpointCorruptError,
@@ -30,6 +29,8 @@ from hive_core import (
 )
 from hive_core.persistence import Checkpoint, PostgresCheckpointStore
 from hive_core.persistence._postgres import POSTGRES_SCHEMA_VERSION
+
+from .tiny_workflow import SEEN, Tiny, build_tiny
 
 __all__ = ["postgres_schema", "postgres_url"]
 

@@ -1,4 +1,4 @@
-"""Checkpoint policies, cold restore, resume, fork and external writes (§7-10, §12)."""
+"""Checkpoint policies, cold restore, resume, fork and external writes (docs/concepts/checkpoints.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import msgspec
 import pytest
 from _gates import until
-from tiny_workflow import SEEN, Tiny, build_tiny
 
 from hive_core import (
     END,
@@ -43,6 +42,8 @@ from hive_core.events import Event, trace_to_builtins
 from hive_core.ids import checkpoint_id
 from hive_core.persistence import Checkpoint
 from hive_core.testing import SequentialIds
+
+from .tiny_workflow import SEEN, Tiny, build_tiny
 
 EVERY = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
 

@@ -219,7 +219,7 @@ class TestForkWithWrites:
     @pytest.mark.parametrize(
         ("writes", "error"),
         [
-            ([Write(Flow.log, [1])], ChannelValueTypeError),
+            ([Write(Flow.log, [1])], ChannelValueTypeError),  # type: ignore[misc]
             ([Write("nope", 1)], UnknownChannelError),
             ([Write(Flow.item, "x")], TaskLocalWriteNotAllowedError),
             (Write(Flow.draft, "x"), WritesArgumentError),

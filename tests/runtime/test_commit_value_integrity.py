@@ -258,7 +258,7 @@ class TestCoercingReducers:
             words = channel(list[str], reducer=split_words, update="multi")
 
         def node(ctx: NodeInput) -> NodeOutput:
-            return NodeOutput(writes=[Write(W.words, "a b")], next=END)  # type: ignore[arg-type]
+            return NodeOutput(writes=[Write(W.words, "a b")], next=END)
 
         graph = GraphBuilder(W, start=["n"]).add_node("n", node).compile()
         store = SQLiteCheckpointStore(tmp_path / "w.db")
@@ -274,7 +274,7 @@ class TestCoercingReducers:
             items = channel(list[str], reducer=broken, update="multi")
 
         def node(ctx: NodeInput) -> NodeOutput:
-            return NodeOutput(writes=[Write(B.items, 7)], next=END)  # type: ignore[arg-type]
+            return NodeOutput(writes=[Write(B.items, 7)], next=END)
 
         graph = GraphBuilder(B, start=["n"]).add_node("n", node).compile()
         store = SQLiteCheckpointStore(tmp_path / "b.db")

@@ -195,9 +195,11 @@ class TestHiveErrorsInsideNodes:
     ) -> None:
         with pytest.raises(UnknownChannelError) as info:
             Runtime(self._reads_a_typo()).run_sync("t")
-        err = info.value
-        assert isinstance(err, NodeError)
-        assert isinstance(err, LookupError)  # the original's builtin base too
+        # Any, and classes checked by the MRO: mypy cannot see one class that
+        # derives from both UnknownChannelError and NodeError
+        err: Any = info.value
+        assert NodeError in type(err).__mro__
+        assert LookupError in type(err).__mro__  # the original's builtin base too
         assert err.code == "unknown-channel"
         assert (err.channel_id, err.node_id, err.step, err.attempts) == (
             "nn",
@@ -206,7 +208,7 @@ class TestHiveErrorsInsideNodes:
             1,
         )
         assert isinstance(err.__cause__, UnknownChannelError)
-        assert not isinstance(err.__cause__, NodeError)
+        assert NodeError not in type(err.__cause__).__mro__
         assert str(err).startswith("Node `a` raised UnknownChannelError: Unknown")
 
     def test_caught_as_node_error_in_async_code_too(self) -> None:
@@ -218,13 +220,13 @@ class TestHiveErrorsInsideNodes:
             raise AssertionError("no error")
 
         err = asyncio.run(go())
-        assert isinstance(err, UnknownChannelError)
+        assert UnknownChannelError in type(err).__mro__
 
     def test_it_pickles_with_both_classes(self) -> None:
         with pytest.raises(UnknownChannelError) as info:
             Runtime(self._reads_a_typo()).run_sync("t")
         back = pickle.loads(pickle.dumps(info.value))
-        assert isinstance(back, UnknownChannelError) and isinstance(back, NodeError)
+        assert {UnknownChannelError, NodeError} <= set(type(back).__mro__)
         assert (back.channel_id, back.node_id, str(back)) == (
             "nn",
             "a",

@@ -89,7 +89,7 @@ class TestPauseAndResume:
         def explicit(ctx: NodeInput) -> NodeOutput:
             if ctx.resume is None or ctx.resume.node != ctx.node_id:
                 return NodeOutput(interrupt="publish?", next=[ctx.node_id])
-            verdict = ctx.resume.payload
+            verdict: Any = ctx.resume.payload
             return NodeOutput(writes=[Write(S.log, [verdict.note])])
 
         def trace(fn: Any) -> tuple[str, list[str], Any]:

@@ -92,7 +92,7 @@ class TestInputWrites:
                 {"channel_id": "item"},
             ),
             (
-                [Write(S.n, "three")],
+                [Write(S.n, "three")],  # type: ignore[misc]
                 ChannelTypeMismatchError,
                 {"channel_id": "n", "expected": "int", "actual": "str"},
             ),
@@ -372,7 +372,8 @@ class TestCommit:
         assert got.outcome.output["flash"] == ""
         assert rt.get_latest_store("t").get(S.flash) == ""
         applied = {e.channel: e.payload_hash for e in got.of_kind("write_applied")}
-        # decisions.md 11: the hash is of the reduced value, before the reset
+        # the hash is of the reduced value, before the reset
+        # (docs/concepts/schema-and-channels.md, "Persistence")
         assert applied["flash"] == hashlib.sha256(canonical_json("hot")).hexdigest()
         assert applied["flash"] == hashlib.sha256(b'"hot"').hexdigest()
 
@@ -541,7 +542,7 @@ class TestRouting:
 
     @pytest.mark.parametrize("source", ["next", "router", "spawn"])
     def test_unknown_node(self, source: str, make_runtime: Any) -> None:
-        more: dict[str, Any] = {
+        more: dict[str, Any] = {  # type: ignore[assignment]
             "next": {"next": ["Nope"]},
             "router": {},
             "spawn": {"spawn": [Spawn("Nope")]},

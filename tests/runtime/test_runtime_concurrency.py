@@ -114,7 +114,7 @@ class TestThreadSerialization:
 
         rt = make_runtime(GraphBuilder(K, start=["A"]).add_node("A", node).compile())
 
-        async def main() -> list[Any]:
+        async def main() -> tuple[Any, ...]:
             runs = asyncio.gather(
                 rt.invoke("t", {"log": ["r1"]}),
                 rt.invoke("t", {"log": ["r2"]}),
@@ -149,7 +149,7 @@ class TestThreadSerialization:
             GraphBuilder(K, start=["A"]).add_node("A", rendezvous).compile()
         )
 
-        async def main() -> list[Any]:
+        async def main() -> tuple[Any, ...]:
             arrived["t1"] = asyncio.Event()
             arrived["t2"] = asyncio.Event()
             return await asyncio.gather(
@@ -170,7 +170,7 @@ class TestThreadSerialization:
 
         rt = make_runtime(GraphBuilder(K, start=["A"]).add_node("A", boom).compile())
 
-        async def main() -> list[Any]:
+        async def main() -> tuple[Any, ...]:
             return await asyncio.gather(
                 rt.invoke("t", {"log": ["bad"]}),
                 rt.invoke("u", {"log": ["fine"]}),

@@ -159,7 +159,7 @@ class TestStreamEvents:
             .compile()
         )
 
-    def stream(self, got: Any) -> list[tuple[int, str]]:
+    def stream(self, got: Any) -> list[tuple[int, Any]]:
         return [
             (e.ordinal, getattr(e, "text", None) or getattr(e, "name", ""))
             for e in got.events

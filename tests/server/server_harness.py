@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-
-from server_graphs import GRAPHS
+from typing import Any
 
 from hive_core.server import ServerSettings
 from hive_core.server._serve import make_server
 from hive_core.service import RetryPolicy, ServiceConfig
+
+from .server_graphs import GRAPHS
 
 
 class Live:
@@ -21,7 +22,7 @@ class Live:
 
 def start_server(
     data_dir: Path, **settings: object
-) -> tuple[Live, object, threading.Thread]:
+) -> tuple[Live, Any, threading.Thread]:
     config = ServiceConfig(
         data_dir=str(data_dir),
         polling_interval_s=0.01,

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from langgraph_sdk import get_client, get_sync_client
-from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 from langgraph_sdk.errors import APIStatusError
-from server_graphs import GATES, REACHED
-from server_harness import Live
+
+from .server_graphs import GATES, REACHED
+from .server_harness import Live
 
 T = TypeVar("T")
 
@@ -25,7 +25,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def run_client(live: Live, body: Callable[[LangGraphClient], Awaitable[None]]) -> None:
+def run_client(live: Live, body: Callable[[Any], Awaitable[None]]) -> None:
     async def go() -> None:
         async with get_client(url=live.url, api_key=None) as client:
             await body(client)
@@ -34,7 +34,7 @@ def run_client(live: Live, body: Callable[[LangGraphClient], Awaitable[None]]) -
 
 
 @pytest.fixture
-def sync_client(live: Live) -> Iterator[SyncLangGraphClient]:
+def sync_client(live: Live) -> Iterator[Any]:
     client = get_sync_client(url=live.url, api_key=None)
     yield client
     client.close()
@@ -53,9 +53,9 @@ async def reached(thread_id: str) -> None:
 async def stop_requested() -> None:
     """Until the embedded worker's running attempt has a stop request (a condition
     the test waits for, not a guess at timing)."""
-    from hive_core.service._worker import current_worker
+    from hive_core.service._current import current_worker
 
-    service = current_worker()
+    service: Any = current_worker()  # the embedded Service
     for _ in range(6000):
         if any(stop.reason == "cancelled" for stop in list(service._stops)):
             return
@@ -74,7 +74,7 @@ def problem(exc: BaseException) -> dict[str, Any]:
 
 class TestAssistants:
     def test_one_per_graph_with_stable_ids_and_shape(self, live: Live) -> None:
-        async def go(client: LangGraphClient) -> None:
+        async def go(client: Any) -> None:
             found = await client.assistants.search()
             assert [a["graph_id"] for a in found] == ["approval", "steps"]
             by_id = await client.assistants.get(found[1]["assistant_id"])
@@ -104,7 +104,7 @@ class TestStreams:
     def test_stream_opens_with_metadata_and_delivers_events_in_order(
         self, live: Live
     ) -> None:
-        async def go(client: LangGraphClient) -> None:
+        async def go(client: Any) -> None:
             tid = f"any string: ü {uuid.uuid4().hex[:6]}"
             thread = await client.threads.create(thread_id=tid, metadata={"k": 1})
             assert thread["thread_id"] == tid and thread["metadata"] == {"k": 1}
@@ -150,7 +150,7 @@ class TestStreams:
         run_client(live, go)
 
     def test_values_updates_messages_and_custom_modes(self, live: Live) -> None:
-        async def go(client: LangGraphClient) -> None:
+        async def go(client: Any) -> None:
             tid = (await client.threads.create())["thread_id"]
             modes = ["values", "updates", "messages-tuple", "custom"]
             parts = [
@@ -202,9 +202,7 @@ class TestStreams:
 
         run_client(live, go)
 
-    def test_sync_client_waits_creates_and_joins(
-        self, sync_client: SyncLangGraphClient
-    ) -> None:
+    def test_sync_client_waits_creates_and_joins(self, sync_client: Any) -> None:
         client = sync_client
         thread = client.threads.create()
         tid = thread["thread_id"]
@@ -227,7 +225,7 @@ class TestStreams:
 
 class TestInterrupts:
     def test_interrupt_resume_state_history_and_fork(self, live: Live) -> None:
-        async def go(client: LangGraphClient) -> None:
+        async def go(client: Any) -> None:
             tid = (await client.threads.create())["thread_id"]
             parts = [
                 p
@@ -281,7 +279,7 @@ class TestInterrupts:
         run_client(live, go)
 
     def test_update_state_is_an_external_write(self, live: Live) -> None:
-        async def go(client: LangGraphClient) -> None:
+        async def go(client: Any) -> None:
             tid = (await client.threads.create())["thread_id"]
             await client.runs.wait(tid, "steps", input={"target": 1})
             done = await client.threads.update_state(tid, {"target": 9})
@@ -299,7 +297,7 @@ class TestInterrupts:
 
 class TestCancelAndBusyThreads:
     def test_cancel_a_long_run_mid_step(self, live: Live) -> None:
-        async def go(client: LangGraphClient) -> None:
+        async def go(client: Any) -> None:
             tid = (await client.threads.create())["thread_id"]
             opened = gate(tid)
             created = await client.runs.create(
@@ -317,7 +315,7 @@ class TestCancelAndBusyThreads:
         run_client(live, go)
 
     def test_multitask_reject_enqueue_and_interrupt(self, live: Live) -> None:
-        async def go(client: LangGraphClient) -> None:
+        async def go(client: Any) -> None:
             tid = (await client.threads.create())["thread_id"]
             opened = gate(tid)
             first = await client.runs.create(
@@ -363,7 +361,7 @@ class TestCancelAndBusyThreads:
 
 class TestProblems:
     def test_typed_4xx_for_bad_input_change_nothing(self, live: Live) -> None:
-        async def go(client: LangGraphClient) -> None:
+        async def go(client: Any) -> None:
             with pytest.raises(APIStatusError) as info:
                 await client.threads.get("no-such-thread")
             body = problem(info.value)
@@ -438,9 +436,7 @@ class TestProblems:
         assert searched.json() == []
 
 
-def test_trace_of_a_thread_is_readable(
-    live: Live, sync_client: SyncLangGraphClient
-) -> None:
+def test_trace_of_a_thread_is_readable(live: Live, sync_client: Any) -> None:
     client = sync_client
     tid = client.threads.create()["thread_id"]
     client.runs.wait(tid, "steps", input={"target": 2})
@@ -453,7 +449,7 @@ def test_trace_of_a_thread_is_readable(
 def test_api_key_and_a_server_without_a_worker(live: Live) -> None:
     """A second server on the same state, with a key and no worker of its own:
     the first server's worker runs what it queues."""
-    from server_harness import start_server
+    from .server_harness import start_server
 
     keyed, server, thread = start_server(live.data_dir, api_key="s3cret", worker=False)
     try:
@@ -467,10 +463,10 @@ def test_api_key_and_a_server_without_a_worker(live: Live) -> None:
             f"{keyed.url}/info", headers={"Authorization": "Bearer s3cret"}
         )
         assert bearer.json()["worker"] is False
-        client = get_sync_client(url=keyed.url, api_key="s3cret")
+        client: Any = get_sync_client(url=keyed.url, api_key="s3cret")
         tid = client.threads.create()["thread_id"]
         assert client.runs.wait(tid, "steps", input={"target": 2})["count"] == 2
         client.close()
     finally:
-        server.should_exit = True  # type: ignore[attr-defined]
+        server.should_exit = True
         thread.join(60)

@@ -11,7 +11,8 @@ import asyncio
 from typing import Any
 
 from langgraph_sdk import get_client
-from server_harness import Live
+
+from .server_harness import Live
 
 CLIENTS = 200
 PER_HTTP_CLIENT = 50  # httpx pools 100 connections per client

@@ -58,7 +58,7 @@ def pg_database() -> Iterator[Database]:
 
 
 def start_service(config: ServiceConfig, **register: object) -> Service:
-    from service_graphs import GRAPHS
+    from .service_graphs import GRAPHS
 
     svc = Service(config)
     for name, graph in GRAPHS.items():
@@ -72,7 +72,7 @@ def spawn_worker(
 ) -> subprocess.Popen[bytes]:
     """A worker process (``worker_app.py``); its output goes to ``log``."""
     full = {**os.environ, **config_env, **env, "HIVE_SERVICE_EXECUTOR_ID": executor}
-    full["PYTHONPATH"] = os.pathsep.join([str(HERE), *sys.path])
+    full["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), *sys.path])
     with log.open("ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
             [sys.executable, str(WORKER)], env=full, stdout=out, stderr=out

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import start_service
-from service_graphs import counter
 
 from hive_core import CheckpointPolicy, RunOptions, Runtime
 from hive_core.events import Event, trace_to_builtins
@@ -29,6 +27,9 @@ from hive_core.service import (
     UnknownGraphError,
 )
 from hive_core.testing import SequentialIds, Trace
+
+from .conftest import start_service
+from .service_graphs import counter
 
 WAIT = 60.0
 
@@ -229,7 +230,6 @@ def test_the_live_view_reads_a_running_thread_from_the_service(
     assert [(s["step"], s["finished"]) for s in running][:2] == [(0, True), (1, True)]
     hold.unlink()
     assert client.result_sync(run_id, timeout=WAIT).status == "finished"
-    assert list(asyncio.run(source.thread_events("viewed-1")) or ()) == events_of(
-        client, run_id
-    )
+    viewed = asyncio.run(source.thread_events("viewed-1"))
+    assert list(viewed or ()) == events_of(client, run_id)
     assert asyncio.run(source.thread_events("no-such-thread")) is None

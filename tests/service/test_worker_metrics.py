@@ -13,7 +13,8 @@ import pytest
 
 pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families
-from test_workers import WAIT, Cluster, cluster_factory, until  # noqa: F401
+
+from .test_workers import WAIT, Cluster, cluster_factory, until  # noqa: F401
 
 RUNS = 5
 
@@ -71,7 +72,8 @@ def test_the_survivor_counts_the_runs_it_recovers(
     threads = ["rec-0", "rec-1", "rec-2"]
     ids = {t: c.client.submit_sync("counter", t, {"target": 3}) for t in threads}
     for t in threads:
-        until(lambda t=t: Path(f"{c.hold}.{t}.reached").exists(), f"{t} at step 1")
+        reached = Path(f"{c.hold}.{t}.reached")
+        until(reached.exists, f"{t} at step 1")
     victim = c.client.status_sync(ids["rec-0"]).worker_id
     assert victim is not None
     survivor = "rec-b" if victim == "rec-a" else "rec-a"

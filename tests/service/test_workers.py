@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Database, spawn_worker
 
 from hive_core.persistence import CheckpointSummary
 from hive_core.service import ServiceClient, ServiceConfig
+
+from .conftest import Database, spawn_worker
 
 LEASE_S = 2.0
 WAIT = 90.0
@@ -66,7 +67,7 @@ class Cluster:
         for name in names:
             self.procs[name] = spawn_worker(self.env, name, self.tmp / f"{name}.log")
         for name in names:
-            until(lambda n=name: (self.ready / n).exists(), f"worker {name} ready")
+            until((self.ready / name).exists, f"worker {name} ready")
 
     def step_lines(self) -> list[tuple[str, int]]:
         if not self.steps.exists():
@@ -141,7 +142,7 @@ def test_kill_9_a_worker_and_its_runs_finish_elsewhere_from_the_last_checkpoint(
     threads = [f"kill-{i}" for i in range(4)]
     ids = {t: c.client.submit_sync("counter", t, {"target": 6}) for t in threads}
     for t in threads:
-        until(lambda t=t: Path(f"{c.hold}.{t}.reached").exists(), f"{t} at step 3")
+        until(Path(f"{c.hold}.{t}.reached").exists, f"{t} at step 3")
     victim_thread = threads[0]
     victim = c.client.status_sync(ids[victim_thread]).worker_id
     assert victim is not None
@@ -182,7 +183,7 @@ def test_sigterm_drains_within_the_deadline_and_hands_runs_back(
     threads = [f"drain-{i}" for i in range(3)]
     ids = {t: c.client.submit_sync("counter", t, {"target": 5}) for t in threads}
     for t in threads:
-        until(lambda t=t: Path(f"{c.hold}.{t}.reached").exists(), f"{t} at step 2")
+        until(Path(f"{c.hold}.{t}.reached").exists, f"{t} at step 2")
     proc = c.procs["d-a"]
     signalled = time.monotonic()
     proc.send_signal(signal.SIGTERM)

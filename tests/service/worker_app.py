@@ -9,9 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from service_graphs import GRAPHS
-
 from hive_core.service import Service
+from service.service_graphs import GRAPHS
 
 
 def main() -> int:

@@ -28,7 +28,8 @@ def model_of(html: str) -> dict[str, Any]:
     )
     assert m is not None
     assert "<" not in m.group(1)
-    return json.loads(m.group(1))
+    found: dict[str, Any] = json.loads(m.group(1))
+    return found
 
 
 def test_page_from_a_golden_trace() -> None:
