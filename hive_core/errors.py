@@ -39,11 +39,19 @@ HiveError                                  catch this once
 ├── StoreError                             a store's file, server or options (.retryable)
 │   ├── StoreUnavailableError              a database server cannot be reached: retry
 │   └── …                                  the rest: hive_core.persistence (_errors.py)
-└── ServiceError                           the run service (hive_core.service)
-    ├── ServiceConfigError (ValueError)    a configuration key, named
-    ├── UnknownGraphError (LookupError)
-    ├── RunNotFoundError (LookupError)
-    └── RunWaitTimeoutError (TimeoutError)
+├── ServiceError                           the run service (hive_core.service)
+│   ├── ServiceConfigError (ValueError)    a configuration key, named
+│   ├── UnknownGraphError (LookupError)
+│   ├── RunNotFoundError (LookupError)
+│   └── RunWaitTimeoutError (TimeoutError)
+└── ServerError                            the HTTP server (hive_core.server)
+    ├── RequestError (ValueError)          a request the server cannot accept
+    │   ├── MalformedJsonError · UnsupportedMediaTypeError · BodyTooLargeError
+    │   └── UnauthorizedError · UnsupportedOptionError
+    ├── ThreadNotFoundError (LookupError)
+    ├── AssistantNotFoundError (LookupError)
+    ├── ThreadBusyError
+    └── ApiKeyRequiredError                off loopback without an API key
 ```
 
 Every class has a stable ``code`` that matches a heading in ``docs/errors.md``; every
@@ -51,7 +59,7 @@ instance keeps the facts as attributes (tests and tools read those, never the te
 and survives a pickle round-trip so executors and loggers can ship it.
 
 The classes live in ``hive_core/_errors/``, one module per family (define, run,
-checkpoint, store, service); this module is their public home and sets their
+checkpoint, store, service, server); this module is their public home and sets their
 ``__module__`` to ``hive_core.errors``.
 """
 
@@ -99,6 +107,17 @@ from ._errors.run import (
     UpdatePolicyViolationError,
     WritesArgumentError,
 )
+from ._errors.server import ApiKeyRequiredError as ApiKeyRequiredError
+from ._errors.server import AssistantNotFoundError as AssistantNotFoundError
+from ._errors.server import BodyTooLargeError as BodyTooLargeError
+from ._errors.server import MalformedJsonError as MalformedJsonError
+from ._errors.server import RequestError as RequestError
+from ._errors.server import ServerError as ServerError
+from ._errors.server import ThreadBusyError as ThreadBusyError
+from ._errors.server import ThreadNotFoundError as ThreadNotFoundError
+from ._errors.server import UnauthorizedError as UnauthorizedError
+from ._errors.server import UnsupportedMediaTypeError as UnsupportedMediaTypeError
+from ._errors.server import UnsupportedOptionError as UnsupportedOptionError
 from ._errors.service import RunNotFoundError as RunNotFoundError
 from ._errors.service import RunWaitTimeoutError as RunWaitTimeoutError
 from ._errors.service import ServiceConfigError as ServiceConfigError
@@ -161,4 +180,19 @@ _SERVICE = [
     "UnknownGraphError",
 ]
 
-public(__name__, [*__all__, *_SERVICE], globals())
+# The HTTP server's errors are exported from ``hive_core.server`` (an extra).
+_SERVER = [
+    "ApiKeyRequiredError",
+    "AssistantNotFoundError",
+    "BodyTooLargeError",
+    "MalformedJsonError",
+    "RequestError",
+    "ServerError",
+    "ThreadBusyError",
+    "ThreadNotFoundError",
+    "UnauthorizedError",
+    "UnsupportedMediaTypeError",
+    "UnsupportedOptionError",
+]
+
+public(__name__, [*__all__, *_SERVICE, *_SERVER], globals())

@@ -60,6 +60,10 @@ class AttemptSpec(msgspec.Struct, frozen=True, kw_only=True):
     payload: Any = None
     timeout_s: float | None = None
     """Overrides the configuration's ``run_timeout_s`` for this run."""
+    stream_modes: tuple[str, ...] = ()
+    """Stream modes whose data the events must carry (``RunOptions.stream_modes``:
+    ``values``/``updates`` add value-bearing events), so a reader of the events
+    table can project them (``docs/guides/streaming.md``)."""
 
 
 def _builtins(value: Any) -> Any:
@@ -197,7 +201,9 @@ async def _one_try(
     timeout_s: float | None,
     untouched: bool,
 ) -> Outcome:
-    options = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
+    options = RunOptions(
+        checkpoint_policy=CheckpointPolicy.every(1), stream_modes=spec.stream_modes
+    )
     started = await _start(runtime, spec, untouched, options)
     if isinstance(started, Outcome):
         return started

@@ -157,15 +157,18 @@ class ServiceClient:
         request_id: str | None = None,
         priority: int | None = None,
         timeout_s: float | None = None,
+        stream_modes: Sequence[str] = (),
     ) -> str:
         """Queue a run of ``graph`` on ``thread_id``; its run id. The same
         ``request_id`` submitted twice runs once. ``priority``: 1 is served first.
         ``timeout_s`` (per attempt) overrides the configuration's. ``input`` must
-        be JSON-compatible."""
+        be JSON-compatible. ``stream_modes``: the modes whose data the recorded
+        events must carry (``RunOptions.stream_modes``)."""
         run_id = request_id or uuid.uuid4().hex
         spec = AttemptSpec(
             run_id=run_id, workflow_id=run_id, graph=graph, thread_id=thread_id,
             kind="start", input=input, timeout_s=timeout_s,
+            stream_modes=tuple(stream_modes),
         )  # fmt: skip
         return await asyncio.to_thread(self._new, spec, priority)
 
@@ -177,16 +180,23 @@ class ServiceClient:
         *,
         request_id: str | None = None,
         priority: int | None = None,
+        graph: str | None = None,
+        stream_modes: Sequence[str] = (),
     ) -> str:
         """Answer the thread's pending interrupt: a new run attempt; the payload
-        reaches its workflow through DBOS messaging."""
-        rows = await asyncio.to_thread(self._db.list_runs, thread_id=thread_id)
-        if not rows:
-            raise RunNotFoundError(f"(thread {thread_id})")
+        reaches its workflow through DBOS messaging. ``graph`` names the thread's
+        graph when the service never ran the thread (a fork made outside it);
+        otherwise the thread's last run tells."""
+        if graph is None:
+            rows = await asyncio.to_thread(self._db.list_runs, thread_id=thread_id)
+            if not rows:
+                raise RunNotFoundError(f"(thread {thread_id})")
+            graph = rows[-1]["graph"]
         run_id = request_id or uuid.uuid4().hex
         spec = AttemptSpec(
-            run_id=run_id, workflow_id=run_id, graph=rows[-1]["graph"],
+            run_id=run_id, workflow_id=run_id, graph=graph,
             thread_id=thread_id, kind="resume", interrupt_id=interrupt_id,
+            stream_modes=tuple(stream_modes),
         )  # fmt: skip
 
         def go() -> str:
@@ -216,9 +226,10 @@ class ServiceClient:
 
         return await asyncio.to_thread(go)
 
-    async def cancel(self, run_id: str) -> None:
+    async def cancel(self, run_id: str, *, at_step_boundary: bool = False) -> None:
         """Queued: dropped from the queue. Running: stopped through DBOS
-        messaging; nothing of the step in flight is committed."""
+        messaging; nothing of the step in flight is committed, or, with
+        ``at_step_boundary``, the step in flight finishes and commits first."""
 
         def go() -> None:
             row = self._require(run_id)
@@ -230,7 +241,8 @@ class ServiceClient:
                 body = '{"status": "cancelled", "output": {}, "error": null}'
                 self._db.update_run(run_id, status="cancelled", result=body)
                 return
-            control.send(row["workflow_id"], "cancel", topic="hive.cancel")
+            message = "stop" if at_step_boundary else "cancel"
+            control.send(row["workflow_id"], message, topic="hive.cancel")
 
         await asyncio.to_thread(go)
 

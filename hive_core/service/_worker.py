@@ -265,8 +265,8 @@ class Service:
         await asyncio.sleep(CANCEL_LISTEN_AFTER_S)
         while True:
             message = await DBOS.recv_async("hive.cancel", timeout_seconds=3600)
-            if message is not None:
-                stop.request("cancelled", hard=True)
+            if message is not None:  # "stop": at the next step boundary
+                stop.request("cancelled", hard=message != "stop")
                 return
 
     async def _park(self) -> None:

@@ -1,0 +1,202 @@
+"""``hive serve`` against LangGraph's local server, same client, same workload.
+
+``python bench/server.py [--quick] [--langgraph PATH]``: JSON lines, one per server
+and concurrency level. The workload is one ``langgraph-sdk`` async client per
+concurrent user, each looping: create a thread, stream a 5-step run
+(``stream_mode="values"``), read the thread's state. Measured per row: runs/s,
+stream parts/s delivered, submit → first part after ``metadata`` (p50), and
+``get_state`` latency (p50/p99). LangGraph's server is ``langgraph dev`` from
+``langgraph-cli[inmem]`` (give its ``langgraph`` executable with ``--langgraph``,
+e.g. from a separate venv; the row is skipped when absent), run offline. Hive's is
+``hive serve`` with its embedded worker and SQLite state in a temporary directory
+(queue polling 10 ms, 8 runs at once). Every number printed is measured in this
+run; the ``ratio`` rows compare the two at each level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ok(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server at {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server at {url} did not answer /ok")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def hive_server(tmp: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]),
+           "HIVE_SERVICE_POLLING_INTERVAL_S": "0.01",
+           "HIVE_SERVICE_GLOBAL_CONCURRENCY": "8"}  # fmt: skip
+    args = [sys.executable, "-m", "hive_core.cli", "serve",
+            str(HERE / "server_hive_app.py") + ":GRAPHS", "--port", str(port),
+            "--data-dir", str(tmp / "hive")]  # fmt: skip
+    log = (tmp / "hive.log").open("wb")
+    proc = subprocess.Popen(args, cwd=tmp, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ok(url, proc)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+@contextmanager
+def langgraph_server(tmp: Path, exe: str) -> Iterator[str]:
+    app = tmp / "lg"
+    app.mkdir()
+    shutil.copy(HERE / "server_langgraph_app.py", app / "five_lg.py")
+    config = {"dependencies": ["."], "graphs": {"five": "./five_lg.py:graph"}}
+    (app / "langgraph.json").write_text(json.dumps(config))
+    port = _free_port()
+    env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+           "LANGGRAPH_NO_VERSION_CHECK": "true", "LANGSMITH_TRACING": "false"}  # fmt: skip
+    env.pop("PYTHONPATH", None)
+    args = [exe, "dev", "--no-browser", "--no-reload", "--port", str(port)]
+    log = (tmp / "langgraph.log").open("wb")
+    proc = subprocess.Popen(args, cwd=app, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ok(url, proc)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+async def _user(client: Any, runs: int, stats: dict[str, list[float]]) -> None:
+    for _ in range(runs):
+        thread = await client.threads.create()
+        tid = thread["thread_id"]
+        t0 = time.perf_counter()
+        first = None
+        parts = 0
+        async for part in client.runs.stream(tid, "five", input={"count": 0},
+                                              stream_mode="values"):  # fmt: skip
+            parts += 1
+            if first is None and part.event != "metadata":
+                first = time.perf_counter() - t0
+        stats["first"].append(first if first is not None else float("nan"))
+        stats["parts"].append(parts)
+        s0 = time.perf_counter()
+        state = await client.threads.get_state(tid)
+        stats["state"].append(time.perf_counter() - s0)
+        assert state["values"]["count"] == 5, state["values"]
+
+
+async def _level(url: str, users: int, runs_each: int) -> dict[str, Any]:
+    from langgraph_sdk import get_client
+
+    stats: dict[str, list[float]] = {"first": [], "parts": [], "state": []}
+    per_http = 40
+    clients = [
+        get_client(url=url, api_key=None)
+        for _ in range((users + per_http - 1) // per_http)
+    ]
+    await _user(clients[0], 1, {"first": [], "parts": [], "state": []})  # warm up
+    t0 = time.perf_counter()
+    await asyncio.gather(*(_user(clients[i % len(clients)], runs_each, stats)
+                           for i in range(users)))  # fmt: skip
+    elapsed = time.perf_counter() - t0
+    for c in clients:
+        await c.aclose()
+    runs = users * runs_each
+    state = sorted(stats["state"])
+    return {
+        "clients": users, "runs": runs, "seconds": round(elapsed, 3),
+        "runs_per_s": round(runs / elapsed, 1),
+        "parts_per_s": round(sum(stats["parts"]) / elapsed, 1),
+        "first_part_p50_ms": round(statistics.median(stats["first"]) * 1000, 1),
+        "state_p50_ms": round(statistics.median(state) * 1000, 2),
+        "state_p99_ms": round(state[min(len(state) - 1, int(len(state) * 0.99))] * 1000, 2),
+    }  # fmt: skip
+
+
+def _emit(row: dict[str, Any]) -> None:
+    print(json.dumps(row, sort_keys=True), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs per level")
+    parser.add_argument("--langgraph", default=os.environ.get("BENCH_LANGGRAPH")
+                        or shutil.which("langgraph"), help="the `langgraph` executable")  # fmt: skip
+    parser.add_argument("--levels", default="1,10,50")
+    args = parser.parse_args(argv)
+    levels = [int(x) for x in args.levels.split(",")]
+    runs_each = 4 if args.quick else 10
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as raw:
+        tmp = Path(raw)
+        servers: list[tuple[str, Any]] = [("hive", lambda: hive_server(tmp))]
+        if args.langgraph:
+            servers.append(("langgraph", lambda: langgraph_server(tmp, args.langgraph)))
+        else:
+            _emit({"row": "server_langgraph", "skipped": "no `langgraph` executable"})
+        for name, start in servers:
+            with start() as url:
+                for users in levels:
+                    row = asyncio.run(_level(url, users, runs_each))
+                    results[(name, users)] = row
+                    _emit({"row": f"server_{name}_c{users}", **row})
+    for users in levels:
+        hive, lg = results.get(("hive", users)), results.get(("langgraph", users))
+        if hive is None or lg is None:
+            continue
+        _emit({
+            "row": f"server_ratio_c{users}",
+            "runs_per_s": round(hive["runs_per_s"] / lg["runs_per_s"], 2),
+            "state_p99": round(hive["state_p99_ms"] / lg["state_p99_ms"], 2),
+            "first_part_p50": round(hive["first_part_p50_ms"] / lg["first_part_p50_ms"], 2),
+            "targets": "runs/s >= 3, state p99 <= 0.5 (at 50), first part p50 <= 0.1",
+        })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
