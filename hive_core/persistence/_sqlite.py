@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Literal
 
 import msgspec
@@ -78,6 +79,7 @@ from ._format import (
     check_checkpoint,
     check_limit,
 )
+from ._incremental import ChannelChange, StreamToken, Unchanged
 from ._sqlite_rows import (
     INSERT_STREAM,
     INSERT_THREAD,
@@ -211,18 +213,33 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
 
     async def save(self, checkpoint: Checkpoint) -> None:
         """Store ``checkpoint`` atomically; the same (thread, id) is overwritten."""
+        await self.save_changes(checkpoint, {})
+
+    async def save_changes(
+        self, checkpoint: Checkpoint, changes: Mapping[str, ChannelChange]
+    ) -> dict[str, StreamToken] | None:
+        """``save``, with some channels given as changes to their stream heads.
+
+        ``checkpoint.global_data`` holds the other channels' bytes. Returns each
+        channel's stream as left by the save, or ``None`` (nothing written) when a
+        change's token no longer matches its stream (see ``_incremental.py``).
+        """
         check_checkpoint(checkpoint)
         global_data = [
             (channel, as_bytes(channel, checkpoint.global_data[channel]))
             for channel in sorted(checkpoint.global_data)
         ]
-        cached = self._db.call(
+        saved = self._db.call(
             "save",
-            lambda conn: self._save(conn, checkpoint, global_data),
+            lambda conn: self._save(conn, checkpoint, global_data, changes),
             begin="BEGIN IMMEDIATE",
         )
+        if saved is None:
+            return None
+        tokens, cached = saved
         for stream_key, version, data in cached:
             self._heads.put(stream_key, version, data)
+        return tokens
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Greatest ``step_index``, ties to the greatest id; ``None`` if no thread."""
@@ -278,21 +295,43 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         conn: sqlite3.Connection,
         checkpoint: Checkpoint,
         global_data: list[tuple[str, bytes]],
-    ) -> list[tuple[int, int, bytes]]:
-        """The save transaction's body; returns the new stream heads to cache."""
+        changes: Mapping[str, ChannelChange],
+    ) -> tuple[dict[str, StreamToken], list[tuple[int, int, bytes]]] | None:
+        """The save transaction's body; returns the streams and the heads to cache."""
         thread, schema_version, graph_version = self._thread_key(conn, checkpoint)
         streams = {
             channel: Stream(*rest)
             for channel, *rest in conn.execute(SELECT_STREAMS, (thread,))
         }
-        refs, cached = [], []
-        for channel, data in global_data:
-            stream = streams.get(channel)
-            if stream is None:
-                stream = self._new_stream(conn, thread, channel)
-            ref = self._write_version(conn, channel, stream, data)
-            refs.append(ref)
-            cached.append((ref.stream, ref.version, data))
+        if not all(_matches(streams.get(c), ch.token) for c, ch in changes.items()):
+            return None
+        refs, cached, tokens = [], [], {}
+        full = dict(global_data)
+        for channel in sorted([*full, *changes]):
+            change = changes.get(channel)
+            if change is None:
+                data = full[channel]
+                stream = streams.get(channel)
+                if stream is None:
+                    stream = self._new_stream(conn, thread, channel)
+                stream = self._write_version(conn, channel, stream, data)
+                cached.append((stream.stream, stream.head, data))
+            else:
+                stream, data = self._write_change(
+                    conn, channel, streams[channel], change
+                )
+                if data is not None:
+                    cached.append((stream.stream, stream.head, data))
+            refs.append(
+                ChannelRef(channel, stream.stream, stream.head, stream.snapshot)
+            )
+            tokens[channel] = StreamToken(
+                stream.stream,
+                stream.head,
+                stream.snapshot,
+                stream.chain_bytes,
+                stream.chain_rows,
+            )
         body = self._encode(checkpoint, schema_version, graph_version, refs)
         flag = int(checkpoint.interruption is not None)
         crc = body_crc(
@@ -317,7 +356,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                 crc,
             ),
         )
-        return cached
+        return tokens, cached
 
     @staticmethod
     def _encode(
@@ -368,32 +407,53 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             raise CheckpointError(f"too many channel streams in one store ({key})")
         return Stream(key, 0, 0, 0, 0, fresh=True)
 
-    def _write_version(
-        self, conn: sqlite3.Connection, channel: str, st: Stream, data: bytes
-    ) -> ChannelRef:
-        """Reuse the stream head, or append a delta or a snapshot after it."""
-        if st.fresh:
-            return append_version(conn, channel, st, 0, None, data)
+    def _head(self, conn: sqlite3.Connection, channel: str, st: Stream) -> bytes:
         head = self._heads.get(st.stream, st.head)
         if head is None:
             head = read_chain(
                 conn, ChannelRef(channel, st.stream, st.head, st.snapshot)
             )
+        return head
+
+    def _write_version(
+        self, conn: sqlite3.Connection, channel: str, st: Stream, data: bytes
+    ) -> Stream:
+        """Reuse the stream head, or append a delta or a snapshot after it."""
+        if st.fresh:
+            return append_version(conn, channel, st, 0, None, data)
+        head = self._head(conn, channel, st)
         if head == data:
-            return ChannelRef(channel, st.stream, st.head, st.snapshot)
+            return st
         prefix = common_prefix(head, data)
-        # Loading a delta reads the whole chain: keep that within a bounded multiple
-        # of what loading a snapshot of the new bytes would cost.
+        if self._as_delta(st, prefix, len(data)):
+            return append_version(conn, channel, st, st.head + 1, prefix, data[prefix:])
+        return append_version(conn, channel, st, st.head + 1, None, data)
+
+    def _write_change(
+        self, conn: sqlite3.Connection, channel: str, st: Stream, change: ChannelChange
+    ) -> tuple[Stream, bytes | None]:
+        """Apply a change computed against the head (its token was checked); the
+        new head's bytes too when they had to be built (a snapshot)."""
+        if isinstance(change, Unchanged):
+            return st, None
+        keep, tail = change.keep, change.tail
+        version = st.head + 1
+        if self._as_delta(st, keep, keep + len(tail)):
+            return append_version(conn, channel, st, version, keep, tail), None
+        data = self._head(conn, channel, st)[:keep] + tail
+        return append_version(conn, channel, st, version, None, data), data
+
+    def _as_delta(self, st: Stream, prefix: int, size: int) -> bool:
+        """Whether a version of ``size`` bytes keeping ``prefix`` is a delta.
+
+        Loading a delta reads the whole chain: keep that within a bounded multiple
+        of what loading a snapshot of the new bytes would cost.
+        """
         row_cost = self.delta_row_cost
-        chain_cost = (
-            st.chain_bytes + len(data) - prefix + row_cost * (st.chain_rows + 1)
-        )
-        as_delta = (
+        chain_cost = st.chain_bytes + size - prefix + row_cost * (st.chain_rows + 1)
+        return (
             prefix >= self.delta_min_prefix
-            and chain_cost <= self.delta_cost_factor * (len(data) + row_cost)
-        )
-        return append_version(
-            conn, channel, st, st.head + 1, prefix if as_delta else None, data
+            and chain_cost <= self.delta_cost_factor * (size + row_cost)
         )
 
     # -------------------------------------------------------------------- load
@@ -462,3 +522,15 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             }
 
         return self._db.call("storage_stats", read)
+
+
+def _matches(st: Stream | None, token: StreamToken) -> bool:
+    """Whether the stream row is exactly as the writer's last save left it."""
+    return (
+        st is not None
+        and st.stream == token.stream
+        and st.head == token.head
+        and st.snapshot == token.snapshot
+        and st.chain_bytes == token.chain_bytes
+        and st.chain_rows == token.chain_rows
+    )

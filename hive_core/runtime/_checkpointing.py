@@ -8,8 +8,9 @@ Policy and orchestration only; see ``docs/concepts/checkpoints.md``.
 from __future__ import annotations
 
 from ..graph._compiled import CompiledGraph
-from ..persistence._codec import CheckpointCodec
+from ..persistence._codec import CheckpointCodec, encode_value
 from ..persistence._format import Checkpoint, CheckpointStore
+from ..persistence._incremental import ChannelChange, SaveCache, incremental_save
 from ..run_types import CheckpointPolicy
 from ..state._store import InitialCache
 from ._state import Seed, ThreadState
@@ -27,6 +28,9 @@ class Checkpointer:
         self.store = store
         self.inline = bool(getattr(store, "inline", False))
         """The store never waits on a real future: runs may skip the event loop."""
+        self.save_changes = incremental_save(store)
+        """The store's incremental save, if it has one (``_incremental.py``)."""
+        self.cache = SaveCache(keep_bytes=self.save_changes is None)
 
     async def after_commit(
         self,
@@ -42,8 +46,48 @@ class Checkpointer:
         return await self.save(thread_id, state)
 
     async def save(self, thread_id: str, state: ThreadState) -> str:
-        cp = self.codec.encode(thread_id, state)
-        await self.store.save(cp)
+        """Encode and write only what changed since this writer's last save."""
+        cache = self.cache
+        appended = dict(state.appended)
+        channels = self.codec.checkpointed
+        values = state.values
+        if self.save_changes is None:
+            full = {
+                ch.id: cache.full_bytes(
+                    thread_id, ch, values[ch.id], appended, encode_value
+                )
+                for ch in channels
+            }
+            cp = self.codec.encode(thread_id, state, full)
+            await self.store.save(cp)
+            for ch in channels:
+                data = full[ch.id]
+                cache.remember(thread_id, ch, values[ch.id], len(data), data, None)
+            return cp.id
+        data: dict[str, bytes] = {}
+        changes: dict[str, ChannelChange] = {}
+        lengths: list[int] = []
+        for ch in channels:
+            found, length = cache.change(
+                thread_id, ch, values[ch.id], appended, encode_value
+            )
+            if type(found) is bytes:
+                data[ch.id] = found
+            else:
+                changes[ch.id] = found  # type: ignore[assignment]
+            lengths.append(length)
+        cp = self.codec.encode(thread_id, state, data)
+        tokens = await self.save_changes(cp, changes)
+        if tokens is None:  # another writer moved a stream: write it all
+            cache.forget(thread_id)
+            data = {ch.id: encode_value(ch, values[ch.id]) for ch in channels}
+            cp = self.codec.encode(thread_id, state, data)
+            tokens = await self.save_changes(cp, {})
+            lengths = [len(data[ch.id]) for ch in channels]
+        for ch, length in zip(channels, lengths, strict=True):
+            cache.remember(
+                thread_id, ch, values[ch.id], length, None, tokens.get(ch.id)
+            )
         return cp.id
 
     async def load_latest(self, thread_id: str) -> ThreadState | None:

@@ -65,6 +65,9 @@ class CommitResult(msgspec.Struct, frozen=True):
     barriers: Mapping[str, frozenset[str]]
     frontier: tuple[Seed, ...]
     interruption: Interruption | None
+    appended: tuple[tuple[str, Any], ...] = ()
+    """(channel id, pre-step value) per channel the append reducer extended: the
+    new value is that list plus the step's items, so a save encodes only those."""
 
 
 class StepWrites(msgspec.Struct, frozen=True):
@@ -88,6 +91,8 @@ class GlobalReduction(msgspec.Struct, frozen=True):
     any_ephemeral: bool
     """Whether an ephemeral channel was reset, so ``values`` is not what a router
     of the only task would see."""
+    appended: tuple[tuple[str, Any], ...] = ()
+    """See ``CommitResult.appended``."""
 
 
 class Routing(msgspec.Struct, frozen=True):
@@ -297,19 +302,23 @@ def reduce_globals(
     for cid in order:
         _check_single(by_id, cid, global_writes[cid], step)
     written: list[tuple[str, Any]] = []
+    appended: list[tuple[str, Any]] = []
     new_values = dict(pre)
     init = initial.values
     any_ephemeral = False
     for cid in order:
         ch = by_id[cid]
-        reduced = reduce_writes(ch, pre[cid], global_writes[cid], step)
+        current = pre[cid]
+        reduced = reduce_writes(ch, current, global_writes[cid], step)
         written.append((cid, reduced))
         if ch.is_ephemeral:
             new_values[cid] = init[cid]
             any_ephemeral = True
         else:
             new_values[cid] = reduced
-    return GlobalReduction(new_values, written, any_ephemeral)
+            if ch.reducer is _append and type(current) is list:
+                appended.append((cid, current))
+    return GlobalReduction(new_values, written, any_ephemeral, tuple(appended))
 
 
 def reduce_locals(
@@ -521,5 +530,10 @@ def commit_step(
         else None
     )
     return CommitResult(
-        reduction.values, reduction.written, joins.barriers, frontier, interruption
+        reduction.values,
+        reduction.written,
+        joins.barriers,
+        frontier,
+        interruption,
+        reduction.appended,
     )

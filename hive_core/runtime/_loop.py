@@ -351,6 +351,7 @@ class Attempt:
             barriers=result.barriers,
             interruption=result.interruption,
             latest_checkpoint_id=state.latest_checkpoint_id,
+            appended=result.appended,
         )
         return new, result
 
