@@ -72,8 +72,12 @@ SCHEMA: Final = (
         step_index INTEGER NOT NULL, run_id TEXT NOT NULL,
         has_interruption INTEGER NOT NULL, body BLOB NOT NULL,
         body_crc INTEGER NOT NULL, UNIQUE (thread, checkpoint_id))""",
+    # Ascending, so saves append to the index instead of splitting its pages, and
+    # without the 64-character id (ties of a step are rare and sorted after the
+    # index scan); "latest" scans it backwards. Files made with the older index
+    # (the same name) read the same.
     """CREATE INDEX IF NOT EXISTS hive_checkpoints_latest
-        ON hive_checkpoints (thread, step_index DESC, checkpoint_id DESC)""",
+        ON hive_checkpoints (thread, step_index)""",
     """CREATE TABLE IF NOT EXISTS hive_checkpoint_streams (
         stream INTEGER PRIMARY KEY, thread INTEGER NOT NULL, channel TEXT NOT NULL,
         head INTEGER NOT NULL, snapshot INTEGER NOT NULL,
