@@ -308,6 +308,7 @@ def compile_graph(
             fn=nd.fn,
             is_async=is_async_callable(nd.fn),
             blocking=nd.blocking,
+            cpu_only=nd.cpu_only,
             retry=nd.retry,
             router=routers.get(nid),
             successors=tuple(successors[nid]),

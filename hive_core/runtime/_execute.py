@@ -1,10 +1,13 @@
 """The executor: runs one step's tasks. Concurrency lives here and nowhere else.
 
-Synchronous nodes without retries run inline in ordinal order (no asyncio task, no
-thread); async nodes, blocking nodes and nodes with retry policies run as asyncio
-tasks started in ordinal order, at most ``max_concurrent_tasks`` at a time. One
-task's failure never cancels its siblings. Results come back in ordinal order, so
-nothing downstream can see which task finished first.
+Synchronous nodes without retries run inline (no asyncio task) when they are the
+step's only task or are declared ``cpu_only=True``; two or more in one step run on
+the bounded node thread pool (``_pool.py``), so blocking I/O does not serialise a
+fan-out. Async nodes, blocking nodes and nodes with retry policies run as asyncio
+tasks started in ordinal order, at most ``max_concurrent_tasks`` at a time; a step
+whose only task awaits awaits it directly. One task's failure never cancels its
+siblings. Results come back in ordinal order, so nothing downstream can see which
+task finished first. See ``docs/concepts/execution.md``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..events import (
 from ..nodes import NodeInput, NodeOutput, Resume
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
+from ._pool import node_pool
 from ._sink import EventSink
 from ._state import Task
 
@@ -119,6 +123,7 @@ class StepRunner:
         "environment",
         "initial",
         "max_concurrent",
+        "poolable",
         "run_id",
         "schema",
         "sink",
@@ -147,6 +152,9 @@ class StepRunner:
         self.max_concurrent = max_concurrent
         self.sink = sink
         self.deterministic = deterministic and sink is not None
+        self.poolable = sink is None or self.deterministic
+        """Whether sync nodes may run on the pool: a live event stream is fed from
+        the loop's thread only, so with one, sync nodes stay on it."""
         self.cancel_requested = False
         self.buffers: dict[int, list[tuple[type[Event], dict[str, Any]]]] = {}
 
@@ -259,21 +267,50 @@ class StepRunner:
         resume: Resume | None,
     ) -> list[NodeOutput | Failure]:
         """Run a step whose nodes are all plain sync functions, without awaiting."""
-        results: list[NodeOutput | Failure] = []
-        for task in tasks:
-            try:
-                results.append(self._call_sync(task, step, values, resume))
-            except Exception as exc:
-                results.append(Failure(exc, 1))
-            except BaseException as exc:
-                # A sync function cannot be cancelled by the run (nothing awaits
-                # here), so a CancelledError is the node's own: it fails the task.
-                import asyncio
+        if len(tasks) > 1 and self.poolable and _pooled_count(tasks) > 1:
+            return self._run_pooled(tasks, step, values, resume)
+        return [self._call_caught(task, step, values, resume) for task in tasks]
 
-                if not isinstance(exc, asyncio.CancelledError):
-                    raise
-                results.append(Failure(exc, 1))
-        return results
+    def _call_caught(
+        self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
+    ) -> NodeOutput | Failure:
+        """``_call_sync`` with the node's exceptions as its ``Failure``."""
+        try:
+            return self._call_sync(task, step, values, resume)
+        except Exception as exc:
+            return Failure(exc, 1)
+        except BaseException as exc:
+            # A sync function cannot be cancelled by the run (nothing awaits
+            # here), so a CancelledError is the node's own: it fails the task.
+            import asyncio
+
+            if not isinstance(exc, asyncio.CancelledError):
+                raise
+            return Failure(exc, 1)
+
+    def _run_pooled(
+        self,
+        tasks: Sequence[Task],
+        step: int,
+        values: Mapping[str, Any],
+        resume: Resume | None,
+    ) -> list[NodeOutput | Failure]:
+        """Pooled tasks on the node pool, ``cpu_only`` ones meanwhile on this
+        thread; results in ordinal order."""
+        pool = node_pool(self.max_concurrent)
+        call = self._call_caught
+        futures = [
+            pool.submit(call, t, step, values, resume) if t.spec.pooled else None
+            for t in tasks
+        ]
+        results: list[Any] = [
+            call(t, step, values, resume) if f is None else f
+            for t, f in zip(tasks, futures, strict=True)
+        ]
+        return [
+            r if f is None else f.result()
+            for r, f in zip(results, futures, strict=True)
+        ]
 
     async def run(
         self,
@@ -283,24 +320,36 @@ class StepRunner:
         resume: Resume | None,
     ) -> list[NodeOutput | Failure]:
         """Run every task; results in ordinal order."""
+        if len(tasks) == 1:  # nothing to run concurrently with: await it here
+            return [await self._run_task(tasks[0], step, values, resume)]
         import asyncio
 
         results: list[NodeOutput | Failure | None] = [None] * len(tasks)
-        pending: list[tuple[int, asyncio.Task[NodeOutput | Failure]]] = []
-        sem: asyncio.Semaphore | None = None
+        pending: list[tuple[int, asyncio.Future[NodeOutput | Failure]]] = []
+        awaiting = sum(1 for t in tasks if not t.spec.inline)
+        sem = (
+            asyncio.Semaphore(self.max_concurrent)
+            if awaiting > self.max_concurrent
+            else None
+        )
+        pool = (
+            node_pool(self.max_concurrent)
+            if self.poolable and _pooled_count(tasks) > 1
+            else None
+        )
         for task in tasks:
             spec = task.spec
-            if spec.is_async or spec.blocking or spec.retry is not None:
-                if sem is None:
-                    sem = asyncio.Semaphore(self.max_concurrent)
-                pending.append(
-                    (
-                        task.ordinal,
-                        asyncio.ensure_future(
-                            self._limited(sem, task, step, values, resume)
-                        ),
-                    )
+            if not spec.inline:
+                coro = (
+                    self._run_task(task, step, values, resume)
+                    if sem is None
+                    else self._limited(sem, task, step, values, resume)
                 )
+                pending.append((task.ordinal, asyncio.ensure_future(coro)))
+                continue
+            if pool is not None and spec.pooled:
+                future = pool.submit(self._call_caught, task, step, values, resume)
+                pending.append((task.ordinal, asyncio.wrap_future(future)))
                 continue
             try:
                 results[task.ordinal] = self._call_sync(task, step, values, resume)
@@ -332,3 +381,7 @@ class StepRunner:
     ) -> NodeOutput | Failure:
         async with sem:
             return await self._run_task(task, step, values, resume)
+
+
+def _pooled_count(tasks: Sequence[Task]) -> int:
+    return sum(1 for t in tasks if t.spec.pooled)
