@@ -32,7 +32,13 @@ from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._state import EMPTY_LOCAL, Seed, Task, ThreadState
-from ._values import VALUE_CHECKS, check_interrupt_payload, reduced_check, value_check
+from ._values import (
+    REDUCED_CHECKS,
+    VALUE_CHECKS,
+    check_interrupt_payload,
+    reduced_check,
+    value_check,
+)
 
 __all__ = [
     "BarrierUpdate",
@@ -129,7 +135,7 @@ def reduce_writes(
                 value = reducer(value, u)
     except Exception as exc:
         raise ReducerError(ch.id, step=step, cause=repr(exc)) from exc
-    check = reduced_check(ch)
+    check = REDUCED_CHECKS[ch] if ch in REDUCED_CHECKS else reduced_check(ch)
     if check is not None:
         check(value, None, step)
     return value

@@ -267,7 +267,15 @@ class StepRunner:
         resume: Resume | None,
     ) -> list[NodeOutput | Failure]:
         """Run a step whose nodes are all plain sync functions, without awaiting."""
-        if len(tasks) > 1 and self.poolable and _pooled_count(tasks) > 1:
+        if len(tasks) == 1:  # the common chain / loop step: no list building
+            task = tasks[0]
+            try:
+                return [self._call_sync(task, step, values, resume)]
+            except Exception as exc:
+                return [Failure(exc, 1)]
+            except BaseException as exc:
+                return [_own_cancel(exc)]
+        if self.poolable and _pooled_count(tasks) > 1:
             return self._run_pooled(tasks, step, values, resume)
         return [self._call_caught(task, step, values, resume) for task in tasks]
 
@@ -280,13 +288,7 @@ class StepRunner:
         except Exception as exc:
             return Failure(exc, 1)
         except BaseException as exc:
-            # A sync function cannot be cancelled by the run (nothing awaits
-            # here), so a CancelledError is the node's own: it fails the task.
-            import asyncio
-
-            if not isinstance(exc, asyncio.CancelledError):
-                raise
-            return Failure(exc, 1)
+            return _own_cancel(exc)
 
     def _run_pooled(
         self,
@@ -385,3 +387,14 @@ class StepRunner:
 
 def _pooled_count(tasks: Sequence[Task]) -> int:
     return sum(1 for t in tasks if t.spec.pooled)
+
+
+def _own_cancel(exc: BaseException) -> Failure:
+    """A sync function cannot be cancelled by the run (nothing awaits it), so a
+    ``CancelledError`` it raised is its own: it fails the task. Anything else that
+    is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) propagates."""
+    import asyncio
+
+    if not isinstance(exc, asyncio.CancelledError):
+        raise exc
+    return Failure(exc, 1)

@@ -220,13 +220,14 @@ class Attempt:
         sink = self.sink
         checkpointer = ctx.checkpointer
         steps_run = 0
+        run_bytes = state.run_id.bytes  # fixed for the attempt; a property per access
         while True:
             stop = self._stop_status(state, steps_run)
             if stop is not None:
                 return await self._end(stop, state)
             step = state.step
             tasks = plan_tasks(
-                ctx.graph, state, ctx.initial, ctx.empty_fingerprint, state.run_id.bytes
+                ctx.graph, state, ctx.initial, ctx.empty_fingerprint, run_bytes
             )
             if sink is not None and not await self._announce(tasks, step):
                 return await self._end("cancelled", state)
@@ -283,7 +284,8 @@ class Attempt:
 
     def _stop_status(self, state: ThreadState, steps_run: int) -> Status | None:
         """Checked before every step: cancel, empty frontier, then max_steps."""
-        if self.is_cancelled():
+        runner = self.runner  # is_cancelled(), without the call on the hot path
+        if self.cancel_requested or (runner is not None and runner.cancel_requested):
             return "cancelled"
         if not state.frontier:
             return "finished"
@@ -465,6 +467,8 @@ def _outputs_or_raise(
     tasks: list[Task], step: int, results: list[NodeOutput | Failure]
 ) -> list[NodeOutput]:
     """The outputs, or a ``NodeError`` for the smallest-ordinal failed task."""
+    if len(results) == 1 and type(results[0]) is NodeOutput:
+        return results  # type: ignore[return-value]
     for t, r in zip(tasks, results, strict=True):
         if isinstance(r, Failure):
             err = r.error

@@ -23,6 +23,7 @@ from ..state._channels import Channel
 from ..state._codecs import JSONCodec, canonical_json
 
 __all__ = [
+    "REDUCED_CHECKS",
     "VALUE_CHECKS",
     "ValueCheck",
     "check_interrupt_payload",
@@ -35,7 +36,7 @@ ValueCheck = Callable[[Any, "str | None", "int | None"], None]
 
 VALUE_CHECKS: dict[Channel[Any], ValueCheck | None] = {}
 """Each channel's check once built (``value_check``); read directly on the hot path."""
-_REDUCED_CHECKS: dict[Channel[Any], ValueCheck | None] = {}
+REDUCED_CHECKS: dict[Channel[Any], ValueCheck | None] = {}
 """Checks of a coercing reducer's result, by channel (``reduced_check``)."""
 _NO_ROUND_TRIP = (str, bytes, bool, type(None))
 """Declared types whose exact class always round-trips (``isinstance`` decided)."""
@@ -60,7 +61,7 @@ def reduced_check(ch: Channel[Any]) -> ValueCheck | None:
     value (its codec's round trip), since its writes are looser than what it
     stores; ``None`` for every other channel."""
     try:
-        return _REDUCED_CHECKS[ch]
+        return REDUCED_CHECKS[ch]
     except KeyError:
         pass
     check: ValueCheck | None = None
@@ -81,7 +82,7 @@ def reduced_check(ch: Channel[Any]) -> ValueCheck | None:
                 )
 
         check = round_trip
-    _REDUCED_CHECKS[ch] = check
+    REDUCED_CHECKS[ch] = check
     return check
 
 
