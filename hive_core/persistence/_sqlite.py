@@ -321,11 +321,11 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                 stream = self._write_version(conn, channel, stream, data)
                 cached.append((stream.stream, stream.head, data))
             else:
-                stream, data = self._write_change(
+                stream, built = self._write_change(
                     conn, channel, streams[channel], change
                 )
-                if data is not None:
-                    cached.append((stream.stream, stream.head, data))
+                if built is not None:
+                    cached.append((stream.stream, stream.head, built))
             refs.append(
                 ChannelRef(channel, stream.stream, stream.head, stream.snapshot)
             )

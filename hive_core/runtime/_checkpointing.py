@@ -10,7 +10,12 @@ from __future__ import annotations
 from ..graph._compiled import CompiledGraph
 from ..persistence._codec import CheckpointCodec, encode_value
 from ..persistence._format import Checkpoint, CheckpointStore
-from ..persistence._incremental import ChannelChange, SaveCache, incremental_save
+from ..persistence._incremental import (
+    ChannelChange,
+    SaveCache,
+    SaveChanges,
+    incremental_save,
+)
 from ..run_types import CheckpointPolicy
 from ..state._store import InitialCache
 from ._state import Seed, ThreadState
@@ -47,23 +52,36 @@ class Checkpointer:
 
     async def save(self, thread_id: str, state: ThreadState) -> str:
         """Encode and write only what changed since this writer's last save."""
+        if self.save_changes is None:
+            return await self._save_full(thread_id, state)
+        return await self._save_changes(thread_id, state, self.save_changes)
+
+    async def _save_full(self, thread_id: str, state: ThreadState) -> str:
+        """A whole checkpoint, its unchanged and appended bytes reused from memory."""
+        cache = self.cache
+        appended = dict(state.appended)
+        values = state.values
+        full = {
+            ch.id: cache.full_bytes(
+                thread_id, ch, values[ch.id], appended, encode_value
+            )
+            for ch in self.codec.checkpointed
+        }
+        cp = self.codec.encode(thread_id, state, full)
+        await self.store.save(cp)
+        for ch in self.codec.checkpointed:
+            raw = full[ch.id]
+            cache.remember(thread_id, ch, values[ch.id], len(raw), raw, None)
+        return cp.id
+
+    async def _save_changes(
+        self, thread_id: str, state: ThreadState, save_changes: SaveChanges
+    ) -> str:
+        """Changed channels' bytes, the others as changes to their stream heads."""
         cache = self.cache
         appended = dict(state.appended)
         channels = self.codec.checkpointed
         values = state.values
-        if self.save_changes is None:
-            full = {
-                ch.id: cache.full_bytes(
-                    thread_id, ch, values[ch.id], appended, encode_value
-                )
-                for ch in channels
-            }
-            cp = self.codec.encode(thread_id, state, full)
-            await self.store.save(cp)
-            for ch in channels:
-                data = full[ch.id]
-                cache.remember(thread_id, ch, values[ch.id], len(data), data, None)
-            return cp.id
         data: dict[str, bytes] = {}
         changes: dict[str, ChannelChange] = {}
         lengths: list[int] = []
@@ -71,18 +89,18 @@ class Checkpointer:
             found, length = cache.change(
                 thread_id, ch, values[ch.id], appended, encode_value
             )
-            if type(found) is bytes:
+            if isinstance(found, bytes):
                 data[ch.id] = found
             else:
-                changes[ch.id] = found  # type: ignore[assignment]
+                changes[ch.id] = found
             lengths.append(length)
         cp = self.codec.encode(thread_id, state, data)
-        tokens = await self.save_changes(cp, changes)
+        tokens = await save_changes(cp, changes)
         if tokens is None:  # another writer moved a stream: write it all
             cache.forget(thread_id)
             data = {ch.id: encode_value(ch, values[ch.id]) for ch in channels}
             cp = self.codec.encode(thread_id, state, data)
-            tokens = await self.save_changes(cp, {})
+            tokens = await save_changes(cp, {}) or {}
             lengths = [len(data[ch.id]) for ch in channels]
         for ch, length in zip(channels, lengths, strict=True):
             cache.remember(
