@@ -427,6 +427,7 @@ SETTINGS_GROUPS = {
     "checkpoint_equal": "bench.checkpoint_equal",
     "checkpoint_growth": "bench.checkpoint_growth",
     "peers": "bench.peers",
+    "streaming": "bench.streaming",
 }
 """Default groups in their own module exposing ``group(settings) -> list[dict]``."""
 

@@ -22,6 +22,7 @@ from .errors import (
     CodecError,
     CompilationError,
     DefinitionError,
+    EventDecodeError,
     EventsNotRequestedError,
     HiveError,
     HiveInternalError,
@@ -71,7 +72,15 @@ from .run_types import (
     StepReport,
     ThreadSnapshot,
 )
-from .runtime import DerivedIds, IdSource, RandomIds, RunHandle, Runtime
+from .runtime import (
+    DerivedIds,
+    IdSource,
+    RandomIds,
+    RunHandle,
+    Runtime,
+    StreamPart,
+    project_stream,
+)
 from .state import (
     Channel,
     Codec,
@@ -143,7 +152,9 @@ __all__ = [
     "RunOptions",
     "Runtime",
     "StepReport",
+    "StreamPart",
     "ThreadSnapshot",
+    "project_stream",
     # checkpoints
     "Checkpoint",
     "CheckpointStore",
@@ -166,6 +177,7 @@ __all__ = [
     "CodecError",
     "CompilationError",
     "DefinitionError",
+    "EventDecodeError",
     "EventsNotRequestedError",
     "HiveError",
     "HiveInternalError",

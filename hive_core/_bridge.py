@@ -6,19 +6,20 @@ when the caller knows it never waits on a real future (a graph of plain sync nod
 over an inline store: no event loop is started at all, see ``docs/performance.md``),
 or runs it on an ``asyncio.Runner``: on the main thread one runner is kept for the
 process (closed at exit), so repeated calls do not each build and tear down an
-event loop; each call still runs in a copy of the caller's context and what it leaves running
-is cancelled, like with a fresh runner. Other threads get a fresh runner per call. See ``docs/architecture.md``.
+event loop; each call still runs in a copy of the caller's context and what it
+leaves running is cancelled, like with a fresh runner. Other threads get a fresh
+runner per call. See ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import HiveInternalError
 
-__all__ = ["ensure_no_running_loop", "run_sync"]
+__all__ = ["drive_steps", "ensure_no_running_loop", "iterate_sync", "run_sync"]
 
 T = TypeVar("T")
 
@@ -53,6 +54,23 @@ def _drive(coro: Coroutine[Any, Any, T]) -> T:
                 )
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+
+
+def drive_steps(coro: Coroutine[Any, Any, T]) -> Generator[None, None, T]:
+    """Drive a coroutine that never waits on a future, without an event loop,
+    pausing (one ``None``) at each of its bare yields; returns its result. A sync
+    stream reads what the run emitted at each pause (``runtime/_driven.py``)."""
+    while True:
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if yielded is not None:
+            coro.close()
+            raise HiveInternalError(
+                f"an inline run suspended on {yielded!r}; please report this"
+            )
+        yield None
 
 
 def run_sync(
@@ -101,3 +119,42 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
     for task in tasks:
         task.cancel()
     loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+def iterate_sync(items: AsyncIterator[T], *, name: str, instead: str) -> Iterator[T]:
+    """Iterate an async iterator from sync code, on one ``asyncio.Runner`` kept for
+    the whole iteration (a run's futures live on its loop between items).
+
+    The running-loop check happens here, before the first item is asked for;
+    stopping early (``break``, ``close()``) closes ``items`` on that loop first.
+    A stream that never awaits a future is driven with ``drive_steps`` instead.
+    """
+    ensure_no_running_loop(name, instead)
+    return _iterate(items)
+
+
+async def _next_item(items: AsyncIterator[T]) -> tuple[bool, T | None]:
+    try:
+        return True, await items.__anext__()
+    except StopAsyncIteration:
+        return False, None
+
+
+async def _close(items: AsyncIterator[Any]) -> None:
+    aclose = getattr(items, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _iterate(items: AsyncIterator[T]) -> Iterator[T]:
+    import asyncio
+
+    with asyncio.Runner() as runner:
+        try:
+            while True:
+                more, item = runner.run(_next_item(items))
+                if not more:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            runner.run(_close(items))

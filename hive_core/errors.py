@@ -18,7 +18,8 @@ HiveError                                  catch this once
 │   ├── CodecError (ValueError)
 │   ├── NodeError                          a node function raised; __cause__ is the original
 │   ├── ReducerError                       a reducer raised; __cause__ is the original
-│   └── RouterError                        a router raised; __cause__ is the original
+│   ├── RouterError                        a router raised; __cause__ is the original
+│   └── EventDecodeError (ValueError)      persisted event bytes are not a Hive event
 ├── CheckpointError                        persistence and resume problems
 │   ├── CheckpointStoreMissingError
 │   ├── CheckpointVersionMismatchError
@@ -67,6 +68,7 @@ __all__ = [
     "CodecError",
     "CompilationError",
     "DefinitionError",
+    "EventDecodeError",
     "EventsNotRequestedError",
     "HiveError",
     "HiveInternalError",
@@ -446,6 +448,20 @@ class ReducerError(RunError):
             _with_context(
                 f"Reducer of channel `{channel_id}` raised {cause}", _where(step)
             )
+        )
+
+
+class EventDecodeError(RunError, ValueError):
+    """Bytes given to ``decode_event`` are not one encoded Hive event."""
+
+    code = "event-decode-failed"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"Could not decode an event: {reason}\n"
+            "Fix: pass the bytes `msgspec.json.encode(event)` gave for one event "
+            "of this Hive version (docs/guides/streaming.md)."
         )
 
 

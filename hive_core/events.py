@@ -10,14 +10,17 @@ emitted live, or buffered per task and flushed in task order when
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union
 
 import msgspec
+
+from .errors import EventDecodeError
 
 __all__ = [
     "CheckpointLoaded",
     "CheckpointSaved",
     "CustomDebug",
+    "CustomEvent",
     "Event",
     "ModelInvocationFinished",
     "ModelInvocationStarted",
@@ -30,14 +33,17 @@ __all__ = [
     "STREAM_KINDS",
     "StepFinished",
     "StepStarted",
+    "StepValues",
     "StreamBackpressure",
     "StreamEvent",
     "TaskFailed",
     "TaskFinished",
     "TaskStarted",
+    "TaskWrites",
     "ToolInvocationFinished",
     "ToolInvocationStarted",
     "WriteApplied",
+    "decode_event",
     "trace_to_builtins",
 ]
 
@@ -96,6 +102,31 @@ class StepFinished(Event, frozen=True, tag="step_finished"):
 class WriteApplied(Event, frozen=True, tag="write_applied"):
     channel: str
     payload_hash: str
+
+
+class TaskWrites(Event, frozen=True, tag="task_writes"):
+    """One task's writes to global channels with their values (JSON-able).
+
+    Only in the trace of a run asked for the ``updates`` stream mode
+    (``RunOptions(stream_modes=...)``, ``docs/guides/streaming.md``); emitted after
+    the step committed, one per task in ordinal order. A channel the task wrote
+    more than once maps to the list of its writes.
+    """
+
+    node: str
+    task_id: str
+    writes: dict[str, Any]
+
+
+class StepValues(Event, frozen=True, tag="step_values"):
+    """The output channels' committed values after a step (JSON-able).
+
+    Only in the trace of a run asked for the ``values`` stream mode. ``interrupt``
+    is ``{"id", "value"}`` when the step raised an interrupt.
+    """
+
+    values: dict[str, Any]
+    interrupt: dict[str, Any] | None = None
 
 
 class CheckpointSaved(Event, frozen=True, tag="checkpoint_saved"):
@@ -169,6 +200,14 @@ class CustomDebug(StreamEvent, frozen=True, tag="custom_debug"):
     name: str
 
 
+class CustomEvent(StreamEvent, frozen=True, tag="custom"):
+    """A node's own data for the ``custom`` stream mode:
+    ``ctx.emit(CustomEvent({"progress": 0.5}))``. ``data`` must be JSON-able
+    (what ``msgspec.to_builtins`` accepts); never dropped."""
+
+    data: Any
+
+
 STREAM_KINDS: frozenset[str] = frozenset(
     str(cls.__struct_config__.tag)
     for cls in (
@@ -178,6 +217,7 @@ STREAM_KINDS: frozenset[str] = frozenset(
         ToolInvocationStarted,
         ToolInvocationFinished,
         CustomDebug,
+        CustomEvent,
     )
 )
 """The ``kind`` of every stream event, the events a node emits."""
@@ -203,3 +243,41 @@ def trace_to_builtins(
                 head[key] = raw.pop(key)
         out.append({**head, **raw})
     return out
+
+
+_EVENT_TYPES: tuple[type[Event], ...] = (
+    RunStarted,
+    RunFinished,
+    RunInterrupted,
+    RunResumed,
+    RunCancelled,
+    CheckpointLoaded,
+    StepStarted,
+    StepFinished,
+    WriteApplied,
+    TaskWrites,
+    StepValues,
+    CheckpointSaved,
+    StreamBackpressure,
+    TaskStarted,
+    TaskFinished,
+    TaskFailed,
+    ModelInvocationStarted,
+    ModelToken,
+    ModelInvocationFinished,
+    ToolInvocationStarted,
+    ToolInvocationFinished,
+    CustomDebug,
+    CustomEvent,
+)
+_DECODER = msgspec.json.Decoder(Union[_EVENT_TYPES])  # noqa: UP007
+
+
+def decode_event(data: bytes | str) -> Event:
+    """One event back from ``msgspec.json.encode(event)`` (a run service's events
+    table), e.g. to ``project_stream`` persisted events; raises
+    ``EventDecodeError`` for anything else."""
+    try:
+        return _DECODER.decode(data)  # type: ignore[no-any-return]
+    except msgspec.DecodeError as exc:
+        raise EventDecodeError(str(exc)) from None

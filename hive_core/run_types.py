@@ -18,6 +18,7 @@ __all__ = [
     "Interruption",
     "Outcome",
     "RunOptions",
+    "STREAM_MODES",
     "Status",
     "StepReport",
     "ThreadSnapshot",
@@ -26,6 +27,11 @@ __all__ = [
 T = TypeVar("T")
 
 Status = Literal["finished", "interrupted", "cancelled", "out_of_steps"]
+
+STREAM_MODES: frozenset[str] = frozenset(
+    {"values", "updates", "messages", "custom", "events"}
+)
+"""The stream modes a run can be streamed in (``docs/guides/streaming.md``)."""
 
 
 class Interruption(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +91,11 @@ class RunOptions:
     event_buffer_capacity: int = 4096
     output_projection: Sequence[Channel[Any] | str] | None = None
     """Override the graph's output projection for this call."""
+    stream_modes: Sequence[str] = ()
+    """Stream modes whose data the trace must carry (``values`` adds
+    ``step_values`` events, ``updates`` adds ``task_writes``); the default trace
+    carries no values. ``Runtime.stream`` sets it; a service that persists events
+    passes it through (``docs/guides/streaming.md``)."""
 
     def check_ranges(self) -> None:
         """Raise ``InvalidRunOptionsError`` for the first numeric option out of
@@ -98,6 +109,13 @@ class RunOptions:
                 raise InvalidRunOptionsError(
                     f"{option} must be >= {low}, got {value}", option=option
                 )
+        unknown = sorted(set(self.stream_modes) - STREAM_MODES)
+        if unknown or isinstance(self.stream_modes, str):
+            raise InvalidRunOptionsError(
+                f"stream_modes takes a sequence of {', '.join(sorted(STREAM_MODES))}; "
+                f"got {self.stream_modes!r}",
+                option="stream_modes",
+            )
         policy = self.checkpoint_policy
         if policy.kind == "every" and policy.n < 1:
             raise InvalidRunOptionsError(

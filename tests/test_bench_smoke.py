@@ -153,6 +153,7 @@ def test_registry_and_selection() -> None:
         "checkpoint_equal",
         "checkpoint_growth",
         "peers",
+        "streaming",
     ]
     assert "memory" not in default  # opt-in: it builds a large corpus
     assert bench_run.select("fanout,loop") == [
@@ -381,3 +382,15 @@ def test_targets_and_table() -> None:
     assert "missed: ratio" in lines[3]
     assert "100 → 400 µs/step" in lines[4]
     assert table.read_rows(["", "noise", '{"workload": "x"}']) == [{"workload": "x"}]
+
+
+def test_streaming_rows() -> None:
+    from bench import streaming
+
+    rows = streaming.rows(TINY)
+    assert [r["workload"] for r in rows] == ["stream_values", "stream_updates"]
+    for row in rows:
+        _positive(row, "hive_s", "bare_s", "ratio", "ratio_sync")
+        targets.annotate(row)
+        assert row["target"] == {"ratio": 1.5}
+        assert row["meets"] in (True, False)

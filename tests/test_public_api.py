@@ -14,7 +14,13 @@ from types import ModuleType
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-PACKAGES = ["hive_core", "hive_dsl", "hive_core.memory", "hive_core.models"]
+PACKAGES = [
+    "hive_core",
+    "hive_dsl",
+    "hive_core.memory",
+    "hive_core.models",
+    "hive_core.runtime",
+]
 
 
 def bound_names(module: ModuleType) -> set[str]:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from .._exports import public
+from .._exports import public as _public
 from ._ids import DerivedIds
 from ._runtime import IdSource, RandomIds, RunHandle, Runtime
+from ._stream import StreamPart, StreamProjector, project_stream
 
-__all__ = ["DerivedIds", "IdSource", "RandomIds", "RunHandle", "Runtime"]
+__all__ = [
+    "DerivedIds",
+    "IdSource",
+    "RandomIds",
+    "RunHandle",
+    "Runtime",
+    "StreamPart",
+    "StreamProjector",
+    "project_stream",
+]
 
-public(__name__, __all__, globals())
+_public(__name__, __all__, globals())

@@ -16,10 +16,13 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, final
 
+import msgspec
+
 from ..environment import Environment
 from ..events import (
     STREAM_KINDS,
     CustomDebug,
+    CustomEvent,
     Event,
     ModelInvocationFinished,
     ModelInvocationStarted,
@@ -52,6 +55,7 @@ _PAYLOAD: Mapping[type[Event], tuple[str, ...]] = {
         ToolInvocationStarted,
         ToolInvocationFinished,
         CustomDebug,
+        CustomEvent,
     )
 }
 """A stream event's own fields (the runtime stamps the rest), per class."""
@@ -61,7 +65,8 @@ def stream_fields(event: StreamEvent, step: int, ordinal: int) -> dict[str, Any]
     """The fields to emit ``event`` with, stamped with its task's step and ordinal.
 
     Raises:
-        TypeError: ``event`` is not one of the stream event classes.
+        TypeError: ``event`` is not one of the stream event classes, or a
+            ``CustomEvent``'s data is not JSON-able.
     """
     names = _PAYLOAD.get(type(event))
     if names is None:
@@ -73,6 +78,9 @@ def stream_fields(event: StreamEvent, step: int, ordinal: int) -> dict[str, Any]
     for name in names:
         fields[name] = getattr(event, name)
     fields["metadata"] = dict(event.metadata)
+    if type(event) is CustomEvent:
+        # JSON-able now, so the trace can be persisted and projected later
+        fields["data"] = msgspec.to_builtins(event.data)
     return fields
 
 

@@ -8,14 +8,23 @@ it either way is enough. See ``docs/concepts/supersteps.md``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Sequence,
+)
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EventsNotRequestedError, HiveInternalError, InvalidRunOptionsError
 from ..events import Event
 from ..run_types import Outcome
+from ._driven import DrivenRun
 from ._loop import Attempt
 from ._sink import EventSink
+from ._stream import StreamPart, normalize_modes
 
 if TYPE_CHECKING:
     import asyncio
@@ -37,6 +46,7 @@ class RunHandle:
         self._start = start
         self._task: asyncio.Future[Outcome | None] | None = None
         self._error: Exception | None = None
+        self._driven: DrivenRun | None = None
 
     @property
     def attempt_id(self) -> str:
@@ -80,6 +90,8 @@ class RunHandle:
         Raises ``EventsNotRequestedError`` once the run has started without them.
         """
         attempt = self._attempt
+        if self._driven is not None:
+            raise EventsNotRequestedError(attempt.attempt_id)
         if attempt.sink is None:
             if self._task is not None:
                 raise EventsNotRequestedError(attempt.attempt_id)
@@ -101,8 +113,40 @@ class RunHandle:
         async for ev in sink:
             yield ev
 
+    def stream(
+        self, modes: str | Sequence[str] = ("values",)
+    ) -> AsyncIterator[StreamPart]:
+        """The run as stream parts in ``modes`` (``docs/guides/streaming.md``),
+        equal to ``project_stream`` of the run's events. The stream drives the run:
+        nothing runs until it is iterated, and stopping early cancels the run.
+        Afterwards ``outcome()`` gives the run's outcome. Raises
+        ``InvalidRunOptionsError`` for an unknown mode and
+        ``EventsNotRequestedError`` once the run has started otherwise."""
+        return self._drive(modes).parts()
+
+    def stream_inline(self, modes: str | Sequence[str]) -> Iterator[StreamPart]:
+        """``stream`` driven from sync code without an event loop; only for a
+        runtime whose runs never await (``Runtime.stream_sync`` decides)."""
+        return self._drive(modes).parts_inline()
+
+    def _drive(self, modes: str | Sequence[str]) -> DrivenRun:
+        names = normalize_modes(modes)
+        attempt = self._attempt
+        if self._task is not None or self._driven is not None or attempt.sink:
+            raise EventsNotRequestedError(attempt.attempt_id)
+        attempt.add_stream_modes(names)
+        self._driven = DrivenRun(attempt, self._start, names)
+        return self._driven
+
     async def outcome(self) -> Outcome:
         """Wait for the attempt to end; raises the run's error if it failed."""
+        driven = self._driven
+        if driven is not None:
+            if driven.error is not None:
+                raise driven.error
+            if driven.outcome is None:
+                raise EventsNotRequestedError(self._attempt.attempt_id)
+            return driven.outcome
         outcome = await self._ensure_started()
         if outcome is None:
             error = self._error

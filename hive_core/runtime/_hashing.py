@@ -6,10 +6,12 @@ import base64
 import hashlib
 from typing import Any
 
+import msgspec
+
 from ..state._channels import Channel
 from ..state._codecs import canonical_json
 
-__all__ = ["payload_bytes", "payload_hash"]
+__all__ = ["payload_bytes", "payload_hash", "payload_json"]
 
 
 def payload_bytes(ch: Channel[Any], value: Any) -> tuple[bytes, str]:
@@ -42,3 +44,21 @@ def debug_metadata(ch: Channel[Any], value: Any) -> dict[str, str]:
         "payload_encoding": encoding,
         "payload": payload,
     }
+
+
+def payload_json(ch: Channel[Any], value: Any) -> Any:
+    """A value as JSON-able Python for stream parts: what ``msgspec.to_builtins``
+    gives; else what the channel's codec encodes, if that is JSON; else a marker
+    ``{"$codec": id, "base64": ...}`` with the codec's bytes."""
+    try:
+        return msgspec.to_builtins(value)
+    except (TypeError, ValueError):
+        pass
+    data, encoding = payload_bytes(ch, value)
+    if encoding == "codec.base64":
+        try:
+            return msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            codec_id = ch.codec.id if ch.codec is not None else ""
+            return {"$codec": codec_id, "base64": base64.b64encode(data).decode()}
+    return {"$unencodable": ch.type_name}

@@ -7,9 +7,10 @@ published as the thread's new committed state. See ``docs/architecture.md``.
 
 from __future__ import annotations
 
-import types
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+
+import msgspec
 
 from ..errors import (
     CheckpointStoreMissingError,
@@ -27,10 +28,12 @@ from ..events import (
     RunStarted,
     StepFinished,
     StepStarted,
+    StepValues,
     StreamBackpressure,
     TaskFailed,
     TaskFinished,
     TaskStarted,
+    TaskWrites,
     WriteApplied,
 )
 from ..graph._compiled import CompiledGraph
@@ -41,9 +44,10 @@ from ..state._store import GlobalStore
 from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
 from ._execute import Failure, StepRunner
-from ._hashing import debug_metadata, payload_hash
+from ._hashing import debug_metadata, payload_hash, payload_json
 from ._plan import plan_tasks
 from ._sink import EventSink
+from ._sink import yield_now as _yield_now
 from ._state import Task, ThreadState
 
 __all__ = ["Attempt", "CancelGuard", "apply_input_writes"]
@@ -154,6 +158,15 @@ class Attempt:
         self.run_id: str | None = None
         self.loaded_checkpoint_id: str | None = None
         self.on_step: Callable[[StepReport], Awaitable[None]] | None = None
+        self.streams_values = "values" in options.stream_modes
+        self.streams_updates = "updates" in options.stream_modes
+        """Value-bearing events only for the modes that need them: the default
+        trace stays value-free (``docs/guides/streaming.md``)."""
+
+    def add_stream_modes(self, modes: Sequence[str]) -> None:
+        """Ask for the modes' data in the trace too (before the attempt starts)."""
+        self.streams_values = self.streams_values or "values" in modes
+        self.streams_updates = self.streams_updates or "updates" in modes
 
     def is_cancelled(self) -> bool:
         """Read through a call: the flag flips while this coroutine awaits. A retry
@@ -204,7 +217,10 @@ class Attempt:
         tear the event sequence: the event is queued anyway and the cancellation is
         observed at the next step boundary (or right before compute)."""
         sink = self.sink
-        if sink is None:
+        if sink is None or not sink.wants(cls):
+            return
+        if len(sink._buf) < sink._capacity:
+            sink.emit_nowait(cls, **fields)  # room: nothing to wait for
             return
         with self.guard() as guard:
             await sink.emit(cls, **fields)
@@ -258,6 +274,8 @@ class Attempt:
             resume = None
             steps_run += 1
             if sink is not None:
+                if self.streams_updates:
+                    await self._emit_task_writes(tasks, step, results)
                 await self.emit_commit(result.written, step, new, saved)
             if self.on_step is not None:
                 await self._shielded_hook(self._report(tasks, result, new))
@@ -311,7 +329,8 @@ class Attempt:
     async def _announce(self, tasks: list[Task], step: int) -> bool:
         """Emit the step's start events; ``False`` if a cancel arrived meanwhile."""
         await self.emit(StepStarted, step=step, frontier_count=len(tasks))
-        for t in tasks:
+        sink = self.sink
+        for t in tasks if sink is not None and sink.wants(TaskStarted) else ():
             await self.emit(
                 TaskStarted, step=step, ordinal=t.ordinal, node=t.node, task_id=t.id
             )
@@ -391,6 +410,8 @@ class Attempt:
             for t in tasks:
                 for cls, fields in runner.buffers.pop(t.ordinal, ()):
                     await self.emit(cls, **fields)
+        if not (sink.wants(TaskFinished) or sink.wants(TaskFailed)):
+            return  # a stream whose modes read neither
         debug = self.options.debug_payloads
         for t, r in zip(tasks, results, strict=True):
             if isinstance(r, Failure):
@@ -438,7 +459,7 @@ class Attempt:
             return
         by_id = self.ctx.graph.schema.by_id
         debug = self.options.debug_payloads
-        for cid, value in written:
+        for cid, value in written if sink.wants(WriteApplied) else ():
             ch = by_id[cid]
             await self.emit(
                 WriteApplied,
@@ -447,6 +468,8 @@ class Attempt:
                 payload_hash=payload_hash(ch, value),
                 metadata=debug_metadata(ch, value) if debug else {},
             )
+        if self.streams_values:
+            await self._emit_step_values(step, state)
         if saved is not None:
             await self.emit(CheckpointSaved, step=step, checkpoint_id=saved)
         if sink.dropped_tokens or sink.dropped_debug:
@@ -460,6 +483,56 @@ class Attempt:
             sink.dropped_debug = 0
         await self.emit(
             StepFinished, step=step, next_frontier_count=len(state.frontier)
+        )
+
+    async def _emit_task_writes(
+        self, tasks: list[Task], step: int, results: list[NodeOutput | Failure]
+    ) -> None:
+        """One ``task_writes`` per task, by ordinal, with its global writes."""
+        by_id = self.ctx.graph.schema.by_id
+        for t, r in zip(tasks, results, strict=True):
+            grouped: dict[str, list[Any]] = {}
+            for w in r.writes if isinstance(r, NodeOutput) else ():
+                ch = w.channel
+                cid = ch if isinstance(ch, str) else ch.id
+                spec = by_id.get(cid)
+                if spec is not None and spec.is_global:
+                    grouped.setdefault(cid, []).append(payload_json(spec, w.value))
+            writes = {
+                cid: vals[0] if len(vals) == 1 else vals
+                for cid, vals in sorted(grouped.items())
+            }
+            await self.emit(
+                TaskWrites,
+                step=step,
+                ordinal=t.ordinal,
+                node=t.node,
+                task_id=t.id,
+                writes=writes,
+            )
+
+    async def _emit_step_values(self, step: int, state: ThreadState) -> None:
+        """The output channels' values after the step, and its interrupt."""
+        by_id = self.ctx.graph.schema.by_id
+        ids = self.projection
+        if ids is None:
+            ids = self.ctx.graph.schema.global_ids
+        values = state.values
+        interruption = state.interruption
+        try:  # one call for the whole output; per channel only if that fails
+            encoded = msgspec.to_builtins({cid: values[cid] for cid in ids})
+        except (TypeError, ValueError):
+            encoded = {cid: payload_json(by_id[cid], values[cid]) for cid in ids}
+        await self.emit(
+            StepValues,
+            step=step,
+            values=encoded,
+            interrupt=None
+            if interruption is None
+            else {
+                "id": interruption.id,
+                "value": msgspec.to_builtins(interruption.payload),
+            },
         )
 
 
@@ -482,10 +555,3 @@ def _outputs_or_raise(
                 else type(err).__name__,
             ) from err
     return results  # type: ignore[return-value]
-
-
-@types.coroutine
-def _yield_now() -> Generator[None, None, None]:
-    """What ``asyncio.sleep(0)`` does, without importing asyncio: a bare yield lets
-    the event loop run other tasks (and the inline driver simply resumes)."""
-    yield

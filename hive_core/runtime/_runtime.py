@@ -49,6 +49,7 @@ from ._handle import RunHandle
 from ._loop import EXTERNAL_WRITER, INPUT_WRITER, Attempt, apply_input_writes
 from ._payload import convert_resume_payload
 from ._state import Seed, ThreadState
+from ._streaming import StreamingMixin
 
 if TYPE_CHECKING:
     import asyncio
@@ -79,7 +80,7 @@ class RandomIds:
         return uuid.uuid4()
 
 
-class Runtime:
+class Runtime(StreamingMixin):
     """Runs one compiled graph for any number of threads.
 
     Attempts on one thread run first-in first-out; different threads run

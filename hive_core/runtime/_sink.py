@@ -8,8 +8,9 @@ else waits for room, so a slow listener slows the run instead of losing events.
 
 from __future__ import annotations
 
+import types
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from typing import TYPE_CHECKING, Any, final
 
 from ..events import CustomDebug, Event, ModelToken
@@ -17,7 +18,14 @@ from ..events import CustomDebug, Event, ModelToken
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["EventSink"]
+__all__ = ["EventSink", "yield_now"]
+
+
+@types.coroutine
+def yield_now() -> Generator[None, None, None]:
+    """What ``asyncio.sleep(0)`` does, without importing asyncio: a bare yield lets
+    the event loop run other tasks (and the inline driver simply resumes)."""
+    yield
 
 
 @final
@@ -33,9 +41,11 @@ class EventSink:
         "_readable",
         "_writable",
         "attempt_id",
+        "driven",
         "dropped_debug",
         "dropped_tokens",
         "run_id",
+        "wanted",
     )
 
     def __init__(self, capacity: int) -> None:
@@ -50,6 +60,17 @@ class EventSink:
         self.attempt_id = ""
         self.dropped_tokens = 0
         self.dropped_debug = 0
+        self.driven = False
+        """Read by the stream driving the run (``_driven.py``): a full buffer
+        yields to it instead of waiting for a reader task."""
+        self.wanted: frozenset[type[Event]] | None = None
+        """Only these kinds are built (``None``: all). A stream whose modes need a
+        few kinds asks for just those; the rest are never built, so streaming
+        ``values`` costs little more than a run without a listener."""
+
+    def wants(self, cls: type[Event]) -> bool:
+        wanted = self.wanted
+        return wanted is None or cls in wanted
 
     def _wake_reader(self) -> None:
         fut = self._readable
@@ -66,6 +87,9 @@ class EventSink:
     async def emit(self, cls: type[Event], **fields: Any) -> None:
         """Queue a non-droppable event, waiting while the buffer is full."""
         while len(self._buf) >= self._capacity and not self._closed:
+            if self.driven:
+                await yield_now()  # the driver drains the buffer, then resumes us
+                continue
             import asyncio  # waiting means a listener's loop is running
 
             self._writable = asyncio.get_running_loop().create_future()
@@ -80,6 +104,9 @@ class EventSink:
         are never dropped and may exceed the capacity briefly, because a sync node
         cannot be made to wait.
         """
+        wanted = self.wanted
+        if wanted is not None and cls not in wanted:
+            return
         buf = self._buf
         if len(buf) >= self._capacity:
             if cls is ModelToken:

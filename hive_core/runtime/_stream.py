@@ -1,0 +1,175 @@
+"""Stream modes: a run's events projected into LangGraph-style stream parts.
+
+The projection is a pure function of the event sequence, so the in-process stream
+(``Runtime.stream``) and a server replaying persisted events yield the same parts.
+Everything a mode needs is inside the events: ``values`` reads ``step_values``,
+``updates`` reads ``task_writes`` (both only in the trace of a run started with
+those modes), ``messages`` reads ``model_token`` (tagged with the node and task of
+its step's ``task_started``), ``custom`` reads ``custom``. See
+``docs/guides/streaming.md``.
+"""
+
+# no `from __future__ import annotations`: ``StreamPart`` is re-exported with
+# ``__module__`` set to ``hive_core.runtime``, and msgspec resolves string
+# annotations in that module, which does not import ``Any``.
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, final
+
+import msgspec
+
+from ..errors import InvalidRunOptionsError
+from ..events import (
+    CustomEvent,
+    Event,
+    ModelToken,
+    StepValues,
+    TaskStarted,
+    TaskWrites,
+    trace_to_builtins,
+)
+from ..run_types import STREAM_MODES
+
+__all__ = [
+    "RUN_LEVEL_STEP",
+    "StreamPart",
+    "StreamProjector",
+    "needed_events",
+    "normalize_modes",
+    "project_stream",
+]
+
+RUN_LEVEL_STEP = -1
+"""The ``step`` of an ``events`` part for a run-level event (it has no step)."""
+
+INTERRUPT_KEY = "__interrupt__"
+"""The key of a ``values`` part's pending interrupts, as LangGraph names it."""
+
+
+class StreamPart(msgspec.Struct, frozen=True, kw_only=True):
+    """One item of a streamed run.
+
+    ``data`` is JSON-able (channel values as ``msgspec.to_builtins`` gives them):
+    ``values``: the output channels after the step (with ``__interrupt__`` as
+    ``[{"id", "value"}]`` when the step interrupted); ``updates``:
+    ``{node: {channel: value}}`` for one task; ``messages``:
+    ``{"text", "metadata"}`` for one model token; ``custom``: the node's data;
+    ``events``: the event as ``trace_to_builtins(..., ids=True)`` gives it.
+    """
+
+    mode: str
+    data: Any
+    step: int
+    """The step that produced the part; ``-1`` for run-level events."""
+    node: str | None = None
+    task_id: str | None = None
+    namespace: tuple[str, ...] = ()
+    """Empty for the root graph."""
+
+
+def normalize_modes(modes: str | Sequence[str]) -> tuple[str, ...]:
+    """Modes as a deduplicated tuple in the caller's order; a single string is one
+    mode. Raises ``InvalidRunOptionsError`` for an unknown or empty mode list."""
+    names = (modes,) if isinstance(modes, str) else tuple(modes)
+    unknown = [m for m in names if m not in STREAM_MODES]
+    if unknown or not names:
+        raise InvalidRunOptionsError(
+            f"stream modes are {', '.join(sorted(STREAM_MODES))}; got {modes!r}. "
+            'Fix: pass e.g. modes=("values", "updates").',
+            option="stream_modes",
+        )
+    return tuple(dict.fromkeys(names))
+
+
+_MODE_EVENTS: dict[str, frozenset[type[Event]]] = {
+    "values": frozenset({StepValues}),
+    "updates": frozenset({TaskWrites}),
+    "messages": frozenset({TaskStarted, ModelToken}),
+    "custom": frozenset({TaskStarted, CustomEvent}),
+}
+
+
+def needed_events(modes: Sequence[str]) -> frozenset[type[Event]] | None:
+    """The event kinds the projection of ``modes`` reads (``None``: all of them,
+    for ``events``). An in-process stream builds only these."""
+    if "events" in modes:
+        return None
+    return frozenset().union(*(_MODE_EVENTS[m] for m in modes))
+
+
+@final
+class StreamProjector:
+    """Turns events into parts one at a time (the state is the step's tasks)."""
+
+    __slots__ = ("_modes", "_tasks")
+
+    def __init__(self, modes: str | Sequence[str]) -> None:
+        self._modes = frozenset(normalize_modes(modes))
+        self._tasks: dict[tuple[int | None, int | None], tuple[str, str]] = {}
+
+    def feed(self, ev: Event) -> list[StreamPart]:
+        """The parts ``ev`` yields, in mode order: the mode's own part, then the
+        ``events`` part."""
+        modes = self._modes
+        parts: list[StreamPart] = []
+        if type(ev) is TaskStarted:
+            self._tasks[(ev.step, ev.ordinal)] = (ev.node, ev.task_id)
+        elif type(ev) is StepValues:
+            if "values" in modes:
+                parts.append(_values_part(ev))
+        elif type(ev) is TaskWrites:
+            if "updates" in modes:
+                parts.append(_part("updates", ev, {ev.node: ev.writes}, ev.node))
+        elif type(ev) is ModelToken:
+            if "messages" in modes:
+                node, task_id = self._task_of(ev)
+                data = {"text": ev.text, "metadata": dict(ev.metadata)}
+                parts.append(_part("messages", ev, data, node, task_id))
+        elif type(ev) is CustomEvent and "custom" in modes:
+            node, task_id = self._task_of(ev)
+            parts.append(_part("custom", ev, ev.data, node, task_id))
+        if "events" in modes:
+            node, task_id = self._task_of(ev)
+            data = trace_to_builtins((ev,), ids=True)[0]
+            parts.append(_part("events", ev, data, node, task_id))
+        return parts
+
+    def _task_of(self, ev: Event) -> tuple[str | None, str | None]:
+        if ev.ordinal is None:
+            return None, None
+        found = self._tasks.get((ev.step, ev.ordinal))
+        return found if found is not None else (None, None)
+
+
+def _part(
+    mode: str,
+    ev: Event,
+    data: Any,
+    node: str | None,
+    task_id: str | None = None,
+) -> StreamPart:
+    step = ev.step if ev.step is not None else RUN_LEVEL_STEP
+    if task_id is None:
+        task_id = getattr(ev, "task_id", None)
+    return StreamPart(mode=mode, data=data, step=step, node=node, task_id=task_id)
+
+
+def _values_part(ev: StepValues) -> StreamPart:
+    data: dict[str, Any] = dict(ev.values)
+    if ev.interrupt is not None:
+        data[INTERRUPT_KEY] = [dict(ev.interrupt)]
+    return _part("values", ev, data, None)
+
+
+def project_stream(
+    events: Iterable[Event], modes: str | Sequence[str]
+) -> Iterator[StreamPart]:
+    """The parts a run streamed in ``modes`` yields, from its events.
+
+    Pure: the same events give the same parts, so a server replaying a run's
+    persisted events produces exactly what ``Runtime.stream`` yielded in process.
+    ``values`` and ``updates`` need the run to have been started with those modes
+    (``RunOptions(stream_modes=...)``), or its trace has no values to project.
+    """
+    projector = StreamProjector(modes)
+    for ev in events:
+        yield from projector.feed(ev)

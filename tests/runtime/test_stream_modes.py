@@ -1,0 +1,385 @@
+"""Stream modes (``Runtime.stream``): each mode sync and async, mixed modes, steps,
+fan-out, interrupts, determinism, and equality with ``project_stream`` of the
+recorded events."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+import pytest
+
+from hive_core import (
+    EventsNotRequestedError,
+    GraphBuilder,
+    InMemoryCheckpointStore,
+    InvalidRunOptionsError,
+    NodeError,
+    NodeInput,
+    NodeOutput,
+    RunOptions,
+    Runtime,
+    Schema,
+    Spawn,
+    StreamPart,
+    Write,
+    channel,
+    project_stream,
+    reducers,
+)
+from hive_core.events import CustomEvent, ModelToken, decode_event, trace_to_builtins
+from hive_core.testing import SequentialIds
+
+
+class S(Schema):
+    total = channel(int, reducer=reducers.sum, update="multi")
+    log = channel(list[str], reducer=reducers.append, update="multi")
+    item = channel(int, scope="task_local", initial=lambda: 0)
+    answer = channel(str, initial=lambda: "")
+
+
+def fan(ctx: NodeInput) -> NodeOutput:
+    ctx.emit(ModelToken("plan"))
+    return NodeOutput(
+        writes=[Write(S.log, ["fan"])],
+        spawn=[Spawn("work", {S.item: i}) for i in (3, 1, 2)],
+        next=[],
+    )
+
+
+def work(ctx: NodeInput) -> NodeOutput:
+    item = ctx.store.get(S.item)
+    ctx.emit(ModelToken(f"t{item}"))
+    ctx.emit(CustomEvent({"item": item}))
+    return NodeOutput(writes=[Write(S.total, item), Write(S.log, [f"w{item}"])])
+
+
+def sum_up(ctx: NodeInput) -> NodeOutput:
+    return NodeOutput(writes=[Write(S.log, ["done"])])
+
+
+def fanout_graph() -> Any:
+    return (
+        GraphBuilder(S, start=["fan"])
+        .add_node("fan", fan)
+        .add_node("work", work)
+        .add_node("sum_up", sum_up)
+        .add_edge("work", "sum_up")
+        .compile()
+    )
+
+
+def ask(ctx: NodeInput) -> NodeOutput:
+    if ctx.resume is not None:
+        return NodeOutput(writes=[Write(S.answer, str(ctx.resume.payload))], next=[])
+    # asks, and runs again when answered
+    return NodeOutput(
+        writes=[Write(S.log, ["asked"])], interrupt="approve?", next=["ask"]
+    )
+
+
+def ask_graph() -> Any:
+    return GraphBuilder(S, start=["ask"]).add_node("ask", ask).compile()
+
+
+def runtime(graph: Any, *, store: bool = False) -> Runtime:
+    return Runtime(
+        graph,
+        ids=SequentialIds(),
+        checkpoint_store=InMemoryCheckpointStore() if store else None,
+    )
+
+
+async def astream(rt: Runtime, modes: Any, input: object = None) -> list[StreamPart]:
+    return [p async for p in rt.stream("t", input, modes=modes)]
+
+
+def of(parts: list[StreamPart], mode: str) -> list[StreamPart]:
+    return [p for p in parts if p.mode == mode]
+
+
+# --------------------------------------------------------------- single modes
+
+
+@pytest.mark.parametrize("entry", ["sync", "async"])
+class TestEachMode:
+    def parts(self, modes: Any, entry: str) -> list[StreamPart]:
+        rt = runtime(fanout_graph())
+        if entry == "sync":
+            return list(rt.stream_sync("t", modes=modes))
+        return asyncio.run(astream(rt, modes))
+
+    def test_values_after_every_step(self, entry: str) -> None:
+        parts = self.parts("values", entry)
+        assert [p.mode for p in parts] == ["values"] * 3
+        assert [p.step for p in parts] == [0, 1, 2]
+        assert [p.data for p in parts] == [
+            {"answer": "", "log": ["fan"], "total": 0},
+            {"answer": "", "log": ["fan", "w3", "w1", "w2"], "total": 6},
+            {"answer": "", "log": ["fan", "w3", "w1", "w2", "done"], "total": 6},
+        ]
+        assert all(p.node is None and p.namespace == () for p in parts)
+
+    def test_updates_keyed_by_node_in_ordinal_order(self, entry: str) -> None:
+        parts = self.parts(["updates"], entry)
+        assert [(p.step, p.data) for p in parts] == [
+            (0, {"fan": {"log": ["fan"]}}),
+            (1, {"work": {"log": ["w3"], "total": 3}}),
+            (1, {"work": {"log": ["w1"], "total": 1}}),
+            (1, {"work": {"log": ["w2"], "total": 2}}),
+            (2, {"sum_up": {"log": ["done"]}}),
+        ]
+        assert [p.node for p in parts] == ["fan", "work", "work", "work", "sum_up"]
+        task_ids = [p.task_id for p in parts]
+        assert all(task_ids) and len(set(task_ids)) == 5
+
+    def test_messages_tagged_with_node_task_and_step(self, entry: str) -> None:
+        parts = self.parts("messages", entry)
+        assert [(p.data["text"], p.node, p.step) for p in parts] == [
+            ("plan", "fan", 0),
+            ("t3", "work", 1),
+            ("t1", "work", 1),
+            ("t2", "work", 1),
+        ]
+        updates = self.parts("updates", entry)
+        assert [p.task_id for p in parts] == [p.task_id for p in updates[:4]]
+
+    def test_custom_carries_the_node_data(self, entry: str) -> None:
+        parts = self.parts("custom", entry)
+        assert [(p.data, p.node, p.step) for p in parts] == [
+            ({"item": 3}, "work", 1),
+            ({"item": 1}, "work", 1),
+            ({"item": 2}, "work", 1),
+        ]
+
+    def test_events_is_the_full_trace(self, entry: str) -> None:
+        parts = self.parts("events", entry)
+        kinds = [p.data["kind"] for p in parts]
+        assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+        assert [p.data["index"] for p in parts] == list(range(len(parts)))
+        # only the modes that need values put them in the trace
+        assert "step_values" not in kinds and "task_writes" not in kinds
+        assert parts[0].step == -1
+        started = [p for p in parts if p.data["kind"] == "task_started"]
+        assert [p.node for p in started] == ["fan", "work", "work", "work", "sum_up"]
+
+
+# ---------------------------------------------------------------- mixed modes
+
+
+def test_mixed_modes_in_event_order_sync_equals_async() -> None:
+    modes = ("updates", "values", "messages", "custom")
+    sync = list(runtime(fanout_graph()).stream_sync("t", modes=modes))
+    async_ = asyncio.run(astream(runtime(fanout_graph()), modes))
+    assert sync == async_
+    step1 = [p.mode for p in sync if p.step == 1]
+    # tokens and custom data as emitted (live), then the step's updates, then values
+    assert step1 == ["messages", "custom"] * 3 + ["updates"] * 3 + ["values"]
+    assert of(sync, "values") == list(
+        runtime(fanout_graph()).stream_sync("t", modes="values")
+    )
+
+
+def test_same_parts_twice() -> None:
+    modes = ["values", "updates", "messages", "custom", "events"]
+    first = list(runtime(fanout_graph()).stream_sync("t", modes=modes))
+    second = list(runtime(fanout_graph()).stream_sync("t", modes=modes))
+    assert first == second
+    assert msgspec.json.encode(first) == msgspec.json.encode(second)
+
+
+def test_parts_are_json_compatible() -> None:
+    parts = list(runtime(fanout_graph()).stream_sync("t", modes=["values", "events"]))
+    raw = msgspec.json.decode(msgspec.json.encode(parts), type=list[StreamPart])
+    assert raw == parts
+
+
+# ----------------------------------------------------------------- projection
+
+
+@pytest.mark.parametrize(
+    "modes",
+    [
+        ("values",),
+        ("updates",),
+        ("messages", "custom"),
+        ("values", "updates", "events"),
+    ],
+)
+def test_stream_equals_projection_of_recorded_events(modes: tuple[str, ...]) -> None:
+    """A server replaying persisted events yields what the process streamed."""
+    streamed = list(runtime(fanout_graph()).stream_sync("t", modes=modes))
+
+    async def record() -> list[Any]:
+        rt = runtime(fanout_graph())
+        handle = rt.run("t", options=RunOptions(stream_modes=modes))
+        return [ev async for ev in handle.events]
+
+    events = asyncio.run(record())
+    # persisted and read back, as a run service's events table would
+    decoded = [decode_event(msgspec.json.encode(ev)) for ev in events]
+    assert decoded == events
+    assert list(project_stream(decoded, modes)) == streamed
+    assert list(project_stream(events, modes)) == streamed
+
+
+def test_default_trace_has_no_values() -> None:
+    """Without stream modes the trace is the one the snapshots pin."""
+
+    async def trace(options: RunOptions | None) -> list[dict[str, Any]]:
+        handle = runtime(fanout_graph()).run("t", options=options)
+        return trace_to_builtins([ev async for ev in handle.events])
+
+    plain = asyncio.run(trace(None))
+    messages_only = asyncio.run(trace(RunOptions(stream_modes=("messages",))))
+    assert plain == messages_only
+    kinds = {e["kind"] for e in plain}
+    assert not kinds & {"step_values", "task_writes"}
+    with_values = asyncio.run(trace(RunOptions(stream_modes=("values", "updates"))))
+    without = [
+        e for e in with_values if e["kind"] not in ("step_values", "task_writes")
+    ]
+    renumbered = [{**e, "index": i} for i, e in enumerate(without)]
+    assert renumbered == plain
+
+
+# ----------------------------------------------------------------- interrupts
+
+
+def test_interrupted_run_values_carry_the_interrupt_then_resume_streams() -> None:
+    rt = runtime(ask_graph(), store=True)
+    parts = list(rt.stream_sync("t", modes=["values", "updates"]))
+    last = of(parts, "values")[-1]
+    snapshot = rt.get_state_sync("t")
+    assert snapshot is not None and snapshot.interrupt is not None
+    interrupt_id = snapshot.interrupt.id
+    assert last.data == {
+        "answer": "",
+        "log": ["asked"],
+        "total": 0,
+        "__interrupt__": [{"id": interrupt_id, "value": "approve?"}],
+    }
+    resumed = list(
+        rt.stream_resume_sync("t", interrupt_id, "yes", modes=["values", "updates"])
+    )
+    assert [(p.mode, p.data) for p in resumed] == [
+        ("updates", {"ask": {"answer": "yes"}}),
+        ("values", {"answer": "yes", "log": ["asked"], "total": 0}),
+    ]
+
+
+def test_stream_resume_async() -> None:
+    async def main() -> list[StreamPart]:
+        rt = runtime(ask_graph(), store=True)
+        first = [p async for p in rt.stream("t", modes="events")]
+        interrupt_id = first[-1].data["interrupt_id"]
+        assert first[-1].data["kind"] == "run_interrupted"
+        return [
+            p async for p in rt.stream_resume("t", interrupt_id, "no", modes="values")
+        ]
+
+    parts = asyncio.run(main())
+    assert [p.data["answer"] for p in parts] == ["no"]
+
+
+# ------------------------------------------------------------ edges and errors
+
+
+BLOCK = [True]
+
+
+async def slow(ctx: NodeInput) -> NodeOutput:
+    if BLOCK[0]:
+        await asyncio.Event().wait()  # never set: only a cancel ends it
+    return NodeOutput(writes=[Write(S.log, ["slow"])])
+
+
+def test_breaking_out_cancels_the_run_and_frees_the_thread() -> None:
+    graph = (
+        GraphBuilder(S, start=["fan"])
+        .add_node("fan", lambda ctx: NodeOutput(writes=[Write(S.log, ["fan"])]))
+        .add_node("slow", slow)
+        .add_edge("fan", "slow")
+        .compile()
+    )
+    rt = runtime(graph)
+    BLOCK[0] = True
+    try:
+        for part in rt.stream_sync("t", modes="values"):
+            assert part.step == 0
+            break
+        state = rt.get_state_sync("t")
+        assert state is not None and state.step_index == 1  # step 0 committed only
+        assert state.next_nodes == ("slow",)
+        BLOCK[0] = False  # the thread is free again: a second run continues it
+        parts = list(rt.stream_sync("t", modes="values"))
+        assert [p.data["log"] for p in parts] == [["fan", "slow"]]
+    finally:
+        BLOCK[0] = True
+
+
+def test_unknown_mode_is_refused_before_anything_runs() -> None:
+    rt = runtime(fanout_graph())
+    with pytest.raises(InvalidRunOptionsError, match="stream modes are"):
+        rt.stream_sync("t", modes=["values", "tokens"])
+    with pytest.raises(InvalidRunOptionsError):
+        rt.stream_sync("t", modes=[])
+    assert rt.get_state_sync("t") is None
+    with pytest.raises(InvalidRunOptionsError, match="stream_modes"):
+        rt.run_sync("t", options=RunOptions(stream_modes=("bogus",)))
+
+
+def test_stream_sync_inside_a_loop_is_refused() -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match=r"runtime\.stream\(\.\.\.\)"):
+            runtime(fanout_graph()).stream_sync("t")
+
+    asyncio.run(main())
+
+
+def test_custom_data_must_be_json_able() -> None:
+    def bad(ctx: NodeInput) -> NodeOutput:
+        ctx.emit(CustomEvent(object()))
+        return NodeOutput()
+
+    graph = GraphBuilder(S, start=["bad"]).add_node("bad", bad).compile()
+    with pytest.raises(NodeError, match="TypeError"):
+        list(runtime(graph).stream_sync("t", modes="custom"))
+
+
+def test_handle_stream_then_outcome() -> None:
+    async def main() -> None:
+        rt = runtime(fanout_graph())
+        handle = rt.run("t")
+        parts = [p async for p in handle.stream(["values"])]
+        outcome = await handle.outcome()
+        assert outcome.status == "finished"
+        assert dict(outcome.output) == parts[-1].data
+        with pytest.raises(EventsNotRequestedError):
+            handle.events  # noqa: B018 - the property raises
+        with pytest.raises(EventsNotRequestedError):
+            handle.stream("values")
+
+    asyncio.run(main())
+
+
+def test_a_failing_run_ends_its_stream_with_the_error() -> None:
+    def boom(ctx: NodeInput) -> NodeOutput:
+        raise ValueError("no")
+
+    graph = (
+        GraphBuilder(S, start=["fan"])
+        .add_node("fan", lambda ctx: NodeOutput(writes=[Write(S.log, ["fan"])]))
+        .add_node("boom", boom)
+        .add_edge("fan", "boom")
+        .compile()
+    )
+    seen: list[StreamPart] = []
+    with pytest.raises(NodeError, match="ValueError: no"):
+        seen.extend(runtime(graph).stream_sync("t", modes="values"))
+    # parts of the committed step arrived before the error
+    stream = runtime(graph).stream_sync("t", modes="values")
+    assert next(stream).data["log"] == ["fan"]
+    with pytest.raises(NodeError):
+        next(stream)
