@@ -4,30 +4,20 @@ Hive has one async core. A sync entry point refuses to run inside a running even
 loop (it would deadlock or nest loops), then either drives the coroutine inline,
 when the caller knows it never waits on a real future (a graph of plain sync nodes
 over an inline store: no event loop is started at all, see ``docs/performance.md``),
-or runs it on an ``asyncio.Runner``: on the main thread one runner is kept for the
-process (closed at exit), so repeated calls do not each build and tear down an
-event loop; each call still runs in a copy of the caller's context and what it
-leaves running is cancelled, like with a fresh runner. Other threads get a fresh
-runner per call. See ``docs/architecture.md``.
+or runs it on a fresh ``asyncio.Runner``. See ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .errors import HiveInternalError
 
 __all__ = ["drive_steps", "ensure_no_running_loop", "iterate_sync", "run_sync"]
 
 T = TypeVar("T")
-
-if TYPE_CHECKING:
-    import asyncio
-
-_main_runner: list[asyncio.Runner] = []
-"""The main thread's kept runner, once the first call made it."""
 
 
 def ensure_no_running_loop(name: str, instead: str) -> None:
@@ -90,35 +80,9 @@ def run_sync(
     if inline:
         return _drive(coro)
     import asyncio
-    import contextvars
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        with asyncio.Runner() as runner:
-            return runner.run(coro)
-    if not _main_runner:
-        import atexit
-
-        runner = asyncio.Runner()
-        _main_runner.append(runner)
-        atexit.register(runner.close)
-    runner = _main_runner[0]
-    try:
-        return runner.run(coro, context=contextvars.copy_context())
-    finally:
-        _cancel_leftovers(runner.get_loop())
-
-
-def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what the call left running, as closing a fresh runner would."""
-    import asyncio
-
-    tasks = asyncio.all_tasks(loop)
-    if not tasks:
-        return
-    for task in tasks:
-        task.cancel()
-    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    with asyncio.Runner() as runner:
+        return runner.run(coro)
 
 
 def iterate_sync(items: AsyncIterator[T], *, name: str, instead: str) -> Iterator[T]:
