@@ -103,6 +103,7 @@ _MAX_BYTES: Final = 64 * 1024 * 1024
 _NOT_APPENDED: Final = object()
 """``appended`` has no entry for the channel (a remembered ``None`` is not it)."""
 
+
 class _Entry:
     __slots__ = ("data", "length", "token", "value")
 

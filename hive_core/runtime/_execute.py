@@ -7,7 +7,9 @@ fan-out. Async nodes, blocking nodes and nodes with retry policies run as asynci
 tasks started in ordinal order, at most ``max_concurrent_tasks`` at a time; a step
 whose only task awaits awaits it directly. One task's failure never cancels its
 siblings. Results come back in ordinal order, so nothing downstream can see which
-task finished first. See ``docs/concepts/execution.md``.
+task finished first. With a run observer set, every task gets its own observer
+scope: no pool, and each task of an awaiting step is an asyncio task of its own.
+See ``docs/concepts/execution.md``.
 """
 
 from __future__ import annotations
