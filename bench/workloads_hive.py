@@ -4,8 +4,10 @@ Workloads in ``async`` mode have ``async def`` nodes and are awaited the way an
 async application would: ``await Runtime.invoke(...)`` on one event loop that lives
 as long as the runner (``AsyncHiveRunner``), like LangGraph's ``ainvoke``. Workloads
 in ``io`` mode are plain sync nodes whose workers also block in ``time.sleep``;
-they are added with ``add_node`` defaults (what a user gets) unless ``blocking=True``
-is asked for.
+they are added with ``add_node`` defaults (what a user gets: a multi-task step of
+sync nodes runs on the node thread pool) unless ``blocking=True`` is asked for. The
+CPU-only fan-out's workers are declared ``cpu_only=True`` (they compute, they never
+wait), which keeps them on the calling thread.
 
 Every call runs on a new thread id (a thread id that has run before continues its
 stored state); ``reset`` starts a new ``Runtime`` so that the states of earlier
@@ -133,7 +135,12 @@ def _fanout_graph(
     return (
         GraphBuilder(fs, start=["dispatch"])
         .add_node("dispatch", dispatch)
-        .add_node("worker", _worker(workload, concurrency), blocking=blocking)
+        .add_node(
+            "worker",
+            _worker(workload, concurrency),
+            blocking=blocking,
+            cpu_only=workload.mode == "sync" and not blocking,
+        )
         .add_node("join", join)
         .add_edge("worker", "join")
         .compile()
@@ -225,12 +232,16 @@ class AsyncHiveRunner(HiveRunner):
 
 
 def hive_mode(graph: CompiledGraph, node: str) -> str:
-    """How ``node`` runs as declared: ``async``, ``blocking`` (a worker thread) or
-    ``inline`` (a plain sync function, Hive's default for one)."""
+    """How ``node`` runs as declared: ``async``, ``blocking`` (a worker thread),
+    ``cpu_only`` (a sync function kept on the calling thread) or ``inline`` (a
+    plain sync function, Hive's default: on the calling thread when it is its
+    step's only task, on the node thread pool when the step has others)."""
     spec = graph.nodes[node]
     if spec.is_async:
         return "async"
-    return "blocking" if spec.blocking else "inline"
+    if spec.blocking:
+        return "blocking"
+    return "inline" if spec.pooled else "cpu_only"
 
 
 def prepare(

@@ -238,6 +238,8 @@ def test_io_workers_block_and_are_counted() -> None:
     check(workload, runner, runner.call())
     assert tracked.max >= 1 and tracked.inside == 0
     assert workloads_hive.hive_mode(runner.graph, "worker") == "inline"
+    cpu = workloads_hive.prepare(Workload("fanout_4", "fanout", 4))
+    assert workloads_hive.hive_mode(cpu.graph, "worker") == "cpu_only"
     blocking = workloads_hive.prepare(workload, blocking=True)
     check(workload, blocking, blocking.call())
     assert workloads_hive.hive_mode(blocking.graph, "worker") == "blocking"

@@ -54,15 +54,28 @@ class GraphBuilder:
         *,
         retry_policy: RetryPolicy | None = None,
         blocking: bool = False,
+        cpu_only: bool = False,
     ) -> Self:
-        """Add a node; ``blocking=True`` runs a sync function in a worker thread."""
+        """Add a node; ``blocking=True`` runs a sync function in a worker thread.
+
+        A sync function in a step with other tasks runs on the bounded node thread
+        pool, so sync I/O does not serialise a fan-out; ``cpu_only=True`` keeps it
+        on the calling thread (pure computation gains nothing from threads). See
+        ``docs/concepts/execution.md``. Neither changes the graph version.
+        """
         _check_callable(fn, "Node function for", node_id)
         if blocking and is_async_callable(fn):
             raise DefinitionError(
                 f"Node `{node_id}` is async; blocking=True is only for sync functions",
                 subject=node_id,
             )
-        self.nodes.append(_NodeDef(node_id, fn, retry_policy, blocking))
+        if cpu_only and (blocking or is_async_callable(fn)):
+            raise DefinitionError(
+                f"Node `{node_id}`: cpu_only=True is only for plain sync functions "
+                "(not async, not blocking=True)",
+                subject=node_id,
+            )
+        self.nodes.append(_NodeDef(node_id, fn, retry_policy, blocking, cpu_only))
         return self
 
     def add_edge(self, from_node: str, to_node: str) -> Self:

@@ -32,6 +32,7 @@ class NodeSpec:
         "id",
         "inline",
         "is_async",
+        "pooled",
         "retry",
         "router",
         "successors",
@@ -45,6 +46,7 @@ class NodeSpec:
         is_async: bool,
         blocking: bool,
         retry: RetryPolicy | None,
+        cpu_only: bool = False,
         router: RouterFn | None,
         successors: tuple[str, ...],
         consumes: tuple[int, ...],
@@ -62,7 +64,9 @@ class NodeSpec:
         self.contributes = contributes
         """Indices of joins that list this node as a parent."""
         self.inline = not is_async and not blocking and retry is None
-        """A plain sync function: called directly on the loop's thread."""
+        """A plain sync function: called directly, never awaited."""
+        self.pooled = self.inline and not cpu_only
+        """Runs on the node thread pool when its step has other pooled tasks."""
 
 
 @attrs.frozen

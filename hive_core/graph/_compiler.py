@@ -33,6 +33,7 @@ class _NodeDef:
     fn: NodeFn
     retry: RetryPolicy | None
     blocking: bool
+    cpu_only: bool = False
 
 
 class Draft(Protocol):
@@ -336,6 +337,7 @@ def compile_graph(
             fn=nd.fn,
             is_async=is_async_callable(nd.fn),
             blocking=nd.blocking,
+            cpu_only=nd.cpu_only,
             retry=nd.retry,
             router=routers.get(nid),
             successors=tuple(successors[nid]),

@@ -40,7 +40,14 @@ from ._format import (
     FrontierEntry,
 )
 
-__all__ = ["CheckpointCodec", "DecodedSeed", "DecodedState", "SeedLike", "StateLike"]
+__all__ = [
+    "CheckpointCodec",
+    "DecodedSeed",
+    "DecodedState",
+    "SeedLike",
+    "StateLike",
+    "encode_value",
+]
 
 
 class SeedLike(Protocol):
@@ -112,11 +119,18 @@ class CheckpointCodec:
 
     # ---------------------------------------------------------------- encoding
 
-    def encode(self, thread_id: str, state: StateLike) -> Checkpoint:
+    def encode(
+        self,
+        thread_id: str,
+        state: StateLike,
+        global_data: dict[str, bytes] | None = None,
+    ) -> Checkpoint:
+        """The checkpoint of ``state``; ``global_data`` if the caller encoded it."""
         graph = self.graph
-        global_data = {
-            ch.id: _encode_value(ch, state.values[ch.id]) for ch in self.checkpointed
-        }
+        if global_data is None:
+            global_data = {
+                ch.id: encode_value(ch, state.values[ch.id]) for ch in self.checkpointed
+            }
         interruption = None
         if state.interruption is not None:
             try:
@@ -146,8 +160,7 @@ class CheckpointCodec:
     def _encode_seed(self, seed: SeedLike) -> FrontierEntry:
         by_id = self.graph.schema.by_id
         local = {
-            cid: _encode_value(by_id[cid], seed.local[cid])
-            for cid in sorted(seed.local)
+            cid: encode_value(by_id[cid], seed.local[cid]) for cid in sorted(seed.local)
         }
         fp = (
             fingerprint(self.graph.schema, seed.local, self.initial)
@@ -314,7 +327,7 @@ class CheckpointCodec:
         return Interruption(id=stored.id, payload=payload, node=stored.node)
 
 
-def _encode_value(ch: Channel[Any], value: object) -> bytes:
+def encode_value(ch: Channel[Any], value: object) -> bytes:
     codec = ch.codec
     if codec is None:  # pragma: no cover - rejected at compile time
         raise CheckpointEncodeError(ch.id, reason="no codec")

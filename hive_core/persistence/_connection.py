@@ -126,6 +126,7 @@ class SQLiteConnection:
         store: str,
         busy: BusyPolicy,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        page_size: int | None = None,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise InvalidStoreOptionError(
@@ -147,7 +148,11 @@ class SQLiteConnection:
         except (sqlite3.Error, UnicodeError) as exc:
             raise self._damaged("open", exc) from exc
         try:
-            self.call("open", lambda conn: _set_pragmas(conn, synchronous), begin=None)
+            self.call(
+                "open",
+                lambda conn: _set_pragmas(conn, synchronous, page_size),
+                begin=None,
+            )
         except BaseException:
             self._conn.close()
             raise
@@ -290,7 +295,12 @@ class SQLiteConnection:
         return StoreDamagedError(self.path, operation=operation, reason=reason)
 
 
-def _set_pragmas(conn: sqlite3.Connection, synchronous: str) -> None:
+def _set_pragmas(
+    conn: sqlite3.Connection, synchronous: str, page_size: int | None
+) -> None:
+    if page_size is not None:
+        # Only takes effect on a new, empty file (before WAL mode is set).
+        conn.execute(f"PRAGMA page_size={int(page_size)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")  # one of two literals
     # Reading the schema makes a file that is not a database fail here, at open.

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Literal
 
 import msgspec
@@ -79,6 +80,7 @@ from ._format import (
     check_checkpoint,
     check_limit,
 )
+from ._incremental import ChannelChange, StreamToken, Unchanged
 from ._sqlite_rows import (
     INSERT_STREAM,
     INSERT_THREAD,
@@ -146,6 +148,9 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
     delta_cost_factor: int = 4
     """A chain may cost at most this many times what loading a snapshot costs."""
     head_cache_bytes: int = 32 * 1024 * 1024
+    page_size: int = 8192
+    """SQLite page size of a new file: blob rows of about 1 KiB leave a quarter of a
+    4 KiB page empty, an eighth of an 8 KiB one (an existing file keeps its own)."""
     """Memory for the newest bytes of recently written streams."""
 
     def __init__(
@@ -161,6 +166,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             store="SQLiteCheckpointStore",
             busy=busy_policy(timeout),
             synchronous=synchronous,
+            page_size=self.page_size,
         )
         try:
             # A read first: opening a complete file must not wait for a writer.
@@ -223,19 +229,42 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         """Store ``checkpoint`` atomically; the same (thread, id) is overwritten.
 
         Fenced by ``expected_latest`` inside the write transaction (the protocol)."""
+        await self.save_changes(checkpoint, {}, expected_latest=expected_latest)
+
+    async def save_changes(
+        self,
+        checkpoint: Checkpoint,
+        changes: Mapping[str, ChannelChange],
+        *,
+        expected_latest: ExpectedLatest = UNFENCED,
+    ) -> dict[str, StreamToken] | None:
+        """``save``, with some channels given as changes to their stream heads.
+
+        ``checkpoint.global_data`` holds the other channels' bytes. The fence is
+        checked first (``CheckpointConflict``, nothing written); then, if a
+        change's token no longer matches its stream, nothing is written and the
+        result is ``None`` (see ``_incremental.py``). Otherwise returns each
+        channel's stream as left by the save.
+        """
         check_checkpoint(checkpoint)
         check_expected(expected_latest)
         global_data = [
             (channel, as_bytes(channel, checkpoint.global_data[channel]))
             for channel in sorted(checkpoint.global_data)
         ]
-        cached = await self._db.acall(
+        saved = await self._db.acall(
             "save",
-            lambda conn: self._save(conn, checkpoint, global_data, expected_latest),
+            lambda conn: self._save(
+                conn, checkpoint, global_data, changes, expected_latest
+            ),
             begin="BEGIN IMMEDIATE",
         )
+        if saved is None:
+            return None
+        tokens, cached = saved
         for stream_key, version, data in cached:
             self._heads.put(stream_key, version, data)
+        return tokens
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Greatest ``step_index``, ties to the greatest id; ``None`` if no thread."""
@@ -291,9 +320,13 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         conn: sqlite3.Connection,
         checkpoint: Checkpoint,
         global_data: list[tuple[str, bytes]],
+        changes: Mapping[str, ChannelChange],
         expected: ExpectedLatest = UNFENCED,
-    ) -> list[tuple[int, int, bytes]]:
-        """The save transaction's body; returns the new stream heads to cache."""
+    ) -> tuple[dict[str, StreamToken], list[tuple[int, int, bytes]]] | None:
+        """The save transaction's body; returns the streams and the heads to cache.
+
+        The fence comes before the tokens: a thread another writer moved on is a
+        ``CheckpointConflict``, not a fallback to a full save."""
         thread, schema_version, graph_version = self._thread_key(conn, checkpoint)
         if expected is not UNFENCED:
             # Under BEGIN IMMEDIATE no other writer runs between check and write.
@@ -303,14 +336,35 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             channel: Stream(*rest)
             for channel, *rest in conn.execute(SELECT_STREAMS, (thread,))
         }
-        refs, cached = [], []
-        for channel, data in global_data:
-            stream = streams.get(channel)
-            if stream is None:
-                stream = self._new_stream(conn, thread, channel)
-            ref = self._write_version(conn, channel, stream, data)
-            refs.append(ref)
-            cached.append((ref.stream, ref.version, data))
+        if not all(_matches(streams.get(c), ch.token) for c, ch in changes.items()):
+            return None
+        refs, cached, tokens = [], [], {}
+        full = dict(global_data)
+        for channel in sorted([*full, *changes]):
+            change = changes.get(channel)
+            if change is None:
+                data = full[channel]
+                stream = streams.get(channel)
+                if stream is None:
+                    stream = self._new_stream(conn, thread, channel)
+                stream = self._write_version(conn, channel, stream, data)
+                cached.append((stream.stream, stream.head, data))
+            else:
+                stream, built = self._write_change(
+                    conn, channel, streams[channel], change
+                )
+                if built is not None:
+                    cached.append((stream.stream, stream.head, built))
+            refs.append(
+                ChannelRef(channel, stream.stream, stream.head, stream.snapshot)
+            )
+            tokens[channel] = StreamToken(
+                stream.stream,
+                stream.head,
+                stream.snapshot,
+                stream.chain_bytes,
+                stream.chain_rows,
+            )
         body = self._encode(checkpoint, schema_version, graph_version, refs)
         flag = int(checkpoint.interruption is not None)
         crc = body_crc(
@@ -335,7 +389,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                 crc,
             ),
         )
-        return cached
+        return tokens, cached
 
     @staticmethod
     def _encode(
@@ -386,32 +440,53 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             raise CheckpointError(f"too many channel streams in one store ({key})")
         return Stream(key, 0, 0, 0, 0, fresh=True)
 
-    def _write_version(
-        self, conn: sqlite3.Connection, channel: str, st: Stream, data: bytes
-    ) -> ChannelRef:
-        """Reuse the stream head, or append a delta or a snapshot after it."""
-        if st.fresh:
-            return append_version(conn, channel, st, 0, None, data)
+    def _head(self, conn: sqlite3.Connection, channel: str, st: Stream) -> bytes:
         head = self._heads.get(st.stream, st.head)
         if head is None:
             head = read_chain(
                 conn, ChannelRef(channel, st.stream, st.head, st.snapshot)
             )
+        return head
+
+    def _write_version(
+        self, conn: sqlite3.Connection, channel: str, st: Stream, data: bytes
+    ) -> Stream:
+        """Reuse the stream head, or append a delta or a snapshot after it."""
+        if st.fresh:
+            return append_version(conn, channel, st, 0, None, data)
+        head = self._head(conn, channel, st)
         if head == data:
-            return ChannelRef(channel, st.stream, st.head, st.snapshot)
+            return st
         prefix = common_prefix(head, data)
-        # Loading a delta reads the whole chain: keep that within a bounded multiple
-        # of what loading a snapshot of the new bytes would cost.
+        if self._as_delta(st, prefix, len(data)):
+            return append_version(conn, channel, st, st.head + 1, prefix, data[prefix:])
+        return append_version(conn, channel, st, st.head + 1, None, data)
+
+    def _write_change(
+        self, conn: sqlite3.Connection, channel: str, st: Stream, change: ChannelChange
+    ) -> tuple[Stream, bytes | None]:
+        """Apply a change computed against the head (its token was checked); the
+        new head's bytes too when they had to be built (a snapshot)."""
+        if isinstance(change, Unchanged):
+            return st, None
+        keep, tail = change.keep, change.tail
+        version = st.head + 1
+        if self._as_delta(st, keep, keep + len(tail)):
+            return append_version(conn, channel, st, version, keep, tail), None
+        data = self._head(conn, channel, st)[:keep] + tail
+        return append_version(conn, channel, st, version, None, data), data
+
+    def _as_delta(self, st: Stream, prefix: int, size: int) -> bool:
+        """Whether a version of ``size`` bytes keeping ``prefix`` is a delta.
+
+        Loading a delta reads the whole chain: keep that within a bounded multiple
+        of what loading a snapshot of the new bytes would cost.
+        """
         row_cost = self.delta_row_cost
-        chain_cost = (
-            st.chain_bytes + len(data) - prefix + row_cost * (st.chain_rows + 1)
-        )
-        as_delta = (
+        chain_cost = st.chain_bytes + size - prefix + row_cost * (st.chain_rows + 1)
+        return (
             prefix >= self.delta_min_prefix
-            and chain_cost <= self.delta_cost_factor * (len(data) + row_cost)
-        )
-        return append_version(
-            conn, channel, st, st.head + 1, prefix if as_delta else None, data
+            and chain_cost <= self.delta_cost_factor * (size + row_cost)
         )
 
     # -------------------------------------------------------------------- load
@@ -480,3 +555,15 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             }
 
         return self._db.call("storage_stats", read)
+
+
+def _matches(st: Stream | None, token: StreamToken) -> bool:
+    """Whether the stream row is exactly as the writer's last save left it."""
+    return (
+        st is not None
+        and st.stream == token.stream
+        and st.head == token.head
+        and st.snapshot == token.snapshot
+        and st.chain_bytes == token.chain_bytes
+        and st.chain_rows == token.chain_rows
+    )

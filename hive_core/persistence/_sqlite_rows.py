@@ -72,8 +72,12 @@ SCHEMA: Final = (
         step_index INTEGER NOT NULL, run_id TEXT NOT NULL,
         has_interruption INTEGER NOT NULL, body BLOB NOT NULL,
         body_crc INTEGER NOT NULL, UNIQUE (thread, checkpoint_id))""",
+    # Ascending, so saves append to the index instead of splitting its pages, and
+    # without the 64-character id (ties of a step are rare and sorted after the
+    # index scan); "latest" scans it backwards. Files made with the older index
+    # (the same name) read the same.
     """CREATE INDEX IF NOT EXISTS hive_checkpoints_latest
-        ON hive_checkpoints (thread, step_index DESC, checkpoint_id DESC)""",
+        ON hive_checkpoints (thread, step_index)""",
     """CREATE TABLE IF NOT EXISTS hive_checkpoint_streams (
         stream INTEGER PRIMARY KEY, thread INTEGER NOT NULL, channel TEXT NOT NULL,
         head INTEGER NOT NULL, snapshot INTEGER NOT NULL,
@@ -291,23 +295,24 @@ def append_version(
     st: Stream,
     version: int,
     prefix: int | None,
-    data: bytes,
-) -> ChannelRef:
-    """Insert version ``version`` of a stream (a snapshot if ``prefix`` is None)."""
+    stored: bytes,
+) -> Stream:
+    """Insert version ``version`` of a stream: a snapshot of ``stored`` if
+    ``prefix`` is None, else a delta (the head's first ``prefix`` bytes, then
+    ``stored``); returns the stream row as updated."""
     if version > MAX_VERSION:
         raise CheckpointError(f"channel `{channel}` has too many versions")
     if prefix is None:
-        stored, snapshot = data, version
-        chain_bytes, chain_rows = len(data), 1
+        snapshot, chain_bytes, chain_rows = version, len(stored), 1
     else:
-        stored, snapshot = data[prefix:], st.snapshot
+        snapshot = st.snapshot
         chain_bytes, chain_rows = st.chain_bytes + len(stored), st.chain_rows + 1
     conn.execute(
         INSERT_BLOB,
         (blob_key(st.stream, version), prefix, row_crc(prefix, stored), stored),
     )
     conn.execute(UPDATE_STREAM, (version, snapshot, chain_bytes, chain_rows, st.stream))
-    return ChannelRef(channel, st.stream, version, snapshot)
+    return Stream(st.stream, version, snapshot, chain_bytes, chain_rows)
 
 
 def fetch_chains(

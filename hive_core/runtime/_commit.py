@@ -33,7 +33,13 @@ from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._state import EMPTY_LOCAL, Seed, Task, ThreadState
-from ._values import VALUE_CHECKS, check_interrupt_payload, reduced_check, value_check
+from ._values import (
+    REDUCED_CHECKS,
+    VALUE_CHECKS,
+    check_interrupt_payload,
+    reduced_check,
+    value_check,
+)
 
 __all__ = [
     "BarrierUpdate",
@@ -66,6 +72,9 @@ class CommitResult(msgspec.Struct, frozen=True):
     barriers: Mapping[str, frozenset[str]]
     frontier: tuple[Seed, ...]
     interruption: Interruption | None
+    appended: tuple[tuple[str, Any], ...] = ()
+    """(channel id, pre-step value) per channel the append reducer extended: the
+    new value is that list plus the step's items, so a save encodes only those."""
 
 
 class StepWrites(msgspec.Struct, frozen=True):
@@ -89,6 +98,8 @@ class GlobalReduction(msgspec.Struct, frozen=True):
     any_ephemeral: bool
     """Whether an ephemeral channel was reset, so ``values`` is not what a router
     of the only task would see."""
+    appended: tuple[tuple[str, Any], ...] = ()
+    """See ``CommitResult.appended``."""
 
 
 class Routing(msgspec.Struct, frozen=True):
@@ -125,7 +136,7 @@ def reduce_writes(
                 value = reducer(value, u)
     except Exception as exc:
         raise ReducerError(ch.id, step=step, cause=repr(exc)) from exc
-    check = reduced_check(ch)
+    check = REDUCED_CHECKS[ch] if ch in REDUCED_CHECKS else reduced_check(ch)
     if check is not None:
         check(value, None, step)
     return value
@@ -321,19 +332,23 @@ def reduce_globals(
     for cid in order:
         _check_single(by_id, cid, global_writes[cid], step)
     written: list[tuple[str, Any]] = []
+    appended: list[tuple[str, Any]] = []
     new_values = dict(pre)
     init = initial.values
     any_ephemeral = False
     for cid in order:
         ch = by_id[cid]
-        reduced = reduce_writes(ch, pre[cid], global_writes[cid], step)
+        current = pre[cid]
+        reduced = reduce_writes(ch, current, global_writes[cid], step)
         written.append((cid, reduced))
         if ch.is_ephemeral:
             new_values[cid] = init[cid]
             any_ephemeral = True
         else:
             new_values[cid] = reduced
-    return GlobalReduction(new_values, written, any_ephemeral)
+            if ch.reducer is _append and type(current) is list:
+                appended.append((cid, current))
+    return GlobalReduction(new_values, written, any_ephemeral, tuple(appended))
 
 
 def reduce_locals(
@@ -545,5 +560,10 @@ def commit_step(
         else None
     )
     return CommitResult(
-        reduction.values, reduction.written, joins.barriers, frontier, interruption
+        reduction.values,
+        reduction.written,
+        joins.barriers,
+        frontier,
+        interruption,
+        reduction.appended,
     )

@@ -1,10 +1,15 @@
 """The executor: runs one step's tasks. Concurrency lives here and nowhere else.
 
-Synchronous nodes without retries run inline in ordinal order (no asyncio task, no
-thread); async nodes, blocking nodes and nodes with retry policies run as asyncio
-tasks started in ordinal order, at most ``max_concurrent_tasks`` at a time. One
-task's failure never cancels its siblings. Results come back in ordinal order, so
-nothing downstream can see which task finished first.
+Synchronous nodes without retries run inline (no asyncio task) when they are the
+step's only task or are declared ``cpu_only=True``; two or more in one step run on
+the bounded node thread pool (``_pool.py``), so blocking I/O does not serialise a
+fan-out. Async nodes, blocking nodes and nodes with retry policies run as asyncio
+tasks started in ordinal order, at most ``max_concurrent_tasks`` at a time; a step
+whose only task awaits awaits it directly. One task's failure never cancels its
+siblings. Results come back in ordinal order, so nothing downstream can see which
+task finished first. With a run observer set, every task gets its own observer
+scope: no pool, and each task of an awaiting step is an asyncio task of its own.
+See ``docs/concepts/execution.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import msgspec
 
 from .._observe import RunObserver, TaskScope, current_task
 from ..environment import Environment
+from ..errors import node_error
 from ..events import (
     STREAM_KINDS,
     CustomDebug,
@@ -34,6 +40,7 @@ from ..nodes import InlineInterrupt, NodeInput, NodeOutput, Resume, Spawn
 from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
+from ._pool import node_pool
 from ._sink import EventSink
 from ._state import Task
 
@@ -42,7 +49,13 @@ if TYPE_CHECKING:
 
     from ..persistence._format import CheckpointStore
 
-__all__ = ["Failure", "StepRunner", "normalize_output", "stream_fields"]
+__all__ = [
+    "Failure",
+    "StepRunner",
+    "normalize_output",
+    "outputs_or_raise",
+    "stream_fields",
+]
 
 _EMPTY = NodeOutput()
 
@@ -147,6 +160,7 @@ class StepRunner:
         "max_concurrent",
         "obs_step",
         "observer",
+        "poolable",
         "run_id",
         "schema",
         "sink",
@@ -177,6 +191,9 @@ class StepRunner:
         self.max_concurrent = max_concurrent
         self.sink = sink
         self.deterministic = deterministic and sink is not None
+        self.poolable = sink is None or self.deterministic
+        """Whether sync nodes may run on the pool: a live event stream is fed from
+        the loop's thread only, so with one, sync nodes stay on it."""
         self.cancel_requested = False
         self.buffers: dict[int, list[tuple[type[Event], dict[str, Any]]]] = {}
         self.observer: RunObserver | None = environment.observer
@@ -327,35 +344,42 @@ class StepRunner:
         resume: Resume | None,
     ) -> list[NodeOutput | Failure]:
         """Run a step whose nodes are all plain sync functions, without awaiting."""
-        if self.observer is not None:
+        if self.observer is not None:  # each task in its own observer scope
             return [self._observed_inline(t, step, values, resume) for t in tasks]
-        return [self._inline_task(t, step, values, resume) for t in tasks]
+        if len(tasks) == 1:  # the common chain / loop step: no list building
+            task = tasks[0]
+            try:
+                return [self._call_sync(task, step, values, resume)]
+            except Exception as exc:
+                return [Failure(exc, 1)]
+            except BaseException as exc:
+                return [_own_cancel(exc)]
+        if self.poolable and _pooled_count(tasks) > 1:
+            return self._run_pooled(tasks, step, values, resume)
+        return [self._call_caught(task, step, values, resume) for task in tasks]
 
-    def _inline_task(
+    def _call_caught(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeOutput | Failure:
+        """``_call_sync`` with the node's exceptions as its ``Failure``."""
         try:
             return self._call_sync(task, step, values, resume)
         except Exception as exc:
             return Failure(exc, 1)
         except BaseException as exc:
-            # A sync function cannot be cancelled by the run (nothing awaits
-            # here), so a CancelledError is the node's own: it fails the task.
-            import asyncio
-
-            if not isinstance(exc, asyncio.CancelledError):
-                raise
-            return Failure(exc, 1)
+            return _own_cancel(exc)
 
     def _observed_inline(
         self, task: Task, step: int, values: Mapping[str, Any], resume: Resume | None
     ) -> NodeOutput | Failure:
+        """One inline task between the observer's ``task_started`` and
+        ``task_ended``, on this thread (the observer's context is this thread's)."""
         obs = self.observer
         assert obs is not None
         scope = obs.task_started(self.obs_step, task.node, task.ordinal, task.id)
         token = current_task.set(TaskScope(obs, scope))
         try:
-            result = self._inline_task(task, step, values, resume)
+            result = self._call_caught(task, step, values, resume)
         except BaseException as exc:
             obs.task_ended(scope, exc, 1)
             raise
@@ -363,6 +387,30 @@ class StepRunner:
             current_task.reset(token)
         obs.task_ended(scope, result.error if isinstance(result, Failure) else None, 1)
         return result
+
+    def _run_pooled(
+        self,
+        tasks: Sequence[Task],
+        step: int,
+        values: Mapping[str, Any],
+        resume: Resume | None,
+    ) -> list[NodeOutput | Failure]:
+        """Pooled tasks on the node pool, ``cpu_only`` ones meanwhile on this
+        thread; results in ordinal order."""
+        pool = node_pool(self.max_concurrent)
+        call = self._call_caught
+        futures = [
+            pool.submit(call, t, step, values, resume) if t.spec.pooled else None
+            for t in tasks
+        ]
+        results: list[Any] = [
+            call(t, step, values, resume) if f is None else f
+            for t, f in zip(tasks, futures, strict=True)
+        ]
+        return [
+            r if f is None else f.result()
+            for r, f in zip(results, futures, strict=True)
+        ]
 
     async def run(
         self,
@@ -372,25 +420,43 @@ class StepRunner:
         resume: Resume | None,
     ) -> list[NodeOutput | Failure]:
         """Run every task; results in ordinal order."""
+        if len(tasks) == 1 and self.observer is None:
+            # nothing to run concurrently with: await it here (an observed task
+            # needs its own asyncio task: its observer scope is a context var)
+            return [await self._run_task(tasks[0], step, values, resume)]
         import asyncio
 
         results: list[NodeOutput | Failure | None] = [None] * len(tasks)
-        pending: list[tuple[int, asyncio.Task[NodeOutput | Failure]]] = []
-        sem: asyncio.Semaphore | None = None
-        observed = self.observer is not None  # then every task gets its own context
+        pending: list[tuple[int, asyncio.Future[NodeOutput | Failure]]] = []
+        # With an observer every task is an asyncio task (its own context for the
+        # observer's scope) and nothing runs on the pool.
+        observed = self.observer is not None
+        awaiting = (
+            len(tasks) if observed else sum(1 for t in tasks if not t.spec.inline)
+        )
+        sem = (
+            asyncio.Semaphore(self.max_concurrent)
+            if awaiting > self.max_concurrent
+            else None
+        )
+        pool = (
+            node_pool(self.max_concurrent)
+            if not observed and self.poolable and _pooled_count(tasks) > 1
+            else None
+        )
         for task in tasks:
             spec = task.spec
-            if observed or spec.is_async or spec.blocking or spec.retry is not None:
-                if sem is None:
-                    sem = asyncio.Semaphore(self.max_concurrent)
-                pending.append(
-                    (
-                        task.ordinal,
-                        asyncio.ensure_future(
-                            self._limited(sem, task, step, values, resume)
-                        ),
-                    )
+            if observed or not spec.inline:
+                coro = (
+                    self._run_task(task, step, values, resume)
+                    if sem is None
+                    else self._limited(sem, task, step, values, resume)
                 )
+                pending.append((task.ordinal, asyncio.ensure_future(coro)))
+                continue
+            if pool is not None and spec.pooled:
+                future = pool.submit(self._call_caught, task, step, values, resume)
+                pending.append((task.ordinal, asyncio.wrap_future(future)))
                 continue
             try:
                 results[task.ordinal] = self._call_sync(task, step, values, resume)
@@ -422,3 +488,33 @@ class StepRunner:
     ) -> NodeOutput | Failure:
         async with sem:
             return await self._run_task(task, step, values, resume)
+
+
+def outputs_or_raise(
+    tasks: list[Task], step: int, results: list[NodeOutput | Failure]
+) -> list[NodeOutput]:
+    """The outputs, or a ``NodeError`` for the smallest-ordinal failed task."""
+    if len(results) == 1 and type(results[0]) is NodeOutput:
+        return results  # type: ignore[return-value]
+    for t, r in zip(tasks, results, strict=True):
+        if isinstance(r, Failure):
+            err = r.error
+            raise node_error(
+                err, t.node, step=step, task_id=t.id, attempts=r.attempts
+            ) from err
+    return results  # type: ignore[return-value]
+
+
+def _pooled_count(tasks: Sequence[Task]) -> int:
+    return sum(1 for t in tasks if t.spec.pooled)
+
+
+def _own_cancel(exc: BaseException) -> Failure:
+    """A sync function cannot be cancelled by the run (nothing awaits it), so a
+    ``CancelledError`` it raised is its own: it fails the task. Anything else that
+    is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) propagates."""
+    import asyncio
+
+    if not isinstance(exc, asyncio.CancelledError):
+        raise exc
+    return Failure(exc, 1)

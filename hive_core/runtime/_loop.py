@@ -19,7 +19,6 @@ from ..errors import (
     UnknownChannelError,
     UpdatePolicyViolationError,
     WritesArgumentError,
-    node_error,
 )
 from ..events import (
     CheckpointLoaded,
@@ -45,7 +44,7 @@ from ..state._channels import Scope, Write
 from ..state._store import GlobalStore
 from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
-from ._execute import Failure, StepRunner
+from ._execute import Failure, StepRunner, outputs_or_raise
 from ._hashing import debug_metadata, payload_hash, payload_json
 from ._observed import observed_loop, save_step
 from ._plan import plan_tasks
@@ -282,13 +281,14 @@ class Attempt:
         sink = self.sink
         observer = self.observer
         steps_run = 0
+        run_bytes = state.run_id.bytes  # fixed for the attempt; a property per access
         while True:
             stop = self._stop_status(state, steps_run)
             if stop is not None:
                 return await self._end(stop, state)
             step = state.step
             tasks = plan_tasks(
-                ctx.graph, state, ctx.initial, ctx.empty_fingerprint, state.run_id.bytes
+                ctx.graph, state, ctx.initial, ctx.empty_fingerprint, run_bytes
             )
             if observer is not None:
                 self.obs_step = runner.obs_step = observer.step_started(
@@ -352,7 +352,8 @@ class Attempt:
 
     def _stop_status(self, state: ThreadState, steps_run: int) -> Status | None:
         """Checked before every step: cancel, empty frontier, then max_steps."""
-        if self.is_cancelled():
+        runner = self.runner  # is_cancelled(), without the call on the hot path
+        if self.cancel_requested or (runner is not None and runner.cancel_requested):
             return "cancelled"
         if not state.frontier:
             return "finished"
@@ -409,7 +410,7 @@ class Attempt:
     ) -> tuple[ThreadState, CommitResult]:
         """Commit the step's outputs (or raise the first failure) into a new state."""
         ctx = self.ctx
-        outputs = _outputs_or_raise(tasks, state.step, results)
+        outputs = outputs_or_raise(tasks, state.step, results)
         result = commit_step(ctx.graph, state, tasks, outputs, ctx.initial)
         if result.interruption is not None and ctx.checkpointer is None:
             raise CheckpointStoreMissingError("An interrupt")
@@ -421,6 +422,7 @@ class Attempt:
             barriers=result.barriers,
             interruption=result.interruption,
             latest_checkpoint_id=state.latest_checkpoint_id,
+            appended=result.appended,
         )
         return new, result
 
@@ -582,16 +584,3 @@ class Attempt:
                 "value": msgspec.to_builtins(interruption.payload),
             },
         )
-
-
-def _outputs_or_raise(
-    tasks: list[Task], step: int, results: list[NodeOutput | Failure]
-) -> list[NodeOutput]:
-    """The outputs, or a ``NodeError`` for the smallest-ordinal failed task."""
-    for t, r in zip(tasks, results, strict=True):
-        if isinstance(r, Failure):
-            err = r.error
-            raise node_error(
-                err, t.node, step=step, task_id=t.id, attempts=r.attempts
-            ) from err
-    return results  # type: ignore[return-value]

@@ -79,8 +79,7 @@ async def save_step(attempt: Attempt, new: ThreadState, *, force: bool) -> str |
     saved = await checkpointer.after_commit(
         attempt.thread_id, attempt.policy, new, force=force
     )
-    cp = checkpointer.last_saved
-    if saved is not None and cp is not None:
-        size = sum(len(v) for v in cp.global_data.values())
+    if saved is not None:
+        size = checkpointer.last_size
         observer.checkpoint_saved(attempt.obs_run, time.perf_counter() - started, size)
     return saved

@@ -98,6 +98,7 @@ class ThreadState:
     """Everything about a thread at a committed step boundary."""
 
     __slots__ = (
+        "appended",
         "barriers",
         "frontier",
         "interruption",
@@ -117,6 +118,7 @@ class ThreadState:
         barriers: Mapping[str, frozenset[str]],
         interruption: Interruption | None,
         latest_checkpoint_id: str | None,
+        appended: tuple[tuple[str, Any], ...] = (),
     ) -> None:
         self.run_id = run_id
         self.step = step
@@ -128,6 +130,9 @@ class ThreadState:
         """Seen parents for every compiled join id."""
         self.interruption = interruption
         self.latest_checkpoint_id = latest_checkpoint_id
+        self.appended = appended
+        """How the commit that made ``values`` extended append channels (see
+        ``CommitResult.appended``); dropped when ``values`` is replaced."""
 
     def replace(self, **changes: Any) -> ThreadState:
         get = changes.get
@@ -139,4 +144,5 @@ class ThreadState:
             barriers=get("barriers", self.barriers),
             interruption=get("interruption", self.interruption),
             latest_checkpoint_id=get("latest_checkpoint_id", self.latest_checkpoint_id),
+            appended=get("appended", () if "values" in changes else self.appended),
         )

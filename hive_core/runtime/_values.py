@@ -27,6 +27,7 @@ from ..state._channels import Channel, Persistence
 from ..state._codecs import Codec, JSONCodec, canonical_json, reload_type
 
 __all__ = [
+    "REDUCED_CHECKS",
     "VALUE_CHECKS",
     "ValueCheck",
     "check_interrupt_payload",
@@ -39,7 +40,7 @@ ValueCheck = Callable[[Any, "str | None", "int | None"], None]
 
 VALUE_CHECKS: dict[Channel[Any], ValueCheck | None] = {}
 """Each channel's check once built (``value_check``); read directly on the hot path."""
-_REDUCED_CHECKS: dict[Channel[Any], ValueCheck | None] = {}
+REDUCED_CHECKS: dict[Channel[Any], ValueCheck | None] = {}
 """Checks of a coercing reducer's result, by channel (``reduced_check``)."""
 _NO_ROUND_TRIP = (str, bytes, bool, type(None))
 """Declared types whose exact class always round-trips (``isinstance`` decided)."""
@@ -64,7 +65,7 @@ def reduced_check(ch: Channel[Any]) -> ValueCheck | None:
     value (its codec's round trip), since its writes are looser than what it
     stores; ``None`` for every other channel."""
     try:
-        return _REDUCED_CHECKS[ch]
+        return REDUCED_CHECKS[ch]
     except KeyError:
         pass
     check: ValueCheck | None = None
@@ -85,7 +86,7 @@ def reduced_check(ch: Channel[Any]) -> ValueCheck | None:
                 )
 
         check = round_trip
-    _REDUCED_CHECKS[ch] = check
+    REDUCED_CHECKS[ch] = check
     return check
 
 
