@@ -17,6 +17,7 @@ repeat, each on a new file; figures are medians. See ``docs/performance.md``.
 
 from __future__ import annotations
 
+import functools
 import random
 import statistics
 import tempfile
@@ -37,9 +38,11 @@ def rows(steps: int, repeats: int, seed: int = SEED) -> list[dict[str, Any]]:
     """One row per synchronous level, from one shuffled, interleaved measurement."""
     variants: dict[str, Callable[[Path], tuple[float, dict[str, str]]]] = {}
     for level in LEVELS:
-        variants[f"hive_{level}"] = lambda p, lv=level: _hive_loop(p, steps, lv)
-        variants[f"langgraph_{level}"] = lambda p, lv=level: _langgraph_loop(
-            p, steps, lv, durability="sync"
+        variants[f"hive_{level}"] = functools.partial(
+            _hive_loop, steps=steps, synchronous=level
+        )
+        variants[f"langgraph_{level}"] = functools.partial(
+            _langgraph_loop, steps=steps, synchronous=level, durability="sync"
         )
     times: dict[str, list[float]] = {k: [] for k in variants}
     pragmas: dict[str, dict[str, str]] = {}

@@ -23,6 +23,7 @@ See ``docs/performance.md``.
 
 from __future__ import annotations
 
+import functools
 import operator
 import sqlite3
 import statistics
@@ -57,6 +58,10 @@ ITEM_BYTES = 1024
 
 class Log(Schema):
     log = channel(list[str], reducer=reducers.append, update="multi")
+
+
+def _cost_of_first(costs: list[float], m: int) -> float:
+    return sum(costs[:m])
 
 
 def step_costs(stamps: Sequence[float], end: float) -> list[float]:
@@ -162,7 +167,7 @@ def growth_row(
             first, last = _edges(costs)
             firsts.append(first)
             lasts.append(last)
-            totals.append(lambda m, c=costs: sum(c[:m]))
+            totals.append(functools.partial(_cost_of_first, costs))
             sizes.append(size)
         lg = _langgraph_run(Path(tmp) / "lg.db", items, cap_s) if langgraph else None
     first, last = statistics.median(firsts), statistics.median(lasts)

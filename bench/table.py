@@ -65,7 +65,7 @@ def _cells(row: Row) -> tuple[str, str, str]:
                 f"{_num(row['langgraph_last_us_per_step'])} µs/step over "
                 f"{row['langgraph_steps']} steps{stop}"
             )
-        keys = (
+        keys: tuple[str, ...] = (
             "last_over_first",
             "bytes_per_payload",
             "langgraph_bytes_per_payload",

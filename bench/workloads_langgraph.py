@@ -95,7 +95,7 @@ def _fanout(workload: Workload, concurrency: Concurrency) -> Any:
 
     builder = StateGraph(State)
     builder.add_node("dispatch", dispatch)
-    builder.add_node("worker", worker)  # type: ignore[arg-type]  # Send's own input
+    builder.add_node("worker", worker)
     builder.add_node("join", join)
     builder.add_edge(START, "dispatch")
     builder.add_conditional_edges("dispatch", send_workers, ["worker"])
