@@ -142,7 +142,7 @@ class PoolOwner:
             and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
         ):
             return self.unavailable(operation, exc)
-        if state.startswith(_DAMAGED):
+        if state.startswith(_DAMAGED) and state != "42501":  # not: permission denied
             table = exc.diag.table_name
             if table and table not in reason:
                 reason = f"{reason} (table {table})"

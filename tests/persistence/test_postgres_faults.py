@@ -33,6 +33,7 @@ from hive_core.persistence import (
     StoreClosedError,
     StoreDamagedError,
     StoreError,
+    StoreFailedError,
     StoreUnavailableError,
 )
 
@@ -241,5 +242,31 @@ def test_memory_store_maps_a_dropped_table(postgres_schema: Schema) -> None:
             runner.run(m.remember(("u\x00",), "k3", "x"))
         assert bad.value.code == "memory-invalid-namespace"  # refused before SQL
         runner.run(m.aclose())
+    finally:
+        runner.close()
+
+
+def test_a_read_only_server_is_store_failed_with_its_sqlstate(
+    postgres_schema: Schema,
+) -> None:
+    runner = Runner()
+    read_only = psycopg.conninfo.make_conninfo(
+        postgres_schema.url,
+        options=f"{_options(postgres_schema.url)} -c default_transaction_read_only=on",
+    )
+    try:
+        writer = PostgresCheckpointStore(postgres_schema.url)
+        runner.run(writer.save(make_checkpoint(0)))
+        runner.run(writer.aclose())
+        s = PostgresCheckpointStore(read_only)
+        # The first call runs the (idempotent) DDL of `setup`, which a read-only
+        # session refuses: the server's verdict, typed, with its SQLSTATE.
+        with pytest.raises(StoreFailedError) as info:
+            runner.run(s.save(make_checkpoint(1)))
+        assert info.value.sqlstate == "25006"
+        assert info.value.operation == "setup"
+        assert "read-only" in info.value.reason
+        assert not info.value.retryable
+        runner.run(s.aclose())
     finally:
         runner.close()
