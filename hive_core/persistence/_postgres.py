@@ -389,6 +389,7 @@ class PostgresCheckpointStore:
         )
         keys, prefixes, crcs, datas = p.blob_columns()
         streams, heads_, snapshots, chain_bytes, chain_rows = p.stream_columns()
+        ints = sql.bigints  # array literals: see its docstring
         cur = await conn.execute(
             sql.WRITE,
             {
@@ -400,15 +401,15 @@ class PostgresCheckpointStore:
                 "body": body,
                 "unfenced": expected is UNFENCED,
                 "expected": None if expected is UNFENCED else expected,
-                "keys": keys,
-                "prefixes": prefixes,
-                "crcs": crcs,
-                "datas": datas,
-                "streams": streams,
-                "heads": heads_,
-                "snapshots": snapshots,
-                "chain_bytes": chain_bytes,
-                "chain_rows": chain_rows,
+                "keys": ints(keys),
+                "prefixes": ints(prefixes),
+                "crcs": ints(crcs),
+                "datas": sql.byteas(datas),
+                "streams": ints(streams),
+                "heads": ints(heads_),
+                "snapshots": ints(snapshots),
+                "chain_bytes": ints(chain_bytes),
+                "chain_rows": ints(chain_rows),
             },
         )
         if cur.rowcount != 1:
@@ -479,7 +480,11 @@ class PostgresCheckpointStore:
     ) -> dict[int, tuple[object, object, object]]:
         ranges = [key_range(ref) for ref in refs]
         cur = await conn.execute(
-            sql.BLOBS, ([lo for lo, _ in ranges], [hi for _, hi in ranges])
+            sql.BLOBS,
+            (
+                sql.bigints([lo for lo, _ in ranges]),
+                sql.bigints([hi for _, hi in ranges]),
+            ),
         )
         return {
             key: (prefix, crc, data) for key, prefix, crc, data in await cur.fetchall()
