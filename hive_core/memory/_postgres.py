@@ -27,7 +27,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from ..persistence._postgres_pool import PoolOwner
-from ._errors import MemorySchemaError, MemoryStoreError
+from ._errors import MemorySchemaError
 from ._index import InvertedIndex, forget, gc_paused, search
 from ._protocol import MemoryItem, Namespace, RecallHit
 from ._sqlite import _encode, _metadata_decoder, _namespace_decoder, _ns_text
@@ -111,7 +111,6 @@ class PostgresMemoryStore:
             url,
             pool,
             store="PostgresMemoryStore",
-            failure=MemoryStoreError,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,

@@ -21,8 +21,11 @@ __all__ = [
 
 
 def _encodable(value: str) -> bool:
-    # A lone surrogate cannot be stored as UTF-8 (SQLite, JSON); refusing it in every
-    # store keeps the in-memory and persistent stores accepting exactly the same data.
+    # A lone surrogate cannot be stored as UTF-8 (SQLite, JSON), a NUL not in a
+    # PostgreSQL text column; refusing both in every store keeps the in-memory and
+    # persistent stores accepting exactly the same data.
+    if "\x00" in value:
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -42,7 +45,7 @@ def check_namespace(namespace: object) -> Namespace:
         if not part:
             raise InvalidNamespaceError(namespace, reason="elements must be non-empty")
         if not _encodable(part):
-            reason = f"element {part!r} contains a lone surrogate"
+            reason = f"element {part!r} contains a lone surrogate or a NUL"
             raise InvalidNamespaceError(namespace, reason=reason)
         problem = thread_id_problem(part)  # the length limit of thread ids
         if problem is not None:
@@ -54,7 +57,7 @@ def check_namespace(namespace: object) -> Namespace:
 def check_key(key: object) -> str:
     """Return ``key`` if it is a non-empty str, else raise."""
     if not isinstance(key, str) or not key or not _encodable(key):
-        expected = "a non-empty str without lone surrogates"
+        expected = "a non-empty str without lone surrogates or NUL"
         raise InvalidMemoryArgumentError("key", expected=expected, got=key)
     return key
 
@@ -62,7 +65,7 @@ def check_key(key: object) -> str:
 def check_text(text: object) -> str:
     """Return ``text`` if it is a str, else raise."""
     if not isinstance(text, str) or not _encodable(text):
-        expected = "a str without lone surrogates"
+        expected = "a str without lone surrogates or NUL"
         raise InvalidMemoryArgumentError("text", expected=expected, got=text)
     return text
 
@@ -81,7 +84,7 @@ def check_metadata(metadata: object) -> dict[str, str]:
             got = {name: value}
             raise InvalidMemoryArgumentError("metadata", expected=expected, got=got)
         if not _encodable(name) or not _encodable(value):
-            expected = "strings without lone surrogates"
+            expected = "strings without lone surrogates or NUL"
             raise InvalidMemoryArgumentError("metadata", expected=expected, got=name)
         pairs.append((name, value))
     pairs.sort()

@@ -8,7 +8,7 @@ machines; it is imported on first access, so ``import hive_core.persistence`` ne
 loads psycopg, and it is left out of ``__all__`` for the same reason. Every store
 failure is a typed ``HiveError``: ``CheckpointConflict`` (a fenced save found the
 thread moved on), ``StoreBusyError`` (retryable),
-``StoreDamagedError``, ``StoreClosedError``, ``InvalidThreadIdError`` and the
+``StoreDamagedError``, ``StoreFailedError``, ``StoreClosedError``, ``InvalidThreadIdError`` and the
 checkpoint decode/corruption errors. See ``docs/concepts/checkpoints.md``,
 ``docs/concepts/checkpoint-storage.md`` and ``docs/persistence.md``.
 """
@@ -27,6 +27,7 @@ from ._errors import (
     StoreClosedError,
     StoreDamagedError,
     StoreError,
+    StoreFailedError,
     StoreUnavailableError,
 )
 from ._fence import UNFENCED, Unfenced
@@ -71,6 +72,7 @@ __all__ = [
     "StoreBusyError",
     "StoreClosedError",
     "StoreDamagedError",
+    "StoreFailedError",
     "StoreError",
     "StoreUnavailableError",
     "Unfenced",

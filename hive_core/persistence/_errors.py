@@ -7,6 +7,7 @@ HiveError
 │   ├── StoreClosedError                   the store was used after close()
 │   ├── StoreBusyError (retryable)         another writer held the lock too long
 │   ├── StoreDamagedError                  the file is damaged, not SQLite, or altered
+│   ├── StoreFailedError                   a server refused a statement otherwise
 │   ├── CheckpointConflict (CheckpointError) another writer moved the thread on first
 │   └── InvalidStoreOptionError (ValueError)
 └── InvalidThreadIdError (ValueError)      a thread id Hive cannot store
@@ -35,6 +36,7 @@ __all__ = [
     "StoreClosedError",
     "StoreDamagedError",
     "StoreError",
+    "StoreFailedError",
     "StoreUnavailableError",
 ]
 
@@ -65,12 +67,27 @@ class StoreBusyError(StoreError):
     retryable: ClassVar[bool] = True
 
     def __init__(
-        self, path: str, *, operation: str, waited: float, attempts: int
+        self,
+        path: str,
+        *,
+        operation: str,
+        waited: float,
+        attempts: int,
+        reason: str = "",
     ) -> None:
         self.path = path
         self.operation = operation
         self.waited = waited
         self.attempts = attempts
+        self.reason = reason
+        if reason:  # a server store: the server's lock or serialization verdict
+            super().__init__(
+                f"Store `{path}` is busy: `{operation}` gave up after {attempts} "
+                f"attempt{'s' if attempts != 1 else ''} over {waited:.3f} s "
+                f"({reason}); nothing was written\n\nFix: retry the call, or give "
+                "the server's `lock_timeout`/`statement_timeout` more room."
+            )
+            return
         super().__init__(
             f"Store `{path}` stayed locked by another connection: `{operation}` "
             f"gave up after {attempts} attempts over {waited:.3f} s; nothing was "
@@ -80,18 +97,54 @@ class StoreBusyError(StoreError):
 
 
 class StoreDamagedError(StoreError):
-    """The file is not a SQLite database, is damaged, or its tables were altered."""
+    """The file is not a SQLite database, is damaged, or its tables were altered
+    (for a server store: a table or column is missing or of another type).
+
+    ``kind`` is ``"file"`` for SQLite and ``"database"`` for PostgreSQL, whose
+    ``path`` is ``host:port/database`` and whose ``reason`` names the table.
+    """
 
     code = "store-damaged"
 
-    def __init__(self, path: str, *, operation: str, reason: str) -> None:
+    def __init__(
+        self, path: str, *, operation: str, reason: str, kind: str = "file"
+    ) -> None:
         self.path = path
         self.operation = operation
         self.reason = reason
+        self.kind = kind
+        fix = (
+            "restore the file from a backup, or point the store at a new file."
+            if kind == "file"
+            else "restore the tables from a backup, or point the store at a new "
+            "database or schema (it creates its tables on first use)."
+        )
         super().__init__(
-            f"Store file `{path}` is damaged or not a Hive store (during "
-            f"`{operation}`): {reason}\n\nFix: restore the file from a backup, or "
-            "point the store at a new file."
+            f"Store {kind} `{path}` is damaged or not a Hive store (during "
+            f"`{operation}`): {reason}\n\nFix: {fix}"
+        )
+
+
+class StoreFailedError(StoreError):
+    """A database server refused a statement for a reason no other store error
+    names (its SQLSTATE is kept in ``sqlstate``). Nothing the failed call started
+    was committed."""
+
+    code = "store-failed"
+
+    def __init__(
+        self, store: str, *, target: str, operation: str, sqlstate: str, reason: str
+    ) -> None:
+        self.store = store
+        self.target = target
+        self.operation = operation
+        self.sqlstate = sqlstate
+        self.reason = reason
+        state = f" [SQLSTATE {sqlstate}]" if sqlstate else ""
+        super().__init__(
+            f"{store} on {target} failed during `{operation}`{state}: {reason}\n\n"
+            "Fix: check the server log for this statement; if the server was "
+            "reconfigured (permissions, settings), restore what the store needs."
         )
 
 
@@ -155,7 +208,7 @@ class InvalidThreadIdError(HiveError, ValueError):
         self.reason = reason
         super().__init__(
             f"Invalid {what} {self.value_repr}: {reason}\n\nFix: use a non-empty "
-            "str of at most 512 UTF-8 bytes, such as a UUID or `user-42/chat-7`."
+            "str of at most 512 UTF-8 bytes without NUL, such as a UUID or `user-42/chat-7`."
         )
 
 

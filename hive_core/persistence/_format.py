@@ -11,7 +11,7 @@ the MessagePack with a CRC-32 of it, so a damaged byte anywhere is a typed
 from __future__ import annotations
 
 import zlib
-from typing import Final, Literal, Protocol, runtime_checkable
+from typing import Final, Literal, NoReturn, Protocol, runtime_checkable
 
 import msgspec
 
@@ -114,8 +114,10 @@ def check_checkpoint(checkpoint: object) -> Checkpoint:
     validate_thread_id(checkpoint.thread_id)
     validate_thread_id(checkpoint.id, what="checkpoint id")
     for name in ("run_id", "schema_version", "graph_version"):
-        if not isinstance(getattr(checkpoint, name), str):
-            _bad_field(name, "a str", getattr(checkpoint, name))
+        value = getattr(checkpoint, name)
+        if not isinstance(value, str) or "\x00" in value:
+            # NUL: a PostgreSQL text column cannot hold it, so no store accepts it.
+            _bad_field(name, "a str without NUL", value)
     for name in ("step_index", "format_version"):
         value = getattr(checkpoint, name)
         if type(value) is not int or not 0 <= value <= _MAX_STEP:
@@ -123,6 +125,9 @@ def check_checkpoint(checkpoint: object) -> Checkpoint:
     data: object = checkpoint.global_data
     if not isinstance(data, dict):
         _bad_field("global_data", "a dict", data)
+    for channel in data:
+        if not isinstance(channel, str) or "\x00" in channel:
+            _bad_field("global_data", "channel names that are str without NUL", channel)
     return checkpoint
 
 
@@ -134,7 +139,7 @@ def check_limit(limit: object) -> None:
         )
 
 
-def _bad_field(name: str, expected: str, got: object) -> None:
+def _bad_field(name: str, expected: str, got: object) -> NoReturn:
     shown = repr(got)
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
     raise CheckpointEncodeError(

@@ -42,11 +42,12 @@ from psycopg_pool import AsyncConnectionPool
 from ..errors import CheckpointCorruptError, CheckpointError
 from . import _postgres_sql as sql
 from ._chains import MAX_STREAM, ChannelRef, HeadCache, key_range, rebuild
-from ._errors import CheckpointConflict
+from ._errors import CheckpointConflict, StoreBusyError
 from ._fence import UNFENCED, ExpectedLatest, check_expected
-from ._format import Checkpoint, CheckpointSummary
+from ._format import Checkpoint, CheckpointSummary, check_checkpoint, check_limit
 from ._postgres_plan import Body, Plan, Stream, as_bytes, decode_body, encode_body, plan
 from ._postgres_pool import PoolOwner
+from ._threads import validate_thread_id
 
 __all__ = ["POSTGRES_SCHEMA_VERSION", "PostgresCheckpointStore"]
 
@@ -108,7 +109,6 @@ class PostgresCheckpointStore:
             url,
             pool,
             store="PostgresCheckpointStore",
-            failure=CheckpointError,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
@@ -160,7 +160,7 @@ class PostgresCheckpointStore:
         return await self._owner.run(operation, fn)
 
     async def aclose(self) -> None:
-        """Close the pools this store opened. Later calls raise ``CheckpointError``."""
+        """Close the pools this store opened. Later calls raise ``StoreClosedError``."""
         self._heads.clear()
         self._threads.clear()
         await self._owner.aclose()
@@ -191,6 +191,7 @@ class PostgresCheckpointStore:
         """Store ``checkpoint`` atomically; the same (thread, id) is overwritten.
 
         Fenced by ``expected_latest`` in the same statement (see ``sql.WRITE``)."""
+        check_checkpoint(checkpoint)
         check_expected(expected_latest)
         data = {
             channel: as_bytes(channel, value)
@@ -218,12 +219,15 @@ class PostgresCheckpointStore:
 
     async def load_latest(self, thread_id: str) -> Checkpoint | None:
         """Greatest ``step_index``, ties to the greatest id; ``None`` if no thread."""
+        validate_thread_id(thread_id)
         return await self._load("load_latest", sql.LATEST, (thread_id,), thread_id)
 
     async def load_checkpoint(
         self, thread_id: str, checkpoint_id: str
     ) -> Checkpoint | None:
         """The checkpoint with that id in that thread, or ``None``."""
+        validate_thread_id(thread_id)
+        validate_thread_id(checkpoint_id, what="checkpoint id")
         return await self._load(
             "load_checkpoint", sql.ONE, (thread_id, checkpoint_id), thread_id
         )
@@ -232,8 +236,8 @@ class PostgresCheckpointStore:
         self, thread_id: str, limit: int | None = None
     ) -> list[CheckpointSummary]:
         """Newest first (step index, then id, both descending)."""
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0 or None, not {limit}")
+        validate_thread_id(thread_id)
+        check_limit(limit)
 
         async def query(conn: AsyncConnection[Any]) -> list[Any]:
             cur = await conn.execute(sql.SUMMARIES, (thread_id, limit))
@@ -252,6 +256,8 @@ class PostgresCheckpointStore:
         ]
 
     async def thread_exists(self, thread_id: str) -> bool:
+        validate_thread_id(thread_id)
+
         async def query(conn: AsyncConnection[Any]) -> bool:
             cur = await conn.execute(sql.EXISTS, (thread_id,))
             row = await cur.fetchone()
@@ -288,9 +294,12 @@ class PostgresCheckpointStore:
                 continue  # a concurrent writer extended a stream first: re-read
             self._remember(cp.thread_id, thread, done, data)
             return
-        raise CheckpointError(
-            f"PostgresCheckpointStore: thread `{cp.thread_id}` kept changing under "
-            f"{_ATTEMPTS} attempts to save checkpoint `{cp.id}`"
+        raise StoreBusyError(
+            self.target,
+            operation="save",
+            waited=0.0,
+            attempts=_ATTEMPTS,
+            reason=f"thread `{cp.thread_id}` kept changing under concurrent writers",
         )
 
     def _cached_heads(
@@ -380,6 +389,7 @@ class PostgresCheckpointStore:
         )
         keys, prefixes, crcs, datas = p.blob_columns()
         streams, heads_, snapshots, chain_bytes, chain_rows = p.stream_columns()
+        ints = sql.bigints  # array literals: see its docstring
         cur = await conn.execute(
             sql.WRITE,
             {
@@ -391,15 +401,15 @@ class PostgresCheckpointStore:
                 "body": body,
                 "unfenced": expected is UNFENCED,
                 "expected": None if expected is UNFENCED else expected,
-                "keys": keys,
-                "prefixes": prefixes,
-                "crcs": crcs,
-                "datas": datas,
-                "streams": streams,
-                "heads": heads_,
-                "snapshots": snapshots,
-                "chain_bytes": chain_bytes,
-                "chain_rows": chain_rows,
+                "keys": ints(keys),
+                "prefixes": ints(prefixes),
+                "crcs": ints(crcs),
+                "datas": sql.byteas(datas),
+                "streams": ints(streams),
+                "heads": ints(heads_),
+                "snapshots": ints(snapshots),
+                "chain_bytes": ints(chain_bytes),
+                "chain_rows": ints(chain_rows),
             },
         )
         if cur.rowcount != 1:
@@ -470,7 +480,11 @@ class PostgresCheckpointStore:
     ) -> dict[int, tuple[object, object, object]]:
         ranges = [key_range(ref) for ref in refs]
         cur = await conn.execute(
-            sql.BLOBS, ([lo for lo, _ in ranges], [hi for _, hi in ranges])
+            sql.BLOBS,
+            (
+                sql.bigints([lo for lo, _ in ranges]),
+                sql.bigints([hi for _, hi in ranges]),
+            ),
         )
         return {
             key: (prefix, crc, data) for key, prefix, crc, data in await cur.fetchall()

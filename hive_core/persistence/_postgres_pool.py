@@ -16,15 +16,19 @@ pool handed in by the caller is used as it is, on the caller's loop.
 connection after the pool has dropped its dead ones (a server restart kills them
 all); the callers' operations are idempotent, so a retry after a commit whose
 acknowledgement was lost rewrites the same rows. Anything psycopg raises beyond that
-becomes a typed :class:`~hive_core.errors.HiveError`: connection trouble is
-:class:`~hive_core.errors.StoreUnavailableError` (retryable, naming
-``host:port/database`` without the password), everything else the store's own base
-error. See ``docs/persistence.md``.
+becomes one of the store errors (:func:`PoolOwner.failure`, by SQLSTATE class), so
+no psycopg exception reaches a user: connection trouble or a server shutting down
+is :class:`~hive_core.errors.StoreUnavailableError` (retryable, naming
+``host:port/database`` without the password), a lock or statement timeout, a
+deadlock or a serialization failure ``StoreBusyError`` (retryable), a missing or
+altered table ``StoreDamagedError`` naming it, anything else ``StoreFailedError``
+with its SQLSTATE. See ``docs/persistence.md`` ("Store errors").
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -34,10 +38,23 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..errors import HiveError, StoreUnavailableError
+from ._errors import (
+    StoreBusyError,
+    StoreClosedError,
+    StoreDamagedError,
+    StoreFailedError,
+)
 
 __all__ = ["PoolOwner", "describe_target"]
 
 T = TypeVar("T")
+
+_BUSY = frozenset({"40001", "40P01", "55P03", "57014"})
+"""Serialization failure, deadlock, lock timeout, statement timeout: retry later."""
+_GONE = ("08", "53", "57P")
+"""Connection exceptions, out of resources, the server shutting down."""
+_DAMAGED = ("42", "3F", "XX")
+"""A missing or altered table, column, type or schema; data the server calls corrupt."""
 
 
 def describe_target(conninfo: str) -> str:
@@ -75,7 +92,6 @@ class PoolOwner:
         pool: AsyncConnectionPool[Any] | None,
         *,
         store: str,
-        failure: Callable[[str], HiveError],
         min_size: int = 1,
         max_size: int = 8,
         timeout: float = 10.0,
@@ -84,7 +100,6 @@ class PoolOwner:
         if (conninfo is None) == (pool is None):
             raise TypeError(f"{store} needs exactly one of a URL or a pool")
         self.store = store
-        self._failure = failure
         self._given = pool
         self._conninfo = conninfo if conninfo is not None else pool.conninfo  # type: ignore[union-attr]
         self.target = (
@@ -110,16 +125,47 @@ class PoolOwner:
             self.store, target=self.target, operation=operation, reason=_reason(exc)
         )
 
-    def failure(self, operation: str, exc: psycopg.Error) -> HiveError:
-        state = f" [{exc.sqlstate}]" if exc.sqlstate else ""
-        return self._failure(
-            f"{self.store} on {self.target} failed during `{operation}`{state}: "
-            f"{_reason(exc)}"
+    def failure(self, operation: str, exc: psycopg.Error, waited: float) -> HiveError:
+        """The store error for ``exc`` (see the module doc), by SQLSTATE class."""
+        state = exc.sqlstate or ""
+        reason = _reason(exc)
+        if state in _BUSY:
+            return StoreBusyError(
+                self.target,
+                operation=operation,
+                waited=waited,
+                attempts=1,
+                reason=f"{reason} [SQLSTATE {state}]",
+            )
+        if state.startswith(_GONE) or (
+            not state
+            and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+        ):
+            return self.unavailable(operation, exc)
+        if state.startswith(_DAMAGED) and state != "42501":  # not: permission denied
+            table = exc.diag.table_name
+            if table and table not in reason:
+                reason = f"{reason} (table {table})"
+            return StoreDamagedError(
+                self.target,
+                operation=operation,
+                kind="database",
+                reason=f"{reason} [SQLSTATE {state}]",
+            )
+        return StoreFailedError(
+            self.store,
+            target=self.target,
+            operation=operation,
+            sqlstate=state,
+            reason=reason,
         )
+
+    def closed(self, operation: str) -> StoreClosedError:
+        return StoreClosedError(self.target, operation=operation, store=self.store)
 
     async def pool(self, operation: str) -> AsyncConnectionPool[Any]:
         if self._closed:
-            raise self._failure(f"{self.store} is closed; cannot {operation}")
+            raise self.closed(operation)
         if self._given is not None:
             await self._given.open()
             return self._given
@@ -164,6 +210,7 @@ class PoolOwner:
         self, operation: str, fn: Callable[[AsyncConnection[Any]], Awaitable[T]]
     ) -> T:
         """``fn`` on a pooled autocommit connection, retried once if it breaks."""
+        started = time.monotonic()
         for attempt in (0, 1):
             pool = await self.pool(operation)
             conn: AsyncConnection[Any] | None = None
@@ -172,14 +219,17 @@ class PoolOwner:
                     return await fn(conn)
             except PoolTimeout as exc:
                 raise self.unavailable(operation, exc) from None
-            except psycopg.OperationalError as exc:
-                if conn is None or not (conn.broken or conn.closed):
-                    raise self.failure(operation, exc) from None
+            except psycopg.Error as exc:
+                broken = conn is not None and (conn.broken or conn.closed)
+                if not broken or not isinstance(exc, psycopg.OperationalError):
+                    waited = time.monotonic() - started
+                    raise self.failure(operation, exc, waited) from None
                 if attempt:
                     raise self.unavailable(operation, exc) from None
-                await pool.check()  # a restarted server leaves every one dead
-            except psycopg.Error as exc:
-                raise self.failure(operation, exc) from None
+                try:
+                    await pool.check()  # a restarted server leaves every one dead
+                except psycopg.Error as again:
+                    raise self.unavailable(operation, again) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def aclose(self) -> None:

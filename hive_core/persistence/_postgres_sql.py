@@ -6,9 +6,12 @@ Kept apart from the store's logic (``_postgres.py``); the layout is described in
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from typing import Any, Final
 
 __all__ = [
+    "bigints",
+    "byteas",
     "META",
     "SCHEMA",
     "TABLES",
@@ -153,3 +156,19 @@ EXISTS = (
     "SELECT EXISTS (SELECT 1 FROM hive_checkpoints AS c "
     "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s)"
 )
+
+
+def bigints(values: Sequence[Any]) -> str:
+    """An ``int8[]`` (or ``int4[]``) literal of ints and ``None``, for a
+    ``%s::int8[]`` parameter.
+
+    Sent as one ``unknown``-typed string the server parses: psycopg's own list
+    adaptation inspects every element on every call, and cost more client CPU per
+    save than building these strings (measured in ``docs/persistence.md``,
+    "Sizing"). The values are the planner's ints, never caller text."""
+    return "{" + ",".join(["NULL" if v is None else str(v) for v in values]) + "}"
+
+
+def byteas(values: Sequence[Any]) -> str:
+    """A ``bytea[]`` literal of hex elements (``{"\\\\x0a1b"}``), like :func:`bigints`."""
+    return "{" + ",".join(['"\\\\x' + v.hex() + '"' for v in values]) + "}"

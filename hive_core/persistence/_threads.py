@@ -2,7 +2,8 @@
 
 A thread id is a key in every store: SQLite stores it as UTF-8 text, a server store
 would put it in a URL or a column of bounded width. So it must be a non-empty
-``str`` that encodes as UTF-8 (no lone surrogates) and at most
+``str`` that encodes as UTF-8 (no lone surrogates), holds no NUL character (a
+PostgreSQL ``text`` column cannot store one) and is at most
 :data:`MAX_THREAD_ID_BYTES` bytes long. See ``docs/concepts/checkpoint-storage.md``.
 """
 
@@ -24,6 +25,8 @@ def thread_id_problem(value: object) -> str | None:
         return f"expected a str, got {type(value).__name__}"
     if not value:
         return "it is empty"
+    if "\x00" in value:
+        return f"it contains a NUL character at index {value.index(chr(0))}"
     if value.isascii() and len(value) <= MAX_THREAD_ID_BYTES:
         return None  # the common case: short ASCII, nothing to encode
     try:

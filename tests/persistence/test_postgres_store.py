@@ -19,7 +19,6 @@ from postgres_support import Schema, postgres_schema, postgres_url
 
 from hive_core import (
     CheckpointCorruptError,
-    CheckpointError,
     CheckpointPolicy,
     CheckpointVersionMismatchError,
     GraphBuilder,
@@ -27,7 +26,12 @@ from hive_core import (
     Runtime,
     StoreUnavailableError,
 )
-from hive_core.persistence import Checkpoint, PostgresCheckpointStore
+from hive_core.persistence import (
+    Checkpoint,
+    InvalidThreadIdError,
+    PostgresCheckpointStore,
+    StoreClosedError,
+)
 from hive_core.persistence._postgres import POSTGRES_SCHEMA_VERSION
 
 from .tiny_workflow import SEEN, Tiny, build_tiny
@@ -264,11 +268,13 @@ class TestLayoutAndErrors:
         assert "s3cret" not in str(err.value)
         assert "refused" in err.value.reason.lower()
 
-    def test_sql_errors_are_checkpoint_errors(self, postgres_schema: Schema) -> None:
+    def test_a_nul_thread_id_never_reaches_the_server(
+        self, postgres_schema: Schema
+    ) -> None:
         s = PostgresCheckpointStore(postgres_schema.url)
-        with pytest.raises(CheckpointError) as err:
+        with pytest.raises(InvalidThreadIdError) as err:
             asyncio.run(s.save(cp(0, {}, thread="nul\x00byte")))
-        assert "save" in str(err.value)
+        assert "NUL" in str(err.value)
 
     def test_closed_store_refuses(self, postgres_schema: Schema) -> None:
         s = PostgresCheckpointStore(postgres_schema.url)
@@ -276,7 +282,7 @@ class TestLayoutAndErrors:
         async def main() -> None:
             async with s:
                 await s.save(cp(0, {"a": b"1"}))
-            with pytest.raises(CheckpointError, match="closed"):
+            with pytest.raises(StoreClosedError, match="closed"):
                 await s.load_latest("t")
 
         asyncio.run(main())

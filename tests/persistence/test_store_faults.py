@@ -437,6 +437,7 @@ BAD_IDS: dict[str, object] = {
     "lone-surrogate": "thread-\ud800",
     "over-long": "x" * (MAX_THREAD_ID_BYTES + 1),
     "over-long-utf8": "é" * (MAX_THREAD_ID_BYTES // 2 + 1),
+    "nul": "thread\x00id",
     "int": 42,
     "bytes": b"thread-1",
 }
@@ -448,20 +449,26 @@ def checkpoint_stores(tmp_path: Path) -> Iterator[tuple[str, Any]]:
         yield "sqlite", store
 
 
+def bad_id_calls(
+    store: Any, value: Any
+) -> list[Callable[[], Coroutine[Any, Any, object]]]:
+    """Every checkpoint store entry point, called with the bad id ``value``."""
+    bad_cp = msgspec.structs.replace(make_checkpoint(0), thread_id=value)
+    return [
+        partial(store.save, bad_cp),
+        partial(store.load_latest, value),
+        partial(store.list_checkpoints, value),
+        partial(store.load_checkpoint, value, "x"),
+        partial(store.load_checkpoint, THREAD, value),
+        partial(store.thread_exists, value),
+    ]
+
+
 @pytest.mark.parametrize("bad", sorted(BAD_IDS))
 def test_bad_thread_ids_are_refused_everywhere(tmp_path: Path, bad: str) -> None:
     value: Any = BAD_IDS[bad]
-    bad_cp = msgspec.structs.replace(make_checkpoint(0), thread_id=value)
     for _, store in checkpoint_stores(tmp_path):
-        calls: list[Callable[[], Coroutine[Any, Any, object]]] = [
-            partial(store.save, bad_cp),
-            partial(store.load_latest, value),
-            partial(store.list_checkpoints, value),
-            partial(store.load_checkpoint, value, "x"),
-            partial(store.load_checkpoint, THREAD, value),
-            partial(store.thread_exists, value),
-        ]
-        for call in calls:
+        for call in bad_id_calls(store, value):
             with pytest.raises(InvalidThreadIdError) as info:
                 drive(call())
             assert info.value.code == "invalid-thread-id"
