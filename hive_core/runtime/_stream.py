@@ -118,7 +118,16 @@ class StreamProjector:
                 parts.append(_values_part(ev))
         elif type(ev) is TaskWrites:
             if "updates" in modes:
-                parts.append(_part("updates", ev, {ev.node: ev.writes}, ev.node))
+                step = ev.step
+                parts.append(
+                    StreamPart(
+                        mode="updates",
+                        data={ev.node: ev.writes},
+                        step=RUN_LEVEL_STEP if step is None else step,
+                        node=ev.node,
+                        task_id=ev.task_id,
+                    )
+                )
         elif type(ev) is ModelToken:
             if "messages" in modes:
                 node, task_id = self._task_of(ev)
@@ -157,7 +166,10 @@ def _values_part(ev: StepValues) -> StreamPart:
     data: dict[str, Any] = dict(ev.values)
     if ev.interrupt is not None:
         data[INTERRUPT_KEY] = [dict(ev.interrupt)]
-    return _part("values", ev, data, None)
+    step = ev.step
+    return StreamPart(
+        mode="values", data=data, step=RUN_LEVEL_STEP if step is None else step
+    )
 
 
 def project_stream(
