@@ -74,30 +74,32 @@ def encode_task_writes(
 ) -> dict[str, Any]:
     """A task's writes to global channels, by channel id (sorted); a channel
     written more than once maps to the list of its values."""
-    grouped: dict[str, list[Any]] = {}
+    raw: dict[str, Any] = {}
+    multi: set[str] | None = None
     for w in writes:
         ch = w.channel
         cid = ch if type(ch) is str else ch.id  # type: ignore[union-attr]
         spec = by_id.get(cid)
-        if spec is not None and spec.is_global:
-            if cid in grouped:
-                grouped[cid].append(w.value)
-            else:
-                grouped[cid] = [w.value]
-    if not grouped:
-        return {}
-    raw = {
-        cid: vals[0] if len(vals) == 1 else vals
-        for cid, vals in (
-            sorted(grouped.items()) if len(grouped) > 1 else grouped.items()
-        )
-    }
+        if spec is None or not spec.is_global:
+            continue
+        if cid not in raw:
+            raw[cid] = w.value
+            continue
+        if multi is None:
+            multi = set()
+        if cid not in multi:
+            multi.add(cid)
+            raw[cid] = [raw[cid]]
+        raw[cid].append(w.value)
+    if len(raw) > 1:
+        raw = dict(sorted(raw.items()))
     try:
         return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
     except (TypeError, ValueError):
+        many = multi or set()
         return {
-            cid: [payload_json(by_id[cid], v) for v in vals]
-            if len(vals) > 1
-            else payload_json(by_id[cid], vals[0])
-            for cid, vals in sorted(grouped.items())
+            cid: [payload_json(by_id[cid], v) for v in value]
+            if cid in many
+            else payload_json(by_id[cid], value)
+            for cid, value in raw.items()
         }
