@@ -4,9 +4,15 @@ Needs a server: ``scripts/with-postgres python bench/service.py --quick``. Every
 number printed is measured in this run:
 
 * ``service_throughput_w1/_w2/_w4``: runs/s of a 5-step graph (one checkpoint per
-  step) through the service with 1, 2 and 4 worker processes, and, on the same
-  database with the same worker count, raw DBOS workflows doing the same five steps
-  of work with no Hive (the floor); ``ratio`` = service / raw.
+  step) through the service with 1, 2 and 4 worker processes; and, on the same
+  database with the same worker count, raw DBOS workflows doing the same work with
+  no Hive. ``raw_dbos_runs_per_s`` (the floor, ``ratio`` = service / it) does the
+  same work with the same durability and the same queueing: five ``@DBOS.step``
+  calls (each step's result durable, as each Hive step is by its checkpoint), on
+  a queue with the service's limits (global 4, one run per thread at a time
+  through a partition per thread). ``raw_dbos_bare_runs_per_s`` (``ratio_bare``)
+  is DBOS with neither: five plain awaits in one workflow on an unpartitioned
+  queue, only the workflow's start and end durable.
 * ``service_latency``: one worker, runs one at a time: submit → first event (read by
   a client process polling the events table) and submit → done, p50/p95.
 * ``service_recovery``: ``kill -9`` of the worker holding a run → the run's next
@@ -60,8 +66,20 @@ def _graph() -> Any:
 
 
 def _raw_worker() -> None:
-    """Raw DBOS: the same five steps of work in one workflow, no Hive."""
+    """Raw DBOS: the same five steps of work with no Hive, two ways."""
     from dbos import DBOS
+
+    @DBOS.step(name="raw_step")
+    async def raw_step(count: int) -> int:
+        await asyncio.sleep(0)
+        return count + 1
+
+    @DBOS.workflow(name="raw_five_steps")
+    async def raw_five_steps(n: int) -> int:
+        count = 0
+        for _ in range(STEPS):
+            count = await raw_step(count)
+        return count
 
     @DBOS.workflow(name="raw_five")
     async def raw_five(n: int) -> int:
@@ -82,12 +100,14 @@ def _raw_worker() -> None:
         }
     )
     DBOS.launch()
-    DBOS.register_queue(
-        "raw",
-        global_concurrency=4,
-        polling_interval_sec=0.02,
-        on_conflict="always_update",
-    )
+    for name, partitioned in (("raw", True), ("raw_bare", False)):
+        DBOS.register_queue(
+            name,
+            global_concurrency=4,
+            partition_concurrency=1 if partitioned else None,
+            polling_interval_sec=0.02,
+            on_conflict="always_update",
+        )
     Path(os.environ["BENCH_READY"], os.environ["HIVE_SERVICE_EXECUTOR_ID"]).touch()
     signal.sigwait({signal.SIGTERM})
     os._exit(0)
@@ -162,42 +182,67 @@ def _stop(procs: list[Any]) -> None:
             p.wait()
 
 
-def _throughput(url: str, tmp: Path, workers: int, runs: int) -> dict[str, Any]:
-    from dbos import DBOSClient
-
+def _hive_runs(url: str, workers: int, runs: int) -> float:
+    """Runs/s of the service: submit ``runs`` runs, wait for every result."""
     from hive_core.service import ServiceClient, ServiceConfig
 
-    procs = _spawn("hive", workers, url, tmp)
     client = ServiceClient(ServiceConfig(database_url=url))
-    try:
-        client.submit_sync("five", "warm", None)  # the queue's first poll after launch
-        client.result_sync(client.list_runs_sync()[-1].run_id, timeout=60)
+
+    async def go() -> float:
+        warm = await client.submit("five", "warm", None)  # the queue's first poll
+        await client.result(warm, timeout=60)
         t0 = time.perf_counter()
         ids = [
-            client.submit_sync("five", f"t-{workers}-{i}", None) for i in range(runs)
+            await client.submit("five", f"t-{workers}-{i}", None) for i in range(runs)
         ]
         for r in ids:
-            assert client.result_sync(r, timeout=300).status == "finished"
-        hive = runs / (time.perf_counter() - t0)
+            assert (await client.result(r, timeout=300)).status == "finished"
+        return runs / (time.perf_counter() - t0)
+
+    try:
+        return asyncio.run(go())
     finally:
         client.close()
-        _stop(procs)
-    procs = _spawn("raw", workers, url, tmp)
-    raw_client = DBOSClient(system_database_url=url, application_name="hive")
+
+
+def _raw_runs(url: str, runs: int, *, durable: bool) -> float:
+    """Runs/s of raw DBOS: the durable floor or the bare one (module docstring)."""
+    from dbos import DBOSClient
+
+    client = DBOSClient(system_database_url=url, application_name="hive")
+    opts: Any = {
+        "queue_name": "raw" if durable else "raw_bare",
+        "workflow_name": "raw_five_steps" if durable else "raw_five",
+        "app_version": "1",
+    }
+
+    def enqueue(i: int) -> Any:
+        if durable:  # one run per thread, as the service partitions its queue
+            return client.enqueue({**opts, "queue_partition_key": f"t-{i}"}, i)
+        return client.enqueue(opts, i)
+
     try:
-        opts: Any = {
-            "queue_name": "raw",
-            "workflow_name": "raw_five",
-            "app_version": "1",
-        }
-        raw_client.enqueue(opts, -1).get_result(polling_interval_sec=0.01)
+        enqueue(-1).get_result(polling_interval_sec=0.01)
         t0 = time.perf_counter()
-        handles = [raw_client.enqueue(opts, i) for i in range(runs)]
+        handles = [enqueue(i) for i in range(runs)]
         for h in handles:
             assert h.get_result(polling_interval_sec=0.01) == STEPS
-        raw = runs / (time.perf_counter() - t0)
+        return runs / (time.perf_counter() - t0)
     finally:
-        raw_client.destroy()
+        client.destroy()
+
+
+def _throughput(url: str, tmp: Path, workers: int, runs: int) -> dict[str, Any]:
+    procs = _spawn("hive", workers, url, tmp)
+    try:
+        hive = _hive_runs(url, workers, runs)
+    finally:
+        _stop(procs)
+    procs = _spawn("raw", workers, url, tmp)
+    try:
+        raw = _raw_runs(url, runs, durable=True)
+        bare = _raw_runs(url, runs, durable=False)
+    finally:
         _stop(procs)
     return {
         "workload": f"service_throughput_w{workers}",
@@ -205,6 +250,8 @@ def _throughput(url: str, tmp: Path, workers: int, runs: int) -> dict[str, Any]:
         "runs_per_s": round(hive, 1),
         "raw_dbos_runs_per_s": round(raw, 1),
         "ratio": round(hive / raw, 3),
+        "raw_dbos_bare_runs_per_s": round(bare, 1),
+        "ratio_bare": round(hive / bare, 3),
     }
 
 

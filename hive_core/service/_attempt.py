@@ -17,15 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..events import Event
+from ..events import Event, RunCancelled, RunFinished, RunInterrupted, StepFinished
 from ..persistence import CheckpointConflict
 from ..run_types import CheckpointPolicy, Outcome, RunOptions, ThreadSnapshot
-from ._db import ServiceDB, dumps
+from ._db import UNKNOWN, Latest, ServiceDB, dumps
 
 if TYPE_CHECKING:
+    from ..persistence._format import CheckpointStore
     from ..runtime import RunHandle, Runtime
 
-__all__ = ["AttemptSpec", "Stop", "drive"]
+__all__ = ["AttemptSpec", "Stop", "drive", "latest_checkpoint"]
 
 log = logging.getLogger("hive_core.service")
 _encoder = msgspec.json.Encoder()
@@ -76,34 +77,68 @@ def result_json(status: str, outcome: Outcome | None, error: str | None = None) 
     return dumps(body)
 
 
+_BOUNDARY = (StepFinished, RunFinished, RunInterrupted, RunCancelled)
+FLUSH_S = 0.05
+"""Longest an event waits for its step to end before it is written anyway (a slow
+step's model tokens stay live)."""
+
+
+class _Publisher:
+    """Copies an attempt's events to the events table while it runs: one insert
+    per step (written when the step ends), or after ``FLUSH_S`` for a step still
+    running; a batch written while the next accumulates, never out of order."""
+
+    def __init__(self, db: ServiceDB, run_id: str) -> None:
+        self.db = db
+        self.run_id = run_id
+        self.pending: list[Event] = []
+        self.ready = asyncio.Event()
+        self.timer: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    def add(self, ev: Event) -> None:
+        self.pending.append(ev)
+        if isinstance(ev, _BOUNDARY):
+            self.flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.flush()
+
+    async def write(self) -> None:
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            batch, self.pending = self.pending, []
+            if batch:
+                rows = [
+                    (self.run_id, ev.attempt_id, ev.index, _encoder.encode(ev))
+                    for ev in batch
+                ]
+                await asyncio.to_thread(self.db.append_events, rows)
+            if self.closed and not self.pending:
+                return
+
+
 async def _publish(db: ServiceDB, run_id: str, handle: RunHandle) -> Outcome:
-    """Copy the attempt's events to the events table while it runs, in batches:
-    whatever arrived while the previous batch was being written goes next."""
-    queue: asyncio.Queue[Event | None] = asyncio.Queue()
-
-    async def writer() -> None:
-        done = False
-        while not done:
-            batch = [await queue.get()]
-            while not queue.empty():
-                batch.append(queue.get_nowait())
-            done = batch[-1] is None
-            rows = [
-                (run_id, ev.attempt_id, ev.index, _encoder.encode(ev))
-                for ev in batch
-                if ev is not None
-            ]
-            await asyncio.to_thread(db.append_events, rows)
-
-    task = asyncio.ensure_future(writer())
+    publisher = _Publisher(db, run_id)
+    task = asyncio.ensure_future(publisher.write())
     try:
         async for ev in handle.events:
-            queue.put_nowait(ev)
+            publisher.add(ev)
     except BaseException:
-        queue.put_nowait(None)
+        publisher.close()
         await asyncio.shield(task)
         raise
-    queue.put_nowait(None)
+    publisher.close()
     await task
     return await handle.outcome()
 
@@ -132,18 +167,21 @@ def _settled(runtime: Runtime, snap: ThreadSnapshot) -> Outcome | None:
     return None
 
 
+async def latest_checkpoint(store: CheckpointStore, thread_id: str) -> str | None:
+    """The id of the thread's latest checkpoint (one summary, no state loaded)."""
+    found = await store.list_checkpoints(thread_id, limit=1)
+    return found[0].id if found else None
+
+
 async def _start(
-    runtime: Runtime, spec: AttemptSpec, db: ServiceDB, options: RunOptions
+    runtime: Runtime, spec: AttemptSpec, untouched: bool, options: RunOptions
 ) -> RunHandle | Outcome:
-    snap = await runtime.get_state(spec.thread_id)
-    latest = snap.checkpoint_id if snap is not None else None
-    baseline = await asyncio.to_thread(db.baseline, spec.run_id, latest)
-    untouched = latest == baseline
     if spec.kind == "resume" and untouched:
         assert spec.interrupt_id is not None
         return runtime.resume(spec.thread_id, spec.interrupt_id, spec.payload, options)
     if spec.kind == "start" and untouched:
         return runtime.run(spec.thread_id, spec.input, options)
+    snap = await runtime.get_state(spec.thread_id)
     if snap is not None:
         settled = _settled(runtime, snap)
         if settled is not None:
@@ -152,15 +190,15 @@ async def _start(
 
 
 async def _one_try(
-    make_runtime: Callable[[], Runtime],
+    runtime: Runtime,
     spec: AttemptSpec,
     db: ServiceDB,
     stop: Stop,
     timeout_s: float | None,
+    untouched: bool,
 ) -> Outcome:
-    runtime = make_runtime()
     options = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
-    started = await _start(runtime, spec, db, options)
+    started = await _start(runtime, spec, untouched, options)
     if isinstance(started, Outcome):
         return started
     stop.handle = started
@@ -178,8 +216,16 @@ async def _one_try(
             timer.cancel()
 
 
+async def _known_latest(store: CheckpointStore, thread_id: str) -> Latest:
+    try:
+        return await latest_checkpoint(store, thread_id)
+    except Exception:  # the store is down: the first try reads it again, and fails
+        return UNKNOWN
+
+
 async def drive(
     make_runtime: Callable[[], Runtime],
+    store: CheckpointStore,
     spec: AttemptSpec,
     db: ServiceDB,
     *,
@@ -189,13 +235,27 @@ async def drive(
     retry: Any,
 ) -> str:
     """Run the attempt (with retries); the result JSON the workflow returns, or
-    ``""`` when the attempt must not record anything (handed back, lost)."""
-    n = await asyncio.to_thread(
-        db.begin_attempt, spec.run_id, spec.workflow_id, worker_id
+    ``""`` when the attempt must not record anything (handed back, lost).
+
+    Round trips of a clean attempt: the thread's latest checkpoint id, one
+    statement that counts the attempt and sets the run's baseline, the run's own
+    checkpoint loads and saves, one events insert per step, one statement that
+    ends it."""
+    latest = await _known_latest(store, spec.thread_id)
+    n, baseline = await asyncio.to_thread(
+        db.begin_attempt, spec.run_id, spec.workflow_id, worker_id, latest
     )
     while True:
         try:
-            outcome = await _one_try(make_runtime, spec, db, stop, timeout_s)
+            if latest is UNKNOWN:
+                latest = await latest_checkpoint(store, spec.thread_id)
+            if baseline is UNKNOWN:
+                baseline = await asyncio.to_thread(db.baseline, spec.run_id, latest)
+            untouched = latest == baseline
+            latest = UNKNOWN  # a further try reads the thread again
+            outcome = await _one_try(
+                make_runtime(), spec, db, stop, timeout_s, untouched
+            )
         except CheckpointConflict:
             log.warning("run %s: lost ownership of %s", spec.run_id, spec.thread_id)
             await asyncio.to_thread(db.end_attempt, spec.run_id, n, "lost_ownership")
@@ -205,11 +265,7 @@ async def drive(
                 await asyncio.to_thread(db.end_attempt, spec.run_id, n, "handed_back")
                 return ""
             error = f"{type(exc).__name__}: {exc}"
-            row = await asyncio.to_thread(db.run, spec.run_id)
-            failures = (row["failures"] if row else 0) + 1
-            await asyncio.to_thread(
-                db.update_run, spec.run_id, failures=failures, last_error=error
-            )
+            failures = await asyncio.to_thread(db.add_failure, spec.run_id, error)
             if failures < retry.max_attempts:
                 log.info(
                     "run %s: try %d failed (%s), retrying", spec.run_id, failures, error
@@ -233,8 +289,4 @@ async def drive(
 async def _finish(
     db: ServiceDB, run_id: str, n: int, status: str, body: str, error: str | None
 ) -> None:
-    def write() -> None:
-        db.end_attempt(run_id, n, status, error)
-        db.update_run(run_id, status=status, result=body)
-
-    await asyncio.to_thread(write)
+    await asyncio.to_thread(db.finish_attempt, run_id, n, status, body, error)

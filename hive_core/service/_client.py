@@ -303,18 +303,19 @@ class ServiceClient:
         ]
 
     async def workers(self) -> list[WorkerInfo]:
-        """The registry; a worker silent for longer than the lease is not alive."""
+        """The registry; a worker silent for longer than the lease is shown
+        ``dead`` (not alive) even before another worker takes its runs over."""
         rows = await asyncio.to_thread(self._db.workers)
         now = time.time()
         lease = self.config.lease_s
-        return [
-            WorkerInfo(
-                **r,
-                alive=r["state"] in ("alive", "draining")
-                and now - r["heartbeat_at"] <= lease,
-            )
-            for r in rows
-        ]
+        found = []
+        for r in rows:
+            alive = r["state"] in ("alive", "draining")
+            if alive and now - r["heartbeat_at"] > lease:  # silent: shown dead
+                alive = False
+                r = {**r, "state": "dead"}
+            found.append(WorkerInfo(**r, alive=alive))
+        return found
 
     # ----------------------------------------------------------- sync twins
 

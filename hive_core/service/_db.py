@@ -9,14 +9,26 @@ PostgreSQL. See ``docs/service.md``.
 
 from __future__ import annotations
 
+import enum
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["ServiceDB", "sqlalchemy_url"]
+from . import _db_sql as sql
+
+__all__ = ["UNKNOWN", "Latest", "ServiceDB", "sqlalchemy_url"]
+
+
+class _Unknown(enum.Enum):
+    UNKNOWN = "unknown"
+
+
+UNKNOWN = _Unknown.UNKNOWN
+"""A thread's latest checkpoint not (yet) known: the store could not be read."""
+Latest = str | None | _Unknown
 
 _meta = sa.MetaData()
 runs = sa.Table(
@@ -78,6 +90,8 @@ workers = sa.Table(
     sa.Column("state", sa.String, nullable=False),
 )
 
+_LOCK = {"key": 0x48495645}  # "HIVE": serialises table creation
+
 TERMINAL = frozenset(
     {"finished", "interrupted", "cancelled", "timed_out", "out_of_steps", "failed"}
 )
@@ -89,16 +103,6 @@ def sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)
     return url
-
-
-def _insert(engine: sa.Engine, table: sa.Table) -> Any:
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as lite_insert
-
-    return lite_insert(table)
 
 
 class ServiceDB:
@@ -116,9 +120,19 @@ class ServiceDB:
         self.engine = sa.create_engine(sqlalchemy_url(url), **kwargs)
         if url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        # One statement, one round trip: no BEGIN/COMMIT (or ROLLBACK after a read)
+        # around statements that are atomic on their own.
+        self.auto = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.postgres = self.engine.dialect.name == "postgresql"
 
     def create(self) -> None:
-        _meta.create_all(self.engine, checkfirst=True)
+        """Create the tables if missing. Workers started together on a fresh
+        PostgreSQL database take turns (a transaction-scoped advisory lock), so
+        none fails on another's half-made table."""
+        with self.engine.begin() as conn:
+            if self.postgres:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), _LOCK)
+            _meta.create_all(conn, checkfirst=True)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -127,22 +141,13 @@ class ServiceDB:
 
     def add_run(self, row: dict[str, Any]) -> bool:
         """Insert a run unless its id exists (idempotent submit); ``True`` if new."""
-        now = time.time()
-        stmt = _insert(self.engine, runs).values(
-            **row,
-            attempts=0,
-            failures=0,
-            baseline_set=0,
-            created_at=now,
-            updated_at=now,
-        )
-        with self.engine.begin() as conn:
-            done = conn.execute(stmt.on_conflict_do_nothing())
+        with self.auto.connect() as conn:
+            done = conn.execute(sql.ADD_RUN, {**row, "now": time.time()})
             return bool(done.rowcount)
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+        with self.auto.connect() as conn:
+            row = conn.execute(sql.RUN, {"run": run_id}).first()
         return dict(row._mapping) if row is not None else None
 
     def list_runs(
@@ -159,50 +164,76 @@ class ServiceDB:
             query = query.where(runs.c.thread_id == thread_id)
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as conn:
+        with self.auto.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def update_run(self, run_id: str, **values: Any) -> None:
-        with self.engine.begin() as conn:
+        with self.auto.connect() as conn:
             conn.execute(
                 runs.update()
                 .where(runs.c.run_id == run_id)
                 .values(**values, updated_at=time.time())
             )
 
-    def begin_attempt(self, run_id: str, workflow_id: str, worker_id: str) -> int:
-        """Count one more attempt, mark the run running; the attempt's number."""
+    def add_failure(self, run_id: str, error: str) -> int:
+        """Count a failed try of the run with its error; the failures so far."""
+        stmt = (
+            runs.update()
+            .where(runs.c.run_id == run_id)
+            .values(
+                failures=runs.c.failures + 1, last_error=error, updated_at=time.time()
+            )
+            .returning(runs.c.failures)
+        )
+        with self.auto.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def begin_attempt(
+        self, run_id: str, workflow_id: str, worker_id: str, latest: Latest
+    ) -> tuple[int, Latest]:
+        """Count one more attempt, mark the run running, record the attempt; and
+        the first time the thread's latest checkpoint is known (``latest`` is not
+        ``UNKNOWN``), set it as the run's baseline. The attempt's number and the
+        baseline (``UNKNOWN`` while unset). One round trip on PostgreSQL."""
         now = time.time()
+        known = latest is not UNKNOWN
+        params = {
+            "run": run_id, "workflow": workflow_id, "worker": worker_id, "now": now,
+            "known": known, "latest": latest if known else None,
+        }  # fmt: skip
+        if self.postgres:
+            with self.auto.connect() as conn:
+                row = conn.execute(sql.START_ATTEMPT_PG, params).one()
+        else:
+            with self.engine.begin() as conn:
+                row = conn.execute(sql.START_RUN_SQLITE, params).one()
+                conn.execute(sql.START_ATTEMPT_SQLITE, {**params, "n": row[0]})
+        n, baseline, baseline_set = row
+        if not baseline_set:
+            return int(n), UNKNOWN
+        return int(n), str(baseline) if baseline is not None else None
+
+    def finish_attempt(
+        self, run_id: str, n: int, status: str, body: str, error: str | None
+    ) -> None:
+        """End attempt ``n`` and the run with ``status`` and its result ``body``
+        (one round trip on PostgreSQL)."""
+        params = {
+            "run": run_id, "n": n, "status": status, "body": body, "error": error,
+            "now": time.time(),
+        }  # fmt: skip
+        if self.postgres:
+            with self.auto.connect() as conn:
+                conn.execute(sql.FINISH_PG, params)
+            return
         with self.engine.begin() as conn:
-            conn.execute(
-                runs.update()
-                .where(runs.c.run_id == run_id)
-                .values(
-                    attempts=runs.c.attempts + 1,
-                    status="running",
-                    worker_id=worker_id,
-                    workflow_id=workflow_id,
-                    updated_at=now,
-                )
-            )
-            n = conn.execute(
-                sa.select(runs.c.attempts).where(runs.c.run_id == run_id)
-            ).scalar_one()
-            conn.execute(
-                attempts.insert().values(
-                    run_id=run_id,
-                    n=n,
-                    workflow_id=workflow_id,
-                    worker_id=worker_id,
-                    started_at=now,
-                )
-            )
-        return int(n)
+            for stmt in sql.FINISH_SQLITE:
+                conn.execute(stmt, params)
 
     def end_attempt(
         self, run_id: str, n: int, result: str, error: str | None = None
     ) -> None:
-        with self.engine.begin() as conn:
+        with self.auto.connect() as conn:
             conn.execute(
                 attempts.update()
                 .where(attempts.c.run_id == run_id, attempts.c.n == n)
@@ -211,43 +242,62 @@ class ServiceDB:
 
     def attempts(self, run_id: str) -> list[dict[str, Any]]:
         query = sa.select(attempts).where(attempts.c.run_id == run_id)
-        with self.engine.connect() as conn:
+        with self.auto.connect() as conn:
             return [
                 dict(r._mapping) for r in conn.execute(query.order_by(attempts.c.n))
             ]
 
     def all_attempts(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with self.auto.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(sa.select(attempts))]
 
     def baseline(self, run_id: str, latest: str | None) -> str | None:
         """The thread's latest checkpoint when the run first started (set once):
         the run's input is applied only while the thread is still there."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                runs.update()
-                .where(runs.c.run_id == run_id, runs.c.baseline_set == 0)
-                .values(baseline=latest, baseline_set=1)
+        stmt = (
+            runs.update()
+            .where(runs.c.run_id == run_id)
+            .values(
+                baseline=sa.case(
+                    (runs.c.baseline_set == 0, sa.bindparam("latest", type_=sa.String)),
+                    else_=runs.c.baseline,
+                ),
+                baseline_set=1,
             )
-            found = conn.execute(
-                sa.select(runs.c.baseline).where(runs.c.run_id == run_id)
-            ).scalar_one()
+            .returning(runs.c.baseline)
+        )
+        with self.auto.connect() as conn:
+            found = conn.execute(stmt, {"latest": latest}).scalar_one()
         return str(found) if found is not None else None
 
     # ----------------------------------------------------------------- events
 
-    def append_events(self, rows: Iterable[tuple[str, str, int, bytes]]) -> None:
-        """Rows of (run, attempt, index, body); a row already there is skipped."""
-        now = time.time()
-        values = [
-            {"run_id": r, "attempt_id": a, "idx": i, "at": now, "body": b}
-            for r, a, i, b in rows
-        ]
-        if not values:
+    def append_events(self, rows: Sequence[tuple[str, str, int, bytes]]) -> None:
+        """Rows of (run, attempt, index, body) of one run, in order, in one
+        statement; a row already there is skipped."""
+        if not rows:
             return
-        stmt = _insert(self.engine, events).on_conflict_do_nothing()
-        with self.engine.begin() as conn:
-            conn.execute(stmt, values)
+        now = time.time()
+        with self.auto.connect() as conn:
+            if self.postgres:
+                conn.execute(
+                    sql.EVENTS_PG,
+                    {
+                        "run": rows[0][0],
+                        "at": now,
+                        "attempts": [r[1] for r in rows],
+                        "idxs": [r[2] for r in rows],
+                        "bodies": [r[3] for r in rows],
+                    },
+                )
+                return
+            conn.execute(
+                sql.EVENTS_SQLITE,
+                [
+                    {"run": r, "attempt": a, "idx": i, "at": now, "body": b}
+                    for r, a, i, b in rows
+                ],
+            )
 
     def read_events(
         self, run_id: str, after: int = 0, limit: int = 1000
@@ -258,22 +308,18 @@ class ServiceDB:
             .order_by(events.c.seq)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self.auto.connect() as conn:
             return [(int(s), bytes(b)) for s, b in conn.execute(query)]
 
     # ---------------------------------------------------------------- workers
 
     def heartbeat(self, row: dict[str, Any]) -> None:
         """Upsert this worker's row (a zombie that wakes comes back alive)."""
-        stmt = _insert(self.engine, workers).values(**row)
-        keep = {k: stmt.excluded[k] for k in row if k != "worker_id"}
-        with self.engine.begin() as conn:
-            conn.execute(
-                stmt.on_conflict_do_update(index_elements=["worker_id"], set_=keep)
-            )
+        with self.auto.connect() as conn:
+            conn.execute(sql.HEARTBEAT, row)
 
     def set_worker_state(self, worker_id: str, state: str) -> None:
-        with self.engine.begin() as conn:
+        with self.auto.connect() as conn:
             conn.execute(
                 workers.update()
                 .where(workers.c.worker_id == worker_id)
@@ -281,13 +327,12 @@ class ServiceDB:
             )
 
     def workers(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            query = sa.select(workers).order_by(workers.c.started_at)
-            return [dict(r._mapping) for r in conn.execute(query)]
+        with self.auto.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sql.WORKERS)]
 
     def claim_dead(self, worker_id: str, seen_heartbeat: float) -> bool:
         """Mark a silent worker dead; only one live worker wins the takeover."""
-        with self.engine.begin() as conn:
+        with self.auto.connect() as conn:
             done = conn.execute(
                 workers.update()
                 .where(

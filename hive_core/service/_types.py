@@ -89,5 +89,6 @@ class WorkerInfo:
     running: int
     version: str
     state: str
-    """``alive``, ``draining``, ``stopped`` or ``dead`` (taken over)."""
+    """``alive``, ``draining``, ``stopped`` or ``dead`` (taken over, or silent for
+    longer than the lease)."""
     alive: bool

@@ -26,7 +26,7 @@ import attrs
 import msgspec
 
 from ..environment import Environment
-from ..errors import UnknownGraphError
+from ..errors import ServiceConfigError, UnknownGraphError
 from ..graph import CompiledGraph
 from . import _current
 from ._attempt import AttemptSpec, Stop, drive
@@ -52,6 +52,19 @@ _LIMIT_KEYS = (
     "retry",
     "polling_interval_s",
 )
+_FIXED_KEYS = (
+    "name", "database_url", "data_dir", "queue", "application_version", "executor_id",
+)  # fmt: skip
+
+
+CANCEL_LISTEN_AFTER_S = 0.2
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """A cancelled listener may still end with DBOS's error (its workflow has
+    ended): read it so that asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 @attrs.frozen
@@ -84,6 +97,10 @@ class Service:
         self.config = config
         self.config_path = Path(config_path) if config_path is not None else None
         self._mtime = self._config_mtime()
+        self.config_generation = 0
+        """How many times a changed configuration file was applied."""
+        self.config_error: ServiceConfigError | None = None
+        """Why the last changed file was refused (the old configuration stays)."""
         self.worker_id = config.executor()
         self._graphs: dict[str, _Graph] = {}
         self._stops: set[Stop] = set()
@@ -198,8 +215,10 @@ class Service:
         assert self._db is not None
         try:
             cfg = self.config
+            assert self._store is not None
             body = await drive(
                 lambda: self._runtime(spec.graph),
+                self._store,
                 spec,
                 self._db,
                 worker_id=self.worker_id,
@@ -209,6 +228,7 @@ class Service:
             )
         finally:
             watcher.cancel()
+            watcher.add_done_callback(_retrieve)
             self._stops.discard(stop)
         if not body and stop.reason == "drain":
             await self._park()
@@ -236,8 +256,13 @@ class Service:
         return start_metrics_server(self.metrics.registry, port, host=host)
 
     async def _watch_cancel(self, stop: Stop) -> None:
+        """Stop the attempt when a cancel message arrives. Listening is a DBOS
+        operation with its own writes, so an attempt starts listening only once
+        it has run for ``CANCEL_LISTEN_AFTER_S``: a message sent earlier waits in
+        DBOS's table and is received then."""
         from dbos import DBOS
 
+        await asyncio.sleep(CANCEL_LISTEN_AFTER_S)
         while True:
             message = await DBOS.recv_async("hive.cancel", timeout_seconds=3600)
             if message is not None:
@@ -252,11 +277,12 @@ class Service:
 
     # ------------------------------------------------------------ heartbeat
 
-    def _config_mtime(self) -> float | None:
+    def _config_mtime(self) -> tuple[int, int] | None:
         if self.config_path is None:
             return None
         with contextlib.suppress(OSError):
-            return self.config_path.stat().st_mtime
+            st = self.config_path.stat()
+            return (st.st_mtime_ns, st.st_size)
         return None
 
     def _beat(self, state: str) -> None:
@@ -289,18 +315,49 @@ class Service:
                 log.exception("heartbeat of %s failed", self.worker_id)
 
     def _reload(self) -> None:
-        """Hot-reload: new limits from a changed configuration file."""
+        """Hot-reload at a heartbeat: the file changed since it was last read."""
         mtime = self._config_mtime()
-        if mtime is None or mtime == self._mtime or self.config_path is None:
+        if mtime is None or mtime == self._mtime:
             return
         self._mtime = mtime
-        new = load_config(self.config_path)
+        try:
+            self.reload()
+        except ServiceConfigError as exc:
+            log.warning("%s kept its configuration: %s", self.worker_id, exc)
+
+    def reload(self) -> ServiceConfig:
+        """Re-read the configuration file and apply its limits (queue limits,
+        lease, heartbeat, timeouts, drain deadline, retry policy) without a
+        restart. A bad file raises ``ServiceConfigError`` naming the key, and so
+        does a change of a key that needs a restart; either way nothing changes
+        and the error stays in ``config_error`` until a good file is read."""
+        if self.config_path is None:
+            raise ServiceConfigError(
+                "config_path", "a file the worker started with", None
+            )
+        try:
+            new = load_config(self.config_path)
+            for key in _FIXED_KEYS:
+                if getattr(new, key) != getattr(self.config, key):
+                    raise ServiceConfigError(
+                        key, f"{getattr(self.config, key)!r} until a restart",
+                        getattr(new, key),
+                    )  # fmt: skip
+        except ServiceConfigError as exc:
+            self.config_error = exc
+            raise
         changes = {k: getattr(new, k) for k in _LIMIT_KEYS}
         self.config = attrs.evolve(self.config, **changes)
         queue = self._queue
-        queue.set_global_concurrency(new.global_concurrency)
-        queue.set_worker_concurrency(new.worker_concurrency or new.global_concurrency)
+        if queue is not None:
+            queue.set_global_concurrency(new.global_concurrency)
+            queue.set_worker_concurrency(
+                new.worker_concurrency or new.global_concurrency
+            )
+        self.config_error = None
+        self.config_generation += 1
         log.info("%s reloaded its configuration", self.worker_id)
+        return self.config
 
     def _recover(self) -> None:
         """Take over the runs of workers silent for longer than the lease."""
@@ -351,6 +408,8 @@ class Service:
             "ready": beating and not self._draining,
             "running": len(self._stops),
             "draining": self._draining,
+            "config_generation": self.config_generation,
+            "config_error": str(self.config_error) if self.config_error else None,
         }
 
     def drain(self, deadline_s: float | None = None) -> bool:
