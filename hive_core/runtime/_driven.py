@@ -42,17 +42,19 @@ class DrivenRun:
         attempt: Attempt,
         start: Callable[[], Coroutine[Any, Any, Outcome]],
         modes: tuple[str, ...],
+        subgraphs: bool = False,
     ) -> None:
         self.attempt = attempt
         self.start = start
         self.coro: Coroutine[Any, Any, Outcome] | None = None
         self.modes = modes
+        self.subgraphs = subgraphs
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
         self.done = False
         self.sink = sink = EventSink(attempt.options.event_buffer_capacity)
         sink.driven = True
-        sink.wanted = needed_events(modes)
+        sink.wanted = needed_events(modes, subgraphs)
         attempt.sink = sink
 
     def _step(self, value: Any, error: BaseException | None) -> tuple[bool, Any]:
@@ -72,7 +74,7 @@ class DrivenRun:
         return False, None
 
     async def parts(self) -> AsyncIterator[StreamPart]:
-        projector = StreamProjector(self.modes)
+        projector = StreamProjector(self.modes, subgraphs=self.subgraphs)
         buf = self.sink._buf
         value: Any = None
         error: BaseException | None = None
@@ -103,7 +105,7 @@ class DrivenRun:
     def parts_inline(self) -> Iterator[StreamPart]:
         """``parts`` for a run that never awaits a real future (an inline graph),
         driven from sync code without an event loop (``drive_steps``)."""
-        projector = StreamProjector(self.modes)
+        projector = StreamProjector(self.modes, subgraphs=self.subgraphs)
         buf = self.sink._buf
         self.coro = coro = self.start()
         steps = drive_steps(coro)

@@ -114,28 +114,32 @@ class RunHandle:
             yield ev
 
     def stream(
-        self, modes: str | Sequence[str] = ("values",)
+        self, modes: str | Sequence[str] = ("values",), *, subgraphs: bool = False
     ) -> AsyncIterator[StreamPart]:
         """The run as stream parts in ``modes`` (``docs/guides/streaming.md``),
         equal to ``project_stream`` of the run's events. The stream drives the run:
         nothing runs until it is iterated, and stopping early cancels the run.
         Afterwards ``outcome()`` gives the run's outcome. Raises
         ``InvalidRunOptionsError`` for an unknown mode and
-        ``EventsNotRequestedError`` once the run has started otherwise."""
-        return self._drive(modes).parts()
+        ``EventsNotRequestedError`` once the run has started otherwise.
+        ``subgraphs`` adds the parts of children (``Subgraph`` nodes) with their
+        ``namespace``."""
+        return self._drive(modes, subgraphs).parts()
 
-    def stream_inline(self, modes: str | Sequence[str]) -> Iterator[StreamPart]:
+    def stream_inline(
+        self, modes: str | Sequence[str], *, subgraphs: bool = False
+    ) -> Iterator[StreamPart]:
         """``stream`` driven from sync code without an event loop; only for a
         runtime whose runs never await (``Runtime.stream_sync`` decides)."""
-        return self._drive(modes).parts_inline()
+        return self._drive(modes, subgraphs).parts_inline()
 
-    def _drive(self, modes: str | Sequence[str]) -> DrivenRun:
+    def _drive(self, modes: str | Sequence[str], subgraphs: bool) -> DrivenRun:
         names = normalize_modes(modes)
         attempt = self._attempt
         if self._task is not None or self._driven is not None or attempt.sink:
             raise EventsNotRequestedError(attempt.attempt_id)
         attempt.add_stream_modes(names)
-        self._driven = DrivenRun(attempt, self._start, names)
+        self._driven = DrivenRun(attempt, self._start, names, subgraphs)
         return self._driven
 
     async def outcome(self) -> Outcome:

@@ -45,12 +45,13 @@ from ..state._store import GlobalStore
 from ._commit import CommitResult, check_write, commit_step, reduce_writes
 from ._context import RunContext
 from ._execute import Failure, StepRunner, outputs_or_raise
-from ._hashing import debug_metadata, payload_hash, payload_json
+from ._hashing import debug_metadata, payload_hash
 from ._observed import observed_loop, save_step
 from ._plan import plan_tasks
 from ._sink import EventSink
 from ._sink import yield_now as _yield_now
 from ._state import Task, ThreadState
+from ._stream_data import ValuesEncoder, encode_task_writes
 
 __all__ = ["Attempt", "CancelGuard", "apply_input_writes"]
 
@@ -202,6 +203,7 @@ class Attempt:
         self.streams_updates = "updates" in options.stream_modes
         """Value-bearing events only for the modes that need them: the default
         trace stays value-free (``docs/guides/streaming.md``)."""
+        self._values: ValuesEncoder | None = None
 
     def add_stream_modes(self, modes: Sequence[str]) -> None:
         """Ask for the modes' data in the trace too (before the attempt starts)."""
@@ -257,10 +259,13 @@ class Attempt:
         tear the event sequence: the event is queued anyway and the cancellation is
         observed at the next step boundary (or right before compute)."""
         sink = self.sink
-        if sink is None or not sink.wants(cls):
+        if sink is None:
+            return
+        wanted = sink.wanted  # `sink.wants`, inlined: called for every event
+        if wanted is not None and cls not in wanted:
             return
         if len(sink._buf) < sink._capacity:
-            sink.emit_nowait(cls, **fields)  # room: nothing to wait for
+            sink.push(cls, fields)  # room: nothing to wait for
             return
         with self.guard() as guard:
             await sink.emit(cls, **fields)
@@ -280,6 +285,8 @@ class Attempt:
         runner = self.runner = self._runner(state)
         sink = self.sink
         observer = self.observer
+        announce, ends = (False, False) if sink is None else sink.per_step(runner)
+        step_guard = self.guard()  # one for the loop's yields: nothing reads `caught`
         steps_run = 0
         run_bytes = state.run_id.bytes  # fixed for the attempt; a property per access
         while True:
@@ -294,7 +301,7 @@ class Attempt:
                 self.obs_step = runner.obs_step = observer.step_started(
                     self.obs_run, step, [t.node for t in tasks]
                 )
-            if sink is not None and not await self._announce(tasks, step):
+            if announce and not await self._announce(tasks, step):
                 return await self._end("cancelled", state)
             if ctx.inline or all(t.spec.inline for t in tasks):
                 results = runner.run_inline(tasks, step, state.values, resume)
@@ -303,7 +310,7 @@ class Attempt:
                 if maybe is None:
                     return await self._end("cancelled", state)
                 results = maybe
-            if sink is not None:
+            if ends:
                 await self._emit_task_ends(tasks, step, results)
             new, result = self._next_state(state, tasks, results)
             saved = None
@@ -329,7 +336,7 @@ class Attempt:
             if new.interruption is not None:
                 return await self._end("interrupted", new)
             if sink is not None or steps_run % _YIELD_EVERY == 0:
-                with self.guard():
+                with step_guard:
                     await _yield_now()
 
     def _runner(self, state: ThreadState) -> StepRunner:
@@ -519,7 +526,7 @@ class Attempt:
                 metadata=debug_metadata(ch, value) if debug else {},
             )
         if self.streams_values:
-            await self._emit_step_values(step, state)
+            await self._emit_step_values(step, state, written)
         if saved is not None:
             await self.emit(CheckpointSaved, step=step, checkpoint_id=saved)
         if sink.dropped_tokens or sink.dropped_debug:
@@ -541,42 +548,32 @@ class Attempt:
         """One ``task_writes`` per task, by ordinal, with its global writes."""
         by_id = self.ctx.graph.schema.by_id
         for t, r in zip(tasks, results, strict=True):
-            grouped: dict[str, list[Any]] = {}
-            for w in r.writes if isinstance(r, NodeOutput) else ():
-                ch = w.channel
-                cid = ch if isinstance(ch, str) else ch.id
-                spec = by_id.get(cid)
-                if spec is not None and spec.is_global:
-                    grouped.setdefault(cid, []).append(payload_json(spec, w.value))
-            writes = {
-                cid: vals[0] if len(vals) == 1 else vals
-                for cid, vals in sorted(grouped.items())
-            }
             await self.emit(
                 TaskWrites,
                 step=step,
                 ordinal=t.ordinal,
                 node=t.node,
                 task_id=t.id,
-                writes=writes,
+                writes=encode_task_writes(by_id, r.writes)
+                if isinstance(r, NodeOutput)
+                else {},
             )
 
-    async def _emit_step_values(self, step: int, state: ThreadState) -> None:
+    async def _emit_step_values(
+        self, step: int, state: ThreadState, written: list[tuple[str, Any]]
+    ) -> None:
         """The output channels' values after the step, and its interrupt."""
-        by_id = self.ctx.graph.schema.by_id
-        ids = self.projection
-        if ids is None:
-            ids = self.ctx.graph.schema.global_ids
-        values = state.values
+        encoder = self._values
+        if encoder is None:
+            ids = self.projection
+            if ids is None:
+                ids = self.ctx.graph.schema.global_ids
+            encoder = self._values = ValuesEncoder(self.ctx.graph.schema.by_id, ids)
         interruption = state.interruption
-        try:  # one call for the whole output; per channel only if that fails
-            encoded = msgspec.to_builtins({cid: values[cid] for cid in ids})
-        except (TypeError, ValueError):
-            encoded = {cid: payload_json(by_id[cid], values[cid]) for cid in ids}
         await self.emit(
             StepValues,
             step=step,
-            values=encoded,
+            values=encoder.encode(state.values, written),
             interrupt=None
             if interruption is None
             else {

@@ -11,14 +11,26 @@ from __future__ import annotations
 import types
 from collections import deque
 from collections.abc import AsyncIterator, Generator
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Protocol, final
 
-from ..events import CustomDebug, Event, ModelToken
+from ..events import (
+    CustomDebug,
+    Event,
+    ModelToken,
+    StepStarted,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+)
 
 if TYPE_CHECKING:
     import asyncio
 
 __all__ = ["EventSink", "yield_now"]
+
+
+class _Deterministic(Protocol):
+    deterministic: bool
 
 
 @types.coroutine
@@ -73,6 +85,15 @@ class EventSink:
         wanted = self.wanted
         return wanted is None or cls in wanted
 
+    def per_step(self, runner: _Deterministic) -> tuple[bool, bool]:
+        """Whether a step's start and its task-end events are emitted at all: a
+        stream whose modes read none of them skips both calls every step (with
+        nothing emitted, nothing can await between the stop check and compute)."""
+        wants = self.wants
+        announce = wants(StepStarted) or wants(TaskStarted)
+        ends = runner.deterministic or wants(TaskFinished) or wants(TaskFailed)
+        return announce, ends
+
     def _wake_reader(self) -> None:
         fut = self._readable
         if fut is not None and not fut.done():
@@ -84,6 +105,22 @@ class EventSink:
         )
         self._index += 1
         return ev
+
+    def push(self, cls: type[Event], fields: dict[str, Any]) -> None:
+        """Queue an event the caller checked is wanted and has room: the hot path
+        of a streamed run, one call per event."""
+        self._buf.append(
+            cls(
+                run_id=self.run_id,
+                attempt_id=self.attempt_id,
+                index=self._index,
+                **fields,
+            )
+        )
+        self._index += 1
+        fut = self._readable
+        if fut is not None and not fut.done():
+            fut.set_result(None)
 
     async def emit(self, cls: type[Event], **fields: Any) -> None:
         """Queue a non-droppable event, waiting while the buffer is full."""

@@ -23,6 +23,7 @@ from ..events import (
     Event,
     ModelToken,
     StepValues,
+    SubgraphEvent,
     TaskStarted,
     TaskWrites,
     trace_to_builtins,
@@ -88,23 +89,33 @@ _MODE_EVENTS: dict[str, frozenset[type[Event]]] = {
 }
 
 
-def needed_events(modes: Sequence[str]) -> frozenset[type[Event]] | None:
+def needed_events(
+    modes: Sequence[str], subgraphs: bool = False
+) -> frozenset[type[Event]] | None:
     """The event kinds the projection of ``modes`` reads (``None``: all of them,
-    for ``events``). An in-process stream builds only these."""
+    for ``events``); with ``subgraphs`` also the children's forwarded events. An
+    in-process stream builds only these."""
     if "events" in modes:
         return None
-    return frozenset().union(*(_MODE_EVENTS[m] for m in modes))
+    kinds = frozenset().union(*(_MODE_EVENTS[m] for m in modes))
+    return kinds | {SubgraphEvent} if subgraphs else kinds
 
 
 @final
 class StreamProjector:
-    """Turns events into parts one at a time (the state is the step's tasks)."""
+    """Turns events into parts one at a time (the state is the step's tasks).
 
-    __slots__ = ("_modes", "_tasks")
+    With ``subgraphs``, a child's events (``SubgraphEvent``) also give parts in
+    the modes, tagged with the child's node, task and step and its ``namespace``
+    (LangGraph's ``subgraphs=True``, ``docs/guides/streaming.md#subgraphs``).
+    """
 
-    def __init__(self, modes: str | Sequence[str]) -> None:
+    __slots__ = ("_children", "_modes", "_tasks")
+
+    def __init__(self, modes: str | Sequence[str], *, subgraphs: bool = False) -> None:
         self._modes = frozenset(normalize_modes(modes))
         self._tasks: dict[tuple[int | None, int | None], tuple[str, str]] = {}
+        self._children: _Children | None = _Children() if subgraphs else None
 
     def feed(self, ev: Event) -> list[StreamPart]:
         """The parts ``ev`` yields, in mode order: the mode's own part, then the
@@ -118,15 +129,29 @@ class StreamProjector:
                 parts.append(_values_part(ev))
         elif type(ev) is TaskWrites:
             if "updates" in modes:
-                parts.append(_part("updates", ev, {ev.node: ev.writes}, ev.node))
+                step = ev.step
+                parts.append(
+                    StreamPart(
+                        mode="updates",
+                        data={ev.node: ev.writes},
+                        step=RUN_LEVEL_STEP if step is None else step,
+                        node=ev.node,
+                        task_id=ev.task_id,
+                    )
+                )
         elif type(ev) is ModelToken:
             if "messages" in modes:
                 node, task_id = self._task_of(ev)
                 data = {"text": ev.text, "metadata": dict(ev.metadata)}
                 parts.append(_part("messages", ev, data, node, task_id))
-        elif type(ev) is CustomEvent and "custom" in modes:
-            node, task_id = self._task_of(ev)
-            parts.append(_part("custom", ev, ev.data, node, task_id))
+        elif type(ev) is CustomEvent:
+            if "custom" in modes:
+                node, task_id = self._task_of(ev)
+                parts.append(_part("custom", ev, ev.data, node, task_id))
+        elif type(ev) is SubgraphEvent and self._children is not None:
+            part = self._children.feed(ev.namespace, ev.event, modes)
+            if part is not None:
+                parts.append(part)
         if "events" in modes:
             node, task_id = self._task_of(ev)
             data = trace_to_builtins((ev,), ids=True)[0]
@@ -157,11 +182,69 @@ def _values_part(ev: StepValues) -> StreamPart:
     data: dict[str, Any] = dict(ev.values)
     if ev.interrupt is not None:
         data[INTERRUPT_KEY] = [dict(ev.interrupt)]
-    return _part("values", ev, data, None)
+    step = ev.step
+    return StreamPart(
+        mode="values", data=data, step=RUN_LEVEL_STEP if step is None else step
+    )
+
+
+@final
+class _Children:
+    """Parts from the children's events (plain data, as ``SubgraphEvent`` carries
+    them), with the children's tasks by namespace, step and ordinal."""
+
+    __slots__ = ("_tasks",)
+
+    def __init__(self) -> None:
+        self._tasks: dict[tuple[tuple[str, ...], Any, Any], tuple[Any, Any]] = {}
+
+    def feed(
+        self, namespace: tuple[str, ...], ev: dict[str, Any], modes: frozenset[str]
+    ) -> StreamPart | None:
+        kind = str(ev.get("kind"))
+        step, ordinal = ev.get("step"), ev.get("ordinal")
+        if kind == "task_started":
+            self._tasks[(namespace, step, ordinal)] = (ev["node"], ev["task_id"])
+            return None
+        mode, node, task_id = _CHILD_MODES.get(kind, ""), None, None
+        if mode not in modes:
+            return None
+        data: Any
+        if mode == "values":
+            data = dict(ev.get("values", {}))
+            if ev.get("interrupt") is not None:
+                data[INTERRUPT_KEY] = [dict(ev["interrupt"])]
+        elif mode == "updates":
+            node, task_id = ev["node"], ev["task_id"]
+            data = {node: ev.get("writes", {})}
+        else:
+            node, task_id = self._tasks.get((namespace, step, ordinal), (None, None))
+            if mode == "messages":
+                data = {"text": ev["text"], "metadata": dict(ev.get("metadata", {}))}
+            else:
+                data = ev.get("data")
+        return StreamPart(
+            mode=mode,
+            data=data,
+            step=RUN_LEVEL_STEP if step is None else step,
+            node=node,
+            task_id=task_id,
+            namespace=tuple(namespace),
+        )
+
+
+_CHILD_MODES = {
+    "step_values": "values",
+    "task_writes": "updates",
+    "model_token": "messages",
+    "custom": "custom",
+}
+"""The mode a child's event kind gives a part in (``events`` keeps the
+``subgraph_event`` itself)."""
 
 
 def project_stream(
-    events: Iterable[Event], modes: str | Sequence[str]
+    events: Iterable[Event], modes: str | Sequence[str], *, subgraphs: bool = False
 ) -> Iterator[StreamPart]:
     """The parts a run streamed in ``modes`` yields, from its events.
 
@@ -169,7 +252,8 @@ def project_stream(
     persisted events produces exactly what ``Runtime.stream`` yielded in process.
     ``values`` and ``updates`` need the run to have been started with those modes
     (``RunOptions(stream_modes=...)``), or its trace has no values to project.
+    ``subgraphs`` adds the children's parts, namespaced (as ``Runtime.stream``).
     """
-    projector = StreamProjector(modes)
+    projector = StreamProjector(modes, subgraphs=subgraphs)
     for ev in events:
         yield from projector.feed(ev)

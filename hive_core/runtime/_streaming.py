@@ -45,13 +45,16 @@ class StreamingMixin:
         input: object = None,
         *,
         modes: Modes = ("values",),
+        subgraphs: bool = False,
         options: RunOptions | None = None,
     ) -> AsyncIterator[StreamPart]:
         """Run and yield stream parts in ``modes`` (LangGraph's ``stream_mode``):
         ``values``, ``updates``, ``messages``, ``custom``, ``events``, one or
         several. Parts are equal to ``project_stream(events, modes)`` of the run's
-        events; breaking out early cancels the run."""
-        return self.run(thread_id, input, options).stream(modes)
+        events; breaking out early cancels the run. ``subgraphs=True`` adds the
+        parts of ``Subgraph`` children, with ``namespace`` set (LangGraph's
+        ``subgraphs=True``)."""
+        return self.run(thread_id, input, options).stream(modes, subgraphs=subgraphs)
 
     def stream_sync(
         self: _Runs,
@@ -59,11 +62,12 @@ class StreamingMixin:
         input: object = None,
         *,
         modes: Modes = ("values",),
+        subgraphs: bool = False,
         options: RunOptions | None = None,
     ) -> Iterator[StreamPart]:
         """Blocking ``stream`` for scripts; not callable inside an event loop."""
         handle = self.run(thread_id, input, options)
-        return _sync_parts(self, handle, modes, "stream")
+        return _sync_parts(self, handle, modes, subgraphs, "stream")
 
     def stream_resume(
         self: _Runs,
@@ -72,12 +76,13 @@ class StreamingMixin:
         payload: object,
         *,
         modes: Modes = ("values",),
+        subgraphs: bool = False,
         options: RunOptions | None = None,
     ) -> AsyncIterator[StreamPart]:
         """Answer the pending interrupt (as ``resume``) and stream the continued
         run in ``modes``."""
         handle = self.resume(thread_id, interrupt_id, payload, options)
-        return handle.stream(modes)
+        return handle.stream(modes, subgraphs=subgraphs)
 
     def stream_resume_sync(
         self: _Runs,
@@ -86,20 +91,22 @@ class StreamingMixin:
         payload: object,
         *,
         modes: Modes = ("values",),
+        subgraphs: bool = False,
         options: RunOptions | None = None,
     ) -> Iterator[StreamPart]:
         """Blocking ``stream_resume`` for scripts."""
         handle = self.resume(thread_id, interrupt_id, payload, options)
-        return _sync_parts(self, handle, modes, "stream_resume")
+        return _sync_parts(self, handle, modes, subgraphs, "stream_resume")
 
 
 def _sync_parts(
-    runtime: _Runs, handle: RunHandle, modes: Modes, twin: str
+    runtime: _Runs, handle: RunHandle, modes: Modes, subgraphs: bool, twin: str
 ) -> Iterator[StreamPart]:
     """An inline runtime's stream is driven without a loop, any other on one
     ``asyncio.Runner`` for the whole stream (both through ``_bridge.py``)."""
     name, instead = f"Runtime.{twin}_sync", f"runtime.{twin}(...)"
     if runtime._inline:
         ensure_no_running_loop(name, instead)
-        return handle.stream_inline(modes)
-    return iterate_sync(handle.stream(modes), name=name, instead=instead)
+        return handle.stream_inline(modes, subgraphs=subgraphs)
+    parts = handle.stream(modes, subgraphs=subgraphs)
+    return iterate_sync(parts, name=name, instead=instead)

@@ -383,3 +383,34 @@ def test_a_failing_run_ends_its_stream_with_the_error() -> None:
     assert next(stream).data["log"] == ["fan"]
     with pytest.raises(NodeError):
         next(stream)
+
+
+class Two(Schema):
+    a = channel(int, initial=lambda: 0)
+    b = channel(list[str], reducer=reducers.append, update="multi")
+
+
+def test_values_reencode_only_written_channels_and_stay_equal_to_the_store() -> None:
+    """A step that writes one channel re-encodes only that one; every part still
+    equals the committed store after its step (``docs/guides/streaming.md``)."""
+
+    def first(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(writes=[Write(Two.a, 1)])
+
+    def second(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(writes=[Write(Two.b, ["x"])])
+
+    def third(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(writes=[Write(Two.a, 2), Write(Two.b, ["y"])])
+
+    b = GraphBuilder(Two, start=["first"])
+    for name, fn in (("first", first), ("second", second), ("third", third)):
+        b = b.add_node(name, fn)
+    graph = b.add_edge("first", "second").add_edge("second", "third").compile()
+    parts = list(Runtime(graph).stream_sync("t", modes="values"))
+    assert [p.data for p in parts] == [
+        {"a": 1, "b": []},
+        {"a": 1, "b": ["x"]},
+        {"a": 2, "b": ["x", "y"]},
+    ]
+    assert [p.step for p in parts] == [0, 1, 2]

@@ -1,0 +1,105 @@
+"""The values the ``values`` and ``updates`` stream modes carry, encoded cheaply.
+
+Only built for a run streamed in those modes (``docs/guides/streaming.md``). Both
+encode with one ``msgspec.to_builtins`` call where they can (per step for
+``values``, per task for ``updates``) and fall back to ``payload_json`` per value
+only when that call refuses a value; ``values`` re-encodes only the channels the
+step wrote and keeps the previous encoding of the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, final
+
+import msgspec
+
+from ..state._channels import Channel, Write
+from ._hashing import payload_json
+
+__all__ = ["ValuesEncoder", "encode_task_writes"]
+
+
+def _encode(by_id: Mapping[str, Channel[Any]], raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` as JSON-able values: one call, per channel only if that fails."""
+    try:
+        return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
+    except (TypeError, ValueError):
+        return {cid: payload_json(by_id[cid], value) for cid, value in raw.items()}
+
+
+@final
+class ValuesEncoder:
+    """The output channels' encoded values after each step of one attempt.
+
+    A channel the step did not write keeps the previous step's encoding (the
+    committed store replaces only written channels), so a step costs what it
+    wrote, not the size of the whole state. Unchanged values are therefore
+    shared between consecutive parts: treat a part's ``data`` as read-only.
+    """
+
+    __slots__ = ("_by_id", "_encoded", "_ids", "_sorted")
+
+    def __init__(self, by_id: Mapping[str, Channel[Any]], ids: Sequence[str]) -> None:
+        self._by_id = by_id
+        self._ids = ids
+        self._encoded: dict[str, Any] | None = None
+        self._sorted = list(ids) == sorted(ids)
+        """Whether the output's order is the id order ``written`` comes in."""
+
+    def encode(
+        self, values: Mapping[str, Any], written: Sequence[tuple[str, Any]]
+    ) -> dict[str, Any]:
+        ids = self._ids
+        prev = self._encoded
+        if prev is None:
+            fresh = _encode(self._by_id, {cid: values[cid] for cid in ids})
+        else:
+            changed: dict[str, Any] = {}
+            for cid, _ in written:  # a plain loop: no call per step
+                if cid in prev:
+                    changed[cid] = values[cid]
+            if len(changed) == len(ids) and self._sorted:
+                fresh = _encode(self._by_id, changed)  # both in id order
+            else:
+                fresh = dict(prev)  # keeps the output's order
+                if changed:
+                    fresh.update(_encode(self._by_id, changed))
+        self._encoded = fresh
+        return fresh
+
+
+def encode_task_writes(
+    by_id: Mapping[str, Channel[Any]], writes: Sequence[Write[Any]]
+) -> dict[str, Any]:
+    """A task's writes to global channels, by channel id (sorted); a channel
+    written more than once maps to the list of its values."""
+    raw: dict[str, Any] = {}
+    multi: set[str] | None = None
+    for w in writes:
+        ch = w.channel
+        cid = ch if type(ch) is str else ch.id  # type: ignore[union-attr]
+        spec = by_id.get(cid)
+        if spec is None or not spec.is_global:
+            continue
+        if cid not in raw:
+            raw[cid] = w.value
+            continue
+        if multi is None:
+            multi = set()
+        if cid not in multi:
+            multi.add(cid)
+            raw[cid] = [raw[cid]]
+        raw[cid].append(w.value)
+    if len(raw) > 1:
+        raw = dict(sorted(raw.items()))
+    try:
+        return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
+    except (TypeError, ValueError):
+        many = multi or set()
+        return {
+            cid: [payload_json(by_id[cid], v) for v in value]
+            if cid in many
+            else payload_json(by_id[cid], value)
+            for cid, value in raw.items()
+        }
