@@ -274,7 +274,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
             "persistence",
             "runtime",
             "testing",
+            "observability",
             "service",
+            "viewer",
         ),
     ),
     (

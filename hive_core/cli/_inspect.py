@@ -1,4 +1,4 @@
-"""``hive state``, ``history``, ``mermaid``, ``trace show|diff`` and ``status``."""
+"""``hive state``, ``history``, ``mermaid``, ``trace show|diff|view`` and ``status``."""
 
 from __future__ import annotations
 
@@ -137,6 +137,28 @@ def trace_diff(expected: Path, actual: Path, ignore: str) -> None:
         return
     click.echo(found.render())
     raise SystemExit(1)
+
+
+@trace.command("view")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              metavar="HTML", help="Where to write the page.")  # fmt: skip
+@click.option("--diff", type=click.Path(path_type=Path), default=None,
+              metavar="OTHER", help="Show PATH and OTHER side by side.")  # fmt: skip
+@click.option("--graph", "graph_spec", default=None, metavar="MODULE:NAME",
+              help="Draw this CompiledGraph's edges.")  # fmt: skip
+def trace_view(
+    path: Path, output: Path, diff: Path | None, graph_spec: str | None
+) -> None:
+    """Write a self-contained HTML page of a trace file (exit 1 if unreadable)."""
+    from ..testing._cli import _graph
+    from ..viewer import write_view
+
+    try:
+        out = write_view(path, output, diff=diff, graph=_graph(graph_spec))
+    except OSError as exc:  # the page could not be written
+        raise click.FileError(str(output), hint=exc.strerror or str(exc)) from exc
+    click.echo(f"wrote {out}")
 
 
 @click.command()

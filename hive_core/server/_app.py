@@ -12,7 +12,7 @@ import contextlib
 import ipaddress
 from collections.abc import AsyncIterator, Mapping, Sequence
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from starlette.applications import Starlette
@@ -29,7 +29,11 @@ from ._auth import ApiKeyMiddleware
 from ._backend import Backend
 from ._http import backend_of, json_response
 from ._launch import STREAM_MODES
+from ._observing import observing_routes
 from ._problems import hive_error_handler, internal_error_handler
+
+if TYPE_CHECKING:
+    from ..observability import PrometheusMetrics
 
 __all__ = ["ServerSettings", "build_app", "is_loopback"]
 
@@ -46,6 +50,11 @@ class ServerSettings:
     service: ServiceConfig = attrs.field(factory=ServiceConfig)
     worker: bool = True
     """Run an embedded worker in the server process (else remote workers run)."""
+    metrics: bool = True
+    """Serve ``GET /metrics``, counting the embedded worker's runs
+    (``docs/observability.md``)."""
+    ui: bool = True
+    """Serve the live trace viewer at ``GET /ui`` and ``/ui/threads/{thread_id}``."""
 
 
 def is_loopback(host: str) -> bool:
@@ -78,6 +87,12 @@ async def info(request: Request) -> Response:
     })  # fmt: skip
 
 
+def _metrics() -> PrometheusMetrics:
+    from ..observability import PrometheusMetrics
+
+    return PrometheusMetrics()
+
+
 def build_app(
     graphs: Mapping[str, CompiledGraph],
     settings: ServerSettings | None = None,
@@ -89,7 +104,8 @@ def build_app(
     settings = settings or ServerSettings()
     if not is_loopback(settings.host) and not settings.api_key:
         raise ApiKeyRequiredError(settings.host)
-    backend = Backend(graphs, settings.service, worker=settings.worker)
+    metrics = _metrics() if settings.metrics else None
+    backend = Backend(graphs, settings.service, worker=settings.worker, metrics=metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -108,6 +124,7 @@ def build_app(
         *_routes_assistants.routes,
         *_routes_threads.routes,
         *_routes_runs.routes,
+        *observing_routes(backend, graphs, metrics, ui=settings.ui),
         *extra_routes,
     ]
     handlers: dict[Any, Any] = {

@@ -34,6 +34,7 @@ from ._records import ServerDB, ThreadRecord
 from ._wire import StateView, assistant_id_of
 
 if TYPE_CHECKING:
+    from ..observability import PrometheusMetrics
     from ..persistence._format import Checkpoint, CheckpointStore
     from ..runtime import Runtime
 
@@ -56,8 +57,11 @@ class Backend:
         config: ServiceConfig,
         *,
         worker: bool = True,
+        metrics: PrometheusMetrics | None = None,
     ) -> None:
         self.graphs = dict(graphs)
+        self.metrics = metrics
+        """The embedded worker's metrics (``docs/observability.md``)."""
         self.config = config
         self.worker = worker
         self.started_at = time.time()
@@ -75,7 +79,7 @@ class Backend:
 
     async def start(self) -> None:
         if self.worker:
-            service = Service(self.config)
+            service = Service(self.config, metrics=self.metrics)
             for name, graph in self.graphs.items():
                 service.register(name, graph)
             await asyncio.to_thread(service.start)

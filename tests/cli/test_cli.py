@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -243,3 +244,70 @@ def test_worker_starts_and_drains_on_sigterm(tmp_path: Path) -> None:
         assert proc.wait(60) == 0
     workers = parsed(hive(tmp_path, "status", "--json"))["workers"]
     assert [w["state"] for w in workers] == ["stopped"]
+
+
+FAN_OUT = (
+    ROOT / "tests" / "runtime" / "__snapshots__" / "test_runtime_traces"
+    / "TestFanOutJoin.test_trace[fan_out_join].trace"
+)  # fmt: skip
+
+
+def page_model(html: str) -> Any:
+    found = re.search(
+        r'<script type="application/json" id="hive-data">(.*?)</script>', html, re.S
+    )
+    assert found is not None, "the page carries no model"
+    return json.loads(found.group(1))
+
+
+def test_trace_view_writes_one_page(tmp_path: Path) -> None:
+    out = tmp_path / "run.html"
+    done = hive(tmp_path, "trace", "view", str(FAN_OUT), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wrote {out}"
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "<script src" not in html
+    model = page_model(html)
+    nodes = re.findall(r'<g class="node[^"]*"[^>]*data-node="([^"]+)"', model["svg"])
+    assert sorted(nodes) == ["A", "B", "C", "D"]  # one element per node
+    assert [[t["node"] for t in s["tasks"]] for s in model["steps"]] == [
+        ["A"], ["B", "C"], ["D"],
+    ]  # fmt: skip
+
+
+def test_trace_view_with_a_graph_and_a_diff(tmp_path: Path) -> None:
+    a, c = str(tmp_path / "a.jsonl"), str(tmp_path / "c.jsonl")
+    hive(tmp_path, "run", "cli_app:steps", "x", "--trace", a)
+    hive(
+        tmp_path, "run", "cli_app:steps", "z", "--input", '{"target": 1}', "--trace", c
+    )
+    drawn = tmp_path / "drawn.html"
+    done = hive(tmp_path, "trace", "view", a, "--graph", "cli_app:steps",
+                "-o", str(drawn))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    model = page_model(drawn.read_text(encoding="utf-8"))
+    assert model["graph_inferred"] is False  # the compiled graph's own edges
+    assert model["svg"].count('data-node="tick"') == 1
+    diff = tmp_path / "diff.html"
+    done = hive(tmp_path, "trace", "view", a, "--diff", c, "-o", str(diff))
+    assert done.returncode == 0, done.stderr
+    assert 'id="first-divergence"' in diff.read_text(encoding="utf-8")
+
+
+def test_trace_view_exit_codes(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.trace"
+    bad.write_text("not a trace\n")
+    out = tmp_path / "x.html"
+    unreadable = hive(tmp_path, "trace", "view", str(bad), "-o", str(out))
+    assert unreadable.returncode == 1 and "error [" in unreadable.stderr
+    assert "Traceback" not in unreadable.stderr and not out.exists()
+    no_graph = hive(tmp_path, "trace", "view", str(FAN_OUT), "--graph",
+                    "no.such:graph", "-o", str(out))  # fmt: skip
+    assert no_graph.returncode == 1 and "--graph cannot be loaded" in no_graph.stderr
+    assert not out.exists()
+    folder = tmp_path / "no" / "such" / "run.html"
+    unwritable = hive(tmp_path, "trace", "view", str(FAN_OUT), "-o", str(folder))
+    assert unwritable.returncode == 1 and "Traceback" not in unwritable.stderr
+    assert str(folder) in unwritable.stderr
+    missing_output = hive(tmp_path, "trace", "view", str(FAN_OUT))
+    assert missing_output.returncode == 2 and "-o" in missing_output.stderr

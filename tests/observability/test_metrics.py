@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 pytest.importorskip("prometheus_client")
-from prometheus_client.parser import text_string_to_metric_families
+from _scrape import samples, value
 
 from hive_core import (
     CheckpointPolicy,
@@ -25,18 +25,6 @@ from hive_core.observability import PrometheusMetrics, start_metrics_server
 from hive_core.testing import SequentialIds
 
 RUNS = 6
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
-
-
-def value(got: dict[Any, float], name: str, **labels: str) -> float:
-    return got.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 async def drain(handle: Any) -> list[Event]:
