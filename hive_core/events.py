@@ -23,6 +23,7 @@ __all__ = [
     "CustomEvent",
     "Event",
     "ModelInvocationFinished",
+    "ModelBreakerChanged",
     "ModelInvocationStarted",
     "ModelToken",
     "RunCancelled",
@@ -211,6 +212,20 @@ class SubgraphEvent(StreamEvent, frozen=True, tag="subgraph_event"):
     event: dict[str, Any]
 
 
+class ModelBreakerChanged(StreamEvent, frozen=True, tag="model_breaker_changed"):
+    """A model provider's ``CircuitBreaker`` changed state during this task's model
+    call (``docs/observability.md#circuit-breakers-for-model-providers``).
+
+    Deterministic: no clock reading, only the transition and the failure count.
+    """
+
+    provider: str
+    state: str
+    """``closed``, ``open`` or ``half_open``."""
+    previous: str
+    consecutive_failures: int
+
+
 class CustomEvent(StreamEvent, frozen=True, tag="custom"):
     """A node's own data for the ``custom`` stream mode:
     ``ctx.emit(CustomEvent({"progress": 0.5}))``. ``data`` must be JSON-able
@@ -230,6 +245,7 @@ STREAM_KINDS: frozenset[str] = frozenset(
         CustomDebug,
         SubgraphEvent,
         CustomEvent,
+        ModelBreakerChanged,
     )
 )
 """The ``kind`` of every stream event, the events a node emits."""
@@ -282,6 +298,7 @@ _EVENT_TYPES: tuple[type[Event], ...] = (
     CustomDebug,
     CustomEvent,
     SubgraphEvent,
+    ModelBreakerChanged,
 )
 _DECODER = msgspec.json.Decoder(Union[_EVENT_TYPES])  # noqa: UP007
 

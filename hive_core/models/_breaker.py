@@ -6,7 +6,9 @@ After ``failure_threshold`` consecutive failures the breaker opens: for
 provider. The first call after the cool-down is a single half-open probe (other calls
 still fail fast meanwhile): success closes the breaker, failure opens it for another
 cool-down. Every state change is a ``BreakerStateChanged`` event handed to the
-``on_change`` listeners (``PrometheusMetrics.breaker_changed`` is one). See
+``on_change`` listeners (``PrometheusMetrics.breaker_changed`` is one) and, when
+the call runs inside a node's ``call_model``, a ``model_breaker_changed`` event in
+that run's trace. See
 ``docs/observability.md``.
 """
 
@@ -18,6 +20,8 @@ from typing import Literal
 import msgspec
 
 from ..environment import Clock, SystemClock
+from ..events import ModelBreakerChanged
+from ._call_context import current_emit
 from ._chat import ChatRequest, ChatResponse, Final, StreamChunk
 from ._client import ModelClient
 from ._errors import ModelError
@@ -110,6 +114,16 @@ class CircuitBreaker:
         self.state = state
         for listener in self.listeners:
             listener(event)
+        emit = current_emit.get()
+        if emit is not None:  # inside a node's model call: into the run's trace
+            emit(
+                ModelBreakerChanged(
+                    provider=event.provider,
+                    state=event.state,
+                    previous=event.previous,
+                    consecutive_failures=event.consecutive_failures,
+                )
+            )
 
     def _admit(self) -> None:
         """Let the call through, or raise ``CircuitOpenError``."""

@@ -25,6 +25,7 @@ from ..events import (
     ToolInvocationFinished,
     ToolInvocationStarted,
 )
+from ._call_context import current_emit
 from ._chat import (
     ChatMessage,
     ChatRequest,
@@ -136,6 +137,7 @@ async def _call_model(
 ) -> ChatResponse:
     out = emit if emit is not None else _no_emit
     out(ModelInvocationStarted(request.model))
+    token = current_emit.set(emit) if emit is not None else None
     try:
         if mode == "complete":
             return await client.complete(request)
@@ -165,6 +167,8 @@ async def _call_model(
             )
         return final
     finally:
+        if token is not None:
+            current_emit.reset(token)
         out(ModelInvocationFinished())
 
 

@@ -28,6 +28,7 @@ from ..events import (
     CustomDebug,
     CustomEvent,
     Event,
+    ModelBreakerChanged,
     ModelInvocationFinished,
     ModelInvocationStarted,
     ModelToken,
@@ -71,6 +72,7 @@ _PAYLOAD: Mapping[type[Event], tuple[str, ...]] = {
         CustomDebug,
         SubgraphEvent,
         CustomEvent,
+        ModelBreakerChanged,
     )
 }
 """A stream event's own fields (the runtime stamps the rest), per class."""

@@ -298,3 +298,78 @@ def test_fallback_calls_are_observed_per_provider() -> None:
     assert 'hive_model_calls_total{outcome="error",provider="primary"} 4.0' in text
     assert 'hive_model_calls_total{outcome="ok",provider="backup"} 4.0' in text
     assert "FallbackClient" not in text
+
+
+def test_state_changes_appear_in_the_runs_trace(hive_trace: Any) -> None:
+    """A breaker called through a node's ``call_model`` puts its transitions into
+    that run's trace, in order and on the fake clock (same trace every run)."""
+    from hive_core import (
+        GraphBuilder,
+        NodeInput,
+        NodeOutput,
+        Schema,
+        Write,
+        channel,
+    )
+    from hive_core.events import trace_to_builtins
+    from hive_core.models import call_model
+
+    class S(Schema):
+        answer = channel(str)
+
+    def build() -> tuple[Any, list[BreakerStateChanged]]:
+        clock, changes = FakeClock(), no_changes()
+        primary = Flaky("primary")
+        client = breaker(primary, clock, changes)
+
+        async def fail(inp: NodeInput) -> None:
+            for _ in range(4):  # three failures open it, the fourth fails fast
+                with pytest.raises((ConnectionError, CircuitOpenError)):
+                    await call_model(REQUEST, client, "complete", inp.emit)
+
+        async def recover(inp: NodeInput) -> NodeOutput:
+            clock.advance(10.0)  # the cool-down passed: the next call is the probe
+            primary.down = False
+            reply = await call_model(REQUEST, client, "stream", inp.emit)
+            return NodeOutput(writes=[Write(S.answer, reply.message.content)])
+
+        g = (
+            GraphBuilder(S, start=["fail"])
+            .add_node("fail", fail)
+            .add_node("recover", recover)
+            .add_edge("fail", "recover")
+            .compile()
+        )
+        return g, changes
+
+    graph, changes = build()
+    trace = hive_trace(graph)
+    got = trace.of_kind("model_breaker_changed")
+    assert [(e["step"], e["state"], e["previous"]) for e in got] == [
+        (0, "open", "closed"),
+        (1, "half_open", "open"),
+        (1, "closed", "half_open"),
+    ]
+    assert [e["consecutive_failures"] for e in got] == [3, 3, 0]
+    assert {e["provider"] for e in got} == {"primary"}
+    assert [c.state for c in changes] == [e["state"] for e in got]  # listeners too
+    assert trace.store["answer"] == "primary"
+    # inside the model call: between its started and finished events
+    events = trace_to_builtins(trace.events)
+    kinds = [e["kind"] for e in events if e.get("step") == 1]
+    i = kinds.index("model_breaker_changed")
+    assert kinds[i - 1] == "model_invocation_started"
+    again, _ = build()
+    assert hive_trace(again).to_text() == trace.to_text()
+
+
+def test_no_trace_event_outside_a_node() -> None:
+    """Called directly (no node ``emit``), a breaker only tells its listeners."""
+    from hive_core.models._call_context import current_emit
+
+    changes = no_changes()
+    client = breaker(Flaky("p"), FakeClock(), changes)
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            call(client)
+    assert [c.state for c in changes] == ["open"] and current_emit.get() is None
