@@ -3,9 +3,12 @@ interrupts, resumes and model tokens, built from a trace's plain events.
 
 Both trace formats feed it: the readable ``.trace`` text (``Trace.to_text()``, the
 golden snapshot format) and ``.jsonl`` trace files (``save_trace``). Values written
-are shown when the trace carries them (runs with ``debug_payloads=True``); otherwise
-the store shows the payload hash of each write, and the last step shows the trace's
-final store when it has one. See ``docs/observability.md``.
+are shown when the trace carries them: the store after a step is exactly its
+``step_values`` event's values (runs with ``RunOptions(stream_modes=("values",))``),
+else it is rebuilt from the written values (runs with ``debug_payloads=True``);
+otherwise the store shows the payload hash of each write, each such step carries a
+note saying how to record values, and the last step shows the trace's final store
+when it has one. See ``docs/observability.md``.
 """
 
 from __future__ import annotations
@@ -126,12 +129,49 @@ def _on_task(step: dict[str, Any], ev: Mapping[str, Any], kind: str) -> None:
         task["tools"].append({"name": str(ev.get("name", "")), "success": ok})
 
 
+STORE_HINT = (
+    "The store shows payload hashes: this trace has no values for this step. "
+    'Record them with RunOptions(stream_modes=("values",)) (the store after '
+    "each step) or RunOptions(debug_payloads=True) (each write's value)."
+)
+"""The note a step whose store is only hashes carries (shown on the page)."""
+
+
+def _value_text(value: object) -> str:
+    """A JSON value as the store panel shows it (compact, like codec payloads)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _on_values(step: dict[str, Any], ev: Mapping[str, Any]) -> dict[str, str]:
+    """Replace the step's store with its ``step_values`` (exact, not rebuilt)."""
+    raw = ev.get("values")
+    values = raw if isinstance(raw, dict) else {}
+    store = {str(k): _value_text(v) for k, v in values.items()}
+    step["store"], step["store_source"], step["store_note"] = dict(store), "values", ""
+    return store
+
+
+def _on_write(
+    step: dict[str, Any], ev: Mapping[str, Any], store: dict[str, str]
+) -> None:
+    value = _write_value(ev)
+    step["writes"].append({"channel": str(ev["channel"]), "value": value})
+    store[str(ev["channel"])] = value
+    step["store"] = dict(store)
+    if step["store_source"] == "hashes" and isinstance(
+        _metadata(ev).get("payload"), str
+    ):
+        step["store_source"], step["store_note"] = "payloads", ""
+
+
 def _new_step(n: int, store: dict[str, str]) -> dict[str, Any]:
     return {
         "step": n,
         "tasks": [],
         "writes": [],
         "store": dict(store),
+        "store_source": "hashes",
+        "store_note": STORE_HINT,
         "checkpoint": None,
         "interrupt": None,
         "finished": False,
@@ -162,10 +202,9 @@ def _steps(
         if current is None:
             continue
         if kind == "write_applied":
-            value = _write_value(ev)
-            current["writes"].append({"channel": str(ev["channel"]), "value": value})
-            store[str(ev["channel"])] = value
-            current["store"] = dict(store)
+            _on_write(current, ev, store)
+        elif kind == "step_values":
+            store = _on_values(current, ev)
         elif kind == "checkpoint_saved":
             current["checkpoint"] = str(ev.get("checkpoint_id", ""))
         elif kind == "step_finished":
@@ -181,7 +220,9 @@ def build_view(
     """The JSON the page script renders (also what the live view serves)."""
     steps, timeline = _steps(trace.events)
     if steps and trace.final_store is not None:
-        steps[-1]["store"] = dict(trace.final_store)  # exact, not reconstructed
+        last = steps[-1]  # exact, not reconstructed
+        last["store"], last["store_source"] = dict(trace.final_store), "final"
+        last["store_note"] = ""
     seen = {t["node"] for s in steps for t in s["tasks"]}
     tokens = sum(t["token_count"] for s in steps for t in s["tasks"])
     return {

@@ -56,7 +56,7 @@ _BODY = """<main>
 <table><thead><tr><th>#</th><th>node</th><th>status</th><th>model</th><th>tokens</th>
 <th>tools</th></tr></thead><tbody id="tasks"></tbody></table></section>
 <section><h2>Writes</h2><table><tbody id="writes"></tbody></table></section>
-<section><h2>Store after the step</h2><table><tbody id="store"></tbody></table>
+<section><h2>Store after the step</h2><p class="note" id="store-note"></p><table><tbody id="store"></tbody></table>
 </section>
 </div>
 </main>"""

@@ -65,12 +65,12 @@ def build() -> CompiledGraph:
 OPTIONS = RunOptions(debug_payloads=True, deterministic_token_streaming=True)
 
 
-async def _events(rt: Runtime) -> list[Event]:
-    first = [ev async for ev in rt.run("t", {}, OPTIONS).events]
+async def _events(rt: Runtime, options: RunOptions) -> list[Event]:
+    first = [ev async for ev in rt.run("t", {}, options).events]
     state = await rt.get_state("t")
     assert state is not None and state.interrupt is not None
     second = [
-        ev async for ev in rt.resume("t", state.interrupt.id, "yes", OPTIONS).events
+        ev async for ev in rt.resume("t", state.interrupt.id, "yes", options).events
     ]
     return first + second
 
@@ -81,15 +81,17 @@ def agent_graph() -> CompiledGraph:
 
 
 @pytest.fixture
-def agent_trace() -> Callable[[Path], Path]:
-    def write(path: Path) -> Path:
+def agent_trace() -> Callable[..., Path]:
+    """``agent_trace(path, options=OPTIONS)``: run the agent, save its trace."""
+
+    def write(path: Path, options: RunOptions = OPTIONS) -> Path:
         rt = Runtime(
             build(),
             environment=Environment(),
             checkpoint_store=InMemoryCheckpointStore(),
             ids=SequentialIds(),
         )
-        save_trace(path, asyncio.run(_events(rt)))
+        save_trace(path, asyncio.run(_events(rt, options)))
         return path
 
     return write

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hive_core import RunOptions
 from hive_core.viewer import LoadedTrace, render_diff_html, render_trace_html
 
 WAIT_S = 20
@@ -73,6 +74,39 @@ def test_graph_and_step_store(
     wait(browser, lambda b: "selected" in buttons[2].get_attribute("class"))
     assert store_of(browser) == {"log": '["a","b","approved=yes"]'}
     assert ran(browser) == ["done"]
+
+
+def test_step_store_from_a_values_trace(
+    browser: Any, screenshot: Any, tmp_path: Path, agent_trace: Any
+) -> None:
+    """A trace recorded with ``stream_modes=("values",)`` (no debug payloads): each
+    step's store panel shows that step's values; a hash-only trace says how to
+    record them."""
+    options = RunOptions(stream_modes=("values",), deterministic_token_streaming=True)
+    page = tmp_path / "values.html"
+    page.write_text(render_trace_html(agent_trace(tmp_path / "v.jsonl", options)))
+    browser.get(page.as_uri())
+    wait(browser, lambda b: b.find_elements("css selector", ".step-button"))
+    buttons = browser.find_elements("css selector", ".step-button")
+    expected = ['["a"]', '["a","b"]', '["a","b","approved=yes"]']
+    for button, log in zip(buttons, expected, strict=True):
+        button.click()
+        wait(browser, lambda b, x=button: "selected" in x.get_attribute("class"))
+        assert store_of(browser) == {"log": log}
+        assert browser.find_element("id", "store").get_attribute("data-source") == (
+            "values"
+        )
+        assert browser.find_element("id", "store-note").text == ""
+    screenshot("values-step-2")
+    bare = tmp_path / "bare.html"
+    bare.write_text(render_trace_html(agent_trace(tmp_path / "b.jsonl", RunOptions())))
+    browser.get(bare.as_uri())
+    wait(browser, lambda b: b.find_elements("css selector", ".step-button"))
+    browser.find_elements("css selector", ".step-button")[0].click()
+    note = browser.find_element("id", "store-note").text
+    assert 'stream_modes=("values",)' in note and "debug_payloads=True" in note
+    assert store_of(browser)["log"].startswith("(hash ")
+    screenshot("hashes-note")
 
 
 def test_diff_marks_and_scrolls_to_the_first_divergence(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from hive_core import RunOptions
 from hive_core.testing import TraceFileError
 from hive_core.testing._cli import main
 from hive_core.viewer import load_any_trace, render_diff_html, render_trace_html
@@ -68,6 +69,42 @@ def test_store_after_each_step_from_debug_payloads(
     assert model["steps"][1]["interrupt"] is not None
     asked = model["steps"][0]["tasks"][0]
     assert asked["tokens"] == "Hello there" and asked["token_count"] == 2
+
+
+VALUES = RunOptions(stream_modes=("values",), deterministic_token_streaming=True)
+
+
+def test_store_after_each_step_from_step_values(
+    tmp_path: Path, agent_trace: Any
+) -> None:
+    """Without debug payloads, a ``values`` trace still shows each step's store."""
+    path = agent_trace(tmp_path / "run.jsonl", VALUES)
+    html = render_trace_html(path)
+    model = model_of(html)
+    steps = model["steps"]
+    assert [s["store"] for s in steps] == [
+        {"log": '["a"]'},
+        {"log": '["a","b"]'},
+        {"log": '["a","b","approved=yes"]'},
+    ]
+    assert [s["store_source"] for s in steps] == ["values"] * 3
+    assert all(s["store_note"] == "" for s in steps)
+    assert all(w["value"].startswith("(hash ") for s in steps for w in s["writes"])
+    assert 'id="store-note"' in html
+
+
+def test_a_trace_without_values_says_how_to_record_them(
+    tmp_path: Path, agent_trace: Any
+) -> None:
+    path = agent_trace(tmp_path / "run.jsonl", RunOptions())
+    steps = model_of(render_trace_html(path))["steps"]
+    assert all(s["store"]["log"].startswith("(hash ") for s in steps)
+    assert [s["store_source"] for s in steps] == ["hashes"] * 3
+    for s in steps:
+        assert 'stream_modes=("values",)' in s["store_note"]
+        assert "debug_payloads=True" in s["store_note"]
+    debug = model_of(render_trace_html(agent_trace(tmp_path / "debug.jsonl")))
+    assert [s["store_source"] for s in debug["steps"]] == ["payloads"] * 3
 
 
 def test_diff_marks_the_first_divergence(tmp_path: Path) -> None:

@@ -69,6 +69,8 @@
     store.replaceChildren();
     for (const k of Object.keys(step.store).sort()) store.appendChild(row([{ text: k }, { text: step.store[k], cls: "value" }], { "data-channel": k }));
     $("store").setAttribute("data-step", String(step.step));
+    $("store").setAttribute("data-source", step.store_source || "");
+    $("store-note").textContent = step.store_note || "";
     const notes = [];
     if (step.checkpoint) notes.push("checkpoint " + step.checkpoint);
     if (step.interrupt) notes.push("interrupted: " + step.interrupt);
