@@ -103,6 +103,7 @@ def _task(ev: Mapping[str, Any]) -> dict[str, Any]:
         "token_count": 0,
         "models": [],
         "tools": [],
+        "breakers": [],
     }
 
 
@@ -124,6 +125,8 @@ def _on_task(step: dict[str, Any], ev: Mapping[str, Any], kind: str) -> None:
         task["token_count"] += 1
     elif kind == "model_invocation_started":
         task["models"].append(str(ev.get("model", "")))
+    elif kind == "model_breaker_changed":
+        task["breakers"].append(f"{ev.get('provider', '')}: {ev.get('state', '')}")
     elif kind == "tool_invocation_finished":
         ok = ev.get("success") in (True, "true")
         task["tools"].append({"name": str(ev.get("name", "")), "success": ok})

@@ -15,7 +15,12 @@ import pytest
 from hive_core import RunOptions
 from hive_core.testing import TraceFileError
 from hive_core.testing._cli import main
-from hive_core.viewer import load_any_trace, render_diff_html, render_trace_html
+from hive_core.viewer import (
+    LoadedTrace,
+    load_any_trace,
+    render_diff_html,
+    render_trace_html,
+)
 
 SNAPSHOTS = (
     Path(__file__).parents[1] / "runtime" / "__snapshots__" / "test_runtime_traces"
@@ -105,6 +110,27 @@ def test_a_trace_without_values_says_how_to_record_them(
         assert "debug_payloads=True" in s["store_note"]
     debug = model_of(render_trace_html(agent_trace(tmp_path / "debug.jsonl")))
     assert [s["store_source"] for s in debug["steps"]] == ["payloads"] * 3
+
+
+def test_breaker_changes_show_on_their_task() -> None:
+    events: list[dict[str, Any]] = [
+        {"kind": "step_started", "step": 0},
+        {"kind": "task_started", "step": 0, "ordinal": 0, "node": "ask"},
+        {"kind": "model_invocation_started", "step": 0, "ordinal": 0, "model": "m"},
+        *(
+            {
+                "kind": "model_breaker_changed",
+                "step": 0,
+                "ordinal": 0,
+                "provider": "primary",
+                "state": state,
+            }
+            for state in ("half_open", "closed")
+        ),
+    ]
+    model = model_of(render_trace_html(LoadedTrace(events, ["x"])))
+    task = model["steps"][0]["tasks"][0]
+    assert task["breakers"] == ["primary: half_open", "primary: closed"]
 
 
 def test_diff_marks_the_first_divergence(tmp_path: Path) -> None:

@@ -59,7 +59,8 @@
     tasks.replaceChildren();
     for (const t of step.tasks) {
       const tools = t.tools.map((x) => x.name + (x.success ? "" : " (failed)")).join(", ");
-      const model_ = t.models.length ? t.models.join(", ") + " · " + t.token_count + " tokens" : "";
+      let model_ = t.models.length ? t.models.join(", ") + " · " + t.token_count + " tokens" : "";
+      if (t.breakers && t.breakers.length) model_ += " · breaker " + t.breakers.join(", ");
       tasks.appendChild(row([{ text: t.ordinal }, { text: t.node }, { text: t.status + (t.error ? ": " + t.error : ""), cls: t.status === "failed" ? "failed" : "" }, { text: model_ }, { text: t.tokens, cls: "value" }, { text: tools }], { "data-node": t.node }));
     }
     const writes = $("writes");
