@@ -55,6 +55,7 @@ class DrivenRun:
         self.sink = sink = EventSink(attempt.options.event_buffer_capacity)
         sink.driven = True
         sink.wanted = needed_events(modes, subgraphs)
+        sink.direct = "events" not in modes  # no event is recorded: parts directly
         attempt.sink = sink
 
     def _step(self, value: Any, error: BaseException | None) -> tuple[bool, Any]:
@@ -84,7 +85,11 @@ class DrivenRun:
                 running, yielded = self._step(value, error)
                 value, error = None, None
                 while buf:
-                    for part in projector.feed(buf.popleft()):
+                    item = buf.popleft()
+                    if type(item) is StreamPart:  # built directly (`sink.direct`)
+                        yield item
+                        continue
+                    for part in projector.feed(item):  # type: ignore[arg-type]
                         yield part
                 if not running:
                     break
@@ -120,7 +125,11 @@ class DrivenRun:
                     self.error = exc
                     self.done = True
                 while buf:
-                    yield from projector.feed(buf.popleft())
+                    item = buf.popleft()
+                    if type(item) is StreamPart:
+                        yield item
+                        continue
+                    yield from projector.feed(item)  # type: ignore[arg-type]
                 if self.done:
                     break
             if self.error is not None:
@@ -140,6 +149,7 @@ class DrivenRun:
             attempt.runner.cancel_requested = True
         self.sink._buf.clear()
         self.sink.wanted = frozenset()  # nobody reads what it emits now
+        self.sink.direct = False
 
     async def _cancel(self) -> None:
         """The consumer stopped early: cancel the run and let it end cleanly (its

@@ -51,7 +51,7 @@ from ._plan import plan_tasks
 from ._sink import EventSink
 from ._sink import yield_now as _yield_now
 from ._state import Task, ThreadState
-from ._stream_data import ValuesEncoder, encode_task_writes
+from ._stream_data import DirectParts, ValuesEncoder, encode_task_writes
 
 __all__ = ["Attempt", "CancelGuard", "apply_input_writes"]
 
@@ -289,6 +289,7 @@ class Attempt:
         step_guard = self.guard()  # one for the loop's yields: nothing reads `caught`
         steps_run = 0
         run_bytes = state.run_id.bytes  # fixed for the attempt; a property per access
+        direct = self._direct_parts()
         while True:
             stop = self._stop_status(state, steps_run)
             if stop is not None:
@@ -327,7 +328,9 @@ class Attempt:
             state = new
             resume = None
             steps_run += 1
-            if sink is not None:
+            if direct is not None:
+                direct.queue(tasks, step, results, result.written, new)
+            elif sink is not None:
                 if self.streams_updates:
                     await self._emit_task_writes(tasks, step, results)
                 await self.emit_commit(result.written, step, new, saved)
@@ -338,6 +341,18 @@ class Attempt:
             if sink is not None or steps_run % _YIELD_EVERY == 0:
                 with step_guard:
                     await _yield_now()
+
+    def _direct_parts(self) -> DirectParts | None:
+        """The parts builder of a stream that records no events (``sink.direct``)."""
+        sink = self.sink
+        if sink is None or not sink.direct:
+            return None
+        ids = self.projection
+        if ids is None:
+            ids = self.ctx.graph.schema.global_ids
+        by_id = self.ctx.graph.schema.by_id
+        values = ValuesEncoder(by_id, ids) if self.streams_values else None
+        return DirectParts(sink, by_id, self.streams_updates, values)
 
     def _runner(self, state: ThreadState) -> StepRunner:
         ctx = self.ctx

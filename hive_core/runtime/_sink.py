@@ -22,6 +22,7 @@ from ..events import (
     TaskFinished,
     TaskStarted,
 )
+from ._stream import StreamPart
 
 if TYPE_CHECKING:
     import asyncio
@@ -54,6 +55,7 @@ class EventSink:
         "_readable",
         "_writable",
         "attempt_id",
+        "direct",
         "driven",
         "dropped_debug",
         "dropped_tokens",
@@ -62,7 +64,7 @@ class EventSink:
     )
 
     def __init__(self, capacity: int) -> None:
-        self._buf: deque[Event] = deque()
+        self._buf: deque[Event | StreamPart] = deque()
         self._capacity = capacity
         self._closed = False
         self._error: BaseException | None = None
@@ -76,6 +78,10 @@ class EventSink:
         self.driven = False
         """Read by the stream driving the run (``_driven.py``): a full buffer
         yields to it instead of waiting for a reader task."""
+        self.direct = False
+        """Set by an in-process stream that records no events: the ``values`` and
+        ``updates`` parts are queued as parts, built without their events
+        (``_stream_data.py``); the stream passes them through unprojected."""
         self.wanted: frozenset[type[Event]] | None = None
         """Only these kinds are built (``None``: all). A stream whose modes need a
         few kinds asks for just those; the rest are never built, so streaming
@@ -189,7 +195,7 @@ class EventSink:
                 fut = self._writable
                 if fut is not None and not fut.done():
                     fut.set_result(None)
-                yield ev
+                yield ev  # type: ignore[misc]  # parts only reach a `direct` sink
                 continue
             if self._closed:
                 if self._error is not None:

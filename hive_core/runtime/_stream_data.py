@@ -5,19 +5,31 @@ encode with one ``msgspec.to_builtins`` call where they can (per step for
 ``values``, per task for ``updates``) and fall back to ``payload_json`` per value
 only when that call refuses a value; ``values`` re-encodes only the channels the
 step wrote and keeps the previous encoding of the others.
+
+An in-process stream that records no events (``EventSink.direct``) gets its
+parts built here straight away (``DirectParts``): the very parts
+``project_stream`` makes of the ``task_writes`` / ``step_values`` events, without
+building those events first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import msgspec
 
+from ..nodes import NodeOutput
 from ..state._channels import Channel, Write
 from ._hashing import payload_json
+from ._stream import INTERRUPT_KEY, StreamPart
 
-__all__ = ["ValuesEncoder", "encode_task_writes"]
+if TYPE_CHECKING:
+    from ._execute import Failure
+    from ._sink import EventSink
+    from ._state import Task, ThreadState
+
+__all__ = ["DirectParts", "ValuesEncoder", "encode_task_writes"]
 
 
 def _encode(by_id: Mapping[str, Channel[Any]], raw: dict[str, Any]) -> dict[str, Any]:
@@ -103,3 +115,67 @@ def encode_task_writes(
             else payload_json(by_id[cid], value)
             for cid, value in raw.items()
         }
+
+
+@final
+class DirectParts:
+    """A step's ``updates`` and ``values`` parts, queued as parts for the stream
+    driving the run (``EventSink.direct``): what the projection of the step's
+    ``task_writes`` (one per task, by ordinal) and then its ``step_values`` gives
+    (``_stream.py``), in that order. A step's parts are queued at once (its
+    results are in memory anyway); the loop's yield after every step hands them
+    to the stream."""
+
+    __slots__ = ("_buf", "_by_id", "_sink", "_values", "updates")
+
+    def __init__(
+        self,
+        sink: EventSink,
+        by_id: Mapping[str, Channel[Any]],
+        updates: bool,
+        values: ValuesEncoder | None,
+    ) -> None:
+        self._sink = sink
+        self._buf = sink._buf
+        self._by_id = by_id
+        self.updates = updates
+        self._values = values
+
+    def queue(
+        self,
+        tasks: Sequence[Task],
+        step: int,
+        results: Sequence[NodeOutput | Failure],
+        written: Sequence[tuple[str, Any]],
+        state: ThreadState,
+    ) -> None:
+        if not self._sink.direct:
+            return  # the stream stopped: nobody reads the parts
+        buf = self._buf
+        if self.updates:
+            by_id = self._by_id
+            for t, r in zip(tasks, results, strict=True):
+                node = t.node
+                writes = (
+                    encode_task_writes(by_id, r.writes)
+                    if isinstance(r, NodeOutput)
+                    else {}
+                )
+                buf.append(
+                    StreamPart(
+                        mode="updates",
+                        data={node: writes},
+                        step=step,
+                        node=node,
+                        task_id=t.id,
+                    )
+                )
+        encoder = self._values
+        if encoder is None:
+            return
+        data = dict(encoder.encode(state.values, written))  # shared between steps
+        pending = state.interruption
+        if pending is not None:
+            value = msgspec.to_builtins(pending.payload)
+            data[INTERRUPT_KEY] = [{"id": pending.id, "value": value}]
+        buf.append(StreamPart(mode="values", data=data, step=step))
