@@ -17,7 +17,7 @@ import math
 import re
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 
@@ -71,23 +71,35 @@ def reduced_check(ch: Channel[Any]) -> ValueCheck | None:
     check: ValueCheck | None = None
     codec = ch.codec
     if is_coercing(ch.reducer) and isinstance(codec, JSONCodec):
-        expected = ch.type_name
-
-        def round_trip(value: Any, node: str | None, step: int | None) -> None:
-            problem = _round_trip_problem(codec.encode, codec.decode, value, expected)
-            if problem is not None:
-                raise ChannelValueTypeError(
-                    ch.id,
-                    path=problem[0],
-                    expected=problem[1],
-                    actual=problem[2],
-                    node=node,
-                    step=step,
-                )
-
-        check = round_trip
+        check = _round_trip_check(ch.id, codec, ch.type_name)
     REDUCED_CHECKS[ch] = check
     return check
+
+
+def _refuse(
+    cid: str, problem: tuple[str, str, str], node: str | None, step: int | None
+) -> NoReturn:
+    """Raise the ``ChannelValueTypeError`` for ``problem`` (path, expected, actual);
+    callers test for a problem first, so a passing write costs no extra call."""
+    raise ChannelValueTypeError(
+        cid,
+        path=problem[0],
+        expected=problem[1],
+        actual=problem[2],
+        node=node,
+        step=step,
+    )
+
+
+def _round_trip_check(cid: str, codec: JSONCodec[Any], expected: str) -> ValueCheck:
+    """The codec's round trip must give back an equal value of the same class."""
+
+    def round_trip(value: Any, node: str | None, step: int | None) -> None:
+        problem = _round_trip_problem(codec.encode, codec.decode, value, expected)
+        if problem is not None:
+            _refuse(cid, problem, node, step)
+
+    return round_trip
 
 
 def _build(ch: Channel[Any]) -> ValueCheck | None:
@@ -116,19 +128,7 @@ def _json_check(ch: Channel[Any], codec: JSONCodec[Any]) -> ValueCheck:
     value; ``int`` and ``float`` skip it when the exact class decides."""
     tp = ch.value_type
     cid = ch.id
-    expected = ch.type_name
-
-    def round_trip(value: Any, node: str | None, step: int | None) -> None:
-        problem = _round_trip_problem(codec.encode, codec.decode, value, expected)
-        if problem is not None:
-            raise ChannelValueTypeError(
-                cid,
-                path=problem[0],
-                expected=problem[1],
-                actual=problem[2],
-                node=node,
-                step=step,
-            )
+    round_trip = _round_trip_check(cid, codec, ch.type_name)
 
     if tp is int:
 
@@ -165,14 +165,7 @@ def _str_check(cid: str) -> ValueCheck:
         if not value.isascii():
             problem = _str_problem(value, "$")
             if problem is not None:
-                raise ChannelValueTypeError(
-                    cid,
-                    path=problem[0],
-                    expected=problem[1],
-                    actual=problem[2],
-                    node=node,
-                    step=step,
-                )
+                _refuse(cid, problem, node, step)
 
     return check_str
 
@@ -188,7 +181,7 @@ def _plain_check(cid: str) -> ValueCheck:
             (kind is str and value.isascii())
             or kind is bool
             or value is None
-            or (kind is int and -(2**63) <= value < 2**64)
+            or kind is int
             or (kind is float and math.isfinite(value))
         ):
             return
@@ -196,14 +189,7 @@ def _plain_check(cid: str) -> ValueCheck:
             return
         problem = _plain_problem(value, "$")
         if problem is not None:
-            raise ChannelValueTypeError(
-                cid,
-                path=problem[0],
-                expected=problem[1],
-                actual=problem[2],
-                node=node,
-                step=step,
-            )
+            _refuse(cid, problem, node, step)
 
     return check_plain
 
@@ -236,7 +222,7 @@ def _is_plain(value: Any) -> bool:
     if kind is str:
         return bool(value.isascii())
     if kind is int:
-        return bool(-(2**63) <= value < 2**64)
+        return True  # JSON keeps every int exact (msgspec encodes big ones too)
     if kind is float:
         return math.isfinite(value)
     return kind is bool or value is None
@@ -251,9 +237,7 @@ def _plain_problem(value: Any, path: str) -> tuple[str, str, str] | None:
     if kind is bool or value is None:
         return None
     if kind is int:
-        if -(2**63) <= value < 2**64:
-            return None
-        return path, "an int that fits in 64 bits", f"int {value}"
+        return None
     if kind is float:
         if math.isfinite(value):
             return None
