@@ -170,7 +170,9 @@ def check_write(
             node=node,
             step=step,
         )
-    deep = value_check(ch)
+    deep = VALUE_CHECKS.get(ch)  # `value_check(ch)`, without its call once built
+    if deep is None and ch not in VALUE_CHECKS:
+        deep = value_check(ch)
     if deep is not None:
         deep(value, node, step)
     return ch
@@ -213,7 +215,10 @@ def _route(
     except Exception as exc:
         raise RouterError(task.node, step=step, cause=repr(exc)) from exc
     if type(decision) is list or type(decision) is tuple:
-        return _node_ids(task, decision, step)
+        for item in decision:  # `_node_ids` inlined while every item is a str
+            if type(item) is not str:
+                return _node_ids(task, decision, step)  # raises
+        return decision
     if decision is _EDGES:
         return spec.successors
     if decision is _END:
@@ -277,15 +282,7 @@ def collect_writes(
             key = w.channel
             cid = key if isinstance(key, str) else key.id
             value = w.value
-            ch = by_id.get(cid)
-            if ch is None or (ch.check_types and not isinstance(value, ch.check_types)):
-                ch = check_write(by_id, cid, value, task.node, step)  # raises
-            else:
-                deep = VALUE_CHECKS.get(ch)
-                if deep is None and ch not in VALUE_CHECKS:
-                    deep = value_check(ch)
-                if deep is not None:
-                    deep(value, task.node, step)
+            ch = check_write(by_id, cid, value, task.node, step)
             if ch.is_global:
                 if cid in global_writes:
                     global_writes[cid].append(value)

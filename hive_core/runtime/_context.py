@@ -7,7 +7,7 @@ runtime module depends on the loop and never the other way round (see
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -30,6 +30,9 @@ class RunContext:
     environment: Environment
     checkpointer: Checkpointer | None
     start_seeds: tuple[Seed, ...]
+    lone: Mapping[str, tuple[Seed, ...]]
+    """Per node id, the frontier of that node's graph seed alone: most steps of a
+    chain or loop commit to one, and a seed is never mutated, so it is shared."""
     inline: bool
     """Every node is plain sync without retries: steps never need an event loop."""
     publish: Callable[[str, ThreadState], None]

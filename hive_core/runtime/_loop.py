@@ -42,9 +42,10 @@ from ..nodes import NodeOutput, Resume
 from ..run_types import CheckpointPolicy, Outcome, RunOptions, Status, StepReport
 from ..state._channels import Scope, Write
 from ..state._store import GlobalStore
-from ._commit import CommitResult, check_write, commit_step, reduce_writes
+from ._commit import CommitResult, check_write, reduce_writes
+from ._commit_one import commit_results
 from ._context import RunContext
-from ._execute import Failure, StepRunner, outputs_or_raise
+from ._execute import Failure, StepRunner
 from ._hashing import debug_metadata, payload_hash
 from ._observed import observed_loop, save_step
 from ._plan import plan_tasks
@@ -432,8 +433,7 @@ class Attempt:
     ) -> tuple[ThreadState, CommitResult]:
         """Commit the step's outputs (or raise the first failure) into a new state."""
         ctx = self.ctx
-        outputs = outputs_or_raise(tasks, state.step, results)
-        result = commit_step(ctx.graph, state, tasks, outputs, ctx.initial)
+        result = commit_results(ctx.graph, state, tasks, results, ctx.initial, ctx.lone)
         if result.interruption is not None and ctx.checkpointer is None:
             raise CheckpointStoreMissingError("An interrupt")
         new = ThreadState(

@@ -115,6 +115,7 @@ class Runtime(StreamingMixin):
             environment=env,
             checkpointer=self._checkpointer,
             start_seeds=tuple(Seed(n) for n in graph.ir.start),
+            lone={n: (Seed(n),) for n in graph.nodes},
             inline=inline_graph,
             publish=self._publish,
         )

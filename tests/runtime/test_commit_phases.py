@@ -1,4 +1,5 @@
-"""Each commit phase against a hand-built state, without running a graph."""
+"""Each commit phase against a hand-built state, without running a graph; and the
+one-task commit (``commit_one``) against ``commit_step``."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hive_core import (
     END,
     ChannelTypeMismatchError,
     GraphBuilder,
+    Next,
     NodeOutput,
     ReducerError,
     Schema,
@@ -26,6 +30,7 @@ from hive_core import (
 )
 from hive_core.graph import CompiledGraph
 from hive_core.runtime._commit import (
+    CommitResult,
     GlobalReduction,
     Routing,
     collect_writes,
@@ -37,6 +42,7 @@ from hive_core.runtime._commit import (
     select_interrupt,
     update_barriers,
 )
+from hive_core.runtime._commit_one import commit_one
 from hive_core.runtime._plan import plan_tasks
 from hive_core.runtime._state import Seed, Task, ThreadState
 from hive_core.state._store import InitialCache, fingerprint
@@ -66,6 +72,10 @@ def _graph(router_seen: list[Any] | None = None) -> CompiledGraph:
             router_seen.append((view.get(S.log), view.get(S.item)))
         return ["B"]
 
+    return _routed(route)
+
+
+def _routed(route: Any) -> CompiledGraph:
     return (
         GraphBuilder(S, start=["A"])
         .add_node("A", _noop)
@@ -311,3 +321,87 @@ def test_commit_step_publishes_nothing_when_a_late_phase_fails() -> None:
     )
     assert ok.values["log"] == ["pre", "x"]
     assert [s.node for s in ok.frontier] == ["C"]
+
+
+def _fresh_route(view: StoreView) -> Any:
+    """A router whose decision depends on the task's own writes (a fresh view),
+    including every way a decision can be refused."""
+    total = view.get(S.total)
+    if total < 0:
+        raise ValueError("router refused")
+    if total == 7:
+        return "B"  # a str: refused
+    if total == 8:
+        return [Spawn("B")]  # not node ids: refused
+    if view.get(S.scratch) == "end":
+        return END
+    return ["B", "C", "B"] if total % 2 else ["C"]
+
+
+FRESH = _routed(_fresh_route)
+
+_one_writes = st.lists(
+    st.one_of(
+        st.builds(lambda v: Write(S.log, v), st.lists(st.sampled_from("xy"))),
+        st.builds(lambda v: Write(S.total, v), st.integers(-1, 9)),
+        st.builds(lambda v: Write(S.z_single, v), st.sampled_from(["a", "b"])),
+        st.builds(lambda v: Write(S.scratch, v), st.sampled_from(["end", "go"])),
+        st.builds(lambda v: Write(S.count, v), st.integers(0, 2)),
+        st.sampled_from(
+            [Write(S.a_first, 1), Write(S.item, "i"), Write("total", "not an int")]
+        ),
+        st.just(Write("ghost", 1)),
+    ),
+    max_size=4,
+)
+_one_outputs = st.builds(
+    lambda writes, nxt, spawn, interrupt: NodeOutput(
+        writes=writes, next=nxt, spawn=spawn, interrupt=interrupt
+    ),
+    _one_writes,
+    st.sampled_from(
+        [Next.USE_GRAPH_EDGES, END, ["B"], ["C", "C"], ["ghost"], ["J", "B"], []]
+    ),
+    st.sampled_from([(), (Spawn("C", {S.item: "s"}),), (Spawn("ghost"),)]),
+    st.sampled_from([None, "ask", {"q": 1}]),
+)
+
+
+def _commit_outcome(commit: Any) -> tuple[str, Any]:
+    try:
+        result: CommitResult = commit()
+    except Exception as exc:
+        return "error", (type(exc), str(exc))
+    frontier = [(s.node, dict(s.local), s.spawned, s.is_join) for s in result.frontier]
+    pause = result.interruption
+    return "ok", (
+        dict(result.values),
+        result.written,
+        dict(result.barriers),
+        frontier,
+        None if pause is None else (pause.id, pause.payload, pause.node),
+        result.appended,
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    out=_one_outputs,
+    node=st.sampled_from(["A", "B", "C"]),
+    local=st.sampled_from([{}, {"item": "v"}]),
+    seen=st.sampled_from([frozenset(), frozenset({"B"}), frozenset({"B", "C"})]),
+)
+def test_commit_one_gives_what_commit_step_gives(
+    out: NodeOutput, node: str, local: dict[str, object], seen: frozenset[str]
+) -> None:
+    barriers = dict.fromkeys(FRESH.join_ids, seen)
+    state, tasks, initial = _state(
+        FRESH, [Seed(node, local)], values={"log": ["pre"]}, barriers=barriers
+    )
+    lone = {n: (Seed(n),) for n in FRESH.nodes}
+    want = _commit_outcome(lambda: commit_step(FRESH, state, tasks, [out], initial))
+    got = _commit_outcome(
+        lambda: commit_one(FRESH, state, tasks[0], out, initial, lone)
+    )
+    assert got == want
+    assert state.values["log"] == ["pre"]  # neither touched the committed state

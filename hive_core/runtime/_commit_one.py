@@ -1,0 +1,154 @@
+"""The commit of a step with one task: ``commit_step``'s phases fused into one call.
+
+Most supersteps (a chain, a loop, any path without fan-out) run exactly one task.
+For those, ``commit_one`` computes what ``commit_step`` computes (same values, same
+written list, same frontier, same first error in the same phase order; see
+``docs/concepts/supersteps.md``) without the per-phase records (``StepWrites``,
+``GlobalReduction``, ``Routing``) and the per-task lists a step of many tasks needs.
+A task that writes a task-local channel or spawns tasks takes the general path:
+its phases need the per-task bookkeeping (``docs/performance.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from ..errors import UnknownNodeError
+from ..graph._compiled import CompiledGraph
+from ..nodes import Next, NodeOutput
+from ..state._store import InitialCache
+from ._commit import (
+    CommitResult,
+    GlobalReduction,
+    Routing,
+    _route,
+    _router_view,
+    check_write,
+    commit_step,
+    next_frontier,
+    reduce_globals,
+    select_interrupt,
+    update_barriers,
+)
+from ._execute import Failure, outputs_or_raise
+from ._state import Seed, Task, ThreadState
+
+__all__ = ["commit_one", "commit_results"]
+
+_END: Final = Next.END
+_EDGES: Final = Next.USE_GRAPH_EDGES
+
+
+def _global_writes(
+    graph: CompiledGraph, task: Task, out: NodeOutput, step: int
+) -> dict[str, list[Any]] | None:
+    """Phase 1 for one task: every write checked (``collect_writes``' check, in
+    emission order), grouped by channel; ``None`` if one is task-local."""
+    by_id = graph.schema.by_id
+    grouped: dict[str, list[Any]] = {}
+    for w in out.writes:
+        key = w.channel
+        if isinstance(key, str):
+            cid = key
+        else:
+            own = key._id  # the slot: `Channel.id` is a property call per write
+            cid = own if own is not None else key.id  # `.id` raises: never named
+        value = w.value
+        ch = check_write(by_id, cid, value, task.node, step)
+        if not ch.is_global:
+            return None
+        if cid in grouped:
+            grouped[cid].append(value)
+        else:
+            grouped[cid] = [value]
+    return grouped
+
+
+def _frontier(
+    graph: CompiledGraph,
+    seeds: Sequence[str],
+    join_seeds: Sequence[str],
+    step: int,
+    lone: Mapping[str, tuple[Seed, ...]],
+) -> tuple[Seed, ...]:
+    """Phases 7 and 8 (``next_frontier`` without spawns); a single graph seed
+    is the shared frontier ``lone`` holds for its node (there iff the node is)."""
+    if len(seeds) == 1 and not join_seeds:
+        nid = seeds[0]
+        found = lone.get(nid)
+        if found is None:
+            raise UnknownNodeError(nid, step=step)
+        return found
+    return next_frontier(graph, Routing(list(seeds), []), join_seeds, step)
+
+
+def commit_one(
+    graph: CompiledGraph,
+    state: ThreadState,
+    task: Task,
+    out: NodeOutput,
+    initial: InitialCache,
+    lone: Mapping[str, tuple[Seed, ...]],
+) -> CommitResult:
+    """``commit_step(graph, state, [task], [out], initial)``, in fewer calls;
+    ``lone`` maps each node id to the frontier of its graph seed alone."""
+    step = state.step
+    grouped = _global_writes(graph, task, out, step) if out.writes else {}
+    if grouped is None or out.spawn:
+        return commit_step(graph, state, (task,), (out,), initial)
+    schema = graph.schema
+    pre = state.values
+    reduction = (
+        reduce_globals(schema.by_id, pre, grouped, initial, step)
+        if grouped
+        else GlobalReduction(pre, [], False)
+    )
+    spec = task.spec
+    nxt = out.next
+    seeds: Sequence[str]
+    if nxt is _END:
+        seeds = ()
+    elif nxt is not _EDGES:
+        seeds = nxt  # NodeOutput checked it is a list of node ids
+    elif spec.router is None:
+        seeds = spec.successors
+    else:  # phase 5: the router on a fresh view with its own (all the) writes
+        overlay = task.seed.local
+        view = _router_view(
+            schema, pre, reduction, grouped, overlay, initial, step, True
+        )
+        seeds = _route(task, out, view, step)
+    barriers = state.barriers
+    join_seeds: Sequence[str] = ()
+    if graph.joins:  # phase 6
+        update = update_barriers(graph, barriers, (task,))
+        barriers, join_seeds = update.barriers, update.join_seeds
+    frontier = _frontier(graph, seeds, join_seeds, step, lone)
+    interruption = None
+    if out.interrupt is not None:  # phase 10
+        interruption = select_interrupt((task,), (out,), 0, schema, step)
+    return CommitResult(
+        reduction.values,
+        reduction.written,
+        barriers,
+        frontier,
+        interruption,
+        reduction.appended,
+    )
+
+
+def commit_results(
+    graph: CompiledGraph,
+    state: ThreadState,
+    tasks: list[Task],
+    results: list[NodeOutput | Failure],
+    initial: InitialCache,
+    lone: Mapping[str, tuple[Seed, ...]],
+) -> CommitResult:
+    """The step's commit (``commit_one`` for one task that returned), or the
+    ``NodeError`` of its first failed task."""
+    if len(results) == 1 and type(out := results[0]) is NodeOutput:
+        return commit_one(graph, state, tasks[0], out, initial, lone)
+    outputs = outputs_or_raise(tasks, state.step, results)
+    return commit_step(graph, state, tasks, outputs, initial)
