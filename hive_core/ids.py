@@ -60,27 +60,28 @@ def task_id(
     already holds, because ``UUID.bytes`` is recomputed on every access.
     """
     raw = run_id if isinstance(run_id, bytes) else run_id.bytes
-    # `u32` inlined: one call per task id instead of three (every streamed task)
     if not 0 <= step <= _U32_MAX:
         raise IndexOutOfRangeError("step index", step)
     if not 0 <= ordinal <= _U32_MAX:
         raise IndexOutOfRangeError("task ordinal", ordinal)
+    return TaskId(_task_digest(raw, step, node, ordinal, fingerprint))
+
+
+def _task_digest(
+    run_bytes: bytes, step: int, node: str, ordinal: int, fingerprint: bytes
+) -> str:
+    """``task_id`` once its ranges are known to hold (the planner checks them for
+    every task it builds): one call per id, as every streamed task needs one."""
     pack = _U32.pack
-    return TaskId(
-        hashlib.sha256(
-            b"".join(
-                (
-                    raw,
-                    pack(step),
-                    b"\x00",
-                    node.encode("utf-8"),
-                    b"\x00",
-                    pack(ordinal),
-                    fingerprint,
-                )
-            )
-        ).hexdigest()
-    )
+    return hashlib.sha256(
+        run_bytes
+        + pack(step)
+        + b"\x00"
+        + node.encode("utf-8")
+        + b"\x00"
+        + pack(ordinal)
+        + fingerprint
+    ).hexdigest()
 
 
 def checkpoint_id(run_id: uuid.UUID, step_index: int) -> CheckpointId:

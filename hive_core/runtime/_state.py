@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, final
 
 from ..graph._compiled import NodeSpec
-from ..ids import task_id
+from ..ids import _task_digest
 from ..run_types import Interruption
 
 __all__ = ["EMPTY_LOCAL", "Seed", "Task", "ThreadState"]
@@ -84,10 +84,11 @@ class Task:
 
     @property
     def id(self) -> str:
-        """The task id (``hive_core.ids.task_id``), derived once."""
+        """The task id (``hive_core.ids.task_id``), derived once; the planner
+        checked the step and ordinal ranges."""
         tid = self._id
         if tid is None:
-            tid = self._id = task_id(
+            tid = self._id = _task_digest(
                 self.run_bytes, self.step, self.node, self.ordinal, self.fingerprint
             )
         return tid

@@ -95,10 +95,21 @@ def needed_events(
     """The event kinds the projection of ``modes`` reads (``None``: all of them,
     for ``events``); with ``subgraphs`` also the children's forwarded events. An
     in-process stream builds only these."""
-    if "events" in modes:
-        return None
-    kinds = frozenset().union(*(_MODE_EVENTS[m] for m in modes))
-    return kinds | {SubgraphEvent} if subgraphs else kinds
+    key = (tuple(modes), subgraphs)
+    if key in _NEEDED:  # every stream asks; the mode sets are few
+        return _NEEDED[key]
+    kinds: frozenset[type[Event]] | None = None
+    if "events" not in modes:
+        kinds = frozenset().union(*(_MODE_EVENTS[m] for m in modes))
+        if subgraphs:
+            kinds |= {SubgraphEvent}
+    if len(_NEEDED) < 256:
+        _NEEDED[key] = kinds
+    return kinds
+
+
+_NEEDED: dict[tuple[tuple[str, ...], bool], frozenset[type[Event]] | None] = {}
+"""``needed_events`` by its arguments, once computed (bounded)."""
 
 
 @final

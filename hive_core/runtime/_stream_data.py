@@ -85,17 +85,19 @@ def encode_task_writes(
     by_id: Mapping[str, Channel[Any]], writes: Sequence[Write[Any]]
 ) -> dict[str, Any]:
     """A task's writes to global channels, by channel id (sorted); a channel
-    written more than once maps to the list of its values."""
+    written more than once maps to the list of its values.
+
+    Called after the commit checked every write, so each channel is named."""
     raw: dict[str, Any] = {}
     multi: set[str] | None = None
     for w in writes:
         ch = w.channel
-        cid = ch if type(ch) is str else ch.id  # type: ignore[union-attr]
-        spec = by_id.get(cid)
+        cid = ch if type(ch) is str else ch._id  # type: ignore[union-attr]
+        spec = by_id.get(cid)  # type: ignore[arg-type]
         if spec is None or not spec.is_global:
             continue
         if cid not in raw:
-            raw[cid] = w.value
+            raw[cid] = w.value  # type: ignore[index]
             continue
         if multi is None:
             multi = set()
@@ -104,7 +106,12 @@ def encode_task_writes(
             raw[cid] = [raw[cid]]
         raw[cid].append(w.value)
     if len(raw) > 1:
-        raw = dict(sorted(raw.items()))
+        keys = sorted(raw)
+        if keys != list(raw):  # rebuilt only when written out of id order
+            ordered: dict[str, Any] = {}
+            for cid in keys:
+                ordered[cid] = raw[cid]
+            raw = ordered
     try:
         return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
     except (TypeError, ValueError):
