@@ -31,10 +31,9 @@ from ._commit import (
     select_interrupt,
     update_barriers,
 )
-from ._execute import Failure, outputs_or_raise
 from ._state import Seed, Task, ThreadState
 
-__all__ = ["commit_one", "commit_results"]
+__all__ = ["commit_one"]
 
 _END: Final = Next.END
 _EDGES: Final = Next.USE_GRAPH_EDGES
@@ -136,19 +135,3 @@ def commit_one(
         interruption,
         reduction.appended,
     )
-
-
-def commit_results(
-    graph: CompiledGraph,
-    state: ThreadState,
-    tasks: list[Task],
-    results: list[NodeOutput | Failure],
-    initial: InitialCache,
-    lone: Mapping[str, tuple[Seed, ...]],
-) -> CommitResult:
-    """The step's commit (``commit_one`` for one task that returned), or the
-    ``NodeError`` of its first failed task."""
-    if len(results) == 1 and type(out := results[0]) is NodeOutput:
-        return commit_one(graph, state, tasks[0], out, initial, lone)
-    outputs = outputs_or_raise(tasks, state.step, results)
-    return commit_step(graph, state, tasks, outputs, initial)

@@ -7,7 +7,7 @@ published as the thread's new committed state. See ``docs/architecture.md``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -15,10 +15,6 @@ import msgspec
 from .._observe import RunObserver
 from ..errors import (
     CheckpointStoreMissingError,
-    TaskLocalWriteNotAllowedError,
-    UnknownChannelError,
-    UpdatePolicyViolationError,
-    WritesArgumentError,
 )
 from ..events import (
     CheckpointLoaded,
@@ -37,16 +33,20 @@ from ..events import (
     TaskWrites,
     WriteApplied,
 )
-from ..graph._compiled import CompiledGraph
 from ..nodes import NodeOutput, Resume
 from ..run_types import CheckpointPolicy, Outcome, RunOptions, Status, StepReport
-from ..state._channels import Scope, Write
 from ..state._store import GlobalStore
-from ._commit import CommitResult, check_write, reduce_writes
-from ._commit_one import commit_results
+from ._commit import CommitResult, commit_step
+from ._commit_one import commit_one
 from ._context import RunContext
-from ._execute import Failure, StepRunner
+from ._execute import Failure, StepRunner, outputs_or_raise
 from ._hashing import debug_metadata, payload_hash
+from ._input_writes import (
+    EXTERNAL_WRITER,
+    INPUT_WRITER,
+    apply_input_writes,
+    check_writes_argument,
+)
 from ._observed import observed_loop, save_step
 from ._plan import plan_tasks
 from ._sink import EventSink
@@ -54,73 +54,17 @@ from ._sink import yield_now as _yield_now
 from ._state import Task, ThreadState
 from ._stream_data import DirectParts, ValuesEncoder, encode_task_writes
 
-__all__ = ["Attempt", "CancelGuard", "apply_input_writes"]
+__all__ = [
+    "EXTERNAL_WRITER",
+    "INPUT_WRITER",
+    "Attempt",
+    "CancelGuard",
+    "apply_input_writes",
+    "check_writes_argument",
+]
 
 _YIELD_EVERY = 16
 """Steps between voluntary yields when nobody listens (cancellation checks)."""
-
-INPUT_WRITER = "<input>"
-EXTERNAL_WRITER = "<external writes>"
-"""How input and external writes are named as the culprit of a rejected write."""
-
-
-def check_writes_argument(writes: object, operation: str = "writes") -> None:
-    """Raise ``WritesArgumentError`` unless ``writes`` is a list (or tuple) of
-    ``Write``: checked before anything runs, so nothing changes."""
-    if type(writes) is not list and type(writes) is not tuple:
-        single = isinstance(writes, Write)
-        raise WritesArgumentError(
-            operation,
-            expected="a list of Write",
-            actual="a single Write" if single else type(writes).__name__,
-        )
-    for i, w in enumerate(writes):
-        if not isinstance(w, Write):
-            raise WritesArgumentError(
-                f"{operation}[{i}]", expected="a Write", actual=type(w).__name__
-            )
-
-
-def apply_input_writes(
-    graph: CompiledGraph,
-    values: Mapping[str, Any],
-    writes: Sequence[Write[Any]],
-    *,
-    writer: str,
-    step: int,
-) -> tuple[Mapping[str, Any], list[tuple[str, Any]]]:
-    """The synthetic single writer for input and external writes (not a step).
-
-    Only the rules particular to outside writes live here (a task-local channel is
-    refused before its type is checked); the value check and reduction are the
-    commit's own, with ``writer`` named as the culprit.
-    """
-    by_id = graph.schema.by_id
-    grouped: dict[str, list[Any]] = {}
-    for w in writes:
-        ch = w.channel
-        cid = ch if isinstance(ch, str) else ch.id
-        spec = by_id.get(cid)
-        if spec is None:
-            raise UnknownChannelError(cid)
-        if spec.scope is Scope.TASK_LOCAL:
-            raise TaskLocalWriteNotAllowedError(cid)
-        check_write(by_id, cid, w.value, writer, step)  # the commit's own check
-        grouped.setdefault(cid, []).append(w.value)
-    order = sorted(grouped)
-    for cid in order:
-        if by_id[cid].is_single and len(grouped[cid]) > 1:
-            raise UpdatePolicyViolationError(
-                cid, policy="single", write_count=len(grouped[cid])
-            )
-    if not grouped:
-        return values, []
-    out = dict(values)
-    written = []
-    for cid in order:
-        out[cid] = reduced = reduce_writes(by_id[cid], values[cid], grouped[cid], None)
-        written.append((cid, reduced))
-    return out, written
 
 
 class CancelGuard:
@@ -433,18 +377,23 @@ class Attempt:
     ) -> tuple[ThreadState, CommitResult]:
         """Commit the step's outputs (or raise the first failure) into a new state."""
         ctx = self.ctx
-        result = commit_results(ctx.graph, state, tasks, results, ctx.initial, ctx.lone)
-        if result.interruption is not None and ctx.checkpointer is None:
+        if len(results) == 1 and type(out := results[0]) is NodeOutput:
+            result = commit_one(ctx.graph, state, tasks[0], out, ctx.initial, ctx.lone)
+        else:
+            outputs = outputs_or_raise(tasks, state.step, results)
+            result = commit_step(ctx.graph, state, tasks, outputs, ctx.initial)
+        interruption = result.interruption
+        if interruption is not None and ctx.checkpointer is None:
             raise CheckpointStoreMissingError("An interrupt")
-        new = ThreadState(
-            run_id=state.run_id,
-            step=state.step + 1,
-            values=result.values,
-            frontier=result.frontier,
-            barriers=result.barriers,
-            interruption=result.interruption,
-            latest_checkpoint_id=state.latest_checkpoint_id,
-            appended=result.appended,
+        new = ThreadState(  # positional: run_id, step, values, frontier, barriers,
+            state.run_id,  # interruption, latest_checkpoint_id, appended
+            state.step + 1,
+            result.values,
+            result.frontier,
+            result.barriers,
+            interruption,
+            state.latest_checkpoint_id,
+            result.appended,
         )
         return new, result
 

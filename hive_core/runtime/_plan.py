@@ -30,6 +30,17 @@ def plan_tasks(
     if step > _U32_MAX:
         raise IndexOutOfRangeError("step index", step)
     frontier = state.frontier
+    if len(frontier) == 1:  # a chain or loop step: no enumerate, no appends
+        seed = frontier[0]
+        spec = graph.nodes.get(seed.node)
+        if spec is None:
+            raise UnknownNodeError(seed.node, step=step)
+        fp = (
+            fingerprint(graph.schema, seed.local, initial)
+            if seed.local
+            else empty_fingerprint
+        )
+        return [Task(0, seed, spec, run_bytes, step, fp)]
     if len(frontier) - 1 > _U32_MAX:
         raise IndexOutOfRangeError("task ordinal", len(frontier) - 1)
     nodes = graph.nodes

@@ -109,9 +109,8 @@ class ThreadState:
         "values",
     )
 
-    def __init__(
+    def __init__(  # positional too: the loop builds one per step
         self,
-        *,
         run_id: uuid.UUID,
         step: int,
         values: Mapping[str, Any],

@@ -166,7 +166,7 @@ class StoreView:
     def get(self, key: ReadKey[object] | str) -> object:
         """The value a task sees for ``key`` (global or task-local)."""
         ch = _resolve(self._by_id, key)
-        cid = ch.id
+        cid: str = ch._id  # type: ignore[assignment]  # a schema's channel is named
         if ch.is_global:
             return self._global[cid]
         overlay = self._overlay
