@@ -7,7 +7,7 @@ published as the thread's new committed state. See ``docs/architecture.md``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import msgspec
@@ -219,11 +219,16 @@ class Attempt:
 
     # -------------------------------------------------------------------- loop
 
-    async def loop(self, state: ThreadState, resume: Resume | None = None) -> Outcome:
-        """Run steps until the frontier empties, max_steps, interrupt or cancel."""
+    def loop(
+        self, state: ThreadState, resume: Resume | None = None
+    ) -> Coroutine[Any, Any, Outcome]:
+        """Run steps until the frontier empties, max_steps, interrupt or cancel.
+
+        Returns the loop's coroutine itself rather than awaiting it in one of its
+        own: each step's yield resumes one frame less (``docs/performance.md``)."""
         if self.observer is None:
-            return await self._loop(state, resume)
-        return await observed_loop(self, self.observer, state, resume)
+            return self._loop(state, resume)
+        return observed_loop(self, self.observer, state, resume)
 
     async def _loop(self, state: ThreadState, resume: Resume | None) -> Outcome:
         ctx = self.ctx
@@ -284,8 +289,11 @@ class Attempt:
             if new.interruption is not None:
                 return await self._end("interrupted", new)
             if sink is not None or steps_run % _YIELD_EVERY == 0:
-                with step_guard:
+                try:  # `with step_guard:` without its two calls per step
                     await _yield_now()
+                except BaseException as exc:
+                    if not step_guard.__exit__(type(exc), exc, None):
+                        raise
 
     def _direct_parts(self) -> DirectParts | None:
         """The parts builder of a stream that records no events (``sink.direct``)."""
