@@ -327,7 +327,9 @@ def reduce_globals(
         return GlobalReduction(pre, [], False)
     order = sorted(global_writes) if len(global_writes) > 1 else list(global_writes)
     for cid in order:
-        _check_single(by_id, cid, global_writes[cid], step)
+        updates = global_writes[cid]
+        if len(updates) > 1:  # `_check_single`, called only when it can raise
+            _check_single(by_id, cid, updates, step)
     written: list[tuple[str, Any]] = []
     appended: list[tuple[str, Any]] = []
     new_values = dict(pre)

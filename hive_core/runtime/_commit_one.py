@@ -17,7 +17,7 @@ from typing import Any, Final
 from ..errors import UnknownNodeError
 from ..graph._compiled import CompiledGraph
 from ..nodes import Next, NodeOutput
-from ..state._store import InitialCache
+from ..state._store import InitialCache, StoreView
 from ._commit import (
     CommitResult,
     GlobalReduction,
@@ -64,24 +64,6 @@ def _global_writes(
     return grouped
 
 
-def _frontier(
-    graph: CompiledGraph,
-    seeds: Sequence[str],
-    join_seeds: Sequence[str],
-    step: int,
-    lone: Mapping[str, tuple[Seed, ...]],
-) -> tuple[Seed, ...]:
-    """Phases 7 and 8 (``next_frontier`` without spawns); a single graph seed
-    is the shared frontier ``lone`` holds for its node (there iff the node is)."""
-    if len(seeds) == 1 and not join_seeds:
-        nid = seeds[0]
-        found = lone.get(nid)
-        if found is None:
-            raise UnknownNodeError(nid, step=step)
-        return found
-    return next_frontier(graph, Routing(list(seeds), []), join_seeds, step)
-
-
 def commit_one(
     graph: CompiledGraph,
     state: ThreadState,
@@ -114,8 +96,12 @@ def commit_one(
         seeds = spec.successors
     else:  # phase 5: the router on a fresh view with its own (all the) writes
         overlay = task.seed.local
-        view = _router_view(
-            schema, pre, reduction, grouped, overlay, initial, step, True
+        view = (
+            StoreView(schema, reduction.values, overlay, initial)
+            if not reduction.any_ephemeral  # `_router_view`'s only-task case
+            else _router_view(
+                schema, pre, reduction, grouped, overlay, initial, step, True
+            )
         )
         seeds = _route(task, out, view, step)
     barriers = state.barriers
@@ -123,7 +109,14 @@ def commit_one(
     if graph.joins:  # phase 6
         update = update_barriers(graph, barriers, (task,))
         barriers, join_seeds = update.barriers, update.join_seeds
-    frontier = _frontier(graph, seeds, join_seeds, step, lone)
+    # phases 7 and 8: a single graph seed is the frontier ``lone`` holds for its
+    # node (there iff the node is); else ``next_frontier`` without spawns
+    if len(seeds) == 1 and not join_seeds:
+        frontier = lone.get(seeds[0])
+        if frontier is None:
+            raise UnknownNodeError(seeds[0], step=step)
+    else:
+        frontier = next_frontier(graph, Routing(list(seeds), []), join_seeds, step)
     interruption = None
     if out.interrupt is not None:  # phase 10
         interruption = select_interrupt((task,), (out,), 0, schema, step)

@@ -240,9 +240,16 @@ class Attempt:
         steps_run = 0
         run_bytes = state.run_id.bytes  # fixed for the attempt; a property per access
         direct = self._direct_parts()
-        while True:
-            stop = self._stop_status(state, steps_run)
-            if stop is not None:
+        max_steps = self.options.max_steps
+        while True:  # `_stop_status`'s conditions, its call only when one holds
+            if (
+                self.cancel_requested
+                or runner.cancel_requested
+                or not state.frontier
+                or steps_run == max_steps
+            ):
+                stop = self._stop_status(state, steps_run)
+                assert stop is not None
                 return await self._end(stop, state)
             step = state.step
             tasks = plan_tasks(

@@ -117,7 +117,7 @@ class Runtime(StreamingMixin):
             start_seeds=tuple(Seed(n) for n in graph.ir.start),
             lone={n: (Seed(n),) for n in graph.nodes},
             inline=inline_graph,
-            publish=self._publish,
+            publish=self._threads.__setitem__,  # `_publish` without its frame
         )
         self._inline = inline_graph and (
             self._checkpointer is None or self._checkpointer.inline
