@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import uuid
+from collections.abc import Callable
 from typing import NewType
 
 from .errors import IndexOutOfRangeError
@@ -71,17 +72,34 @@ def _task_digest(
     run_bytes: bytes, step: int, node: str, ordinal: int, fingerprint: bytes
 ) -> str:
     """``task_id`` once its ranges are known to hold (the planner checks them for
-    every task it builds): one call per id, as every streamed task needs one."""
-    pack = _U32.pack
-    return hashlib.sha256(
-        run_bytes
-        + pack(step)
-        + b"\x00"
-        + node.encode("utf-8")
-        + b"\x00"
-        + pack(ordinal)
-        + fingerprint
-    ).hexdigest()
+    every task it builds). The message is packed by one ``struct`` call whose
+    layout holds the node's bytes, kept per node id: a streamed task needs its id
+    every step (``docs/performance.md``)."""
+    layout = _LAYOUTS.get(node)
+    if layout is None:
+        layout = _layout(node)
+    pack, raw_node = layout
+    if len(run_bytes) == 16 and len(fingerprint) == 32:  # what the layout holds
+        data = pack(run_bytes, step, raw_node, ordinal, fingerprint)
+    else:
+        data = run_bytes + _U32.pack(step) + b"\x00" + raw_node + b"\x00"
+        data += _U32.pack(ordinal) + fingerprint
+    return hashlib.sha256(data).hexdigest()
+
+
+def _layout(node: str) -> tuple[Callable[..., bytes], bytes]:
+    """``run (16) ‖ u32 step ‖ 0 ‖ node ‖ 0 ‖ u32 ordinal ‖ fingerprint (32)``."""
+    raw = node.encode("utf-8")
+    layout = (struct.Struct(f">16sIx{len(raw)}sxI32s").pack, raw)
+    if len(_LAYOUTS) < _LAYOUTS_MAX:
+        _LAYOUTS[node] = layout
+    return layout
+
+
+_LAYOUTS: dict[str, tuple[Callable[..., bytes], bytes]] = {}
+_LAYOUTS_MAX = 4096
+"""Node ids whose layout is kept; a process with more node ids builds the rest
+per id (the same bytes, a little slower)."""
 
 
 def checkpoint_id(run_id: uuid.UUID, step_index: int) -> CheckpointId:

@@ -1,0 +1,56 @@
+"""Task ids: the packed layout the runtime uses gives the documented SHA-256
+(``docs/concepts/determinism.md``) for any node id, step, ordinal and fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hive_core.errors import IndexOutOfRangeError
+from hive_core.ids import task_id
+
+_U32 = struct.Struct(">I")
+
+
+def _spec(run: bytes, step: int, node: str, ordinal: int, fp: bytes) -> str:
+    """The layout as written down, concatenated by hand."""
+    return hashlib.sha256(
+        run
+        + _U32.pack(step)
+        + b"\x00"
+        + node.encode()
+        + b"\x00"
+        + _U32.pack(ordinal)
+        + fp
+    ).hexdigest()
+
+
+_node = st.text(st.characters(exclude_categories=["Cs"]), min_size=0, max_size=40)
+
+
+@given(
+    run=st.uuids(),
+    step=st.integers(0, 2**32 - 1),
+    node=_node,
+    ordinal=st.integers(0, 2**32 - 1),
+    fp=st.binary(min_size=32, max_size=32) | st.binary(max_size=40),
+)
+def test_task_id_is_the_documented_sha256(
+    run: uuid.UUID, step: int, node: str, ordinal: int, fp: bytes
+) -> None:
+    want = _spec(run.bytes, step, node, ordinal, fp)
+    assert task_id(run, step, node, ordinal, fp) == want
+    assert task_id(run.bytes, step, node, ordinal, fp) == want  # twice: kept layout
+
+
+@pytest.mark.parametrize(
+    ("step", "ordinal"), [(-1, 0), (2**32, 0), (0, -1), (0, 2**32)]
+)
+def test_task_id_refuses_out_of_range_indices(step: int, ordinal: int) -> None:
+    with pytest.raises(IndexOutOfRangeError):
+        task_id(uuid.UUID(int=1), step, "A", ordinal, b"\x00" * 32)
