@@ -90,6 +90,8 @@ def encode_task_writes(
     Called after the commit checked every write, so each channel is named."""
     raw: dict[str, Any] = {}
     multi: set[str] | None = None
+    last = ""
+    ordered = True
     for w in writes:
         ch = w.channel
         cid = ch if type(ch) is str else ch._id  # type: ignore[union-attr]
@@ -98,6 +100,9 @@ def encode_task_writes(
             continue
         if cid not in raw:
             raw[cid] = w.value  # type: ignore[index]
+            if cid < last:  # type: ignore[operator]
+                ordered = False
+            last = cid  # type: ignore[assignment]
             continue
         if multi is None:
             multi = set()
@@ -105,13 +110,8 @@ def encode_task_writes(
             multi.add(cid)
             raw[cid] = [raw[cid]]
         raw[cid].append(w.value)
-    if len(raw) > 1:
-        keys = sorted(raw)
-        if keys != list(raw):  # rebuilt only when written out of id order
-            ordered: dict[str, Any] = {}
-            for cid in keys:
-                ordered[cid] = raw[cid]
-            raw = ordered
+    if not ordered:  # rebuilt in id order only when written out of it
+        raw = dict(sorted(raw.items()))
     try:
         return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
     except (TypeError, ValueError):
