@@ -104,6 +104,8 @@ class Runtime(StreamingMixin):
         self._threads: dict[str, ThreadState] = {}
         self._busy: dict[str, deque[asyncio.Future[None]] | None] = {}
         self._last_outcomes: dict[str, Outcome] = {}
+        self._fresh: tuple[dict[str, Any], dict[str, frozenset[str]]] | None = None
+        """A new thread's values and barriers (``_fresh_state``)."""
         inline_graph = all(
             not n.is_async and not n.blocking and n.retry is None
             for n in graph.nodes.values()
@@ -406,15 +408,16 @@ class Runtime(StreamingMixin):
         self._threads[thread_id] = state
 
     def _fresh_state(self) -> ThreadState:
-        init = self._ctx.initial.values
+        fresh = self._fresh
+        if fresh is None:  # built on the first new thread, copied for each next
+            init = self._ctx.initial.values
+            fresh = self._fresh = (
+                {cid: init[cid] for cid in self.graph.schema.global_ids},
+                {jid: frozenset() for jid in self.graph.join_ids},
+            )
+        values, barriers = fresh
         return ThreadState(
-            run_id=self.ids.new_run_id(),
-            step=0,
-            values={cid: init[cid] for cid in self.graph.schema.global_ids},
-            frontier=(),
-            barriers={jid: frozenset() for jid in self.graph.join_ids},
-            interruption=None,
-            latest_checkpoint_id=None,
+            self.ids.new_run_id(), 0, dict(values), (), dict(barriers), None, None
         )
 
     async def _acquire(self, thread_id: str) -> None:
@@ -450,10 +453,12 @@ class Runtime(StreamingMixin):
         """Wait for the thread (FIFO). A cancel while queued ends the attempt before
         it ran: ``run_started``, ``run_cancelled`` and a ``cancelled`` outcome with
         the thread's committed output; nothing is changed."""
-        with attempt.guard() as guard:
+        try:  # `with attempt.guard()`, its calls only when a cancel arrives
             await self._acquire(attempt.thread_id)
-        if not guard.caught:
             return None
+        except BaseException as exc:
+            if not attempt.guard().__exit__(type(exc), exc, None):
+                raise
         state = self._threads.get(attempt.thread_id)
         if state is not None:
             attempt.bind_run(state)
