@@ -338,11 +338,7 @@ class Attempt:
                 await self._shielded_hook(self._report(tasks, result, new))
             if new.interruption is not None:
                 return await self._end("interrupted", new)
-            # Drop this step's tasks, outputs and commit before the next step runs:
-            # held until reassigned, a fan-out's spawn lists (and the tasks and
-            # outputs of its workers) would still be live during the next step,
-            # and a wide step's peak memory doubles (docs/performance.md).
-            del tasks, results, result
+            del tasks, results, result  # freed before the next step (peak memory)
             if sink is not None or steps_run % _YIELD_EVERY == 0:
                 with step_guard:
                     await _yield_now()
