@@ -19,6 +19,7 @@ from hive_core import (
     GraphBuilder,
     NodeInput,
     NodeOutput,
+    RunOptions,
     Schema,
     Spawn,
     Write,
@@ -142,3 +143,64 @@ def test_an_unobserved_fan_out_hashes_no_overlay(
     asked = make_runtime(_ids_graph()).run_sync("u", {})
     assert len(asked.output["ids"]) == 4
     assert calls == [{"index": i} for i in range(4)]
+
+
+def _lanes_graph(started: list[int], both: asyncio.Event, hold: asyncio.Event) -> Any:
+    def dispatch(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(
+            spawn=[Spawn("worker", {Fan.index: i}) for i in range(6)], next=END
+        )
+
+    async def worker(ctx: NodeInput) -> NodeOutput:
+        started.append(ctx.store.get(Fan.index))
+        if len(started) == 2:
+            both.set()
+        await hold.wait()
+        return NodeOutput(writes=[Write(Fan.seen, [True])])
+
+    return (
+        GraphBuilder(Fan, start=["dispatch"])
+        .add_node("dispatch", dispatch)
+        .add_node("worker", worker)
+        .compile()
+    )
+
+
+def test_an_async_fan_out_wider_than_its_slots_starts_tasks_in_ordinal_order(
+    make_runtime: Any,
+) -> None:
+    started: list[int] = []
+
+    async def main() -> Any:
+        both, hold = asyncio.Event(), asyncio.Event()
+        rt = make_runtime(_lanes_graph(started, both, hold))
+        run = asyncio.ensure_future(
+            rt.invoke("t", {}, RunOptions(max_concurrent_tasks=2))
+        )
+        await both.wait()
+        assert started == [0, 1]  # two slots: the others wait their turn
+        hold.set()
+        return await run
+
+    out = asyncio.run(main())
+    assert out.output["seen"] == [True] * 6
+    assert started == list(range(6))
+
+
+def test_a_cancel_from_outside_starts_no_queued_task(make_runtime: Any) -> None:
+    started: list[int] = []
+
+    async def main() -> None:
+        both, hold = asyncio.Event(), asyncio.Event()
+        rt = make_runtime(_lanes_graph(started, both, hold))
+        run = asyncio.ensure_future(
+            rt.invoke("t", {}, RunOptions(max_concurrent_tasks=2))
+        )
+        await both.wait()
+        run.cancel()  # not the runtime's own cancel: e.g. a caller's timeout
+        hold.set()  # a task started after the cancel would now run to its end
+        with pytest.raises(asyncio.CancelledError):
+            await run
+
+    asyncio.run(main())
+    assert started == [0, 1]  # the four queued tasks never started
