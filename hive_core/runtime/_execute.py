@@ -15,7 +15,7 @@ See ``docs/concepts/execution.md``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast, final
 
 import msgspec
@@ -429,18 +429,11 @@ class StepRunner:
         import asyncio
 
         results: list[NodeOutput | Failure | None] = [None] * len(tasks)
-        pending: list[tuple[int, asyncio.Future[NodeOutput | Failure]]] = []
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
         # With an observer every task is an asyncio task (its own context for the
         # observer's scope) and nothing runs on the pool.
         observed = self.observer is not None
-        awaiting = (
-            len(tasks) if observed else sum(1 for t in tasks if not t.spec.inline)
-        )
-        sem = (
-            asyncio.Semaphore(self.max_concurrent)
-            if awaiting > self.max_concurrent
-            else None
-        )
+        awaiting: list[Task] = []
         pool = (
             node_pool(self.max_concurrent)
             if not observed and self.poolable and _pooled_count(tasks) > 1
@@ -449,12 +442,7 @@ class StepRunner:
         for task in tasks:
             spec = task.spec
             if observed or not spec.inline:
-                coro = (
-                    self._run_task(task, step, values, resume)
-                    if sem is None
-                    else self._limited(sem, task, step, values, resume)
-                )
-                pending.append((task.ordinal, asyncio.ensure_future(coro)))
+                awaiting.append(task)
                 continue
             if pool is not None and spec.pooled:
                 future = pool.submit(self._call_caught, task, step, values, resume)
@@ -468,17 +456,80 @@ class StepRunner:
                 results[task.ordinal] = Failure(exc, 1)
             except Exception as exc:
                 results[task.ordinal] = Failure(exc, 1)
+        queue = iter(awaiting)
+        pending.extend(self._start(awaiting, queue, results, step, values, resume))
         if pending:
             try:
                 done = await asyncio.gather(*(t for _, t in pending))
             except asyncio.CancelledError:
+                for _ in queue:  # lanes start nothing more
+                    pass
                 for _, t in pending:
                     t.cancel()
                 await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
                 raise
             for (ordinal, _), res in zip(pending, done, strict=True):
-                results[ordinal] = res
+                if ordinal >= 0:
+                    results[ordinal] = res
         return results  # type: ignore[return-value]
+
+    def _start(
+        self,
+        awaiting: list[Task],
+        queue: Iterator[Task],
+        results: list[NodeOutput | Failure | None],
+        step: int,
+        values: Mapping[str, Any],
+        resume: Resume | None,
+    ) -> list[tuple[int, asyncio.Future[Any]]]:
+        """Start the awaiting tasks, at most ``max_concurrent`` at a time, in
+        ordinal order as slots free up. Unobserved, more tasks than slots run on
+        ``max_concurrent`` lanes that each take the next task from ``queue``: a
+        fan-out of a thousand starts eight asyncio tasks, not a thousand waiting
+        on a semaphore (``docs/concepts/execution.md``). Lanes are ordinal -1."""
+        import asyncio
+
+        limit = self.max_concurrent
+        if len(awaiting) > limit and self.observer is None:
+            return [
+                (
+                    -1,
+                    asyncio.ensure_future(
+                        self._lane(queue, results, step, values, resume)
+                    ),
+                )
+                for _ in range(limit)
+            ]
+        sem = asyncio.Semaphore(limit) if len(awaiting) > limit else None
+        return [
+            (
+                t.ordinal,
+                asyncio.ensure_future(
+                    self._run_task(t, step, values, resume)
+                    if sem is None
+                    else self._limited(sem, t, step, values, resume)
+                ),
+            )
+            for t in awaiting
+        ]
+
+    async def _lane(
+        self,
+        queue: Iterator[Task],
+        results: list[NodeOutput | Failure | None],
+        step: int,
+        values: Mapping[str, Any],
+        resume: Resume | None,
+    ) -> None:
+        import asyncio
+
+        lane = asyncio.current_task()
+        for task in queue:  # shared: the next task not yet started, by ordinal
+            results[task.ordinal] = await self._run_task(task, step, values, resume)
+            if lane is not None and lane.cancelling():
+                # cancelled while its node ran (which took the cancel as its own
+                # failure): start nothing more, as a task queued on a semaphore
+                raise asyncio.CancelledError
 
     async def _limited(
         self,

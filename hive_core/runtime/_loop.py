@@ -295,6 +295,7 @@ class Attempt:
                 await self._shielded_hook(self._report(tasks, result, new))
             if new.interruption is not None:
                 return await self._end("interrupted", new)
+            del tasks, results, result  # freed before the next step (peak memory)
             if sink is not None or steps_run % _YIELD_EVERY == 0:
                 try:  # `with step_guard:` without its two calls per step
                     await _yield_now()

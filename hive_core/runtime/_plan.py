@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..errors import IndexOutOfRangeError, UnknownNodeError
 from ..graph._compiled import CompiledGraph
-from ..state._store import InitialCache, fingerprint
-from ._state import Task, ThreadState
+from ..state._store import InitialCache
+from ._state import StepIds, Task, ThreadState
 
 __all__ = ["plan_tasks"]
 
@@ -23,8 +23,10 @@ def plan_tasks(
 
     ``run_bytes`` is ``state.run_id.bytes``, passed in because ``UUID.bytes`` is
     recomputed on every access and the run id is fixed for the whole attempt.
-    Fingerprints are computed here (an encode failure must surface before the step
-    runs); task ids are derived lazily by ``Task.id``.
+    Fingerprints and task ids are derived lazily by ``Task.id``: no encode can
+    fail there, as the commit that spawned an overlay checked every value with
+    its channel's codec, and the initial values were encoded for
+    ``empty_fingerprint`` when the runtime was built.
     """
     step = state.step
     if step > _U32_MAX:
@@ -35,25 +37,16 @@ def plan_tasks(
         spec = graph.nodes.get(seed.node)
         if spec is None:
             raise UnknownNodeError(seed.node, step=step)
-        fp = (
-            fingerprint(graph.schema, seed.local, initial)
-            if seed.local
-            else empty_fingerprint
-        )
-        return [Task(0, seed, spec, run_bytes, step, fp)]
+        ids = StepIds(run_bytes, step, graph.schema, initial, empty_fingerprint)
+        return [Task(0, seed, spec, ids)]
     if len(frontier) - 1 > _U32_MAX:
         raise IndexOutOfRangeError("task ordinal", len(frontier) - 1)
     nodes = graph.nodes
-    schema = graph.schema
+    ids = StepIds(run_bytes, step, graph.schema, initial, empty_fingerprint)
     tasks: list[Task] = []
     for ordinal, seed in enumerate(frontier):
         spec = nodes.get(seed.node)
         if spec is None:
             raise UnknownNodeError(seed.node, step=step)
-        fp = (
-            fingerprint(schema, seed.local, initial)
-            if seed.local
-            else empty_fingerprint
-        )
-        tasks.append(Task(ordinal, seed, spec, run_bytes, step, fp))
+        tasks.append(Task(ordinal, seed, spec, ids))
     return tasks

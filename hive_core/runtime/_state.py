@@ -13,8 +13,10 @@ from typing import Any, final
 from ..graph._compiled import NodeSpec
 from ..ids import _task_digest
 from ..run_types import Interruption
+from ..state._schema import SchemaSpec
+from ..state._store import InitialCache, fingerprint
 
-__all__ = ["EMPTY_LOCAL", "Seed", "Task", "ThreadState"]
+__all__ = ["EMPTY_LOCAL", "Seed", "StepIds", "Task", "ThreadState"]
 
 EMPTY_LOCAL: Mapping[str, object] = {}
 
@@ -46,41 +48,68 @@ class Seed:
 
 
 @final
-class Task:
-    """One scheduled execution of a node in a step.
+class StepIds:
+    """What the ids of one step's tasks are derived from, shared by its tasks.
 
-    The task id is derived on first use: only events, interrupts, checkpoints and
-    nodes that ask for it need the SHA-256, so a run nobody watches skips it.
+    One object per planned step instead of four fields per task: a fan-out of a
+    thousand tasks holds a thousand small tasks that point here
+    (``docs/performance.md``).
     """
 
-    __slots__ = (
-        "_id",
-        "fingerprint",
-        "node",
-        "ordinal",
-        "run_bytes",
-        "seed",
-        "spec",
-        "step",
-    )
+    __slots__ = ("empty_fingerprint", "initial", "run_bytes", "schema", "step")
 
     def __init__(
         self,
-        ordinal: int,
-        seed: Seed,
-        spec: NodeSpec,
         run_bytes: bytes,
         step: int,
-        fp: bytes,
+        schema: SchemaSpec,
+        initial: InitialCache,
+        empty_fingerprint: bytes,
     ) -> None:
+        self.run_bytes = run_bytes
+        self.step = step
+        self.schema = schema
+        self.initial = initial
+        self.empty_fingerprint = empty_fingerprint
+
+
+@final
+class Task:
+    """One scheduled execution of a node in a step.
+
+    The fingerprint and the task id are derived on first use: only events,
+    interrupts, errors, reports and nodes that ask for the id need the HLF1 encode
+    and the two SHA-256, so a run nobody watches skips them. Deriving them late
+    gives the same bytes as deriving them at planning: an overlay, like every
+    committed value, is never mutated once its seed exists (incremental saves
+    rely on the same rule, ``docs/concepts/checkpoint-storage.md``), and every
+    overlay value already passed its channel's codec round trip at the commit
+    that spawned it.
+    """
+
+    __slots__ = ("_id", "_ids", "node", "ordinal", "seed", "spec")
+
+    def __init__(self, ordinal: int, seed: Seed, spec: NodeSpec, ids: StepIds) -> None:
         self.ordinal = ordinal
         self.seed = seed
         self.node = seed.node
         self.spec = spec
-        self.run_bytes = run_bytes
-        self.step = step
-        self.fingerprint = fp
+        self._ids = ids
         self._id: str | None = None
+
+    @property
+    def step(self) -> int:
+        """The step this task runs in."""
+        return self._ids.step
+
+    @property
+    def fingerprint(self) -> bytes:
+        """HLF1 of the task's effective task-local view (``fingerprint``)."""
+        ids = self._ids
+        local = self.seed.local
+        if not local:
+            return ids.empty_fingerprint
+        return fingerprint(ids.schema, local, ids.initial)
 
     @property
     def id(self) -> str:
@@ -88,8 +117,9 @@ class Task:
         checked the step and ordinal ranges."""
         tid = self._id
         if tid is None:
+            ids = self._ids
             tid = self._id = _task_digest(
-                self.run_bytes, self.step, self.node, self.ordinal, self.fingerprint
+                ids.run_bytes, ids.step, self.node, self.ordinal, self.fingerprint
             )
         return tid
 
