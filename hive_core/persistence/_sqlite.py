@@ -55,7 +55,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 import msgspec
 
@@ -112,10 +112,20 @@ from ._threads import validate_thread_id
 
 __all__ = ["STORE_SCHEMA_VERSION", "SQLiteCheckpointStore"]
 
-_LATEST_ID: Final = (
-    "SELECT checkpoint_id FROM hive_checkpoints WHERE thread = ? "
-    "ORDER BY step_index DESC, checkpoint_id DESC LIMIT 1"
+_FENCED_STREAMS: Final = (
+    "SELECT NULL, (SELECT checkpoint_id FROM hive_checkpoints WHERE thread = ?1 "
+    "ORDER BY step_index DESC, checkpoint_id DESC LIMIT 1), 0, 0, 0, 0 "
+    f"UNION ALL {SELECT_STREAMS.replace('thread = ?', 'thread = ?1')}"
 )
+"""The thread's latest id (the row whose channel is NULL) and its stream rows, in
+one statement: a fenced save reads both inside its transaction."""
+
+ThreadRow: TypeAlias = tuple[int, str, str]
+"""A thread's key and first schema and graph versions (never changed once
+committed: no statement updates or deletes a thread row)."""
+
+_MAX_THREAD_ROWS: Final = 65_536
+"""Thread rows remembered per store object; past that a save reads its row."""
 
 STORE_SCHEMA_VERSION: Final = "2"
 """Version of the table layout; a file with another version is refused.
@@ -161,6 +171,8 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
     ) -> None:
         self._heads = HeadCache(self.head_cache_bytes)
+        self._thread_rows: dict[str, ThreadRow] = {}
+        """Committed thread rows, so a save does not read its thread's row again."""
         self._db = SQLiteConnection(
             path,
             store="SQLiteCheckpointStore",
@@ -220,6 +232,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
 
     def _on_close(self) -> None:
         self._heads.clear()
+        self._thread_rows.clear()
 
     # ------------------------------------------------------------- the protocol
 
@@ -261,7 +274,9 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         )
         if saved is None:
             return None
-        tokens, cached = saved
+        tokens, cached, thread_row = saved
+        if len(self._thread_rows) < _MAX_THREAD_ROWS:
+            self._thread_rows[checkpoint.thread_id] = thread_row
         for stream_key, version, data in cached:
             self._heads.put(stream_key, version, data)
         return tokens
@@ -322,20 +337,27 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         global_data: list[tuple[str, bytes]],
         changes: Mapping[str, ChannelChange],
         expected: ExpectedLatest = UNFENCED,
-    ) -> tuple[dict[str, StreamToken], list[tuple[int, int, bytes]]] | None:
-        """The save transaction's body; returns the streams and the heads to cache.
+    ) -> tuple[dict[str, StreamToken], list[tuple[int, int, bytes]], ThreadRow] | None:
+        """The save transaction's body; returns the streams, the heads to cache and
+        the thread's row.
 
         The fence comes before the tokens: a thread another writer moved on is a
         ``CheckpointConflict``, not a fallback to a full save."""
-        thread, schema_version, graph_version = self._thread_key(conn, checkpoint)
-        if expected is not UNFENCED:
+        thread_row = self._thread_rows.get(checkpoint.thread_id)
+        if thread_row is None:
+            thread_row = self._thread_key(conn, checkpoint)
+        thread, schema_version, graph_version = thread_row
+        streams: dict[str, Stream] = {}
+        if expected is UNFENCED:
+            rows = conn.execute(SELECT_STREAMS, (thread,)).fetchall()
+        else:
             # Under BEGIN IMMEDIATE no other writer runs between check and write.
-            row = conn.execute(_LATEST_ID, (thread,)).fetchone()
-            fence(checkpoint.thread_id, checkpoint.id, expected, row and row[0])
-        streams = {
-            channel: Stream(*rest)
-            for channel, *rest in conn.execute(SELECT_STREAMS, (thread,))
-        }
+            rows = conn.execute(_FENCED_STREAMS, (thread,)).fetchall()
+            latest = next(row[1] for row in rows if row[0] is None)
+            fence(checkpoint.thread_id, checkpoint.id, expected, latest)
+        for channel, *rest in rows:
+            if channel is not None:
+                streams[channel] = Stream(*rest)
         if not all(_matches(streams.get(c), ch.token) for c, ch in changes.items()):
             return None
         refs, cached, tokens = [], [], {}
@@ -389,7 +411,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                 crc,
             ),
         )
-        return tokens, cached
+        return tokens, cached, thread_row
 
     @staticmethod
     def _encode(
@@ -421,9 +443,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         return body
 
     @staticmethod
-    def _thread_key(
-        conn: sqlite3.Connection, checkpoint: Checkpoint
-    ) -> tuple[int, str, str]:
+    def _thread_key(conn: sqlite3.Connection, checkpoint: Checkpoint) -> ThreadRow:
         """The thread's key and versions, creating its row on the first save."""
         row = conn.execute(THREAD_KEY, (checkpoint.thread_id,)).fetchone()
         if row is not None:
