@@ -10,17 +10,26 @@ saved to a SQLite file before the next step starts, on both engines:
   step's checkpoint while the next step runs, which is weaker than Hive's policy).
 
 Both stores run SQLite in WAL mode; each row reads the journal mode and the
-synchronous level back from the connections, so a row states what was measured. The
-four variants (two engines x NORMAL/FULL) run in a fresh shuffled order in every
-repeat, each on a new file; figures are medians. See ``docs/performance.md``.
+synchronous level back from the connections, so a row states what was measured.
+
+A third variant per level is the floor of any every-step durable checkpoint: a raw
+``sqlite3`` loop of ``BEGIN IMMEDIATE``, one 100-byte ``INSERT``, ``COMMIT`` per
+step on a WAL file at the same level (:func:`floor_loop`). ``floor_ratio`` is its
+per-step cost over LangGraph's: the smallest ``ratio`` any store making one commit
+per step could reach on this machine (at ``FULL`` one fsync per commit dominates).
+
+The six variants run in a fresh shuffled order in every repeat, each on a new file;
+figures are medians. See ``docs/performance.md``.
 """
 
 from __future__ import annotations
 
 import functools
 import random
+import sqlite3
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,10 +37,34 @@ from typing import Any
 from bench.checkpoint import _hive_loop, _langgraph_loop
 from bench.timing import Settings, spread
 
-__all__ = ["group", "rows"]
+__all__ = ["floor_loop", "group", "rows"]
 
 LEVELS = ("NORMAL", "FULL")
 SEED = 20_261_123
+
+
+def floor_loop(
+    path: Path, steps: int, synchronous: str
+) -> tuple[float, dict[str, str]]:
+    """``steps`` commits of one 100-byte row each, WAL, ``synchronous`` as given."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")  # one of LEVELS
+        conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)")
+        row = (b"x" * 100,)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO t (v) VALUES (?)", row)
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - t0
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+        level = int(conn.execute("PRAGMA synchronous").fetchone()[0])
+    finally:
+        conn.close()
+    names = {1: "NORMAL", 2: "FULL"}
+    return elapsed, {"journal_mode": mode, "synchronous": names.get(level, str(level))}
 
 
 def rows(steps: int, repeats: int, seed: int = SEED) -> list[dict[str, Any]]:
@@ -43,6 +76,9 @@ def rows(steps: int, repeats: int, seed: int = SEED) -> list[dict[str, Any]]:
         )
         variants[f"langgraph_{level}"] = functools.partial(
             _langgraph_loop, steps=steps, synchronous=level, durability="sync"
+        )
+        variants[f"floor_{level}"] = functools.partial(
+            floor_loop, steps=steps, synchronous=level
         )
     times: dict[str, list[float]] = {k: [] for k in variants}
     pragmas: dict[str, dict[str, str]] = {}
@@ -60,7 +96,10 @@ def rows(steps: int, repeats: int, seed: int = SEED) -> list[dict[str, Any]]:
     for level in LEVELS:
         h, g = times[f"hive_{level}"], times[f"langgraph_{level}"]
         hive_s, lg_s = statistics.median(h), statistics.median(g)
+        floor_s = statistics.median(times[f"floor_{level}"])
         hp, lp = pragmas[f"hive_{level}"], pragmas[f"langgraph_{level}"]
+        if pragmas[f"floor_{level}"]["synchronous"] != level:
+            raise RuntimeError(f"floor loop ran at {pragmas[f'floor_{level}']}")
         out.append(
             {
                 "workload": f"checkpoint_equal_{level.lower()}",
@@ -71,6 +110,9 @@ def rows(steps: int, repeats: int, seed: int = SEED) -> list[dict[str, Any]]:
                 "repeats": repeats,
                 "hive_us_per_step": round(hive_s / steps * 1e6, 1),
                 "langgraph_us_per_step": round(lg_s / steps * 1e6, 1),
+                "floor_us_per_step": round(floor_s / steps * 1e6, 1),
+                "floor_ratio": round(floor_s / lg_s, 4),
+                "hive_over_floor": round(hive_s / floor_s, 2),
                 "hive_spread": round(spread(h), 3),
                 "langgraph_spread": round(spread(g), 3),
                 "hive_policy": "every_step",

@@ -282,7 +282,11 @@ def test_checkpoint_equal_rows() -> None:
         "checkpoint_equal_full",
     ]
     for row, level in zip(rows, ("NORMAL", "FULL"), strict=True):
-        _positive(row, "hive_s", "langgraph_s", "ratio")
+        _positive(row, "hive_s", "langgraph_s", "ratio", "floor_ratio")
+        # The floor is measured in the same run: its ratio is its cost over LangGraph's.
+        assert row["floor_ratio"] == pytest.approx(
+            row["floor_us_per_step"] / row["langgraph_us_per_step"], rel=0.02
+        )
         assert row["hive_synchronous"] == row["langgraph_synchronous"] == level
         assert row["hive_journal_mode"] == row["langgraph_journal_mode"] == "wal"
         assert row["langgraph_durability"] == "sync"

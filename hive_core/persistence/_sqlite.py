@@ -55,7 +55,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 import msgspec
 
@@ -73,7 +73,7 @@ from ._chains import (
     rebuild,
 )
 from ._connection import BusyPolicy, SQLiteConnection, SQLiteStoreBase, busy_policy
-from ._fence import UNFENCED, ExpectedLatest, check_expected, fence
+from ._fence import UNFENCED, ExpectedLatest, check_expected
 from ._format import (
     Checkpoint,
     CheckpointSummary,
@@ -91,7 +91,6 @@ from ._sqlite_rows import (
     SCHEMA_OBJECTS,
     SELECT_LATEST,
     SELECT_ONE,
-    SELECT_STREAMS,
     SELECT_SUMMARIES,
     THREAD_EXISTS,
     THREAD_KEY,
@@ -104,23 +103,34 @@ from ._sqlite_rows import (
     checked_body,
     decode_body,
     encode_body,
+    entry_row,
+    fenced_streams,
     fetch_chains,
+    frontier_entry,
     read_chain,
+    stored_run_id,
     typed_row,
 )
 from ._threads import validate_thread_id
 
 __all__ = ["STORE_SCHEMA_VERSION", "SQLiteCheckpointStore"]
 
-_LATEST_ID: Final = (
-    "SELECT checkpoint_id FROM hive_checkpoints WHERE thread = ? "
-    "ORDER BY step_index DESC, checkpoint_id DESC LIMIT 1"
-)
+ThreadRow: TypeAlias = tuple[int, str, str]
+"""A thread's key and first schema and graph versions (never changed once
+committed: no statement updates or deletes a thread row)."""
 
-STORE_SCHEMA_VERSION: Final = "2"
+_MAX_THREAD_ROWS: Final = 65_536
+"""Thread rows remembered per store object; past that a save reads its row."""
+
+STORE_SCHEMA_VERSION: Final = "3"
 """Version of the table layout; a file with another version is refused.
 
-"2" added ``hive_checkpoints.body_crc``."""
+"2" added ``hive_checkpoints.body_crc``; "3" stores frontier entries as arrays
+(:data:`~._sqlite_rows.EntryRow`). A file of layout "2" is upgraded on opening
+(its version row rewritten, nothing else: every "2" body still loads)."""
+
+_UPGRADES: Final = frozenset({"2"})
+"""Layouts this version opens, rewriting only the version row."""
 
 
 class SQLiteCheckpointStore(SQLiteStoreBase):
@@ -161,6 +171,8 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
     ) -> None:
         self._heads = HeadCache(self.head_cache_bytes)
+        self._thread_rows: dict[str, ThreadRow] = {}
+        """Committed thread rows, so a save does not read its thread's row again."""
         self._db = SQLiteConnection(
             path,
             store="SQLiteCheckpointStore",
@@ -180,29 +192,35 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         """Whether every table exists; refuse a file of another layout untouched."""
         if conn.execute(META_EXISTS).fetchone() is None:
             return False
-        self._setup(conn, create=False)
+        if self._setup(conn, create=False) != STORE_SCHEMA_VERSION:
+            return False  # an upgrade: rewritten under the write lock
         return int(conn.execute(SCHEMA_OBJECTS).fetchone()[0]) == len(SCHEMA)
 
-    def _setup(self, conn: sqlite3.Connection, *, create: bool = True) -> None:
-        """Create the tables, or refuse a file of another layout untouched."""
+    def _setup(self, conn: sqlite3.Connection, *, create: bool = True) -> str | None:
+        """Create the tables (or upgrade an older layout), or refuse a file of
+        another layout untouched; returns the layout found (``None``: new file)."""
+        found = None
         if conn.execute(META_EXISTS).fetchone() is not None:
             row = conn.execute(META_VERSION).fetchone()
-            if row is None or row[0] != STORE_SCHEMA_VERSION:
-                found = "none" if row is None else repr(row[0])
+            found = None if row is None else row[0]
+            if found != STORE_SCHEMA_VERSION and found not in _UPGRADES:
+                shown = "none" if row is None else repr(found)
                 raise CheckpointCorruptError(
                     "hive_checkpoint_meta.schema_version",
-                    reason=f"{self.path}: store layout {found}, this version reads "
+                    reason=f"{self.path}: store layout {shown}, this version reads "
                     f"{STORE_SCHEMA_VERSION!r}",
                 )
         if not create:
-            return
+            return found
         for statement in SCHEMA:
             conn.execute(statement)
         conn.execute(
-            "INSERT OR IGNORE INTO hive_checkpoint_meta (name, value) "
-            "VALUES ('schema_version', ?)",
+            "INSERT INTO hive_checkpoint_meta (name, value) "
+            "VALUES ('schema_version', ?) ON CONFLICT (name) DO UPDATE SET "
+            "value = excluded.value",
             (STORE_SCHEMA_VERSION,),
         )
+        return found
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -220,6 +238,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
 
     def _on_close(self) -> None:
         self._heads.clear()
+        self._thread_rows.clear()
 
     # ------------------------------------------------------------- the protocol
 
@@ -261,7 +280,9 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         )
         if saved is None:
             return None
-        tokens, cached = saved
+        tokens, cached, thread_row = saved
+        if len(self._thread_rows) < _MAX_THREAD_ROWS:
+            self._thread_rows[checkpoint.thread_id] = thread_row
         for stream_key, version, data in cached:
             self._heads.put(stream_key, version, data)
         return tokens
@@ -322,20 +343,17 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         global_data: list[tuple[str, bytes]],
         changes: Mapping[str, ChannelChange],
         expected: ExpectedLatest = UNFENCED,
-    ) -> tuple[dict[str, StreamToken], list[tuple[int, int, bytes]]] | None:
-        """The save transaction's body; returns the streams and the heads to cache.
+    ) -> tuple[dict[str, StreamToken], list[tuple[int, int, bytes]], ThreadRow] | None:
+        """The save transaction's body; returns the streams, the heads to cache and
+        the thread's row.
 
         The fence comes before the tokens: a thread another writer moved on is a
         ``CheckpointConflict``, not a fallback to a full save."""
-        thread, schema_version, graph_version = self._thread_key(conn, checkpoint)
-        if expected is not UNFENCED:
-            # Under BEGIN IMMEDIATE no other writer runs between check and write.
-            row = conn.execute(_LATEST_ID, (thread,)).fetchone()
-            fence(checkpoint.thread_id, checkpoint.id, expected, row and row[0])
-        streams = {
-            channel: Stream(*rest)
-            for channel, *rest in conn.execute(SELECT_STREAMS, (thread,))
-        }
+        thread_row = self._thread_rows.get(checkpoint.thread_id)
+        if thread_row is None:
+            thread_row = self._thread_key(conn, checkpoint)
+        thread, schema_version, graph_version = thread_row
+        streams = fenced_streams(conn, checkpoint, thread, expected)
         if not all(_matches(streams.get(c), ch.token) for c, ch in changes.items()):
             return None
         refs, cached, tokens = [], [], {}
@@ -383,13 +401,13 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                 thread,
                 checkpoint.id,
                 checkpoint.step_index,
-                checkpoint.run_id,
+                stored_run_id(checkpoint.run_id),
                 flag,
                 body,
                 crc,
             ),
         )
-        return tokens, cached
+        return tokens, cached, thread_row
 
     @staticmethod
     def _encode(
@@ -409,7 +427,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                     graph_version=None
                     if checkpoint.graph_version == graph_version
                     else checkpoint.graph_version,
-                    frontier=tuple(checkpoint.frontier),
+                    frontier=tuple(map(entry_row, checkpoint.frontier)),
                     join_barriers=dict(checkpoint.join_barriers),
                     interruption=checkpoint.interruption,
                     channels=tuple(refs),
@@ -421,9 +439,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         return body
 
     @staticmethod
-    def _thread_key(
-        conn: sqlite3.Connection, checkpoint: Checkpoint
-    ) -> tuple[int, str, str]:
+    def _thread_key(conn: sqlite3.Connection, checkpoint: Checkpoint) -> ThreadRow:
         """The thread's key and versions, creating its row on the first save."""
         row = conn.execute(THREAD_KEY, (checkpoint.thread_id,)).fetchone()
         if row is not None:
@@ -523,7 +539,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             else body.schema_version,
             graph_version=graph if body.graph_version is None else body.graph_version,
             global_data=global_data,
-            frontier=body.frontier,
+            frontier=tuple(map(frontier_entry, body.frontier)),
             join_barriers=body.join_barriers,
             interruption=body.interruption,
         )

@@ -8,10 +8,12 @@ every body CRC-checked here before anything is decoded.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+import uuid
 import zlib
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias
 
 import msgspec
 
@@ -22,7 +24,8 @@ from ..errors import (
     CheckpointError,
 )
 from ._chains import MAX_VERSION, ChannelRef, Row, blob_key, key_range, rebuild, row_crc
-from ._format import CheckpointInterruption, FrontierEntry
+from ._fence import UNFENCED, ExpectedLatest, fence
+from ._format import Checkpoint, CheckpointInterruption, FrontierEntry
 
 __all__ = [
     "BLOB_RANGE",
@@ -34,6 +37,8 @@ __all__ = [
     "META_VERSION",
     "ROW_COLUMNS",
     "ROW_TYPES",
+    "EntryRow",
+    "FENCED_STREAMS",
     "SCHEMA",
     "SCHEMA_OBJECTS",
     "SELECT_LATEST",
@@ -53,8 +58,12 @@ __all__ = [
     "checked_body",
     "decode_body",
     "encode_body",
+    "entry_row",
+    "fenced_streams",
     "fetch_chains",
+    "frontier_entry",
     "read_chain",
+    "stored_run_id",
     "typed_row",
 ]
 
@@ -136,6 +145,14 @@ SELECT_STREAMS = (
     "SELECT channel, stream, head, snapshot, chain_bytes, chain_rows "
     "FROM hive_checkpoint_streams WHERE thread = ?"
 )
+FENCED_STREAMS: Final = (
+    "SELECT NULL, (SELECT checkpoint_id FROM hive_checkpoints WHERE thread = ?1 "
+    "ORDER BY step_index DESC, checkpoint_id DESC LIMIT 1), 0, 0, 0, 0 "
+    f"UNION ALL {SELECT_STREAMS.replace('thread = ?', 'thread = ?1')}"
+)
+"""The thread's latest id (the row whose channel is NULL) and its stream rows, in
+one statement: a fenced save reads both inside its transaction."""
+
 INSERT_STREAM = (
     "INSERT INTO hive_checkpoint_streams "
     "(thread, channel, head, snapshot, chain_bytes, chain_rows) "
@@ -171,6 +188,31 @@ SCHEMA_OBJECTS = (
 META_VERSION = "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
 
 
+EntryRow: TypeAlias = tuple[
+    str, Literal["graph", "spawn"], bool, bytes, dict[str, bytes]
+]
+"""A frontier entry as layout 3 stores it: ``(node, provenance, is_join,
+fingerprint, local)``, an array without the field names (42 bytes less per entry
+than the map layout 2 wrote, which still loads)."""
+
+
+def entry_row(entry: FrontierEntry) -> FrontierEntry | EntryRow:
+    """The stored form of a frontier entry."""
+    if type(entry) is not FrontierEntry:
+        return entry  # a wrong type: encoding it fails as CheckpointEncodeError
+    return (entry.node, entry.provenance, entry.is_join, entry.fingerprint, entry.local)
+
+
+def frontier_entry(entry: FrontierEntry | EntryRow) -> FrontierEntry:
+    """A stored entry of either layout as the ``Checkpoint`` field."""
+    if isinstance(entry, FrontierEntry):
+        return entry
+    node, provenance, is_join, fp, local = entry
+    return FrontierEntry(
+        node=node, provenance=provenance, is_join=is_join, fingerprint=fp, local=local
+    )
+
+
 class Body(msgspec.Struct, array_like=True, frozen=True):
     """Every ``Checkpoint`` field that is not a column, minus ``global_data``.
 
@@ -181,7 +223,8 @@ class Body(msgspec.Struct, array_like=True, frozen=True):
     schema_version: str | None
     """``None``: the same as the thread's first checkpoint (kept on its row)."""
     graph_version: str | None
-    frontier: tuple[FrontierEntry, ...]
+    frontier: tuple[FrontierEntry | EntryRow, ...]
+    """Rows (:data:`EntryRow`) as written now; maps in files of layout 2."""
     join_barriers: dict[str, tuple[str, ...]]
     interruption: CheckpointInterruption | None
     channels: tuple[ChannelRef, ...]
@@ -248,12 +291,28 @@ def as_bytes(channel: str, value: object) -> bytes:
 # ------------------------------------------------------------------ row helpers
 
 
+@functools.lru_cache(maxsize=64)
+def stored_run_id(run_id: str) -> str | bytes:
+    """The ``run_id`` column's value: a canonical UUID's 16 bytes (layout 3, 20
+    bytes less per row than its text), any other id as text."""
+    try:
+        parsed = uuid.UUID(run_id)
+    except ValueError:
+        return run_id
+    return parsed.bytes if str(parsed) == run_id else run_id
+
+
 def typed_row(
     thread_id: str,
     row: Sequence[object],
     types: Sequence[tuple[str, type]],
 ) -> tuple[Any, ...]:
-    """``row`` if each column has its SQL type, else ``CheckpointDecodeError``."""
+    """``row`` if each column has its SQL type, else ``CheckpointDecodeError``.
+
+    A 16-byte ``run_id`` (:func:`stored_run_id`) is read back as its UUID text."""
+    run_id = row[1]
+    if type(run_id) is bytes and len(run_id) == 16:
+        row = (row[0], str(uuid.UUID(bytes=run_id)), *row[2:])
     cid = row[0] if isinstance(row[0], str) else ""
     for value, (name, kind) in zip(row, types, strict=True):
         if type(value) is not kind:
@@ -313,6 +372,23 @@ def append_version(
     )
     conn.execute(UPDATE_STREAM, (version, snapshot, chain_bytes, chain_rows, st.stream))
     return Stream(st.stream, version, snapshot, chain_bytes, chain_rows)
+
+
+def fenced_streams(
+    conn: sqlite3.Connection,
+    checkpoint: Checkpoint,
+    thread: int,
+    expected: ExpectedLatest,
+) -> dict[str, Stream]:
+    """The thread's stream rows, after the fence held (one statement either way)."""
+    if expected is UNFENCED:
+        rows = conn.execute(SELECT_STREAMS, (thread,)).fetchall()
+    else:
+        # Under BEGIN IMMEDIATE no other writer runs between check and write.
+        rows = conn.execute(FENCED_STREAMS, (thread,)).fetchall()
+        latest = next(row[1] for row in rows if row[0] is None)
+        fence(checkpoint.thread_id, checkpoint.id, expected, latest)
+    return {channel: Stream(*rest) for channel, *rest in rows if channel is not None}
 
 
 def fetch_chains(

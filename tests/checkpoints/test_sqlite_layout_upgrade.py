@@ -1,0 +1,143 @@
+"""Layout 3 of the SQLite checkpoint file, and files of layout 2 opened by it.
+
+Layout 3 stores frontier entries as arrays and a canonical run id as its 16 UUID
+bytes (``hive_core/persistence/_sqlite_rows.py``); a layout-2 file (map entries,
+text run ids) loads unchanged and is upgraded on opening by rewriting its version
+row only. See ``docs/concepts/checkpoint-storage.md``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from pathlib import Path
+
+import msgspec
+
+from hive_core.persistence import STORE_SCHEMA_VERSION, SQLiteCheckpointStore
+from hive_core.persistence._format import FrontierEntry
+from hive_core.persistence._sqlite_rows import Body, body_crc, decode_body, encode_body
+
+from .store_support import drive, make_checkpoint
+
+FP = bytes(range(32))
+
+
+def _checkpoints(run: uuid.UUID) -> list[object]:
+    frontier = (
+        FrontierEntry(node="a", fingerprint=FP),
+        FrontierEntry(
+            node="b",
+            provenance="spawn",
+            is_join=True,
+            fingerprint=FP,
+            local={"x": b"1"},
+        ),
+    )
+    return [
+        make_checkpoint(step, {"n": str(step).encode()}, run=run, frontier=frontier)
+        for step in range(3)
+    ]
+
+
+def _as_layout_2(path: Path) -> None:
+    """Rewrite every row as layout 2 wrote it: map entries, text run id."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        rows = conn.execute(
+            "SELECT c.rowid, c.checkpoint_id, c.run_id, c.step_index, "
+            "c.has_interruption, c.body, t.thread_id, t.schema_version, "
+            "t.graph_version FROM hive_checkpoints AS c JOIN hive_checkpoint_threads "
+            "AS t ON t.thread = c.thread"
+        ).fetchall()
+        for rowid, cid, run, step, flag, raw, thread, schema, graph in rows:
+            run_id = str(uuid.UUID(bytes=run))
+            old = decode_body(raw)
+            entries = tuple(
+                FrontierEntry(
+                    node=e[0],
+                    provenance=e[1],
+                    is_join=e[2],
+                    fingerprint=e[3],
+                    local=e[4],
+                )
+                for e in old.frontier
+                if not isinstance(e, FrontierEntry)
+            )
+            body = encode_body(msgspec.structs.replace(old, frontier=entries))
+            crc = body_crc(thread, cid, run_id, step, flag, schema, graph, body)
+            conn.execute(
+                "UPDATE hive_checkpoints SET run_id = ?, body = ?, body_crc = ? "
+                "WHERE rowid = ?",
+                (run_id, body, crc, rowid),
+            )
+        conn.execute(
+            "UPDATE hive_checkpoint_meta SET value = '2' WHERE name = 'schema_version'"
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _meta(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute(
+            "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
+        ).fetchone()
+        return str(row[0])
+    finally:
+        conn.close()
+
+
+def test_layout_3_rows_are_compact(tmp_path: Path) -> None:
+    path = tmp_path / "hive.db"
+    run = uuid.UUID(int=7)
+    with SQLiteCheckpointStore(path) as store:
+        for cp in _checkpoints(run):
+            drive(store.save(cp))  # type: ignore[arg-type]
+    assert _meta(path) == STORE_SCHEMA_VERSION == "3"
+    conn = sqlite3.connect(path)
+    try:
+        run_id, raw = conn.execute(
+            "SELECT run_id, body FROM hive_checkpoints LIMIT 1"
+        ).fetchone()
+    finally:
+        conn.close()
+    assert run_id == run.bytes
+    body = decode_body(raw)
+    assert isinstance(body, Body)
+    assert all(isinstance(e, tuple) for e in body.frontier)
+
+
+def test_a_non_canonical_run_id_stays_text(tmp_path: Path) -> None:
+    path = tmp_path / "hive.db"
+    cp = make_checkpoint(0, {}, cid="c0")
+    odd = msgspec.structs.replace(cp, run_id=cp.run_id.upper())
+    with SQLiteCheckpointStore(path) as store:
+        drive(store.save(odd))
+        loaded = drive(store.load_checkpoint("thread-1", "c0"))
+        summary = drive(store.list_checkpoints("thread-1"))[0]
+    assert loaded is not None and loaded.run_id == odd.run_id
+    assert summary.run_id == odd.run_id
+
+
+def test_a_layout_2_file_loads_and_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "hive.db"
+    run = uuid.UUID(int=9)
+    cps = _checkpoints(run)
+    with SQLiteCheckpointStore(path) as store:
+        for cp in cps:
+            drive(store.save(cp))  # type: ignore[arg-type]
+    _as_layout_2(path)
+    assert _meta(path) == "2"
+    with SQLiteCheckpointStore(path) as store:
+        assert _meta(path) == "3"
+        for cp in cps:
+            assert drive(store.load_checkpoint("thread-1", cp.id)) == cp  # type: ignore[attr-defined]
+        summaries = drive(store.list_checkpoints("thread-1"))
+        assert [s.run_id for s in summaries] == [str(run)] * 3
+        nxt = make_checkpoint(3, {"n": b"3"}, run=run)
+        drive(store.save(nxt, expected_latest=cps[-1].id))  # type: ignore[attr-defined]
+        assert drive(store.load_latest("thread-1")) == nxt

@@ -1,0 +1,81 @@
+"""What one SQLite save executes: a fenced save of a known thread reads once.
+
+The statements of a save are its cost at ``synchronous=NORMAL`` (docs/performance.md,
+"Checkpoints"): a thread's row is read only on the store object's first save of it
+(thread rows never change once committed), and the fence and the stream rows come
+from one statement. The fence itself still holds: ``test_store_fencing.py`` and
+the conformance suite check the refusals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hive_core.persistence import CheckpointConflict, SQLiteCheckpointStore
+
+from .store_support import drive, make_checkpoint
+
+
+def _traced_save(
+    store: SQLiteCheckpointStore, step: int, expected: str | None
+) -> list[str]:
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    try:
+        drive(
+            store.save(
+                make_checkpoint(step, {"n": str(step).encode()}),
+                expected_latest=expected,
+            )
+        )
+    finally:
+        store._conn.set_trace_callback(None)
+    return statements
+
+
+def test_a_fenced_save_of_a_known_thread_reads_once(
+    open_sqlite: Callable[[], SQLiteCheckpointStore],
+) -> None:
+    store = open_sqlite()
+    first = _traced_save(store, 0, None)
+    assert any("FROM hive_checkpoint_threads" in s for s in first)
+    cid = make_checkpoint(0).id
+    second = _traced_save(store, 1, cid)
+    selects = [s for s in second if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1, second
+    assert not any("hive_checkpoint_threads" in s for s in second), second
+    assert second[0] == "BEGIN IMMEDIATE" and second[-1] == "COMMIT"
+    latest = drive(store.load_latest("thread-1"))
+    assert latest is not None and latest.step_index == 1
+
+
+def test_the_remembered_thread_row_still_meets_the_fence(
+    open_sqlite: Callable[[], SQLiteCheckpointStore], sqlite_path: Path
+) -> None:
+    store = open_sqlite()
+    _traced_save(store, 0, None)
+    with SQLiteCheckpointStore(sqlite_path) as other:
+        # Another writer moves the thread on; this store's cached row is unchanged
+        # but the fence is read inside the transaction.
+        drive(other.save(make_checkpoint(1), expected_latest=make_checkpoint(0).id))
+    with pytest.raises(CheckpointConflict):
+        _traced_save(store, 1, make_checkpoint(0).id)
+    assert _traced_save(store, 2, make_checkpoint(1).id)
+    latest = drive(store.load_latest("thread-1"))
+    assert latest is not None and latest.step_index == 2
+
+
+def test_a_failed_first_save_remembers_no_thread_row(
+    open_sqlite: Callable[[], SQLiteCheckpointStore],
+) -> None:
+    store = open_sqlite()
+    with pytest.raises(CheckpointConflict):
+        _traced_save(store, 0, make_checkpoint(5).id)
+    assert not drive(store.thread_exists("thread-1"))
+    statements = _traced_save(store, 0, None)
+    # The rolled-back transaction's thread row was not kept: it is made again.
+    assert any("INSERT INTO hive_checkpoint_threads" in s for s in statements)
+    assert drive(store.thread_exists("thread-1"))
