@@ -80,6 +80,20 @@ _LOG = (
     "ON CONFLICT (ns, key) DO UPDATE SET seq = excluded.seq"
 )
 _SELECT_ITEM = "SELECT text, metadata FROM hive_memory_items WHERE ns = %s AND key = %s"
+_CHANGES_AT = (
+    "SELECT c.seq, l.seq, l.ns, l.key, i.text FROM hive_memory_clock AS c "
+    "LEFT JOIN (hive_memory_log AS l LEFT JOIN hive_memory_items AS i "
+    "ON i.ns = l.ns AND i.key = l.key) ON l.seq > %s WHERE c.id = 1 ORDER BY l.seq"
+)
+"""``_CHANGES`` with the clock of the same snapshot on every row (one row, of
+NULLs but the clock, when nothing changed): the fast recall's first round trip."""
+_HITS_AT = (
+    "SELECT c.seq, i.ns, i.key, i.text, i.metadata FROM hive_memory_clock AS c "
+    "LEFT JOIN (hive_memory_items AS i JOIN unnest(%s::text[], %s::text[]) "
+    "AS h(ns, key) ON i.ns = h.ns AND i.key = h.key) ON true WHERE c.id = 1"
+)
+"""``_SELECT_HITS`` with the clock of its snapshot: equal to the first round
+trip's, no write committed in between (every write ticks it first)."""
 _SELECT_HITS = (
     "SELECT i.ns, i.key, i.text, i.metadata FROM hive_memory_items AS i "
     "JOIN unnest(%s::text[], %s::text[]) AS h(ns, key) "
@@ -199,7 +213,10 @@ class PostgresMemoryStore:
     async def _catch_up(self, conn: AsyncConnection[Any]) -> None:
         """Replay into the warm indexes every change committed since the last call."""
         cur = await conn.execute(_CHANGES, (self._seq,))
-        rows = await cur.fetchall()
+        self._replay(await cur.fetchall())
+
+    def _replay(self, rows: list[Any]) -> None:
+        """Apply ``(seq, ns, key, text)`` change rows (``text`` None: deleted)."""
         if not rows:
             return
         self._seq = rows[-1][0]
@@ -213,6 +230,40 @@ class PostgresMemoryStore:
                     del self._indexes[_namespace_decoder.decode(ns_text)]
             else:
                 index.upsert(key, tokenize(text))
+
+    async def _recall_warm(
+        self,
+        conn: AsyncConnection[Any],
+        namespace: Namespace,
+        tokens: list[str],
+        limit: int,
+    ) -> list[RecallHit] | None:
+        """Recall from a warm index in two autocommit round trips, or ``None``.
+
+        The catch-up and the hits are two snapshots; each carries the clock, and
+        equal clocks mean no write committed between them, so the hits are the
+        ones the caught-up index scored (what the one-snapshot path reads in five
+        round trips: BEGIN, SET TRANSACTION, changes, hits, COMMIT). Otherwise, or
+        when the catch-up emptied the namespace, ``None``: take that path."""
+        cur = await conn.execute(_CHANGES_AT, (self._seq,))
+        rows = await cur.fetchall()
+        clock = rows[0][0]
+        self._replay([row[1:] for row in rows if row[1] is not None])
+        index = self._indexes.get(namespace)
+        if index is None:
+            return None
+        found = search([(namespace, index)], tokens, limit)
+        if not found:
+            return []
+        cur = await conn.execute(
+            _HITS_AT, ([_ns_text(n) for _, n, _ in found], [k for _, _, k in found])
+        )
+        rows = await cur.fetchall()
+        if rows[0][0] != clock:
+            return None
+        return _hits(
+            found, {(ns, key): (text, meta) for _, ns, key, text, meta in rows}
+        )
 
     async def _warm(
         self, conn: AsyncConnection[Any], namespace: Namespace
@@ -367,19 +418,17 @@ class PostgresMemoryStore:
                     (ns, key): (text, meta)
                     for ns, key, text, meta in await cur.fetchall()
                 }
-            hits = []
-            for score, name, key in found:
-                text, meta = rows[(_ns_text(name), key)]
-                item = MemoryItem(
-                    namespace=name,
-                    key=key,
-                    text=text,
-                    metadata=_metadata_decoder.decode(meta),
-                )
-                hits.append(RecallHit(item=item, score=score))
-            return hits
+            return _hits(found, rows)
 
         async with self._lock():
+            if not include_descendants and namespace in self._indexes:
+
+                async def fast(conn: AsyncConnection[Any]) -> list[RecallHit] | None:
+                    return await self._recall_warm(conn, namespace, tokens, limit)
+
+                hits = await self._run("recall", fast)
+                if hits is not None:
+                    return hits  # type: ignore[no-any-return]
             return await self._run("recall", recall)  # type: ignore[no-any-return]
 
     async def delete(self, namespace: Namespace, key: str) -> bool:
@@ -424,3 +473,21 @@ def _columns(items: list[MemoryItem]) -> tuple[list[str], ...]:
         [i.text for i in items],
         [_encode(i.metadata).decode() for i in items],
     )
+
+
+def _hits(
+    found: list[tuple[float, Namespace, str]],
+    rows: Mapping[tuple[str, str], tuple[str, str]],
+) -> list[RecallHit]:
+    """``search``'s ranked keys as hits, text and metadata from ``rows``."""
+    hits = []
+    for score, name, key in found:
+        text, meta = rows[(_ns_text(name), key)]
+        item = MemoryItem(
+            namespace=name,
+            key=key,
+            text=text,
+            metadata=_metadata_decoder.decode(meta),
+        )
+        hits.append(RecallHit(item=item, score=score))
+    return hits

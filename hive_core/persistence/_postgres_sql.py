@@ -85,31 +85,27 @@ BLOBS = (
     "FROM unnest(%s::int8[], %s::int8[]) AS r(lo, hi) "
     "JOIN hive_checkpoint_blobs AS b ON b.key BETWEEN r.lo AND r.hi"
 )
-_RECOMPUTE = """(
-    SELECT %(step)s::int8 AS step, %(id)s::text COLLATE "C" AS id
-    UNION ALL
-    (SELECT c.step_index, c.checkpoint_id FROM hive_checkpoints AS c
-     WHERE c.thread = t.thread AND c.checkpoint_id <> %(id)s
-     ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1)
-) AS l ORDER BY l.step DESC, l.id DESC LIMIT 1"""
-"""The thread's greatest checkpoint once the latest itself moved to a lower step."""
+_LATEST: Final = """(
+    SELECT l.step, l.id FROM (
+        SELECT %(step)s::int8 AS step, %(id)s::text COLLATE "C" AS id
+        UNION ALL
+        SELECT t.latest_step, t.latest_id WHERE t.latest_id <> %(id)s
+        UNION ALL
+        (SELECT c.step_index, c.checkpoint_id FROM hive_checkpoints AS c
+         WHERE t.latest_id = %(id)s AND t.latest_step > %(step)s::int8
+            AND c.thread = t.thread AND c.checkpoint_id <> %(id)s
+         ORDER BY c.step_index DESC, c.checkpoint_id DESC LIMIT 1)
+    ) AS l ORDER BY l.step DESC, l.id DESC LIMIT 1)"""
+"""The thread's latest checkpoint once this one is written: the greatest of it and
+the old latest (a different checkpoint), or, when the old latest is this one
+rewritten at a lower step, of it and every other checkpoint of the thread (that
+branch's scan runs only then: its conditions on ``t`` are checked first)."""
 WRITE = (
     """WITH fence AS (
     UPDATE hive_checkpoint_threads AS t
-    SET latest_step = CASE
-            WHEN t.latest_id IS NULL OR (%(step)s::int8, %(id)s::text COLLATE "C")
-                >= (t.latest_step, t.latest_id) THEN %(step)s::int8
-            WHEN t.latest_id <> %(id)s THEN t.latest_step
-            ELSE (SELECT l.step FROM """
-    + _RECOMPUTE
-    + """) END,
-        latest_id = CASE
-            WHEN t.latest_id IS NULL OR (%(step)s::int8, %(id)s::text COLLATE "C")
-                >= (t.latest_step, t.latest_id) THEN %(id)s::text
-            WHEN t.latest_id <> %(id)s THEN t.latest_id
-            ELSE (SELECT l.id FROM """
-    + _RECOMPUTE
-    + """) END
+    SET (latest_step, latest_id) = """
+    + _LATEST
+    + """
     WHERE t.thread = %(thread)s
         AND (%(unfenced)s OR t.latest_id IS NOT DISTINCT FROM %(expected)s::text)
     RETURNING t.thread

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -163,6 +164,56 @@ def test_concurrent_writers_leave_every_store_consistent(
         for store in stores:
             assert await store.recall(("n",), "shared word15 word19", 50) == want
             await store.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_write_between_the_fast_recalls_two_round_trips_is_caught(
+    postgres_schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm recall reads changes and hits in two snapshots; another store's write
+    committed between them (here: while the index is searched) sends it to the
+    one-snapshot path, which returns what the in-memory store does after the
+    write. Without a write in between, one search answers."""
+    from hive_core.memory import _postgres as module
+
+    url = postgres_schema.url
+    real = module.search
+    searches: list[int] = []
+
+    async def edit(memory: InMemoryMemoryStore | _Store) -> None:
+        await memory.delete(("n",), "b")
+        await memory.remember(("n",), "c", "river river delta")
+
+    def edit_elsewhere() -> None:
+        async def run() -> None:
+            async with _Store(url) as other:
+                await edit(other)
+
+        asyncio.run(run())
+
+    def search(*args: object) -> object:
+        if not searches:
+            thread = threading.Thread(target=edit_elsewhere)
+            thread.start()
+            thread.join()  # committed before this recall reads its hits
+        searches.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        memory = InMemoryMemoryStore()
+        async with _Store(url) as store:
+            for key, text in (("a", "river stone"), ("b", "river"), ("c", "dark")):
+                await store.remember(("n",), key, text)
+                await memory.remember(("n",), key, text)
+            await store.recall(("n",), "river")  # warm: the next recall is fast
+            monkeypatch.setattr(module, "search", search)
+            got = await store.recall(("n",), "river")
+            await edit(memory)
+            assert got == await memory.recall(("n",), "river")
+            assert len(searches) == 2  # the fast path's, then the snapshot path's
+            await store.recall(("n",), "river")
+            assert len(searches) == 3
 
     asyncio.run(main())
 
