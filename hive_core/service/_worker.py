@@ -210,7 +210,7 @@ class Service:
             await self._park()
         spec = msgspec.json.decode(spec_json, type=AttemptSpec)
         spec = msgspec.structs.replace(spec, workflow_id=workflow_id)
-        self._observe_wait(spec.run_id)
+        await self._observe_wait(spec.run_id)
         if spec.kind == "resume":
             payload = await DBOS.recv_async("hive.resume", timeout_seconds=60)
             spec = msgspec.structs.replace(spec, payload=msgspec.json.decode(payload))
@@ -239,11 +239,12 @@ class Service:
             await self._park()
         return body
 
-    def _observe_wait(self, run_id: str) -> None:
-        """A run's first attempt: how long it waited in the queue."""
+    async def _observe_wait(self, run_id: str) -> None:
+        """A run's first attempt: how long it waited in the queue (read off the
+        event loop, which every running attempt of this worker shares)."""
         if self.metrics is None or self._db is None:
             return
-        row = self._db.run(run_id)
+        row = await asyncio.to_thread(self._db.run, run_id)
         if row is not None and not row["attempts"]:
             self.metrics.queue_waited(max(time.time() - row["created_at"], 0.0))
 
