@@ -9,8 +9,12 @@ stream parts/s delivered, submit → first part after ``metadata`` (p50), and
 ``langgraph-cli[inmem]`` (give its ``langgraph`` executable with ``--langgraph``,
 e.g. from a separate venv; the row is skipped when absent), run offline. Hive's is
 ``hive serve`` with its embedded worker and SQLite state in a temporary directory
-(queue polling 10 ms, 8 runs at once). Every number printed is measured in this
-run; the ``ratio`` rows compare the two at each level.
+(queue polling 10 ms, 8 runs at once). Both servers stay up; each level is
+measured ``--takes`` times per server, alternating which goes first, the idle
+server's processes stopped (``SIGSTOP``) meanwhile so that its polling costs the
+measured one nothing; a row pools its takes (runs over total seconds,
+percentiles over every sample). Every number printed is measured in this run;
+the ``ratio`` rows compare the two at each level.
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+_PROCS: dict[str, subprocess.Popen[bytes]] = {}
+"""Each running server's process, by its URL (``_pause`` stops the idle ones)."""
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -59,6 +65,7 @@ def _wait_ok(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> N
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGCONT)
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(60)
@@ -77,8 +84,10 @@ def hive_server(tmp: Path) -> Iterator[str]:
             str(HERE / "server_hive_app.py") + ":GRAPHS", "--port", str(port),
             "--data-dir", str(tmp / "hive")]  # fmt: skip
     log = (tmp / "hive.log").open("wb")
-    proc = subprocess.Popen(args, cwd=tmp, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(args, cwd=tmp, env=env, stdout=log, stderr=log,
+                            start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    _PROCS[url] = proc
     try:
         _wait_ok(url, proc)
         yield url
@@ -100,8 +109,10 @@ def langgraph_server(tmp: Path, exe: str) -> Iterator[str]:
     env.pop("PYTHONPATH", None)
     args = [exe, "dev", "--no-browser", "--no-reload", "--port", str(port)]
     log = (tmp / "langgraph.log").open("wb")
-    proc = subprocess.Popen(args, cwd=app, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(args, cwd=app, env=env, stdout=log, stderr=log,
+                            start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    _PROCS[url] = proc
     try:
         _wait_ok(url, proc)
         yield url
@@ -131,6 +142,7 @@ async def _user(client: Any, runs: int, stats: dict[str, list[float]]) -> None:
 
 
 async def _level(url: str, users: int, runs_each: int) -> dict[str, Any]:
+    """One measured level: elapsed seconds and every sample (pooled by ``_row``)."""
     from langgraph_sdk import get_client
 
     stats: dict[str, list[float]] = {"first": [], "parts": [], "state": []}
@@ -146,13 +158,23 @@ async def _level(url: str, users: int, runs_each: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - t0
     for c in clients:
         await c.aclose()
-    runs = users * runs_each
-    state = sorted(stats["state"])
+    return {"seconds": elapsed, "runs": users * runs_each, **stats}
+
+
+def _row(users: int, takes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The takes of one server at one level, pooled: runs over total seconds,
+    percentiles over every sample."""
+    runs = sum(t["runs"] for t in takes)
+    elapsed = sum(t["seconds"] for t in takes)
+    first = [x for t in takes for x in t["first"]]
+    state = sorted(x for t in takes for x in t["state"])
+    parts = sum(sum(t["parts"]) for t in takes)
     return {
-        "clients": users, "runs": runs, "seconds": round(elapsed, 3),
+        "clients": users, "runs": runs, "takes": len(takes),
+        "seconds": round(elapsed, 3),
         "runs_per_s": round(runs / elapsed, 1),
-        "parts_per_s": round(sum(stats["parts"]) / elapsed, 1),
-        "first_part_p50_ms": round(statistics.median(stats["first"]) * 1000, 1),
+        "parts_per_s": round(parts / elapsed, 1),
+        "first_part_p50_ms": round(statistics.median(first) * 1000, 1),
         "state_p50_ms": round(statistics.median(state) * 1000, 2),
         "state_p99_ms": round(state[min(len(state) - 1, int(len(state) * 0.99))] * 1000, 2),
     }  # fmt: skip
@@ -162,29 +184,49 @@ def _emit(row: dict[str, Any]) -> None:
     print(json.dumps(row, sort_keys=True), flush=True)
 
 
+def _pause(procs: dict[str, subprocess.Popen[bytes]], running: str) -> None:
+    """Only ``running`` gets the CPU: the other servers' process groups are
+    stopped (``SIGSTOP``), so their idle polling does not tax the one measured."""
+    for name, proc in procs.items():
+        os.killpg(proc.pid, signal.SIGCONT if name == running else signal.SIGSTOP)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs per level")
     parser.add_argument("--langgraph", default=os.environ.get("BENCH_LANGGRAPH")
                         or shutil.which("langgraph"), help="the `langgraph` executable")  # fmt: skip
     parser.add_argument("--levels", default="1,10,50")
+    parser.add_argument("--takes", type=int, default=2,
+                        help="interleaved takes per server and level")  # fmt: skip
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
     runs_each = 4 if args.quick else 10
     results: dict[tuple[str, int], dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as raw:
+    with tempfile.TemporaryDirectory() as raw, ExitStack() as stack:
         tmp = Path(raw)
-        servers: list[tuple[str, Any]] = [("hive", lambda: hive_server(tmp))]
+        urls = {"hive": stack.enter_context(hive_server(tmp))}
         if args.langgraph:
-            servers.append(("langgraph", lambda: langgraph_server(tmp, args.langgraph)))
+            urls["langgraph"] = stack.enter_context(
+                langgraph_server(tmp, args.langgraph)
+            )
         else:
             _emit({"row": "server_langgraph", "skipped": "no `langgraph` executable"})
-        for name, start in servers:
-            with start() as url:
-                for users in levels:
-                    row = asyncio.run(_level(url, users, runs_each))
-                    results[(name, users)] = row
+        procs = {name: _PROCS[url] for name, url in urls.items()}
+        try:
+            for users in levels:
+                takes: dict[str, list[dict[str, Any]]] = {n: [] for n in urls}
+                for take in range(args.takes):
+                    order = list(urls.items())
+                    for name, url in order if take % 2 == 0 else order[::-1]:
+                        _pause(procs, name)
+                        takes[name].append(asyncio.run(_level(url, users, runs_each)))
+                for name in urls:
+                    results[(name, users)] = row = _row(users, takes[name])
                     _emit({"row": f"server_{name}_c{users}", **row})
+        finally:
+            for proc in procs.values():
+                os.killpg(proc.pid, signal.SIGCONT)
     for users in levels:
         hive, lg = results.get(("hive", users)), results.get(("langgraph", users))
         if hive is None or lg is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["ACTIVE", "Backend"]
 
 ACTIVE = ("queued", "running")
+IO_THREADS = 32
 
 
 def plain(value: Any) -> Any:
@@ -78,6 +80,14 @@ class Backend:
     # -------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
+        # Every route and the event pump read and write the databases through
+        # ``asyncio.to_thread``; asyncio's default pool has cores + 4 threads (6
+        # here), so under 50 clients a state read queued behind other clients'
+        # statements (p99 593 ms; 262 ms with 24 threads, the same runs/s). The
+        # loop shuts its default executor down when it closes.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(IO_THREADS, thread_name_prefix="hive-server-io")
+        )
         if self.worker:
             service = Service(self.config, metrics=self.metrics)
             for name, graph in self.graphs.items():

@@ -94,6 +94,7 @@ class ServerDB:
 
     def __init__(self, service_db: ServiceDB) -> None:
         self.engine = service_db.engine
+        self._service_db = service_db
         _meta.create_all(self.engine, checkfirst=True)
 
     # ---------------------------------------------------------------- threads
@@ -110,7 +111,7 @@ class ServerDB:
             "created_at": now,
             "updated_at": now,
         }
-        with self.engine.begin() as conn:
+        with self._service_db.write_tx() as conn:
             found = conn.execute(
                 sa.select(threads.c.thread_id).where(threads.c.thread_id == thread_id)
             ).first()
@@ -143,7 +144,7 @@ class ServerDB:
     def update_thread(self, thread_id: str, **values: Any) -> None:
         if "metadata" in values:
             values["metadata"] = json.dumps(values["metadata"], sort_keys=True)
-        with self.engine.begin() as conn:
+        with self._service_db.write_tx() as conn:
             conn.execute(
                 threads.update()
                 .where(threads.c.thread_id == thread_id)
@@ -151,7 +152,7 @@ class ServerDB:
             )
 
     def delete_thread(self, thread_id: str) -> None:
-        with self.engine.begin() as conn:
+        with self._service_db.write_tx() as conn:
             conn.execute(threads.delete().where(threads.c.thread_id == thread_id))
             conn.execute(runs.delete().where(runs.c.thread_id == thread_id))
 
@@ -161,7 +162,7 @@ class ServerDB:
         values = attrs.asdict(record)
         values["metadata"] = json.dumps(record.metadata, sort_keys=True)
         values["stream_modes"] = json.dumps(list(record.stream_modes))
-        with self.engine.begin() as conn:
+        with self._service_db.write_tx() as conn:
             conn.execute(threads.update().where(
                 threads.c.thread_id == record.thread_id
             ).values(updated_at=time.time()))  # fmt: skip

@@ -96,16 +96,21 @@ class ServiceClient:
         self._db.create()
         self._graphs = tuple(graphs) if graphs is not None else None
         self._dbos: Any = None
+        self._sys_engine: Any = None
         self._decoder = msgspec.json.Decoder(_event_types())
 
     def _control(self) -> Any:
         if self._dbos is None:
             from dbos import DBOSClient
 
+            from ._sysdb import system_engine
+
+            self._sys_engine = system_engine(self._system_url, 2)
             self._dbos = DBOSClient(
                 system_database_url=self._system_url,
                 application_name=self.config.name,
                 system_database_pool_size=2,
+                system_database_engine=self._sys_engine,
             )
         return self._dbos
 
@@ -113,6 +118,9 @@ class ServiceClient:
         if self._dbos is not None:
             self._dbos.destroy()
             self._dbos = None
+        if self._sys_engine is not None:
+            self._sys_engine.dispose()
+            self._sys_engine = None
         self._db.dispose()
 
     # ------------------------------------------------------------- enqueue

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import msgspec
+import sqlalchemy as sa
 
 from ..environment import Environment
 from ..errors import ServiceConfigError, UnknownGraphError
@@ -111,6 +112,7 @@ class Service:
         self._queue: Any = None
         self._store: CheckpointStore | None = None
         self._db: ServiceDB | None = None
+        self._sys_engine: sa.Engine | None = None
         self._client: ServiceClient | None = None
         self._parked: list[asyncio.Future[None]] = []
         self.metrics = metrics
@@ -138,9 +140,10 @@ class Service:
 
     def start(self) -> None:
         """Launch DBOS, declare the queue, register this worker, start beating."""
-        from dbos import DBOS
+        from dbos import DBOS, DBOSConfig
 
         from . import _workflow  # noqa: F401  (registers the workflow with DBOS)
+        from ._sysdb import system_engine
 
         cfg = self.config
         places = layout(cfg)
@@ -148,17 +151,19 @@ class Service:
         self._db.create()
         self._store = places.checkpoint_store()
         _current.install(self)
-        DBOS(
-            config={
-                "name": cfg.name,
-                "system_database_url": places.system_url,
-                "executor_id": self.worker_id,
-                "application_version": cfg.application_version,
-                "sys_db_pool_size": cfg.pool_size,
-                "notification_listener_polling_interval_sec": 0.05,
-                "log_level": "WARNING",
-            }
-        )
+        config: DBOSConfig = {
+            "name": cfg.name,
+            "system_database_url": places.system_url,
+            "executor_id": self.worker_id,
+            "application_version": cfg.application_version,
+            "sys_db_pool_size": cfg.pool_size,
+            "notification_listener_polling_interval_sec": 0.05,
+            "log_level": "WARNING",
+        }
+        self._sys_engine = system_engine(places.system_url, cfg.pool_size)
+        if self._sys_engine is not None:  # embedded: WAL, see _sysdb.py
+            config["system_database_engine"] = self._sys_engine
+        DBOS(config=config)
         DBOS.launch()
         self._queue = DBOS.register_queue(
             cfg.queue,
@@ -205,7 +210,7 @@ class Service:
             await self._park()
         spec = msgspec.json.decode(spec_json, type=AttemptSpec)
         spec = msgspec.structs.replace(spec, workflow_id=workflow_id)
-        self._observe_wait(spec.run_id)
+        await self._observe_wait(spec.run_id)
         if spec.kind == "resume":
             payload = await DBOS.recv_async("hive.resume", timeout_seconds=60)
             spec = msgspec.structs.replace(spec, payload=msgspec.json.decode(payload))
@@ -234,11 +239,12 @@ class Service:
             await self._park()
         return body
 
-    def _observe_wait(self, run_id: str) -> None:
-        """A run's first attempt: how long it waited in the queue."""
+    async def _observe_wait(self, run_id: str) -> None:
+        """A run's first attempt: how long it waited in the queue (read off the
+        event loop, which every running attempt of this worker shares)."""
         if self.metrics is None or self._db is None:
             return
-        row = self._db.run(run_id)
+        row = await asyncio.to_thread(self._db.run, run_id)
         if row is not None and not row["attempts"]:
             self.metrics.queue_waited(max(time.time() - row["created_at"], 0.0))
 
@@ -447,6 +453,7 @@ class Service:
         client = DBOSClient(
             system_database_url=layout(self.config).system_url,
             application_name=self.config.name,
+            system_database_engine=self._sys_engine,
         )
         try:
             found = client.list_workflows(
@@ -479,6 +486,8 @@ class Service:
             self._client = None
         if self._db is not None:
             self._db.dispose()
+        if self._sys_engine is not None:
+            self._sys_engine.dispose()
         _current.uninstall(self)
 
     def serve(self, on_ready: Callable[[], None] | None = None) -> int:
