@@ -218,7 +218,8 @@ def _raw_runs(url: str, runs: int, *, durable: bool) -> float:
 
     def enqueue(i: int) -> Any:
         if durable:  # one run per thread, as the service partitions its queue
-            return client.enqueue({**opts, "queue_partition_key": f"t-{i}"}, i)
+            partitioned: Any = dict(opts, queue_partition_key=f"t-{i}")
+            return client.enqueue(partitioned, i)
         return client.enqueue(opts, i)
 
     try:
