@@ -295,6 +295,14 @@ class SQLiteConnection:
         return StoreDamagedError(self.path, operation=operation, reason=reason)
 
 
+FULL_WAL_PAGES: Final = 128
+"""``wal_autocheckpoint`` at ``synchronous=FULL``: the WAL is copied back after 128
+pages (1 MiB at 8 KiB) and then rewritten in place. While a WAL file grows, the
+fsync of every commit also has to flush the file's new size, which measured about
+1.4x a commit into a WAL of constant size; at ``NORMAL`` commits are not synced and
+SQLite's 1,000 pages stay (``docs/persistence.md``, Durability)."""
+
+
 def _set_pragmas(
     conn: sqlite3.Connection, synchronous: str, page_size: int | None
 ) -> None:
@@ -303,6 +311,8 @@ def _set_pragmas(
         conn.execute(f"PRAGMA page_size={int(page_size)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")  # one of two literals
+    if synchronous == "FULL":
+        conn.execute(f"PRAGMA wal_autocheckpoint={FULL_WAL_PAGES}")
     # Reading the schema makes a file that is not a database fail here, at open.
     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
 

@@ -82,6 +82,7 @@ from ._format import (
 )
 from ._incremental import ChannelChange, StreamToken, Unchanged
 from ._sqlite_rows import (
+    INLINE_BYTES,
     INSERT_STREAM,
     INSERT_THREAD,
     META_EXISTS,
@@ -107,6 +108,7 @@ from ._sqlite_rows import (
     fenced_streams,
     fetch_chains,
     frontier_entry,
+    inline_data,
     read_chain,
     stored_run_id,
     typed_row,
@@ -122,14 +124,16 @@ committed: no statement updates or deletes a thread row)."""
 _MAX_THREAD_ROWS: Final = 65_536
 """Thread rows remembered per store object; past that a save reads its row."""
 
-STORE_SCHEMA_VERSION: Final = "3"
+STORE_SCHEMA_VERSION: Final = "4"
 """Version of the table layout; a file with another version is refused.
 
 "2" added ``hive_checkpoints.body_crc``; "3" stores frontier entries as arrays
-(:data:`~._sqlite_rows.EntryRow`). A file of layout "2" is upgraded on opening
-(its version row rewritten, nothing else: every "2" body still loads)."""
+(:data:`~._sqlite_rows.EntryRow`); "4" keeps channel bytes of up to
+:data:`~._sqlite_rows.INLINE_BYTES` in the body (``Body.inline``). A file of layout
+"2" or "3" is upgraded on opening (its version row rewritten, nothing else: every
+older body still loads)."""
 
-_UPGRADES: Final = frozenset({"2"})
+_UPGRADES: Final = frozenset({"2", "3"})
 """Layouts this version opens, rewriting only the version row."""
 
 
@@ -353,15 +357,21 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         if thread_row is None:
             thread_row = self._thread_key(conn, checkpoint)
         thread, schema_version, graph_version = thread_row
-        streams = fenced_streams(conn, checkpoint, thread, expected)
+        any_stream = bool(changes) or any(
+            len(data) > INLINE_BYTES for _, data in global_data
+        )
+        streams = fenced_streams(conn, checkpoint, thread, expected, streams=any_stream)
         if not all(_matches(streams.get(c), ch.token) for c, ch in changes.items()):
             return None
-        refs, cached, tokens = [], [], {}
+        refs, cached, tokens, inline = [], [], {}, []
         full = dict(global_data)
         for channel in sorted([*full, *changes]):
             change = changes.get(channel)
             if change is None:
                 data = full[channel]
+                if len(data) <= INLINE_BYTES:
+                    inline.append((channel, data))  # no stream, so no token
+                    continue
                 stream = streams.get(channel)
                 if stream is None:
                     stream = self._new_stream(conn, thread, channel)
@@ -383,7 +393,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                 stream.chain_bytes,
                 stream.chain_rows,
             )
-        body = self._encode(checkpoint, schema_version, graph_version, refs)
+        body = self._encode(checkpoint, schema_version, graph_version, refs, inline)
         flag = int(checkpoint.interruption is not None)
         crc = body_crc(
             checkpoint.thread_id,
@@ -415,6 +425,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         schema_version: str,
         graph_version: str,
         refs: list[ChannelRef],
+        inline: list[tuple[str, bytes]],
     ) -> bytes:
         """The body; decoded again at once so what is saved is known to load."""
         try:
@@ -431,6 +442,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                     join_barriers=dict(checkpoint.join_barriers),
                     interruption=checkpoint.interruption,
                     channels=tuple(refs),
+                    inline=tuple(inline),
                 )
             )
             decode_body(body)
@@ -525,9 +537,9 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         if found is None:
             return None
         (checkpoint_id, run_id, step_index, _, _, _, schema, graph), body, rows = found
-        global_data = {
-            ref.channel: rebuild(ref, rows, checkpoint_id) for ref in body.channels
-        }
+        global_data = inline_data(body, checkpoint_id)
+        for ref in body.channels:
+            global_data[ref.channel] = rebuild(ref, rows, checkpoint_id)
         return Checkpoint(
             format_version=body.format_version,
             id=checkpoint_id,

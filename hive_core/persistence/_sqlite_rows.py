@@ -39,6 +39,7 @@ __all__ = [
     "ROW_TYPES",
     "EntryRow",
     "FENCED_STREAMS",
+    "INLINE_BYTES",
     "SCHEMA",
     "SCHEMA_OBJECTS",
     "SELECT_LATEST",
@@ -62,10 +63,17 @@ __all__ = [
     "fenced_streams",
     "fetch_chains",
     "frontier_entry",
+    "inline_data",
     "read_chain",
     "stored_run_id",
     "typed_row",
 ]
+
+INLINE_BYTES: Final = 32
+"""Channel bytes up to this length are stored in the checkpoint's body, not as a
+stream version: a blob row and its stream update cost two more dirty pages per
+commit (each a whole page written to the WAL), while the bytes cost about what the
+reference to a stream version would (``docs/concepts/checkpoint-storage.md``)."""
 
 UNION_CHUNK: Final = 200
 """Channels per blob query (SQLite allows 500 compound terms by default)."""
@@ -145,9 +153,12 @@ SELECT_STREAMS = (
     "SELECT channel, stream, head, snapshot, chain_bytes, chain_rows "
     "FROM hive_checkpoint_streams WHERE thread = ?"
 )
+LATEST_ID: Final = (
+    "SELECT checkpoint_id FROM hive_checkpoints WHERE thread = ? "
+    "ORDER BY step_index DESC, checkpoint_id DESC LIMIT 1"
+)
 FENCED_STREAMS: Final = (
-    "SELECT NULL, (SELECT checkpoint_id FROM hive_checkpoints WHERE thread = ?1 "
-    "ORDER BY step_index DESC, checkpoint_id DESC LIMIT 1), 0, 0, 0, 0 "
+    f"SELECT NULL, ({LATEST_ID.replace('?', '?1')}), 0, 0, 0, 0 "
     f"UNION ALL {SELECT_STREAMS.replace('thread = ?', 'thread = ?1')}"
 )
 """The thread's latest id (the row whose channel is NULL) and its stream rows, in
@@ -228,6 +239,9 @@ class Body(msgspec.Struct, array_like=True, frozen=True):
     join_barriers: dict[str, tuple[str, ...]]
     interruption: CheckpointInterruption | None
     channels: tuple[ChannelRef, ...]
+    inline: tuple[tuple[str, bytes], ...] = ()
+    """Channels whose bytes are at most :data:`INLINE_BYTES`, kept in the body
+    itself, sorted by channel (layout 4; earlier bodies have none)."""
 
 
 encode_body = msgspec.msgpack.Encoder(order="deterministic").encode
@@ -348,6 +362,20 @@ def checked_body(thread_id: str, row: tuple[Any, ...]) -> Body:
         ) from None
 
 
+def inline_data(body: Body, checkpoint_id: str) -> dict[str, bytes]:
+    """The body's inline channels, refused when a channel is named twice (in
+    ``inline`` or also in ``channels``): a crafted body must not pick a value."""
+    data = dict(body.inline)
+    names = [ref.channel for ref in body.channels]
+    if len(data) != len(body.inline) or not data.keys().isdisjoint(names):
+        raise CheckpointDecodeError(
+            "checkpoint",
+            checkpoint_id=checkpoint_id,
+            reason="a channel is stored twice in the checkpoint's body",
+        )
+    return data
+
+
 def append_version(
     conn: sqlite3.Connection,
     channel: str,
@@ -379,8 +407,18 @@ def fenced_streams(
     checkpoint: Checkpoint,
     thread: int,
     expected: ExpectedLatest,
+    *,
+    streams: bool = True,
 ) -> dict[str, Stream]:
-    """The thread's stream rows, after the fence held (one statement either way)."""
+    """The thread's stream rows, after the fence held (one statement either way).
+
+    ``streams=False``: the save writes no stream (every channel inline), so only
+    the fence is read."""
+    if not streams:
+        if expected is not UNFENCED:
+            row = conn.execute(LATEST_ID, (thread,)).fetchone()
+            fence(checkpoint.thread_id, checkpoint.id, expected, row and row[0])
+        return {}
     if expected is UNFENCED:
         rows = conn.execute(SELECT_STREAMS, (thread,)).fetchall()
     else:

@@ -1,9 +1,11 @@
-"""Layout 3 of the SQLite checkpoint file, and files of layout 2 opened by it.
+"""Layouts 3 and 4 of the SQLite checkpoint file, and older files opened by them.
 
 Layout 3 stores frontier entries as arrays and a canonical run id as its 16 UUID
-bytes (``hive_core/persistence/_sqlite_rows.py``); a layout-2 file (map entries,
-text run ids) loads unchanged and is upgraded on opening by rewriting its version
-row only. See ``docs/concepts/checkpoint-storage.md``.
+bytes (``hive_core/persistence/_sqlite_rows.py``); layout 4 keeps small channel
+bytes in the body (``Body.inline``). A layout-2 file (map entries, text run ids)
+or a layout-3 file (every channel a stream) loads unchanged and is upgraded on
+opening by rewriting its version row only. See
+``docs/concepts/checkpoint-storage.md``.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ import uuid
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from hive_core.persistence import STORE_SCHEMA_VERSION, SQLiteCheckpointStore
 from hive_core.persistence._format import FrontierEntry
-from hive_core.persistence._sqlite_rows import Body, body_crc, decode_body, encode_body
+from hive_core.persistence._sqlite_rows import (
+    INLINE_BYTES,
+    Body,
+    body_crc,
+    decode_body,
+    encode_body,
+)
 
 from .store_support import drive, make_checkpoint
 
@@ -65,7 +74,12 @@ def _as_layout_2(path: Path) -> None:
                 for e in old.frontier
                 if not isinstance(e, FrontierEntry)
             )
-            body = encode_body(msgspec.structs.replace(old, frontier=entries))
+            # Layout 2 had no ``inline`` field: the body is its first seven.
+            fields = msgspec.structs.astuple(
+                msgspec.structs.replace(old, frontier=entries)
+            )
+            assert not old.inline, "write the file with nothing inline"
+            body = encode_body(fields[:7])
             crc = body_crc(thread, cid, run_id, step, flag, schema, graph, body)
             conn.execute(
                 "UPDATE hive_checkpoints SET run_id = ?, body = ?, body_crc = ? "
@@ -97,7 +111,7 @@ def test_layout_3_rows_are_compact(tmp_path: Path) -> None:
     with SQLiteCheckpointStore(path) as store:
         for cp in _checkpoints(run):
             drive(store.save(cp))  # type: ignore[arg-type]
-    assert _meta(path) == STORE_SCHEMA_VERSION == "3"
+    assert _meta(path) == STORE_SCHEMA_VERSION == "4"
     conn = sqlite3.connect(path)
     try:
         run_id, raw = conn.execute(
@@ -123,17 +137,88 @@ def test_a_non_canonical_run_id_stays_text(tmp_path: Path) -> None:
     assert summary.run_id == odd.run_id
 
 
+def _as_layout_3(path: Path) -> None:
+    """Drop the ``inline`` field of every body, as layout 3 wrote them."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        rows = conn.execute(
+            "SELECT c.rowid, c.checkpoint_id, c.run_id, c.step_index, "
+            "c.has_interruption, c.body, t.thread_id, t.schema_version, "
+            "t.graph_version FROM hive_checkpoints AS c JOIN hive_checkpoint_threads "
+            "AS t ON t.thread = c.thread"
+        ).fetchall()
+        for rowid, cid, run, step, flag, raw, thread, schema, graph in rows:
+            old = decode_body(raw)
+            assert not old.inline, "write the file with nothing inline"
+            body = encode_body(msgspec.structs.astuple(old)[:7])
+            run_id = str(uuid.UUID(bytes=run))
+            crc = body_crc(thread, cid, run_id, step, flag, schema, graph, body)
+            conn.execute(
+                "UPDATE hive_checkpoints SET body = ?, body_crc = ? WHERE rowid = ?",
+                (body, crc, rowid),
+            )
+        conn.execute(
+            "UPDATE hive_checkpoint_meta SET value = '3' WHERE name = 'schema_version'"
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _save_streamed(path: Path, cps: list[object]) -> None:
+    """Save with nothing inline, as layouts 2 and 3 stored every channel."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("hive_core.persistence._sqlite.INLINE_BYTES", -1)
+        with SQLiteCheckpointStore(path) as store:
+            for cp in cps:
+                drive(store.save(cp))  # type: ignore[arg-type]
+
+
+def test_a_layout_3_file_loads_and_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "hive.db"
+    run = uuid.UUID(int=11)
+    cps = _checkpoints(run)
+    _save_streamed(path, cps)
+    _as_layout_3(path)
+    assert _meta(path) == "3"
+    with SQLiteCheckpointStore(path) as store:
+        assert _meta(path) == STORE_SCHEMA_VERSION
+        for cp in cps:
+            assert drive(store.load_checkpoint("thread-1", cp.id)) == cp  # type: ignore[attr-defined]
+        # The next save of the streamed channel goes inline; both load.
+        nxt = make_checkpoint(3, {"n": b"3"}, run=run)
+        drive(store.save(nxt, expected_latest=cps[-1].id))  # type: ignore[attr-defined]
+        assert drive(store.load_latest("thread-1")) == nxt
+        assert drive(store.load_checkpoint("thread-1", cps[0].id)) == cps[0]  # type: ignore[attr-defined]
+
+
+def test_small_channels_are_kept_in_the_body(tmp_path: Path) -> None:
+    """Bytes up to INLINE_BYTES add no blob or stream row; longer ones do."""
+    path = tmp_path / "hive.db"
+    small, big = b"x" * INLINE_BYTES, b"y" * (INLINE_BYTES + 1)
+    with SQLiteCheckpointStore(path) as store:
+        for step in range(3):
+            cp = make_checkpoint(step, {"a": small, "b": big, "c": str(step).encode()})
+            drive(store.save(cp))
+            assert drive(store.load_latest("thread-1")) == cp
+        stats = store.storage_stats()
+        streams = store._conn.execute(
+            "SELECT channel FROM hive_checkpoint_streams"
+        ).fetchall()
+    assert stats["snapshots"] + stats["deltas"] == 1  # "b", saved once
+    assert streams == [("b",)]
+
+
 def test_a_layout_2_file_loads_and_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "hive.db"
     run = uuid.UUID(int=9)
     cps = _checkpoints(run)
-    with SQLiteCheckpointStore(path) as store:
-        for cp in cps:
-            drive(store.save(cp))  # type: ignore[arg-type]
+    _save_streamed(path, cps)
     _as_layout_2(path)
     assert _meta(path) == "2"
     with SQLiteCheckpointStore(path) as store:
-        assert _meta(path) == "3"
+        assert _meta(path) == STORE_SCHEMA_VERSION
         for cp in cps:
             assert drive(store.load_checkpoint("thread-1", cp.id)) == cp  # type: ignore[attr-defined]
         summaries = drive(store.list_checkpoints("thread-1"))

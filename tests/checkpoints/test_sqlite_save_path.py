@@ -79,3 +79,31 @@ def test_a_failed_first_save_remembers_no_thread_row(
     # The rolled-back transaction's thread row was not kept: it is made again.
     assert any("INSERT INTO hive_checkpoint_threads" in s for s in statements)
     assert drive(store.thread_exists("thread-1"))
+
+
+def test_a_save_of_small_channels_writes_only_the_checkpoint_row(
+    open_sqlite: Callable[[], SQLiteCheckpointStore],
+) -> None:
+    """Channel bytes up to INLINE_BYTES live in the body: the save touches no blob
+    or stream row, so its commit writes fewer pages (docs/performance.md)."""
+    store = open_sqlite()
+    _traced_save(store, 0, None)
+    second = _traced_save(store, 1, make_checkpoint(0).id)
+    assert len(second) == 4, second  # BEGIN, the fence, the row, COMMIT
+    assert not any("hive_checkpoint_blobs" in s for s in second), second
+    assert not any("hive_checkpoint_streams" in s for s in second), second
+    latest = drive(store.load_latest("thread-1"))
+    assert latest is not None and latest.global_data == {"n": b"1"}
+
+
+def test_full_keeps_a_small_wal(sqlite_path: Path) -> None:
+    """At FULL the WAL is copied back every FULL_WAL_PAGES pages (a fsync of a
+    growing file costs more); NORMAL keeps SQLite's default."""
+    from hive_core.persistence._connection import FULL_WAL_PAGES
+
+    with SQLiteCheckpointStore(sqlite_path, synchronous="FULL") as store:
+        (pages,) = store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        assert pages == FULL_WAL_PAGES
+    with SQLiteCheckpointStore(sqlite_path) as store:
+        (pages,) = store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        assert pages == 1000

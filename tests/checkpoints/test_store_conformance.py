@@ -368,14 +368,16 @@ class TestSQLiteStorage:
     ) -> None:
         store = open_sqlite()
         values = _json_list_steps(100, 1024)
+        cfg = b'{"k":"' + b"x" * 40 + b'"}'  # over INLINE_BYTES: a stream
         for step, value in enumerate(values, start=1):
-            drive(store.save(make_checkpoint(step, {"log": value, "cfg": b'{"k":1}'})))
+            drive(store.save(make_checkpoint(step, {"log": value, "cfg": cfg})))
         stats = store.storage_stats()
         payload = len(values[-1])
         # Each step stores its new item once; "cfg" never changes: one row.
         assert stats["snapshots"] + stats["deltas"] == 100 + 1
         assert stats["snapshot_bytes"] + stats["delta_bytes"] < 1.1 * payload
-        drive(store.save(make_checkpoint(101, {"log": values[-1], "cfg": b"{}"})))
+        other = b'{"j":"' + b"y" * 40 + b'"}'
+        drive(store.save(make_checkpoint(101, {"log": values[-1], "cfg": other})))
         assert store.storage_stats()["snapshots"] == stats["snapshots"] + 1
         store.close()
         assert sqlite_path.stat().st_size < 3 * payload
@@ -577,12 +579,12 @@ class TestSQLiteLifecycle:
 
     def test_body_covers_every_checkpoint_field(self) -> None:
         """The row keeps id, thread, run and step as columns, ``global_data`` as
-        chains, and everything else in the MessagePack body: a new ``Checkpoint``
+        chains or inline bytes, and everything else in the MessagePack body: a new ``Checkpoint``
         field must be added there too."""
         from hive_core.persistence._sqlite_rows import Body
 
         columns = {"id", "thread_id", "run_id", "step_index", "global_data"}
-        body = set(Body.__struct_fields__) - {"channels"}
+        body = set(Body.__struct_fields__) - {"channels", "inline"}
         assert set(Checkpoint.__struct_fields__) == columns | body
         assert not columns & body
 

@@ -189,17 +189,33 @@ class TestCorruptCheckpointRow:
     def test_bad_chain_reference_in_body(self, damaged: Damaged) -> None:
         latest = damaged.cps[-1]
         body = msgspec.msgpack.decode(damaged.body(latest))
-        body[-1] = [["log", 1, 7, 9]]  # snapshot after version
+        body[6] = [["log", 1, 7, 9]]  # snapshot after version
+        body[7] = []  # nothing inline
         damaged.set_body(latest, msgspec.msgpack.encode(body))
         with pytest.raises(CheckpointCorruptError, match="bad chain") as info:
             drive(damaged.open().load_latest("thread-1"))
         assert info.value.checkpoint_id == latest.id
         assert info.value.field == "global_data.log"
 
+    def test_a_channel_stored_twice_in_the_body(self, damaged: Damaged) -> None:
+        """A crafted body naming a channel both inline and as a stream (or inline
+        twice) is refused: neither copy may silently win."""
+        latest = damaged.cps[-1]
+        body = msgspec.msgpack.decode(damaged.body(latest))
+        assert body[6], "the fixture streams its channels"
+        name = body[6][0][0]
+        for inline in ([[name, b"1"]], [["z", b"1"], ["z", b"2"]]):
+            body[7] = inline
+            damaged.set_body(latest, msgspec.msgpack.encode(body))
+            with pytest.raises(CheckpointDecodeError, match="stored twice") as info:
+                drive(damaged.open().load_latest("thread-1"))
+            assert info.value.checkpoint_id == latest.id
+
     def test_reference_to_a_stream_that_does_not_exist(self, damaged: Damaged) -> None:
         latest = damaged.cps[-1]
         body = msgspec.msgpack.decode(damaged.body(latest))
-        body[-1] = [["log", 12345, 0, 0], ["other", -5, 0, 0]]
+        body[6] = [["log", 12345, 0, 0], ["other", -5, 0, 0]]
+        body[7] = []
         damaged.set_body(latest, msgspec.msgpack.encode(body))
         with pytest.raises(CheckpointCorruptError, match="missing") as info:
             drive(damaged.open().load_latest("thread-1"))
