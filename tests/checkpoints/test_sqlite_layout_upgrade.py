@@ -49,17 +49,20 @@ def _checkpoints(run: uuid.UUID) -> list[object]:
     ]
 
 
+_ROWS = (
+    "SELECT c.rowid, c.checkpoint_id, c.run_id, c.step_index, "
+    "c.has_interruption, c.body, t.thread_id, t.schema_version, "
+    "t.graph_version FROM hive_checkpoints AS c JOIN hive_checkpoint_threads "
+    "AS t ON t.thread = c.thread"
+)
+
+
 def _as_layout_2(path: Path) -> None:
     """Rewrite every row as layout 2 wrote it: map entries, text run id."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        rows = conn.execute(
-            "SELECT c.rowid, c.checkpoint_id, c.run_id, c.step_index, "
-            "c.has_interruption, c.body, t.thread_id, t.schema_version, "
-            "t.graph_version FROM hive_checkpoints AS c JOIN hive_checkpoint_threads "
-            "AS t ON t.thread = c.thread"
-        ).fetchall()
+        rows = conn.execute(_ROWS).fetchall()
         for rowid, cid, run, step, flag, raw, thread, schema, graph in rows:
             run_id = str(uuid.UUID(bytes=run))
             old = decode_body(raw)
@@ -142,12 +145,7 @@ def _as_layout_3(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        rows = conn.execute(
-            "SELECT c.rowid, c.checkpoint_id, c.run_id, c.step_index, "
-            "c.has_interruption, c.body, t.thread_id, t.schema_version, "
-            "t.graph_version FROM hive_checkpoints AS c JOIN hive_checkpoint_threads "
-            "AS t ON t.thread = c.thread"
-        ).fetchall()
+        rows = conn.execute(_ROWS).fetchall()
         for rowid, cid, run, step, flag, raw, thread, schema, graph in rows:
             old = decode_body(raw)
             assert not old.inline, "write the file with nothing inline"
