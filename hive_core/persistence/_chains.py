@@ -18,9 +18,10 @@ from typing import Final, TypeAlias
 
 import msgspec
 
-from ..errors import CheckpointCorruptError
+from ..errors import CheckpointCorruptError, CheckpointDecodeError
 
 __all__ = [
+    "INLINE_BYTES",
     "MAX_STREAM",
     "MAX_VERSION",
     "ChannelRef",
@@ -28,6 +29,7 @@ __all__ = [
     "Row",
     "blob_key",
     "common_prefix",
+    "inline_data",
     "key_range",
     "rebuild",
     "row_crc",
@@ -39,6 +41,32 @@ Row: TypeAlias = tuple[object, object, object]
 VERSION_BITS: Final = 32
 MAX_VERSION: Final = (1 << VERSION_BITS) - 1
 MAX_STREAM: Final = (1 << (63 - VERSION_BITS)) - 1
+
+
+INLINE_BYTES: Final = 32
+"""Channel bytes up to this length are stored in the checkpoint's body, not as a
+stream version: a version row and its stream update cost two more rows (in SQLite
+two more dirty pages, each written whole to the WAL), while the bytes cost about
+what the reference to a stream version would (``docs/concepts/checkpoint-storage.md``)."""
+
+
+def inline_data(
+    inline: tuple[tuple[str, bytes], ...],
+    channels: tuple[ChannelRef, ...],
+    checkpoint_id: str,
+) -> dict[str, bytes]:
+    """A body's inline channels, refused when a channel is named twice (in
+    ``inline`` or also in ``channels``): a crafted body must not pick a value."""
+    data = dict(inline)
+    if len(data) != len(inline) or not data.keys().isdisjoint(
+        [ref.channel for ref in channels]
+    ):
+        raise CheckpointDecodeError(
+            "checkpoint",
+            checkpoint_id=checkpoint_id,
+            reason="a channel is stored twice in the checkpoint's body",
+        )
+    return data
 
 
 class ChannelRef(msgspec.Struct, array_like=True, frozen=True):

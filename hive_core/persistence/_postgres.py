@@ -41,20 +41,38 @@ from psycopg_pool import AsyncConnectionPool
 
 from ..errors import CheckpointCorruptError, CheckpointError
 from . import _postgres_sql as sql
-from ._chains import MAX_STREAM, ChannelRef, HeadCache, key_range, rebuild
+from ._chains import (
+    MAX_STREAM,
+    ChannelRef,
+    HeadCache,
+    inline_data,
+    key_range,
+    rebuild,
+)
 from ._errors import CheckpointConflict, StoreBusyError
 from ._fence import UNFENCED, ExpectedLatest, check_expected
 from ._format import Checkpoint, CheckpointSummary, check_checkpoint, check_limit
-from ._postgres_plan import Body, Plan, Stream, as_bytes, decode_body, encode_body, plan
+from ._postgres_plan import (
+    Body,
+    Plan,
+    Stream,
+    decode_body,
+    encode_body,
+    plan,
+    split_inline,
+)
 from ._postgres_pool import PoolOwner
 from ._threads import validate_thread_id
 
 __all__ = ["POSTGRES_SCHEMA_VERSION", "PostgresCheckpointStore"]
 
-POSTGRES_SCHEMA_VERSION: Final = "2"
+POSTGRES_SCHEMA_VERSION: Final = "3"
 """Version of the table layout; a database with another version is refused.
 
-"2" added the thread row's latest checkpoint (the fence of every save)."""
+"2" added the thread row's latest checkpoint (the fence of every save); "3" keeps
+channel bytes of up to :data:`~._chains.INLINE_BYTES` in the body."""
+_UPGRADES: Final = frozenset({"2"})
+"""Layouts opened by rewriting only the version row (their bodies still load)."""
 
 _SETUP_LOCK: Final = 0x48495645_43500001  # "HIVE" "CP" 1: serialises concurrent DDL
 _ATTEMPTS: Final = 8
@@ -146,6 +164,12 @@ class PostgresCheckpointStore:
                     "INSERT INTO hive_checkpoint_meta VALUES ('schema_version', %s)",
                     (POSTGRES_SCHEMA_VERSION,),
                 )
+            elif row[0] in _UPGRADES:
+                await conn.execute(
+                    "UPDATE hive_checkpoint_meta SET value = %s "
+                    "WHERE name = 'schema_version'",
+                    (POSTGRES_SCHEMA_VERSION,),
+                )
             elif row[0] != POSTGRES_SCHEMA_VERSION:
                 raise CheckpointCorruptError(
                     "hive_checkpoint_meta.schema_version",
@@ -193,17 +217,14 @@ class PostgresCheckpointStore:
         Fenced by ``expected_latest`` in the same statement (see ``sql.WRITE``)."""
         check_checkpoint(checkpoint)
         check_expected(expected_latest)
-        data = {
-            channel: as_bytes(channel, value)
-            for channel, value in sorted(checkpoint.global_data.items())
-        }
+        data, inline = split_inline(checkpoint.global_data)
 
         tries = 0
 
         async def save(conn: AsyncConnection[Any]) -> None:
             nonlocal tries
             tries += 1
-            await self._save(conn, checkpoint, data, expected_latest)
+            await self._save(conn, checkpoint, data, inline, expected_latest)
 
         try:
             await self._conn_run("save", save)
@@ -272,13 +293,15 @@ class PostgresCheckpointStore:
         conn: AsyncConnection[Any],
         cp: Checkpoint,
         data: dict[str, bytes],
+        inline: tuple[tuple[str, bytes], ...],
         expected: ExpectedLatest,
     ) -> None:
+        """``data``: the streamed channels; ``inline``: the body's own."""
         known = self._threads.get(cp.thread_id)
         heads = None if known is None else self._cached_heads(known, data)
         if known is not None and heads is not None:
             try:
-                done = await self._write(conn, cp, data, known, heads, expected)
+                done = await self._write(conn, cp, data, inline, known, heads, expected)
             except psycopg.errors.UniqueViolation:
                 self._threads.pop(cp.thread_id, None)  # another writer moved on
             else:
@@ -289,7 +312,9 @@ class PostgresCheckpointStore:
                 async with conn.transaction():
                     thread = await self._read_thread(conn, cp, data)
                     heads = await self._read_heads(conn, thread, data)
-                    done = await self._write(conn, cp, data, thread, heads, expected)
+                    done = await self._write(
+                        conn, cp, data, inline, thread, heads, expected
+                    )
             except psycopg.errors.UniqueViolation:
                 continue  # a concurrent writer extended a stream first: re-read
             self._remember(cp.thread_id, thread, done, data)
@@ -367,6 +392,7 @@ class PostgresCheckpointStore:
         conn: AsyncConnection[Any],
         cp: Checkpoint,
         data: dict[str, bytes],
+        inline: tuple[tuple[str, bytes], ...],
         thread: _Thread,
         heads: dict[str, bytes],
         expected: ExpectedLatest,
@@ -385,6 +411,7 @@ class PostgresCheckpointStore:
                 join_barriers=dict(cp.join_barriers),
                 interruption=cp.interruption,
                 channels=p.refs,
+                inline=inline,
             )
         )
         keys, prefixes, crcs, datas = p.blob_columns()
@@ -463,7 +490,8 @@ class PostgresCheckpointStore:
                 graph_version=graph
                 if body.graph_version is None
                 else body.graph_version,
-                global_data={
+                global_data=inline_data(body.inline, body.channels, checkpoint_id)
+                | {
                     ref.channel: rebuild(ref, rows, checkpoint_id)
                     for ref in body.channels
                 },

@@ -9,15 +9,32 @@ column arrays the store's single write statement takes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import msgspec
 
 from ..errors import CheckpointDecodeError, CheckpointEncodeError, CheckpointError
-from ._chains import MAX_VERSION, ChannelRef, blob_key, common_prefix, row_crc
+from ._chains import (
+    INLINE_BYTES,
+    MAX_VERSION,
+    ChannelRef,
+    blob_key,
+    common_prefix,
+    row_crc,
+)
 from ._format import CheckpointInterruption, FrontierEntry
 
-__all__ = ["Body", "Plan", "Stream", "as_bytes", "decode_body", "encode_body", "plan"]
+__all__ = [
+    "Body",
+    "Plan",
+    "Stream",
+    "as_bytes",
+    "decode_body",
+    "encode_body",
+    "plan",
+    "split_inline",
+]
 
 
 class Body(msgspec.Struct, array_like=True, frozen=True):
@@ -34,6 +51,24 @@ class Body(msgspec.Struct, array_like=True, frozen=True):
     join_barriers: dict[str, tuple[str, ...]]
     interruption: CheckpointInterruption | None
     channels: tuple[ChannelRef, ...]
+    inline: tuple[tuple[str, bytes], ...] = ()
+    """Channels of at most :data:`INLINE_BYTES` bytes, kept in the body, sorted by
+    channel (layout 3; earlier bodies have none)."""
+
+
+def split_inline(
+    global_data: Mapping[str, object],
+) -> tuple[dict[str, bytes], tuple[tuple[str, bytes], ...]]:
+    """The streamed channels and the inline ones, each sorted by channel."""
+    streamed: dict[str, bytes] = {}
+    inline: list[tuple[str, bytes]] = []
+    for channel, value in sorted(global_data.items()):
+        raw = as_bytes(channel, value)
+        if len(raw) <= INLINE_BYTES:
+            inline.append((channel, raw))
+        else:
+            streamed[channel] = raw
+    return streamed, tuple(inline)
 
 
 encode_body = msgspec.msgpack.Encoder(order="deterministic").encode

@@ -65,11 +65,13 @@ from ..errors import (
     CheckpointError,
 )
 from ._chains import (
+    INLINE_BYTES,
     MAX_STREAM,
     ChannelRef,
     HeadCache,
     Row,
     common_prefix,
+    inline_data,
     rebuild,
 )
 from ._connection import BusyPolicy, SQLiteConnection, SQLiteStoreBase, busy_policy
@@ -82,7 +84,6 @@ from ._format import (
 )
 from ._incremental import ChannelChange, StreamToken, Unchanged
 from ._sqlite_rows import (
-    INLINE_BYTES,
     INSERT_STREAM,
     INSERT_THREAD,
     META_EXISTS,
@@ -108,7 +109,6 @@ from ._sqlite_rows import (
     fenced_streams,
     fetch_chains,
     frontier_entry,
-    inline_data,
     read_chain,
     stored_run_id,
     typed_row,
@@ -129,7 +129,7 @@ STORE_SCHEMA_VERSION: Final = "4"
 
 "2" added ``hive_checkpoints.body_crc``; "3" stores frontier entries as arrays
 (:data:`~._sqlite_rows.EntryRow`); "4" keeps channel bytes of up to
-:data:`~._sqlite_rows.INLINE_BYTES` in the body (``Body.inline``). A file of layout
+:data:`~._chains.INLINE_BYTES` in the body (``Body.inline``). A file of layout
 "2" or "3" is upgraded on opening (its version row rewritten, nothing else: every
 older body still loads)."""
 
@@ -537,7 +537,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         if found is None:
             return None
         (checkpoint_id, run_id, step_index, _, _, _, schema, graph), body, rows = found
-        global_data = inline_data(body, checkpoint_id)
+        global_data = inline_data(body.inline, body.channels, checkpoint_id)
         for ref in body.channels:
             global_data[ref.channel] = rebuild(ref, rows, checkpoint_id)
         return Checkpoint(

@@ -39,7 +39,6 @@ __all__ = [
     "ROW_TYPES",
     "EntryRow",
     "FENCED_STREAMS",
-    "INLINE_BYTES",
     "SCHEMA",
     "SCHEMA_OBJECTS",
     "SELECT_LATEST",
@@ -63,17 +62,10 @@ __all__ = [
     "fenced_streams",
     "fetch_chains",
     "frontier_entry",
-    "inline_data",
     "read_chain",
     "stored_run_id",
     "typed_row",
 ]
-
-INLINE_BYTES: Final = 32
-"""Channel bytes up to this length are stored in the checkpoint's body, not as a
-stream version: a blob row and its stream update cost two more dirty pages per
-commit (each a whole page written to the WAL), while the bytes cost about what the
-reference to a stream version would (``docs/concepts/checkpoint-storage.md``)."""
 
 UNION_CHUNK: Final = 200
 """Channels per blob query (SQLite allows 500 compound terms by default)."""
@@ -360,20 +352,6 @@ def checked_body(thread_id: str, row: tuple[Any, ...]) -> Body:
         raise CheckpointDecodeError(
             "checkpoint", checkpoint_id=checkpoint_id, reason=str(exc)
         ) from None
-
-
-def inline_data(body: Body, checkpoint_id: str) -> dict[str, bytes]:
-    """The body's inline channels, refused when a channel is named twice (in
-    ``inline`` or also in ``channels``): a crafted body must not pick a value."""
-    data = dict(body.inline)
-    names = [ref.channel for ref in body.channels]
-    if len(data) != len(body.inline) or not data.keys().isdisjoint(names):
-        raise CheckpointDecodeError(
-            "checkpoint",
-            checkpoint_id=checkpoint_id,
-            reason="a channel is stored twice in the checkpoint's body",
-        )
-    return data
 
 
 def append_version(

@@ -18,9 +18,9 @@ import msgspec
 import pytest
 
 from hive_core.persistence import STORE_SCHEMA_VERSION, SQLiteCheckpointStore
+from hive_core.persistence._chains import INLINE_BYTES
 from hive_core.persistence._format import FrontierEntry
 from hive_core.persistence._sqlite_rows import (
-    INLINE_BYTES,
     Body,
     body_crc,
     decode_body,

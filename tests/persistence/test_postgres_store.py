@@ -19,6 +19,7 @@ from postgres_support import Schema, postgres_schema, postgres_url
 
 from hive_core import (
     CheckpointCorruptError,
+    CheckpointDecodeError,
     CheckpointPolicy,
     CheckpointVersionMismatchError,
     GraphBuilder,
@@ -205,9 +206,11 @@ class TestStorage:
         items = [f"{i:06d}".ljust(1024, "x") for i in range(100)]
         values = [msgspec.json.encode(items[: n + 1]) for n in range(100)]
 
+        cfg = b'{"k":"' + b"x" * 40 + b'"}'  # over INLINE_BYTES: a stream
+
         async def main() -> dict[str, int]:
             for step, value in enumerate(values):
-                await store.save(cp(step, {"log": value, "cfg": b'{"k":1}'}))
+                await store.save(cp(step, {"log": value, "cfg": cfg}))
             latest = await store.load_latest("t")
             assert latest is not None and latest.global_data["log"] == values[-1]
             stats = await store.storage_stats()
@@ -222,8 +225,56 @@ class TestStorage:
         from hive_core.persistence._postgres_plan import Body
 
         columns = {"id", "thread_id", "run_id", "step_index", "global_data"}
-        body = set(Body.__struct_fields__) - {"channels"}
+        body = set(Body.__struct_fields__) - {"channels", "inline"}
         assert set(Checkpoint.__struct_fields__) == columns | body
+
+    def test_small_channels_are_kept_in_the_body(
+        self, store: PostgresCheckpointStore, postgres_schema: Schema
+    ) -> None:
+        """Bytes up to INLINE_BYTES get no stream and no version row."""
+        from hive_core.persistence._chains import INLINE_BYTES
+
+        small, big = b"x" * INLINE_BYTES, b"y" * (INLINE_BYTES + 1)
+        saved = [cp(s, {"a": small, "b": big, "c": str(s).encode()}) for s in range(3)]
+
+        async def main() -> list[Checkpoint | None]:
+            loaded = []
+            for c in saved:
+                await store.save(c)
+                loaded.append(await store.load_latest("t"))
+            await store.aclose()
+            return loaded
+
+        assert asyncio.run(main()) == saved
+        streams = postgres_schema.sql("SELECT channel FROM hive_checkpoint_streams")
+        assert streams == [("b",)]
+        assert postgres_schema.sql("SELECT count(*) FROM hive_checkpoint_blobs") == [
+            (1,)
+        ]
+
+    def test_a_channel_stored_twice_in_the_body_is_refused(
+        self, store: PostgresCheckpointStore, postgres_schema: Schema
+    ) -> None:
+        big = b"y" * 64
+
+        async def save() -> None:
+            await store.save(cp(0, {"b": big}))
+            await store.aclose()
+
+        asyncio.run(save())
+        (raw,) = postgres_schema.sql("SELECT body FROM hive_checkpoints")[0]
+        body = msgspec.msgpack.decode(raw)
+        assert body[6] and body[6][0][0] == "b"
+        for inline in ([["b", b"1"]], [["z", b"1"], ["z", b"2"]]):
+            body[7] = inline
+            postgres_schema.sql(
+                "UPDATE hive_checkpoints SET body = %s",
+                (msgspec.msgpack.encode(body),),
+            )
+            later = PostgresCheckpointStore(postgres_schema.url)
+            with pytest.raises(CheckpointDecodeError, match="stored twice"):
+                asyncio.run(later.load_latest("t"))
+            asyncio.run(later.aclose())
 
 
 class TestLayoutAndErrors:
@@ -241,6 +292,34 @@ class TestLayoutAndErrors:
         assert "'99'" in err.value.reason
         assert f"'{POSTGRES_SCHEMA_VERSION}'" in err.value.reason
         assert err.value.field == "hive_checkpoint_meta.schema_version"
+
+    def test_a_layout_2_database_is_upgraded(self, postgres_schema: Schema) -> None:
+        """Layout-2 bodies (no inline channels) load; the version row is rewritten."""
+        first = PostgresCheckpointStore(postgres_schema.url)
+        big = b"y" * 64
+
+        async def save() -> None:
+            await first.save(cp(0, {"b": big}))
+            await first.aclose()
+
+        asyncio.run(save())
+        (raw,) = postgres_schema.sql("SELECT body FROM hive_checkpoints")[0]
+        seven = msgspec.msgpack.encode(msgspec.msgpack.decode(raw)[:7])
+        postgres_schema.sql("UPDATE hive_checkpoints SET body = %s", (seven,))
+        postgres_schema.sql(
+            "UPDATE hive_checkpoint_meta SET value = '2' WHERE name = 'schema_version'"
+        )
+        later = PostgresCheckpointStore(postgres_schema.url)
+
+        async def load() -> Checkpoint | None:
+            found = await later.load_latest("t")
+            await later.aclose()
+            return found
+
+        assert asyncio.run(load()) == cp(0, {"b": big})
+        assert postgres_schema.sql(
+            "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
+        ) == [(POSTGRES_SCHEMA_VERSION,)]
 
     def test_setup_is_idempotent_and_creates_the_tables(
         self, postgres_schema: Schema
