@@ -232,7 +232,7 @@ class Body(msgspec.Struct, array_like=True, frozen=True):
     interruption: CheckpointInterruption | None
     channels: tuple[ChannelRef, ...]
     inline: tuple[tuple[str, bytes], ...] = ()
-    """Channels whose bytes are at most :data:`INLINE_BYTES`, kept in the body
+    """Channels whose bytes are at most :data:`~._chains.INLINE_BYTES`, kept in the body
     itself, sorted by channel (layout 4; earlier bodies have none)."""
 
 
