@@ -77,15 +77,28 @@ class DrivenRun:
     async def parts(self) -> AsyncIterator[StreamPart]:
         projector = StreamProjector(self.modes, subgraphs=self.subgraphs)
         buf = self.sink._buf
+        popleft = buf.popleft
         value: Any = None
         error: BaseException | None = None
         bare = 0
+        self.coro = coro = self.start()
+        send = coro.send
         try:
             while True:
-                running, yielded = self._step(value, error)
+                running = True  # `_step`, inlined for the plain send of every step
+                try:
+                    yielded = send(value) if error is None else coro.throw(error)
+                except StopIteration as stop:
+                    self.outcome = stop.value
+                    running = False
+                    self.done = True
+                except Exception as exc:
+                    self.error = exc
+                    running = False
+                    self.done = True
                 value, error = None, None
                 while buf:
-                    item = buf.popleft()
+                    item = popleft()
                     if type(item) is StreamPart:  # built directly (`sink.direct`)
                         yield item
                         continue

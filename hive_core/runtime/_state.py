@@ -116,10 +116,16 @@ class Task:
         """The task id (``hive_core.ids.task_id``), derived once; the planner
         checked the step and ordinal ranges."""
         tid = self._id
-        if tid is None:
+        if tid is None:  # `fingerprint` inlined: a streamed task asks every step
             ids = self._ids
+            local = self.seed.local
+            fp = (
+                fingerprint(ids.schema, local, ids.initial)
+                if local
+                else ids.empty_fingerprint
+            )
             tid = self._id = _task_digest(
-                ids.run_bytes, ids.step, self.node, self.ordinal, self.fingerprint
+                ids.run_bytes, ids.step, self.node, self.ordinal, fp
             )
         return tid
 

@@ -88,6 +88,19 @@ def encode_task_writes(
     written more than once maps to the list of its values.
 
     Called after the commit checked every write, so each channel is named."""
+    return _encode_writes(_globals_of(by_id), writes)
+
+
+def _globals_of(by_id: Mapping[str, Channel[Any]]) -> dict[str, Channel[Any]]:
+    """The global channels of ``by_id``: one lookup per write tells both that a
+    channel is known and that it is global."""
+    return {cid: ch for cid, ch in by_id.items() if ch.is_global}
+
+
+def _encode_writes(
+    glob: Mapping[str, Channel[Any]], writes: Sequence[Write[Any]]
+) -> dict[str, Any]:
+    """``encode_task_writes`` with the global channels already picked out."""
     raw: dict[str, Any] = {}
     multi: set[str] | None = None
     last = ""
@@ -95,8 +108,7 @@ def encode_task_writes(
     for w in writes:
         ch = w.channel
         cid = ch if type(ch) is str else ch._id  # type: ignore[union-attr]
-        spec = by_id.get(cid)  # type: ignore[arg-type]
-        if spec is None or not spec.is_global:
+        if cid not in glob:
             continue
         if cid not in raw:
             raw[cid] = w.value  # type: ignore[index]
@@ -111,15 +123,19 @@ def encode_task_writes(
             raw[cid] = [raw[cid]]
         raw[cid].append(w.value)
     if not ordered:  # rebuilt in id order only when written out of it
-        raw = dict(sorted(raw.items()))
+        if len(raw) == 2:  # two out of order are the other way round: no sort
+            first, second = raw
+            raw = {second: raw[second], first: raw[first]}
+        else:
+            raw = dict(sorted(raw.items()))
     try:
         return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
     except (TypeError, ValueError):
         many = multi or set()
         return {
-            cid: [payload_json(by_id[cid], v) for v in value]
+            cid: [payload_json(glob[cid], v) for v in value]
             if cid in many
-            else payload_json(by_id[cid], value)
+            else payload_json(glob[cid], value)
             for cid, value in raw.items()
         }
 
@@ -133,7 +149,7 @@ class DirectParts:
     results are in memory anyway); the loop's yield after every step hands them
     to the stream."""
 
-    __slots__ = ("_buf", "_by_id", "_sink", "_values", "updates")
+    __slots__ = ("_buf", "_globals", "_sink", "_values", "updates")
 
     def __init__(
         self,
@@ -144,7 +160,7 @@ class DirectParts:
     ) -> None:
         self._sink = sink
         self._buf = sink._buf
-        self._by_id = by_id
+        self._globals = _globals_of(by_id)
         self.updates = updates
         self._values = values
 
@@ -160,11 +176,11 @@ class DirectParts:
             return  # the stream stopped: nobody reads the parts
         buf = self._buf
         if self.updates:
-            by_id = self._by_id
+            glob = self._globals
             for t, r in zip(tasks, results, strict=True):
                 node = t.node
                 writes = (
-                    encode_task_writes(by_id, r.writes)
+                    (_encode_writes(glob, r.writes) if r.writes else {})
                     if isinstance(r, NodeOutput)
                     else {}
                 )
