@@ -6,7 +6,7 @@ checkpoint store therefore borrows a connection from a psycopg **sync**
 ``ConnectionPool`` and hands its code a :class:`SyncConn`, whose ``async`` methods
 call the blocking psycopg API and return at once, so the very same store code runs
 either natively async (on a loop, ``AsyncConnectionPool``) or inline (off a loop).
-Why: one statement through psycopg's async connection cost 75–85 µs of client CPU
+Why: one statement through psycopg's async connection cost 75-85 µs of client CPU
 against 23 µs through a sync one, and a save is one statement
 (``docs/persistence.md``, "The inline path").
 
