@@ -78,6 +78,19 @@ _SETUP_LOCK: Final = 0x48495645_43500001  # "HIVE" "CP" 1: serialises concurrent
 _ATTEMPTS: Final = 8
 
 
+def _settings(synchronous_commit: str | None) -> dict[str, str]:
+    """Session settings of the store's connections.
+
+    ``plan_cache_mode=force_generic_plan``: psycopg prepares a statement after its
+    fifth execution; the server would still re-plan the save's ``WITH`` statement
+    for its parameters on every call (a custom plan), which the generic plan skips
+    (``docs/persistence.md``, "The inline path"). It changes no result, only work."""
+    out = {"plan_cache_mode": "force_generic_plan"}
+    if synchronous_commit is not None:
+        out["synchronous_commit"] = synchronous_commit
+    return out
+
+
 class _Thread(msgspec.Struct):
     """What a writer remembers of one thread: its key, versions and stream heads."""
 
@@ -129,9 +142,7 @@ class PostgresCheckpointStore:
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
-            settings={"synchronous_commit": synchronous_commit}
-            if synchronous_commit is not None
-            else {},
+            settings=_settings(synchronous_commit),
             inline=True,
         )
         self.inline = self._owner.inline

@@ -71,6 +71,16 @@ def describe_target(conninfo: str) -> str:
     return f"{host}:{port}/{dbname}"
 
 
+def _url_options(conninfo: object) -> str:
+    """The ``options`` a URL or DSN carries (``""`` if none or unparsable)."""
+    if not isinstance(conninfo, str):
+        return ""
+    try:
+        return str(conninfo_to_dict(conninfo).get("options") or "")
+    except psycopg.Error:
+        return ""
+
+
 def _reason(exc: BaseException) -> str:
     """The first line of a libpq message (the rest is hints and context)."""
     text = str(exc).strip() or type(exc).__name__
@@ -114,10 +124,13 @@ class PoolOwner:
         self._timeout = timeout
         self._kwargs: dict[str, Any] = {"autocommit": True}
         if settings:
-            # Server settings for every connection of pools this store opens.
+            # Server settings for every connection of pools this store opens,
+            # after the URL's own ``options`` (a ``search_path``, say): the keyword
+            # would replace them.
             self._kwargs["options"] = " ".join(
-                f"-c {name}={value}" for name, value in sorted(settings.items())
-            )
+                [_url_options(self._conninfo)]
+                + [f"-c {name}={value}" for name, value in sorted(settings.items())]
+            ).strip()
         self._pool: AsyncConnectionPool[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._agen: AsyncIterator[None] | None = None
