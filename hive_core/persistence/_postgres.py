@@ -30,6 +30,7 @@ decoded with msgspec into fixed types, never unpickled.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from types import TracebackType
 from typing import Any, Final, Literal
@@ -150,6 +151,8 @@ class PostgresCheckpointStore:
         self._ready = False
         self._heads = HeadCache(self.head_cache_bytes)
         self._threads: OrderedDict[str, _Thread] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        """Inline calls may come from several threads: ``_remember`` is atomic."""
 
     @property
     def target(self) -> str:
@@ -468,13 +471,14 @@ class PostgresCheckpointStore:
         self, thread_id: str, thread: _Thread, done: Plan, data: dict[str, bytes]
     ) -> None:
         """After a commit: the new heads (and their bytes) are now facts."""
-        for channel, st in done.streams.items():
-            thread.streams[channel] = st
-            self._heads.put(st.stream, st.head, data[channel])
-        self._threads[thread_id] = thread
-        self._threads.move_to_end(thread_id)
-        while len(self._threads) > self.thread_cache_size:
-            self._threads.popitem(last=False)
+        with self._memo_lock:
+            for channel, st in done.streams.items():
+                thread.streams[channel] = st
+                self._heads.put(st.stream, st.head, data[channel])
+            self._threads[thread_id] = thread
+            self._threads.move_to_end(thread_id)
+            while len(self._threads) > self.thread_cache_size:
+                self._threads.popitem(last=False)
 
     # -------------------------------------------------------------------- load
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from postgres_support import Schema, postgres_schema, postgres_url
 
@@ -28,10 +28,18 @@ from hive_core import (
 from hive_core import (
     Schema as GraphSchema,
 )
+from hive_core._bridge import run_sync
 from hive_core.persistence import Checkpoint, PostgresCheckpointStore
+
+
+def drive(coro: Coroutine[Any, Any, T]) -> T:
+    """The sync bridge's inline driver: it fails if the coroutine suspends."""
+    return run_sync(coro, name="drive", instead="await", inline=True)
+
 
 __all__ = ["postgres_schema", "postgres_url"]
 
+T = TypeVar("T")
 EVERY = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
 
 
@@ -49,16 +57,6 @@ def _cp(step: int, thread: str = "t") -> Checkpoint:
         graph_version="g",
         global_data={"a": hashlib.sha256(b"%d" % step).digest() * 8},
     )
-
-
-def _inline(coro: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine that must complete without suspending."""
-    try:
-        coro.send(None)
-    except StopIteration:
-        return
-    coro.close()
-    raise AssertionError("the inline call suspended")
 
 
 def test_run_sync_starts_no_event_loop(postgres_schema: Schema) -> None:
@@ -102,7 +100,7 @@ def test_both_paths_write_the_same_rows(postgres_schema: Schema) -> None:
             if step % 2:
                 runner.run(save)
             else:
-                _inline(save)
+                drive(save)
         got = runner.run(store.load_latest("t"))
         assert got == _cp(5)
         listed = runner.run(store.list_checkpoints("t"))
@@ -112,7 +110,7 @@ def test_both_paths_write_the_same_rows(postgres_schema: Schema) -> None:
         runner.close()
 
 
-def test_a_handed_in_pool_is_not_inline(postgres_schema: Schema) -> None:
+def test_a_handed_in_pool_is_notdrive(postgres_schema: Schema) -> None:
     from psycopg_pool import AsyncConnectionPool
 
     pool = AsyncConnectionPool(postgres_schema.url, open=False)
@@ -123,6 +121,36 @@ def test_session_settings_keep_the_urls_options(postgres_schema: Schema) -> None
     """``synchronous_commit=`` and the store's own settings join the URL's
     ``options`` (here its ``search_path``) instead of replacing them."""
     store = PostgresCheckpointStore(postgres_schema.url, synchronous_commit="off")
-    _inline(store.save(_cp(0)))
+    drive(store.save(_cp(0)))
     store.close()
     assert postgres_schema.sql("SELECT count(*) FROM hive_checkpoints") == [(1,)]
+
+
+def test_threads_share_one_inline_store(postgres_schema: Schema) -> None:
+    """``run_sync`` from several OS threads at once: each borrows its own sync
+    connection, and every thread's history is complete."""
+    import threading
+
+    g = GraphBuilder(Count, start=["A"]).add_node(
+        "A", lambda ctx: NodeOutput(writes=[Write(Count.n, 1)])
+    )
+    g.add_router("A", lambda v: ["A"] if v.get(Count.n) < 20 else END)
+    store = PostgresCheckpointStore(postgres_schema.url, max_size=4)
+    rt = Runtime(g.compile(), checkpoint_store=store)
+    start = threading.Barrier(4)
+    outs: dict[str, Any] = {}
+
+    def work(thread_id: str) -> None:
+        start.wait()
+        outs[thread_id] = rt.run_sync(thread_id, None, EVERY).output
+
+    workers = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert outs == {f"w{i}": {"n": 20} for i in range(4)}
+    for i in range(4):
+        latest = drive(store.load_latest(f"w{i}"))
+        assert latest is not None and latest.step_index >= 19
+    store.close()
