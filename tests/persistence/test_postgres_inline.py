@@ -31,6 +31,8 @@ from hive_core import (
 from hive_core._bridge import run_sync
 from hive_core.persistence import Checkpoint, PostgresCheckpointStore
 
+T = TypeVar("T")
+
 
 def drive(coro: Coroutine[Any, Any, T]) -> T:
     """The sync bridge's inline driver: it fails if the coroutine suspends."""
@@ -39,7 +41,6 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
 
 __all__ = ["postgres_schema", "postgres_url"]
 
-T = TypeVar("T")
 EVERY = RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
 
 
