@@ -30,13 +30,13 @@ decoded with msgspec into fixed types, never unpickled.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from types import TracebackType
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 import psycopg
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from ..errors import CheckpointCorruptError, CheckpointError
@@ -62,6 +62,7 @@ from ._postgres_plan import (
     split_inline,
 )
 from ._postgres_pool import PoolOwner
+from ._postgres_sync import Conn
 from ._threads import validate_thread_id
 
 __all__ = ["POSTGRES_SCHEMA_VERSION", "PostgresCheckpointStore"]
@@ -76,6 +77,19 @@ _UPGRADES: Final = frozenset({"2"})
 
 _SETUP_LOCK: Final = 0x48495645_43500001  # "HIVE" "CP" 1: serialises concurrent DDL
 _ATTEMPTS: Final = 8
+
+
+def _settings(synchronous_commit: str | None) -> dict[str, str]:
+    """Session settings of the store's connections.
+
+    ``plan_cache_mode=force_generic_plan``: psycopg prepares a statement after its
+    fifth execution; the server would still re-plan the save's ``WITH`` statement
+    for its parameters on every call (a custom plan), which the generic plan skips
+    (``docs/persistence.md``, "The inline path"). It changes no result, only work."""
+    out = {"plan_cache_mode": "force_generic_plan"}
+    if synchronous_commit is not None:
+        out["synchronous_commit"] = synchronous_commit
+    return out
 
 
 class _Thread(msgspec.Struct):
@@ -93,12 +107,11 @@ class PostgresCheckpointStore:
     ``PostgresCheckpointStore("postgresql://user@host/db")`` opens its own pools
     (one per event loop, see ``docs/persistence.md``); ``pool=`` uses an
     ``AsyncConnectionPool`` you manage. Tables are created on first use, or by
-    :meth:`setup`. Async-native (``inline = False``): ``Runtime.run_sync`` runs it on
-    an event loop of its own. Close it with :meth:`aclose` (or ``async with``).
+    :meth:`setup`. Native async on a running loop; off a loop (a store built from a
+    URL) it is ``inline``: each call uses a psycopg sync pool and never suspends, so
+    ``Runtime.run_sync`` drives runs without an event loop (``docs/persistence.md``,
+    "The inline path"). Close it with :meth:`aclose` (or ``async with``).
     """
-
-    inline: ClassVar[bool] = False
-    """Its methods wait on the network: ``run_sync`` gives it an event loop."""
 
     delta_min_prefix: int = 64
     """A delta must reuse at least this many leading bytes of the previous version."""
@@ -130,13 +143,16 @@ class PostgresCheckpointStore:
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
-            settings={"synchronous_commit": synchronous_commit}
-            if synchronous_commit is not None
-            else {},
+            settings=_settings(synchronous_commit),
+            inline=True,
         )
+        self.inline = self._owner.inline
+        """``True`` unless ``pool=`` was given: off a loop no call suspends."""
         self._ready = False
         self._heads = HeadCache(self.head_cache_bytes)
         self._threads: OrderedDict[str, _Thread] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        """Inline calls may come from several threads: ``_remember`` is atomic."""
 
     @property
     def target(self) -> str:
@@ -149,7 +165,7 @@ class PostgresCheckpointStore:
         """Create the tables if needed and check the layout version (idempotent)."""
         await self._owner.run("setup", self._setup)
 
-    async def _setup(self, conn: AsyncConnection[Any]) -> None:
+    async def _setup(self, conn: Conn) -> None:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
             await conn.execute(sql.META)
@@ -221,7 +237,7 @@ class PostgresCheckpointStore:
 
         tries = 0
 
-        async def save(conn: AsyncConnection[Any]) -> None:
+        async def save(conn: Conn) -> None:
             nonlocal tries
             tries += 1
             await self._save(conn, checkpoint, data, inline, expected_latest)
@@ -260,7 +276,7 @@ class PostgresCheckpointStore:
         validate_thread_id(thread_id)
         check_limit(limit)
 
-        async def query(conn: AsyncConnection[Any]) -> list[Any]:
+        async def query(conn: Conn) -> list[Any]:
             cur = await conn.execute(sql.SUMMARIES, (thread_id, limit))
             return await cur.fetchall()
 
@@ -279,7 +295,7 @@ class PostgresCheckpointStore:
     async def thread_exists(self, thread_id: str) -> bool:
         validate_thread_id(thread_id)
 
-        async def query(conn: AsyncConnection[Any]) -> bool:
+        async def query(conn: Conn) -> bool:
             cur = await conn.execute(sql.EXISTS, (thread_id,))
             row = await cur.fetchone()
             return bool(row and row[0])
@@ -290,7 +306,7 @@ class PostgresCheckpointStore:
 
     async def _save(
         self,
-        conn: AsyncConnection[Any],
+        conn: Conn,
         cp: Checkpoint,
         data: dict[str, bytes],
         inline: tuple[tuple[str, bytes], ...],
@@ -344,7 +360,7 @@ class PostgresCheckpointStore:
         return heads
 
     async def _read_thread(
-        self, conn: AsyncConnection[Any], cp: Checkpoint, data: dict[str, bytes]
+        self, conn: Conn, cp: Checkpoint, data: dict[str, bytes]
     ) -> _Thread:
         cur = await conn.execute(sql.THREAD, (cp.thread_id,))
         row = await cur.fetchone()
@@ -368,7 +384,7 @@ class PostgresCheckpointStore:
         return thread
 
     async def _read_heads(
-        self, conn: AsyncConnection[Any], thread: _Thread, data: dict[str, bytes]
+        self, conn: Conn, thread: _Thread, data: dict[str, bytes]
     ) -> dict[str, bytes]:
         heads: dict[str, bytes] = {}
         refs: list[ChannelRef] = []
@@ -389,7 +405,7 @@ class PostgresCheckpointStore:
 
     async def _write(
         self,
-        conn: AsyncConnection[Any],
+        conn: Conn,
         cp: Checkpoint,
         data: dict[str, bytes],
         inline: tuple[tuple[str, bytes], ...],
@@ -455,20 +471,21 @@ class PostgresCheckpointStore:
         self, thread_id: str, thread: _Thread, done: Plan, data: dict[str, bytes]
     ) -> None:
         """After a commit: the new heads (and their bytes) are now facts."""
-        for channel, st in done.streams.items():
-            thread.streams[channel] = st
-            self._heads.put(st.stream, st.head, data[channel])
-        self._threads[thread_id] = thread
-        self._threads.move_to_end(thread_id)
-        while len(self._threads) > self.thread_cache_size:
-            self._threads.popitem(last=False)
+        with self._memo_lock:
+            for channel, st in done.streams.items():
+                thread.streams[channel] = st
+                self._heads.put(st.stream, st.head, data[channel])
+            self._threads[thread_id] = thread
+            self._threads.move_to_end(thread_id)
+            while len(self._threads) > self.thread_cache_size:
+                self._threads.popitem(last=False)
 
     # -------------------------------------------------------------------- load
 
     async def _load(
         self, operation: str, query: str, params: tuple[str, ...], thread_id: str
     ) -> Checkpoint | None:
-        async def load(conn: AsyncConnection[Any]) -> Checkpoint | None:
+        async def load(conn: Conn) -> Checkpoint | None:
             cur = await conn.execute(query, params)
             row = await cur.fetchone()
             if row is None:
@@ -504,7 +521,7 @@ class PostgresCheckpointStore:
 
     @staticmethod
     async def _fetch_rows(
-        conn: AsyncConnection[Any], refs: tuple[ChannelRef, ...] | list[ChannelRef]
+        conn: Conn, refs: tuple[ChannelRef, ...] | list[ChannelRef]
     ) -> dict[int, tuple[object, object, object]]:
         ranges = [key_range(ref) for ref in refs]
         cur = await conn.execute(
@@ -523,7 +540,7 @@ class PostgresCheckpointStore:
     async def storage_stats(self) -> dict[str, int]:
         """Row counts and bytes: table data, and everything on disk (``total``)."""
 
-        async def stats(conn: AsyncConnection[Any]) -> dict[str, int]:
+        async def stats(conn: Conn) -> dict[str, int]:
             cur = await conn.execute(
                 "SELECT (SELECT count(*) FROM hive_checkpoints), "
                 "(SELECT coalesce(sum(length(body)), 0) FROM hive_checkpoints), "

@@ -28,6 +28,7 @@ with its SQLSTATE. See ``docs/persistence.md`` ("Store errors").
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -35,7 +36,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from ..errors import HiveError, StoreUnavailableError
 from ._errors import (
@@ -44,6 +45,7 @@ from ._errors import (
     StoreDamagedError,
     StoreFailedError,
 )
+from ._postgres_sync import SyncConn
 
 __all__ = ["PoolOwner", "describe_target"]
 
@@ -67,6 +69,16 @@ def describe_target(conninfo: str) -> str:
     port = str(params.get("port") or "5432")
     dbname = str(params.get("dbname") or params.get("user") or "")
     return f"{host}:{port}/{dbname}"
+
+
+def _url_options(conninfo: object) -> str:
+    """The ``options`` a URL or DSN carries (``""`` if none or unparsable)."""
+    if not isinstance(conninfo, str):
+        return ""
+    try:
+        return str(conninfo_to_dict(conninfo).get("options") or "")
+    except psycopg.Error:
+        return ""
 
 
 def _reason(exc: BaseException) -> str:
@@ -96,6 +108,7 @@ class PoolOwner:
         max_size: int = 8,
         timeout: float = 10.0,
         settings: dict[str, str] | None = None,
+        inline: bool = False,
     ) -> None:
         if (conninfo is None) == (pool is None):
             raise TypeError(f"{store} needs exactly one of a URL or a pool")
@@ -111,14 +124,21 @@ class PoolOwner:
         self._timeout = timeout
         self._kwargs: dict[str, Any] = {"autocommit": True}
         if settings:
-            # Server settings for every connection of pools this store opens.
+            # Server settings for every connection of pools this store opens,
+            # after the URL's own ``options`` (a ``search_path``, say): the keyword
+            # would replace them.
             self._kwargs["options"] = " ".join(
-                f"-c {name}={value}" for name, value in sorted(settings.items())
-            )
+                [_url_options(self._conninfo)]
+                + [f"-c {name}={value}" for name, value in sorted(settings.items())]
+            ).strip()
         self._pool: AsyncConnectionPool[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._agen: AsyncIterator[None] | None = None
         self._closed = False
+        self.inline = inline and pool is None
+        """Calls off a loop use :attr:`_sync` (see the module doc)."""
+        self._sync: ConnectionPool[Any] | None = None
+        self._sync_lock = threading.Lock()
 
     def unavailable(self, operation: str, exc: BaseException) -> StoreUnavailableError:
         return StoreUnavailableError(
@@ -206,10 +226,13 @@ class PoolOwner:
         await conn.close()
         return TimeoutError(f"no connection within {self._timeout} s")
 
-    async def run(
-        self, operation: str, fn: Callable[[AsyncConnection[Any]], Awaitable[T]]
-    ) -> T:
-        """``fn`` on a pooled autocommit connection, retried once if it breaks."""
+    async def run(self, operation: str, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """``fn`` on a pooled autocommit connection, retried once if it breaks.
+
+        ``fn`` gets an ``AsyncConnection``, or off a loop (an ``inline`` owner) a
+        ``SyncConn``; both are a ``_postgres_sync.Conn``."""
+        if self.inline and asyncio._get_running_loop() is None:
+            return await self._run_inline(operation, fn)
         started = time.monotonic()
         for attempt in (0, 1):
             pool = await self.pool(operation)
@@ -220,21 +243,93 @@ class PoolOwner:
             except PoolTimeout as exc:
                 raise self.unavailable(operation, exc) from None
             except psycopg.Error as exc:
-                broken = conn is not None and (conn.broken or conn.closed)
-                if not broken or not isinstance(exc, psycopg.OperationalError):
-                    waited = time.monotonic() - started
-                    raise self.failure(operation, exc, waited) from None
-                if attempt:
-                    raise self.unavailable(operation, exc) from None
+                self._retry_or_raise(operation, exc, conn, attempt, started)
                 try:
                     await pool.check()  # a restarted server leaves every one dead
                 except psycopg.Error as again:
                     raise self.unavailable(operation, again) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _run_inline(self, operation: str, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """``run`` off a loop: a sync pool's connection; nothing suspends."""
+        started = time.monotonic()
+        for attempt in (0, 1):
+            pool = self._sync_pool(operation)
+            conn: psycopg.Connection[Any] | None = None
+            try:
+                with pool.connection() as conn:
+                    return await fn(SyncConn(conn))
+            except PoolTimeout as exc:
+                raise self.unavailable(operation, exc) from None
+            except psycopg.Error as exc:
+                self._retry_or_raise(operation, exc, conn, attempt, started)
+                try:
+                    pool.check()
+                except psycopg.Error as again:
+                    raise self.unavailable(operation, again) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_or_raise(
+        self,
+        operation: str,
+        exc: psycopg.Error,
+        conn: psycopg.Connection[Any] | AsyncConnection[Any] | None,
+        attempt: int,
+        started: float,
+    ) -> None:
+        """Return if ``exc`` broke the connection on the first try; else raise."""
+        broken = conn is not None and (conn.broken or conn.closed)
+        if not broken or not isinstance(exc, psycopg.OperationalError):
+            waited = time.monotonic() - started
+            raise self.failure(operation, exc, waited) from None
+        if attempt:
+            raise self.unavailable(operation, exc) from None
+
+    def _sync_pool(self, operation: str) -> ConnectionPool[Any]:
+        if self._closed:
+            raise self.closed(operation)
+        with self._sync_lock:
+            if self._sync is not None:
+                return self._sync
+            min_size, max_size = self._sizes
+            pool: ConnectionPool[Any] = ConnectionPool(
+                str(self._conninfo),
+                min_size=min_size,
+                max_size=max_size,
+                open=False,
+                timeout=self._timeout,
+                kwargs=self._kwargs,
+                name=self.store,
+            )
+            try:
+                pool.open(wait=True, timeout=self._timeout)
+            except PoolTimeout:
+                pool.close()
+                raise self.unavailable(operation, self._why_sync()) from None
+            self._sync = pool
+            return pool
+
+    def _why_sync(self) -> BaseException:
+        """``_why`` without a loop."""
+        try:
+            conn = psycopg.connect(
+                str(self._conninfo), connect_timeout=max(1, int(self._timeout))
+            )
+        except psycopg.Error as exc:
+            return exc
+        conn.close()
+        return TimeoutError(f"no connection within {self._timeout} s")
+
+    def _close_sync(self) -> None:
+        with self._sync_lock:
+            pool, self._sync = self._sync, None
+        if pool is not None:
+            pool.close()
+
     async def aclose(self) -> None:
         """Close the pool this store opened (a pool handed in stays open)."""
         self._closed = True
+        self._close_sync()
         pool, agen = self._pool, self._agen
         self._pool = self._loop = self._agen = None
         if agen is not None:
@@ -247,6 +342,7 @@ class PoolOwner:
         loop = self._loop
         if loop is None or loop.is_closed():
             self._closed = True
+            self._close_sync()
             self._pool = self._loop = self._agen = None
             return
         if loop.is_running():

@@ -161,7 +161,7 @@ def bigints(values: Sequence[Any]) -> str:
     Sent as one ``unknown``-typed string the server parses: psycopg's own list
     adaptation inspects every element on every call, and cost more client CPU per
     save than building these strings (measured in ``docs/persistence.md``,
-    "Sizing"). The values are the planner's ints, never caller text."""
+    "The save path: earlier measurements"). The values are the planner's ints, never caller text."""
     return "{" + ",".join(["NULL" if v is None else str(v) for v in values]) + "}"
 
 

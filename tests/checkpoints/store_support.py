@@ -4,8 +4,9 @@ the fixtures; test modules import the helpers from here).
 ``backend`` is parametrised over every store implementation. Tests get a
 ``Backend`` whose ``store`` is a ``SyncStore``: the protocol's coroutines driven by
 ``send(None)``, which also proves each store is ``inline`` (a suspension fails);
-the Postgres store is async-native, so its ``LoopStore`` runs each call on one event
-loop kept for the test, over a fresh schema (see ``postgres_support``).
+the Postgres store runs twice over a fresh schema (see ``postgres_support``):
+natively async (``postgres``: its ``LoopStore`` runs each call on one event loop kept
+for the test) and inline (``postgres-inline``: no loop, its sync pool).
 """
 
 from __future__ import annotations
@@ -109,10 +110,10 @@ class Backend:
     @property
     def persistent(self) -> bool:
         """Whether ``open()`` gives a new connection (not the same object)."""
-        return self.name in ("sqlite-file", "postgres")
+        return self.name in ("sqlite-file", "postgres", "postgres-inline")
 
     def open(self) -> SyncStore:
-        if self.name == "postgres":
+        if self.name in ("postgres", "postgres-inline"):
             return self._open_postgres()
         if self.name == "sqlite-file":
             store = SQLiteCheckpointStore(self.path)
@@ -146,6 +147,8 @@ class Backend:
         schema, runner = self._postgres
         store = PostgresCheckpointStore(schema.url)
         self._opened.append(store)
+        if self.name == "postgres-inline":
+            return SyncStore(store)  # no loop: the sync pool, never suspending
         return LoopStore(store, runner)
 
     def close(self) -> None:
@@ -159,7 +162,7 @@ class Backend:
             self._postgres = None
 
 
-BACKENDS = ["memory", "sqlite-file", "sqlite-memory", "postgres"]
+BACKENDS = ["memory", "sqlite-file", "sqlite-memory", "postgres", "postgres-inline"]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -226,9 +226,8 @@ class TestQueries:
         assert len(backend.store.list_checkpoints("b")) == 2
 
     def test_store_is_inline(self, backend: Backend) -> None:
-        # Only the network store is async-native; run_sync gives it an event loop.
-        expected = backend.name != "postgres"
-        assert getattr(backend.store.inner, "inline", False) is expected
+        # Every store built from a path or URL is inline (Postgres: off a loop).
+        assert getattr(backend.store.inner, "inline", False) is True
 
 
 # ----------------------------------------------------------- version chains

@@ -66,8 +66,9 @@ class TestRuntimeOnPostgres:
     def test_sync_entry_points_resume_and_fork(
         self, store: PostgresCheckpointStore
     ) -> None:
-        """Each ``*_sync`` call runs on a fresh event loop: the store opens a pool
-        per loop and the loop's shutdown closes it."""
+        """Each ``*_sync`` call runs inline (the store's sync pool) or, for a graph
+        that needs one, on a fresh event loop: the store opens a pool per loop and
+        the loop's shutdown closes it."""
         SEEN.clear()
         tiny = build_tiny()
         rt = Runtime(tiny, checkpoint_store=store)
