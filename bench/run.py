@@ -556,7 +556,8 @@ def summary_table(rows: Sequence[Row]) -> str:
             lines.append(
                 f"{name:<24} {_fmt_s(row['hive_s']):>10} "
                 f"{_fmt_s(row['peer_s']):>10} {row['ratio']:>7.3f} "
-                f"{row['hive_us_per_step']:>12.2f} {ok:>7}  ({row['peer']})"
+                f"{row.get('hive_us_per_step', math.nan):>12.2f} {ok:>7}"
+                f"  ({row.get('peer', 'same engine')})"
             )
         elif "hive_s" in row and "langgraph_s" in row:
             lines.append(

@@ -220,8 +220,16 @@ def test_summary_table_formats_every_kind_of_row() -> None:
             "ratio_peak_rss": 0.375,
         },
         {"workload": "memory_10k", "recall": 1.0, "note": "text"},
+        # A row against a peer that is Hive itself (no per-step cost, no name).
+        {
+            "workload": "checkpoint_default_policy",
+            "hive_s": 0.007,
+            "peer_s": 0.001,
+            "ratio": 7.0,
+        },
     ]
     table = bench_run.summary_table(rows)
+    assert "checkpoint_default_policy" in table
     assert "loop" in table
     assert "MISS" not in table.splitlines()[1]
     assert "memory_10k" in table
