@@ -47,7 +47,7 @@ _WRITER = textwrap.dedent(
             await store.save(Checkpoint(
                 id=f"{step:08d}", thread_id="t", run_id="r", step_index=step,
                 schema_version="s", graph_version="g", global_data=data(step)))
-            sys.stdout.write(f"{step}\n")  # the save returned
+            sys.stdout.write(f"{step}\\n")  # the save returned
             sys.stdout.flush()
             if not sys.stdin.readline():  # the test's leave for the next save
                 return
