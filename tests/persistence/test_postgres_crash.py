@@ -5,8 +5,12 @@
 * the server is crashed and restarted (``pg_ctl restart -m immediate``) between saves;
   nothing returned is lost and the same store object keeps working.
 
-Ordering uses the writer's stdout as a barrier: it prints each step after its save
-returned, and the test kills it right after reading a line, while the next save runs.
+Ordering is a handshake, never timing: the writer prints each step after its save
+returned, then waits on stdin for leave to start the next one. The test grants one
+save past the line it kills on, so at the kill the writer has returned exactly the
+saves it reported (all drained from the pipe afterwards) and at most the granted one
+is in flight. (Reading stdout alone was racy: under load the writer ran saves ahead
+of the reader, so "the line just read" was not "the last save that returned".)
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ _WRITER = textwrap.dedent(
             await store.save(Checkpoint(
                 id=f"{step:08d}", thread_id="t", run_id="r", step_index=step,
                 schema_version="s", graph_version="g", global_data=data(step)))
-            print(step, flush=True)  # the save returned
+            sys.stdout.write(f"{step}\\n")  # the save returned
+            sys.stdout.flush()
+            if not sys.stdin.readline():  # the test's leave for the next save
+                return
             step += 1
 
     asyncio.run(main(sys.argv[1]))
@@ -68,13 +75,14 @@ def _cp(step: int) -> Checkpoint:
     )
 
 
-def _check_history(store: PostgresCheckpointStore, returned: int) -> int:
+def _check_history(store: PostgresCheckpointStore, returned: int, granted: int) -> int:
     async def main() -> int:
         latest = await store.load_latest("t")
         assert latest is not None
-        # The save in flight at the kill may or may not have committed; nothing
-        # else is allowed: not an older one, never a torn one.
-        assert latest.step_index in (returned, returned + 1)
+        # The save in flight at the kill (if one was granted and had not returned)
+        # may or may not have committed; nothing else is allowed: not an older
+        # one, never a torn one, never one the writer was not allowed to start.
+        assert returned <= latest.step_index <= granted
         assert latest.global_data == _expected(latest.step_index)
         summaries = await store.list_checkpoints("t")
         assert [s.step_index for s in summaries] == list(
@@ -106,21 +114,31 @@ def test_sigkill_mid_save_keeps_the_last_returned_checkpoint(
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             proc = subprocess.Popen(
                 [sys.executable, "-c", _WRITER, schema.url],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
             )
-            assert proc.stdout is not None
+            assert proc.stdin is not None and proc.stdout is not None
+            reported: list[int] = []
             try:
                 for _ in range(kill_after + 1):
                     line = proc.stdout.readline()
-                    assert line, "the writer died before the kill"
+                    assert line.endswith(b"\n"), "the writer died before the kill"
+                    reported.append(int(line))
+                    proc.stdin.write(b"go\n")  # leave for the next save
+                    proc.stdin.flush()
             finally:
-                proc.send_signal(signal.SIGKILL)  # the next save is under way
+                proc.send_signal(signal.SIGKILL)  # the granted save may be under way
                 proc.wait()
+                rest = proc.stdout.read()  # reports written before the kill
                 proc.stdout.close()
-            returned = int(line)
-            assert returned == kill_after
-            _check_history(PostgresCheckpointStore(schema.url), returned)
+                proc.stdin.close()
+            # A line cut short by the kill is not a report; its save counts as in flight.
+            reported += [int(x) for x in rest.split(b"\n")[:-1]]
+            granted = kill_after + 1
+            assert reported == list(range(len(reported)))
+            assert kill_after <= reported[-1] <= granted
+            _check_history(PostgresCheckpointStore(schema.url), reported[-1], granted)
     finally:
         schema.drop()
 
