@@ -430,31 +430,34 @@ class PostgresCheckpointStore:
                 inline=inline,
             )
         )
-        keys, prefixes, crcs, datas = p.blob_columns()
-        streams, heads_, snapshots, chain_bytes, chain_rows = p.stream_columns()
-        ints = sql.bigints  # array literals: see its docstring
-        cur = await conn.execute(
-            sql.WRITE,
-            {
-                "thread": thread.key,
-                "id": cp.id,
-                "step": cp.step_index,
-                "run_id": cp.run_id,
-                "flag": cp.interruption is not None,
-                "body": body,
-                "unfenced": expected is UNFENCED,
-                "expected": None if expected is UNFENCED else expected,
-                "keys": ints(keys),
-                "prefixes": ints(prefixes),
-                "crcs": ints(crcs),
-                "datas": sql.byteas(datas),
-                "streams": ints(streams),
-                "heads": ints(heads_),
-                "snapshots": ints(snapshots),
-                "chain_bytes": ints(chain_bytes),
-                "chain_rows": ints(chain_rows),
-            },
-        )
+        params: dict[str, Any] = {
+            "thread": thread.key,
+            "id": cp.id,
+            "step": cp.step_index,
+            "run_id": cp.run_id,
+            "flag": cp.interruption is not None,
+            "body": body,
+            "unfenced": expected is UNFENCED,
+            "expected": None if expected is UNFENCED else expected,
+        }
+        if p.blobs or p.streams:
+            keys, prefixes, crcs, datas = p.blob_columns()
+            streams, heads_, snapshots, chain_bytes, chain_rows = p.stream_columns()
+            ints = sql.bigints  # array literals: see its docstring
+            params.update(
+                keys=ints(keys),
+                prefixes=ints(prefixes),
+                crcs=ints(crcs),
+                datas=sql.byteas(datas),
+                streams=ints(streams),
+                heads=ints(heads_),
+                snapshots=ints(snapshots),
+                chain_bytes=ints(chain_bytes),
+                chain_rows=ints(chain_rows),
+            )
+            cur = await conn.execute(sql.WRITE, params)
+        else:
+            cur = await conn.execute(sql.WRITE_INLINE, params)
         if cur.rowcount != 1:
             cur = await conn.execute(sql.LATEST_ID, (thread.key,))
             row = await cur.fetchone()

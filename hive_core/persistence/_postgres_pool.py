@@ -45,7 +45,7 @@ from ._errors import (
     StoreDamagedError,
     StoreFailedError,
 )
-from ._postgres_sync import SyncConn
+from ._postgres_sync import CursorConnection, SyncConn
 
 __all__ = ["PoolOwner", "describe_target"]
 
@@ -300,6 +300,7 @@ class PoolOwner:
                 timeout=self._timeout,
                 kwargs=self._kwargs,
                 name=self.store,
+                connection_class=CursorConnection,
             )
             try:
                 pool.open(wait=True, timeout=self._timeout)

@@ -21,6 +21,7 @@ __all__ = [
     "NEW_STREAMS",
     "BLOBS",
     "WRITE",
+    "WRITE_INLINE",
     "LATEST_ID",
     "ROW",
     "LATEST",
@@ -100,7 +101,7 @@ _LATEST: Final = """(
 the old latest (a different checkpoint), or, when the old latest is this one
 rewritten at a lower step, of it and every other checkpoint of the thread (that
 branch's scan runs only then: its conditions on ``t`` are checked first)."""
-WRITE = (
+_FENCE: Final = (
     """WITH fence AS (
     UPDATE hive_checkpoint_threads AS t
     SET (latest_step, latest_id) = """
@@ -109,7 +110,9 @@ WRITE = (
     WHERE t.thread = %(thread)s
         AND (%(unfenced)s OR t.latest_id IS NOT DISTINCT FROM %(expected)s::text)
     RETURNING t.thread
-), blobs AS (
+)"""
+)
+_ROWS: Final = """, blobs AS (
     INSERT INTO hive_checkpoint_blobs (key, prefix, crc, data)
     SELECT b.* FROM fence, unnest(%(keys)s::int8[], %(prefixes)s::int4[],
         %(crcs)s::int8[], %(datas)s::bytea[]) AS b
@@ -121,19 +124,25 @@ WRITE = (
         %(chain_bytes)s::int8[], %(chain_rows)s::int8[])
         AS u(stream, head, snapshot, chain_bytes, chain_rows)
     WHERE s.stream = u.stream
-)
+)"""
+_CHECKPOINT: Final = """
 INSERT INTO hive_checkpoints
     (thread, checkpoint_id, step_index, run_id, has_interruption, body)
 SELECT fence.thread, %(id)s, %(step)s, %(run_id)s, %(flag)s, %(body)s FROM fence
 ON CONFLICT (thread, checkpoint_id) DO UPDATE SET
     step_index = excluded.step_index, run_id = excluded.run_id,
     has_interruption = excluded.has_interruption, body = excluded.body"""
-)
+WRITE: Final = _FENCE + _ROWS + _CHECKPOINT
 """One save, fenced: the thread row's ``latest_*`` columns move (to the greatest
 of the old latest and the new checkpoint; recomputed when the latest itself is
 overwritten with a lower step) only if the thread's latest is the expected one,
 and every other row is written only if that row moved. A concurrent writer blocks
 on the thread row and re-checks the fence against the committed latest."""
+WRITE_INLINE: Final = _FENCE + _CHECKPOINT
+"""``WRITE`` for a save with no new blob and no moved stream head (every changed
+channel inline in the body): the same fence and row, without the two empty
+``unnest`` writes, whose planning and execution cost the server 10-20 µs a save
+(``docs/persistence.md``, "Sizing")."""
 LATEST_ID = "SELECT latest_id FROM hive_checkpoint_threads WHERE thread = %s"
 ROW = (
     "SELECT c.checkpoint_id, c.run_id, c.step_index, c.body, t.schema_version, "

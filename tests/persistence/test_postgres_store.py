@@ -253,6 +253,39 @@ class TestStorage:
             (1,)
         ]
 
+    def test_inline_and_streamed_saves_share_the_fence_and_the_latest(
+        self, store: PostgresCheckpointStore, postgres_schema: Schema
+    ) -> None:
+        """A save with every channel inline takes the shorter statement
+        (``sql.WRITE_INLINE``); it fences and orders exactly like the full one."""
+        from hive_core.persistence import CheckpointConflict
+
+        small, big = b"s", b"b" * 100
+        first, second = cp(1, {"a": small}), cp(2, {"a": big})
+        third, fourth = cp(3, {"a": small}), cp(4, {"a": small})
+
+        async def main() -> tuple[Checkpoint | None, ...]:
+            await store.save(first, expected_latest=None)
+            await store.save(second, expected_latest=first.id)  # streamed
+            with pytest.raises(CheckpointConflict) as err:  # inline, stale fence
+                await store.save(third, expected_latest=first.id)
+            assert (err.value.expected, err.value.actual) == (first.id, second.id)
+            after_refusal = await store.load_latest("t")
+            await store.save(third, expected_latest=second.id)
+            # The latest rewritten at a lower step: the greatest of the others wins.
+            await store.save(cp(0, {"a": small}, cid=third.id))
+            after_rewrite = await store.load_latest("t")
+            # ... and the fence knows it: a save following `second` is accepted.
+            await store.save(fourth, expected_latest=second.id)
+            return after_refusal, after_rewrite, await store.load_latest("t")
+
+        after_refusal, after_rewrite, latest = asyncio.run(main())
+        assert after_refusal == second
+        assert after_rewrite == second
+        assert latest == fourth
+        ids = postgres_schema.sql("SELECT checkpoint_id FROM hive_checkpoints")
+        assert sorted(ids) == [(c.id,) for c in (first, second, third, fourth)]
+
     def test_a_channel_stored_twice_in_the_body_is_refused(
         self, store: PostgresCheckpointStore, postgres_schema: Schema
     ) -> None:
