@@ -8,8 +8,9 @@ stream parts/s delivered, submit → first part after ``metadata`` (p50), and
 ``get_state`` latency (p50/p99). LangGraph's server is ``langgraph dev`` from
 ``langgraph-cli[inmem]`` (give its ``langgraph`` executable with ``--langgraph``,
 e.g. from a separate venv; the row is skipped when absent), run offline. Hive's is
-``hive serve`` with its embedded worker and SQLite state in a temporary directory
-(queue polling 10 ms, 8 runs at once). Both servers stay up; each level is
+``hive serve`` with its embedded worker and SQLite state in a temporary directory,
+on the service's default configuration (queue polled every 50 ms, 4 runs at once;
+any ``HIVE_SERVICE_*`` variable of the caller is dropped). Both servers stay up; each level is
 measured ``--takes`` times per server, alternating which goes first, the idle
 server's processes stopped (``SIGSTOP``) meanwhile so that its polling costs the
 measured one nothing; a row pools its takes (runs over total seconds,
@@ -77,9 +78,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def hive_server(tmp: Path) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]),
-           "HIVE_SERVICE_POLLING_INTERVAL_S": "0.01",
-           "HIVE_SERVICE_GLOBAL_CONCURRENCY": "8"}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HIVE_SERVICE_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE)])
     args = [sys.executable, "-m", "hive_core.cli", "serve",
             str(HERE / "server_hive_app.py") + ":GRAPHS", "--port", str(port),
             "--data-dir", str(tmp / "hive")]  # fmt: skip

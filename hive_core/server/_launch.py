@@ -164,8 +164,6 @@ async def launch(backend: Backend, record: ThreadRecord, body: RunCreate) -> Run
     else:
         _check_input(backend, graph, record.thread_id, body.input)
         await _start(backend, record, graph, body, run_id, modes)
-    if record.graph is None:
-        await asyncio.to_thread(backend.db.update_thread, record.thread_id, graph=graph)
     run = RunRecord(
         run_id=run_id,
         thread_id=record.thread_id,
@@ -175,5 +173,7 @@ async def launch(backend: Backend, record: ThreadRecord, body: RunCreate) -> Run
         stream_modes=modes,
         created_at=time.time(),
     )
-    await asyncio.to_thread(backend.db.add_run, run)
+    # the thread runs ``graph`` from its first run on (set with the run's record)
+    first = graph if record.graph is None else None
+    await asyncio.to_thread(backend.db.add_run, run, graph=first)
     return run

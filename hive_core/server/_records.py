@@ -45,6 +45,24 @@ runs = sa.Table(
 )
 
 
+# The hot path's statements, built once: building a statement per call (and its
+# cache key) cost more client CPU than running it (``docs/http-api.md``, Benchmark).
+_THREAD = sa.select(threads).where(threads.c.thread_id == sa.bindparam("thread_id"))
+_ADD_THREAD = sa.text(
+    "INSERT INTO hive_server_threads "
+    "(thread_id, graph, metadata, created_at, updated_at) "
+    "VALUES (:thread_id, :graph, :metadata, :created_at, :updated_at) "
+    "ON CONFLICT (thread_id) DO NOTHING"
+)
+_TOUCH_THREAD = sa.text(
+    "UPDATE hive_server_threads SET graph = COALESCE(graph, :graph), "
+    "updated_at = :now WHERE thread_id = :thread_id"
+)
+"""A run was created on the thread: it runs ``graph`` from now on if it had none."""
+_ADD_RUN = runs.insert()
+_RUN = sa.select(runs).where(runs.c.run_id == sa.bindparam("run_id"))
+
+
 @attrs.frozen(kw_only=True)
 class ThreadRecord:
     thread_id: str
@@ -111,13 +129,9 @@ class ServerDB:
             "created_at": now,
             "updated_at": now,
         }
-        with self._service_db.write_tx() as conn:
-            found = conn.execute(
-                sa.select(threads.c.thread_id).where(threads.c.thread_id == thread_id)
-            ).first()
-            if found is not None:
+        with self._service_db.write() as conn:
+            if not conn.execute(_ADD_THREAD, row).rowcount:
                 return None
-            conn.execute(threads.insert().values(**row))
         return ThreadRecord(
             thread_id=thread_id,
             graph=graph,
@@ -127,10 +141,8 @@ class ServerDB:
         )
 
     def thread(self, thread_id: str) -> ThreadRecord | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(threads).where(threads.c.thread_id == thread_id)
-            ).first()
+        with self._service_db.auto.connect() as conn:
+            row = conn.execute(_THREAD, {"thread_id": thread_id}).first()
         return _thread(row) if row is not None else None
 
     def threads(self) -> list[ThreadRecord]:
@@ -158,17 +170,18 @@ class ServerDB:
 
     # ------------------------------------------------------------------- runs
 
-    def add_run(self, record: RunRecord) -> None:
+    def add_run(self, record: RunRecord, *, graph: str | None = None) -> None:
+        """Record the run and touch its thread, which from now on runs ``graph``
+        if it had no graph yet (one transaction)."""
         values = attrs.asdict(record)
         values["metadata"] = json.dumps(record.metadata, sort_keys=True)
         values["stream_modes"] = json.dumps(list(record.stream_modes))
+        touch = {"thread_id": record.thread_id, "graph": graph, "now": time.time()}
         with self._service_db.write_tx() as conn:
-            conn.execute(threads.update().where(
-                threads.c.thread_id == record.thread_id
-            ).values(updated_at=time.time()))  # fmt: skip
-            conn.execute(runs.insert().values(**values))
+            conn.execute(_TOUCH_THREAD, touch)
+            conn.execute(_ADD_RUN, values)
 
     def run(self, run_id: str) -> RunRecord | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+        with self._service_db.auto.connect() as conn:
+            row = conn.execute(_RUN, {"run_id": run_id}).first()
         return _run(row) if row is not None else None

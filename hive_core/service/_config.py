@@ -76,6 +76,18 @@ class ServiceConfig:
     of its own version); change it deliberately, never per build."""
     pool_size: int = 10
 
+    def queue_limits(self) -> tuple[int | None, int | None]:
+        """The DBOS queue's (queue-wide, per-worker) limits.
+
+        Embedded, the service is one process: its worker's limit is the
+        queue-wide one, and the queue gets no queue-wide limit of its own, so
+        that DBOS claims the runs of many threads in one statement instead of
+        one transaction per thread (``docs/service.md``, "Benchmark")."""
+        worker = self.worker_concurrency or self.global_concurrency
+        if self.database_url is None:
+            return None, worker
+        return self.global_concurrency, worker
+
     def executor(self) -> str:
         if self.executor_id:
             return self.executor_id

@@ -165,10 +165,11 @@ class Service:
             config["system_database_engine"] = self._sys_engine
         DBOS(config=config)
         DBOS.launch()
+        queue_wide, per_worker = cfg.queue_limits()
         self._queue = DBOS.register_queue(
             cfg.queue,
-            global_concurrency=cfg.global_concurrency,
-            worker_concurrency=cfg.worker_concurrency or cfg.global_concurrency,
+            global_concurrency=queue_wide,
+            worker_concurrency=per_worker,
             partition_concurrency=1,  # one attempt per thread, across all workers
             polling_interval_sec=cfg.polling_interval_s,
             on_conflict="always_update",
@@ -301,7 +302,7 @@ class Service:
                 "pid": os.getpid(),
                 "started_at": self._started_at,
                 "heartbeat_at": time.time(),
-                "capacity": cfg.worker_concurrency or cfg.global_concurrency,
+                "capacity": cfg.queue_limits()[1],
                 "running": len(self._stops),
                 "version": cfg.application_version,
                 "state": state,
@@ -356,10 +357,9 @@ class Service:
         self.config = attrs.evolve(self.config, **changes)
         queue = self._queue
         if queue is not None:
-            queue.set_global_concurrency(new.global_concurrency)
-            queue.set_worker_concurrency(
-                new.worker_concurrency or new.global_concurrency
-            )
+            queue_wide, per_worker = self.config.queue_limits()
+            queue.set_global_concurrency(queue_wide)
+            queue.set_worker_concurrency(per_worker)
         self.config_error = None
         self.config_generation += 1
         log.info("%s reloaded its configuration", self.worker_id)

@@ -128,3 +128,18 @@ def test_reload_without_a_file_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(ServiceConfigError) as err:
         service.reload()
     assert err.value.key == "config_path"
+
+
+def test_embedded_queue_has_only_the_worker_limit() -> None:
+    """One process embedded: its worker's limit is the queue-wide one, so the
+    DBOS queue gets no queue-wide limit (DBOS then claims many threads' runs in
+    one statement); on PostgreSQL the queue-wide limit stays."""
+    from hive_core.service import ServiceConfig
+
+    assert ServiceConfig(global_concurrency=3).queue_limits() == (None, 3)
+    embedded = ServiceConfig(global_concurrency=3, worker_concurrency=2)
+    assert embedded.queue_limits() == (None, 2)
+    url = "postgresql://hive@db.internal/hive"
+    assert ServiceConfig(database_url=url).queue_limits() == (4, 4)
+    shared = ServiceConfig(database_url=url, global_concurrency=6, worker_concurrency=2)
+    assert shared.queue_limits() == (6, 2)
