@@ -287,8 +287,10 @@ class NodeInput:
 
     @property
     def streaming(self) -> bool:
-        """Whether emitted events go anywhere (someone listens to the run), so a
-        node can skip building events nobody reads."""
+        """Whether emitted events go anywhere: someone listens to the run and
+        reads events nodes emit (a stream in ``messages``, ``custom`` or
+        ``events`` mode, or ``RunHandle.events``). A node can skip building
+        events nobody reads; a ``values`` or ``updates`` stream reads none."""
         return self._emit is not None
 
     def emit(self, event: StreamEvent) -> None:

@@ -75,6 +75,9 @@ class CommitResult(msgspec.Struct, frozen=True):
     appended: tuple[tuple[str, Any], ...] = ()
     """(channel id, pre-step value) per channel the append reducer extended: the
     new value is that list plus the step's items, so a save encodes only those."""
+    grouped: Mapping[str, list[Any]] | None = None
+    """A one-task step's writes by channel id, in emission order (``commit_one``);
+    an ``updates`` stream reads them instead of walking the writes again."""
 
 
 class StepWrites(msgspec.Struct, frozen=True):

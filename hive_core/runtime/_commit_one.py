@@ -127,4 +127,5 @@ def commit_one(
         frontier,
         interruption,
         reduction.appended,
+        grouped,
     )

@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import contextlib
 import types
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Sequence,
+)
 from typing import Any
 
 from .._bridge import drive_steps
+from ..errors import HiveInternalError
 from ..run_types import Outcome
 from ._loop import Attempt
 from ._sink import EventSink
-from ._stream import StreamPart, StreamProjector, needed_events
+from ._stream import StreamPart, StreamProjector, needed_events, normalize_modes
 
-__all__ = ["DrivenRun"]
+__all__ = ["DrivenRun", "drive"]
 
 _PASS_EVERY = 16
 """Bare yields between those handed to the loop, so other tasks still get turns."""
@@ -32,6 +40,20 @@ _PASS_EVERY = 16
 def _suspend(yielded: object) -> Generator[Any, Any, Any]:
     """Hand what the run yielded to the task driving us; return what it sends."""
     return (yield yielded)
+
+
+def drive(
+    attempt: Attempt,
+    start: Callable[[], Coroutine[Any, Any, Outcome]],
+    modes: str | Sequence[str],
+    subgraphs: bool,
+) -> DrivenRun:
+    """The attempt streamed in ``modes`` (checked here), its trace carrying the
+    modes' data. ``Runtime.stream`` calls this without a ``RunHandle``: nobody
+    can ask that stream's outcome."""
+    names = normalize_modes(modes)
+    attempt.add_stream_modes(names)
+    return DrivenRun(attempt, start, names, subgraphs)
 
 
 class DrivenRun:
@@ -74,8 +96,12 @@ class DrivenRun:
         self.done = True
         return False, None
 
+    def _projector(self) -> StreamProjector:
+        """Built on the first event: a ``direct`` stream queues only parts."""
+        return StreamProjector(self.modes, subgraphs=self.subgraphs)
+
     async def parts(self) -> AsyncIterator[StreamPart]:
-        projector = StreamProjector(self.modes, subgraphs=self.subgraphs)
+        projector: StreamProjector | None = None
         buf = self.sink._buf
         popleft = buf.popleft
         value: Any = None
@@ -102,6 +128,8 @@ class DrivenRun:
                     if type(item) is StreamPart:  # built directly (`sink.direct`)
                         yield item
                         continue
+                    if projector is None:
+                        projector = self._projector()
                     for part in projector.feed(item):  # type: ignore[arg-type]
                         yield part
                 if not running:
@@ -123,14 +151,19 @@ class DrivenRun:
     def parts_inline(self) -> Iterator[StreamPart]:
         """``parts`` for a run that never awaits a real future (an inline graph),
         driven from sync code without an event loop (``drive_steps``)."""
-        projector = StreamProjector(self.modes, subgraphs=self.subgraphs)
+        projector: StreamProjector | None = None
         buf = self.sink._buf
+        popleft = buf.popleft
         self.coro = coro = self.start()
-        steps = drive_steps(coro)
+        send = coro.send  # `drive_steps`, inlined: one frame less every step
         try:
             while True:
                 try:
-                    next(steps)
+                    if send(None) is not None:
+                        coro.close()
+                        raise HiveInternalError(
+                            "an inline stream suspended on a future; please report this"
+                        )
                 except StopIteration as stop:
                     self.outcome = stop.value
                     self.done = True
@@ -138,10 +171,12 @@ class DrivenRun:
                     self.error = exc
                     self.done = True
                 while buf:
-                    item = buf.popleft()
+                    item = popleft()
                     if type(item) is StreamPart:
                         yield item
                         continue
+                    if projector is None:
+                        projector = self._projector()
                     yield from projector.feed(item)  # type: ignore[arg-type]
                 if self.done:
                     break
@@ -151,7 +186,7 @@ class DrivenRun:
             if not self.done:
                 self._stop_run()
                 with contextlib.suppress(Exception):
-                    for _ in steps:
+                    for _ in drive_steps(coro):
                         pass
                 self.done = True
 

@@ -158,6 +158,7 @@ class StepRunner:
         "cancel_requested",
         "checkpoint_store",
         "deterministic",
+        "emits",
         "environment",
         "initial",
         "max_concurrent",
@@ -193,10 +194,17 @@ class StepRunner:
         self.attempt_id = attempt_id
         self.max_concurrent = max_concurrent
         self.sink = sink
-        self.deterministic = deterministic and sink is not None
-        self.poolable = sink is None or self.deterministic
+        wanted = None if sink is None else sink.wanted
+        self.emits = sink is not None and (
+            wanted is None or not wanted.isdisjoint(_PAYLOAD)
+        )
+        """Whether nodes get an emitter: only when the listener reads an event kind
+        a node emits. A stream of ``values`` or ``updates`` reads none, so its
+        nodes see ``NodeInput.streaming`` false, as in a run without a listener."""
+        self.deterministic = deterministic and self.emits
+        self.poolable = not self.emits or self.deterministic
         """Whether sync nodes may run on the pool: a live event stream is fed from
-        the loop's thread only, so with one, sync nodes stay on it."""
+        the loop's thread only, so while nodes feed one, sync nodes stay on it."""
         self.cancel_requested = False
         self.buffers: dict[int, list[tuple[type[Event], dict[str, Any]]]] = {}
         self.observer: RunObserver | None = environment.observer
@@ -250,9 +258,7 @@ class StepRunner:
             attempt_id=self.attempt_id,
             resume=resume,
             environment=self.environment,
-            emit=partial(self._emit_event, step, task.ordinal)
-            if self.sink is not None
-            else None,
+            emit=partial(self._emit_event, step, task.ordinal) if self.emits else None,
             checkpoint_store=self.checkpoint_store,
         )
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import EventsNotRequestedError, HiveInternalError, InvalidRunOptionsError
 from ..events import Event
 from ..run_types import Outcome
-from ._driven import DrivenRun
+from ._driven import DrivenRun, drive
 from ._loop import Attempt
 from ._sink import EventSink
 from ._stream import StreamPart, normalize_modes
@@ -134,12 +134,11 @@ class RunHandle:
         return self._drive(modes, subgraphs).parts_inline()
 
     def _drive(self, modes: str | Sequence[str], subgraphs: bool) -> DrivenRun:
-        names = normalize_modes(modes)
+        normalize_modes(modes)  # a bad mode is refused before the state check
         attempt = self._attempt
         if self._task is not None or self._driven is not None or attempt.sink:
             raise EventsNotRequestedError(attempt.attempt_id)
-        attempt.add_stream_modes(names)
-        self._driven = DrivenRun(attempt, self._start, names, subgraphs)
+        self._driven = drive(attempt, self._start, modes, subgraphs)
         return self._driven
 
     async def outcome(self) -> Outcome:

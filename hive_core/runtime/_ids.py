@@ -12,13 +12,13 @@ how to choose the namespace and what the ids do and do not promise.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any, Protocol
 
 import attrs
 
 from ..errors import DefinitionError
+from ..ids import sha256
 
 __all__ = ["DerivedIds", "IdSource", "RandomIds"]
 
@@ -81,7 +81,7 @@ def _check_counter(_self: object, attr: attrs.Attribute[int], value: Any) -> Non
 def _derive(tag: bytes, namespace: str, n: int) -> uuid.UUID:
     """SHA-256(tag ‖ namespace UTF-8 ‖ 0x00 ‖ u64 n), first 16 bytes, as a v5-style
     UUID (the layout ``fork_run_id`` uses)."""
-    digest = hashlib.sha256(
+    digest = sha256(
         tag + namespace.encode("utf-8") + b"\x00" + n.to_bytes(8, "big")
     ).digest()
     return uuid.UUID(bytes=digest[:16], version=5)

@@ -286,7 +286,7 @@ class Attempt:
             resume = None
             steps_run += 1
             if direct is not None:
-                direct.queue(tasks, step, results, result.written, new)
+                direct.queue(tasks, step, results, result, new)
             elif sink is not None:
                 if self.streams_updates:
                     await self._emit_task_writes(tasks, step, results)
@@ -311,9 +311,9 @@ class Attempt:
         ids = self.projection
         if ids is None:
             ids = self.ctx.graph.schema.global_ids
-        by_id = self.ctx.graph.schema.by_id
-        values = ValuesEncoder(by_id, ids) if self.streams_values else None
-        return DirectParts(sink, by_id, self.streams_updates, values)
+        schema = self.ctx.graph.schema
+        values = ValuesEncoder(schema.by_id, ids) if self.streams_values else None
+        return DirectParts(sink, schema.global_by_id, self.streams_updates, values)
 
     def _runner(self, state: ThreadState) -> StepRunner:
         ctx = self.ctx
@@ -526,7 +526,7 @@ class Attempt:
         self, tasks: list[Task], step: int, results: list[NodeOutput | Failure]
     ) -> None:
         """One ``task_writes`` per task, by ordinal, with its global writes."""
-        by_id = self.ctx.graph.schema.by_id
+        glob = self.ctx.graph.schema.global_by_id
         for t, r in zip(tasks, results, strict=True):
             await self.emit(
                 TaskWrites,
@@ -534,7 +534,7 @@ class Attempt:
                 ordinal=t.ordinal,
                 node=t.node,
                 task_id=t.id,
-                writes=encode_task_writes(by_id, r.writes)
+                writes=encode_task_writes(glob, r.writes)
                 if isinstance(r, NodeOutput)
                 else {},
             )

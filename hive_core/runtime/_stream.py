@@ -70,15 +70,35 @@ class StreamPart(msgspec.Struct, frozen=True, kw_only=True):
 def normalize_modes(modes: str | Sequence[str]) -> tuple[str, ...]:
     """Modes as a deduplicated tuple in the caller's order; a single string is one
     mode. Raises ``InvalidRunOptionsError`` for an unknown or empty mode list."""
-    names = (modes,) if isinstance(modes, str) else tuple(modes)
-    unknown = [m for m in names if m not in STREAM_MODES]
+    cacheable = isinstance(modes, str | tuple)
+    if cacheable:
+        try:
+            return _NORMALIZED[modes]  # every stream asks
+        except (KeyError, TypeError):  # not seen yet, or unhashable: checked below
+            pass
+    try:
+        names = (modes,) if isinstance(modes, str) else tuple(modes)
+    except TypeError:  # not a sequence at all: refused as an unknown mode
+        names = (modes,)  # type: ignore[assignment]
+    unknown = [m for m in names if m not in _MODE_NAMES]  # `==` only: any m is safe
     if unknown or not names:
         raise InvalidRunOptionsError(
             f"stream modes are {', '.join(sorted(STREAM_MODES))}; got {modes!r}. "
             'Fix: pass e.g. modes=("values", "updates").',
             option="stream_modes",
         )
-    return tuple(dict.fromkeys(names))
+    result = tuple(dict.fromkeys(names))
+    if cacheable and len(_NORMALIZED) < 256:
+        _NORMALIZED[modes] = result  # only valid ones: a bad one is refused anew
+    return result
+
+
+_NORMALIZED: dict[object, tuple[str, ...]] = {}
+"""``normalize_modes`` of a valid string or tuple of modes, once computed
+(bounded). Lists are checked every time (they may change between calls)."""
+
+_MODE_NAMES = tuple(sorted(STREAM_MODES))
+"""Searched by equality, so an unhashable mode is refused, not a ``TypeError``."""
 
 
 _MODE_EVENTS: dict[str, frozenset[type[Event]]] = {

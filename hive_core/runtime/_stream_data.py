@@ -25,11 +25,12 @@ from ._hashing import payload_json
 from ._stream import INTERRUPT_KEY, StreamPart
 
 if TYPE_CHECKING:
+    from ._commit import CommitResult
     from ._execute import Failure
     from ._sink import EventSink
     from ._state import Task, ThreadState
 
-__all__ = ["DirectParts", "ValuesEncoder", "encode_task_writes"]
+__all__ = ["DirectParts", "ValuesEncoder", "encode_grouped", "encode_task_writes"]
 
 
 def _encode(by_id: Mapping[str, Channel[Any]], raw: dict[str, Any]) -> dict[str, Any]:
@@ -82,25 +83,13 @@ class ValuesEncoder:
 
 
 def encode_task_writes(
-    by_id: Mapping[str, Channel[Any]], writes: Sequence[Write[Any]]
-) -> dict[str, Any]:
-    """A task's writes to global channels, by channel id (sorted); a channel
-    written more than once maps to the list of its values.
-
-    Called after the commit checked every write, so each channel is named."""
-    return _encode_writes(_globals_of(by_id), writes)
-
-
-def _globals_of(by_id: Mapping[str, Channel[Any]]) -> dict[str, Channel[Any]]:
-    """The global channels of ``by_id``: one lookup per write tells both that a
-    channel is known and that it is global."""
-    return {cid: ch for cid, ch in by_id.items() if ch.is_global}
-
-
-def _encode_writes(
     glob: Mapping[str, Channel[Any]], writes: Sequence[Write[Any]]
 ) -> dict[str, Any]:
-    """``encode_task_writes`` with the global channels already picked out."""
+    """A task's writes to global channels, by channel id (sorted); a channel
+    written more than once maps to the list of its values. ``glob`` is the
+    schema's global channels (``SchemaSpec.global_by_id``).
+
+    Called after the commit checked every write, so each channel is named."""
     raw: dict[str, Any] = {}
     multi: set[str] | None = None
     last = ""
@@ -140,6 +129,28 @@ def _encode_writes(
         }
 
 
+def encode_grouped(
+    glob: Mapping[str, Channel[Any]],
+    grouped: Mapping[str, list[Any]],
+    written: Sequence[tuple[str, Any]],
+) -> dict[str, Any]:
+    """``encode_task_writes`` of a one-task step from what its commit grouped
+    (``CommitResult.grouped``): ``written`` lists the same channels, sorted."""
+    raw: dict[str, Any] = {}
+    for cid, _ in written:
+        values = grouped[cid]
+        raw[cid] = values[0] if len(values) == 1 else values
+    try:
+        return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
+    except (TypeError, ValueError):
+        return {
+            cid: [payload_json(glob[cid], v) for v in grouped[cid]]
+            if len(grouped[cid]) > 1
+            else payload_json(glob[cid], value)
+            for cid, value in raw.items()
+        }
+
+
 @final
 class DirectParts:
     """A step's ``updates`` and ``values`` parts, queued as parts for the stream
@@ -154,13 +165,13 @@ class DirectParts:
     def __init__(
         self,
         sink: EventSink,
-        by_id: Mapping[str, Channel[Any]],
+        glob: Mapping[str, Channel[Any]],
         updates: bool,
         values: ValuesEncoder | None,
     ) -> None:
         self._sink = sink
         self._buf = sink._buf
-        self._globals = _globals_of(by_id)
+        self._globals = glob
         self.updates = updates
         self._values = values
 
@@ -169,18 +180,37 @@ class DirectParts:
         tasks: Sequence[Task],
         step: int,
         results: Sequence[NodeOutput | Failure],
-        written: Sequence[tuple[str, Any]],
+        commit: CommitResult,
         state: ThreadState,
     ) -> None:
         if not self._sink.direct:
             return  # the stream stopped: nobody reads the parts
         buf = self._buf
-        if self.updates:
+        written = commit.written
+        grouped = commit.grouped
+        if self.updates and grouped is not None:  # one task, all its writes global
+            task = tasks[0]
+            node = task.node
+            buf.append(
+                StreamPart(
+                    mode="updates",
+                    data={node: encode_grouped(self._globals, grouped, written)},
+                    step=step,
+                    node=node,
+                    task_id=task.id,
+                )
+            )
+        elif self.updates:
             glob = self._globals
-            for t, r in zip(tasks, results, strict=True):
+            pairs = (
+                ((tasks[0], results[0]),)  # most steps: one task, no zip
+                if len(tasks) == 1
+                else zip(tasks, results, strict=True)
+            )
+            for t, r in pairs:
                 node = t.node
                 writes = (
-                    (_encode_writes(glob, r.writes) if r.writes else {})
+                    (encode_task_writes(glob, r.writes) if r.writes else {})
                     if isinstance(r, NodeOutput)
                     else {}
                 )

@@ -1,7 +1,9 @@
 """``Runtime.stream`` and friends: a run (or a resume) as stream parts.
 
-Async entry points wrap ``RunHandle.stream``; the sync twins iterate them through
-the one sync bridge (``hive_core/_bridge.py``). Kept apart from ``_runtime.py`` so
+``stream`` and ``stream_sync`` drive their run directly (``_driven.py``: no
+``RunHandle``, whose outcome nobody could ask); the resumes go through
+``RunHandle.stream``. The sync twins iterate through the one sync bridge
+(``hive_core/_bridge.py``). Kept apart from ``_runtime.py`` so
 each module keeps one job. See ``docs/guides/streaming.md``.
 """
 
@@ -11,8 +13,10 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Protocol
 
 from .._bridge import ensure_no_running_loop, iterate_sync
-from ..run_types import RunOptions
+from ..run_types import Outcome, RunOptions
+from ._driven import DrivenRun, drive
 from ._handle import RunHandle
+from ._loop import Attempt
 from ._stream import StreamPart
 
 __all__ = ["StreamingMixin"]
@@ -22,6 +26,10 @@ Modes = str | Sequence[str]
 
 class _Runs(Protocol):
     _inline: bool
+
+    def _attempt(self, thread_id: str, options: RunOptions | None) -> Attempt: ...
+
+    async def _run_attempt(self, attempt: Attempt, input: object) -> Outcome: ...
 
     def run(
         self, thread_id: str, input: object = None, options: RunOptions | None = None
@@ -54,7 +62,7 @@ class StreamingMixin:
         events; breaking out early cancels the run. ``subgraphs=True`` adds the
         parts of ``Subgraph`` children, with ``namespace`` set (LangGraph's
         ``subgraphs=True``)."""
-        return self.run(thread_id, input, options).stream(modes, subgraphs=subgraphs)
+        return _driven(self, thread_id, input, options, modes, subgraphs).parts()
 
     def stream_sync(
         self: _Runs,
@@ -66,8 +74,8 @@ class StreamingMixin:
         options: RunOptions | None = None,
     ) -> Iterator[StreamPart]:
         """Blocking ``stream`` for scripts; not callable inside an event loop."""
-        handle = self.run(thread_id, input, options)
-        return _sync_parts(self, handle, modes, subgraphs, "stream")
+        driven = _driven(self, thread_id, input, options, modes, subgraphs)
+        return _sync_parts(self, driven, "stream")
 
     def stream_resume(
         self: _Runs,
@@ -96,17 +104,30 @@ class StreamingMixin:
     ) -> Iterator[StreamPart]:
         """Blocking ``stream_resume`` for scripts."""
         handle = self.resume(thread_id, interrupt_id, payload, options)
-        return _sync_parts(self, handle, modes, subgraphs, "stream_resume")
+        return _sync_parts(self, handle._drive(modes, subgraphs), "stream_resume")
 
 
-def _sync_parts(
-    runtime: _Runs, handle: RunHandle, modes: Modes, subgraphs: bool, twin: str
-) -> Iterator[StreamPart]:
+def _driven(
+    runtime: _Runs,
+    thread_id: str,
+    input: object,
+    options: RunOptions | None,
+    modes: Modes,
+    subgraphs: bool,
+) -> DrivenRun:
+    """A new run on ``thread_id`` streamed in ``modes`` (thread id checked first,
+    then the modes, as ``run(...).stream(...)`` does)."""
+    attempt = runtime._attempt(thread_id, options)
+    return drive(
+        attempt, lambda: runtime._run_attempt(attempt, input), modes, subgraphs
+    )
+
+
+def _sync_parts(runtime: _Runs, driven: DrivenRun, twin: str) -> Iterator[StreamPart]:
     """An inline runtime's stream is driven without a loop, any other on one
     ``asyncio.Runner`` for the whole stream (both through ``_bridge.py``)."""
     name, instead = f"Runtime.{twin}_sync", f"runtime.{twin}(...)"
     if runtime._inline:
         ensure_no_running_loop(name, instead)
-        return handle.stream_inline(modes, subgraphs=subgraphs)
-    parts = handle.stream(modes, subgraphs=subgraphs)
-    return iterate_sync(parts, name=name, instead=instead)
+        return driven.parts_inline()
+    return iterate_sync(driven.parts(), name=name, instead=instead)

@@ -73,6 +73,9 @@ class SchemaSpec:
     resume_payload: Any = object
     by_id: Mapping[str, Channel[Any]] = attrs.field(init=False)
     global_ids: tuple[str, ...] = attrs.field(init=False)
+    global_by_id: Mapping[str, Channel[Any]] = attrs.field(init=False)
+    """The global channels by id: one lookup tells both that a channel is known
+    and that it is global (the ``updates`` stream mode, ``_stream_data.py``)."""
     task_local_ids: tuple[str, ...] = attrs.field(init=False)
     version: str = attrs.field(init=False)
     """HSV1 schema version (lowercase hex SHA-256)."""
@@ -88,6 +91,11 @@ class SchemaSpec:
             self,
             "global_ids",
             tuple(c.id for c in ordered if c.scope is Scope.GLOBAL),
+        )
+        object.__setattr__(
+            self,
+            "global_by_id",
+            {cid: ch for cid, ch in by_id.items() if ch.scope is Scope.GLOBAL},
         )
         object.__setattr__(
             self,

@@ -19,6 +19,7 @@ from ..errors import (
     ScopeMismatchError,
     UnknownChannelError,
 )
+from ..ids import sha256
 from ._channels import Channel, ReadKey, Scope
 from ._schema import SchemaSpec
 
@@ -186,7 +187,7 @@ def fingerprint(
     ids = schema.task_local_ids
     if not ids:
         return EMPTY_FINGERPRINT
-    h = hashlib.sha256(b"HLF1" + _U32.pack(len(ids)))
+    h = sha256(b"HLF1" + _U32.pack(len(ids)))
     by_id = schema.by_id
     init = initial.values
     for cid in ids:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
 import uuid
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hive_core import ids
 from hive_core.errors import IndexOutOfRangeError
 from hive_core.ids import task_id
 
@@ -54,3 +56,22 @@ def test_task_id_is_the_documented_sha256(
 def test_task_id_refuses_out_of_range_indices(step: int, ordinal: int) -> None:
     with pytest.raises(IndexOutOfRangeError):
         task_id(uuid.UUID(int=1), step, "A", ordinal, b"\x00" * 32)
+
+
+@given(st.binary(max_size=300))
+def test_the_fast_sha256_is_hashlibs(data: bytes) -> None:
+    """Ids use the interpreter's builtin SHA-256 when it has one
+    (``hive_core.ids.sha256``); every digest equals ``hashlib``'s."""
+    assert ids.sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    h = ids.sha256(data[:7])
+    h.update(data[7:])
+    assert h.digest() == hashlib.sha256(data).digest()
+
+
+def test_without_a_builtin_sha256_hashlibs_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert ids.sha256 is not hashlib.sha256  # CPython ships one: it is taken
+    monkeypatch.setitem(sys.modules, "_sha2", None)  # `import` raises ImportError
+    monkeypatch.setitem(sys.modules, "_sha256", None)
+    assert ids._builtin_sha256() is hashlib.sha256

@@ -420,3 +420,129 @@ def test_values_reencode_only_written_channels_and_stay_equal_to_the_store() -> 
         {"a": 2, "b": ["x", "y"]},
     ]
     assert [p.step for p in parts] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "tokens",
+        ("values", "tokens"),
+        ["values", ["updates"]],
+        (["values"],),
+        7,
+        None,
+        (),
+    ],
+)
+def test_modes_of_any_shape_are_checked_every_time(bad: Any) -> None:
+    """Valid modes are remembered once normalised; a bad value is refused with a typed
+    error on every call (never a ``TypeError``, never cached as good)."""
+    rt = runtime(fanout_graph())
+    for _ in range(3):
+        with pytest.raises(InvalidRunOptionsError, match="stream modes are"):
+            rt.stream_sync("t", modes=bad)
+    assert rt.get_state_sync("t") is None
+
+
+def test_equal_modes_in_any_shape_stream_the_same() -> None:
+    want = list(runtime(fanout_graph()).stream_sync("t", modes=["updates", "values"]))
+    for modes in (("updates", "values"), ("updates", "values", "updates")) * 2:
+        assert list(runtime(fanout_graph()).stream_sync("t", modes=modes)) == want
+
+
+@pytest.mark.parametrize(
+    ("modes", "streaming"),
+    [
+        ("values", False),
+        ("updates", False),
+        (("values", "updates"), False),
+        ("messages", True),
+        ("custom", True),
+        ("events", True),
+        (("values", "custom"), True),
+    ],
+)
+def test_nodes_get_an_emitter_only_when_a_mode_reads_node_events(
+    modes: Any, streaming: bool
+) -> None:
+    """A values/updates stream reads no node events, so nodes run as without a
+    listener (``docs/guides/streaming.md``); messages, custom and events do."""
+    seen: list[bool] = []
+
+    def probe(ctx: NodeInput) -> NodeOutput:
+        seen.append(ctx.streaming)
+        ctx.emit(CustomEvent({"n": len(seen)}))  # a no-op without an emitter
+        return NodeOutput(writes=[Write(S.total, 1)])
+
+    graph = GraphBuilder(S, start=["probe"]).add_node("probe", probe).compile()
+    parts = list(runtime(graph).stream_sync("t", modes=modes))
+    assert seen == [streaming]
+    assert bool(of(parts, "custom")) == ("custom" in modes)
+
+
+class Point(msgspec.Struct, frozen=True):
+    x: int
+
+
+class Mixed(Schema):
+    zeta = channel(list[str], reducer=reducers.append, update="multi")
+    alpha = channel(Point, initial=lambda: Point(0))
+    tags = channel(list[str], initial=list)
+
+
+def test_updates_of_one_task_steps_equal_the_projection_and_copy_values() -> None:
+    """A one-task step's ``updates`` part is built from what its commit grouped
+    (``CommitResult.grouped``): channels in id order, a channel written twice as
+    the list of its writes, structs as builtins, a task that writes nothing as
+    ``{}``, and no part aliases a value the store holds."""
+
+    def many(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(
+            writes=[
+                Write(Mixed.zeta, ["a"]),
+                Write(Mixed.alpha, Point(3)),
+                Write(Mixed.zeta, ["b"]),
+                Write(Mixed.tags, ["kept"]),
+            ]
+        )
+
+    def quiet(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput()
+
+    graph = (
+        GraphBuilder(Mixed, start=["many"])
+        .add_node("many", many)
+        .add_node("quiet", quiet)
+        .add_edge("many", "quiet")
+        .compile()
+    )
+    rt = Runtime(graph, ids=SequentialIds(), checkpoint_store=InMemoryCheckpointStore())
+    parts = list(rt.stream_sync("t", modes="updates"))
+    assert [(p.node, p.step, p.data) for p in parts] == [
+        (
+            "many",
+            0,
+            {"many": {"alpha": {"x": 3}, "tags": ["kept"], "zeta": [["a"], ["b"]]}},
+        ),
+        ("quiet", 1, {"quiet": {}}),
+    ]
+    assert list(parts[0].data["many"]) == ["alpha", "tags", "zeta"]
+    parts[0].data["many"]["tags"].append("poisoned")
+    state = rt.get_state_sync("t")
+    assert state is not None and state.store.get(Mixed.tags) == ["kept"]
+
+    async def record() -> list[Any]:
+        other = Runtime(
+            graph, ids=SequentialIds(), checkpoint_store=InMemoryCheckpointStore()
+        )
+        handle = other.run("t", options=RunOptions(stream_modes=("updates",)))
+        return [ev async for ev in handle.events]
+
+    projected = list(project_stream(asyncio.run(record()), ("updates",)))
+    assert [p.data for p in projected] == [
+        {"many": {"alpha": {"x": 3}, "tags": ["kept"], "zeta": [["a"], ["b"]]}},
+        {"quiet": {}},
+    ]
+    assert [(p.node, p.task_id) for p in projected] == [
+        (p.node, p.task_id) for p in parts
+    ]
