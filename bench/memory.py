@@ -185,6 +185,19 @@ def _paragraphs(doc: str) -> list[str]:
     return [p.strip() for p in _PARAGRAPH.split(inspect.cleandoc(doc)) if p.strip()]
 
 
+def _storable(text: str) -> bool:
+    """Whether a memory store accepts ``text``: no NUL, no lone surrogate (it
+    refuses both, ``docs/memory.md``). A docstring of an installed package may hold
+    either (``"\\0"`` written unescaped, say)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _Collector:
     def __init__(self) -> None:
         self.docs: list[tuple[str, str]] = []
@@ -197,7 +210,7 @@ class _Collector:
             doc_id = f"{name}#{number}"
             if paragraph in self._texts or doc_id in self._ids:
                 continue
-            if not hive_tokenize(paragraph):
+            if not hive_tokenize(paragraph) or not _storable(paragraph):
                 continue
             self._texts.add(paragraph)
             self._ids.add(doc_id)

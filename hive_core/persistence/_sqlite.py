@@ -162,10 +162,10 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
     delta_cost_factor: int = 4
     """A chain may cost at most this many times what loading a snapshot costs."""
     head_cache_bytes: int = 32 * 1024 * 1024
+    """Memory for the newest bytes of recently written streams."""
     page_size: int = 8192
     """SQLite page size of a new file: blob rows of about 1 KiB leave a quarter of a
     4 KiB page empty, an eighth of an 8 KiB one (an existing file keeps its own)."""
-    """Memory for the newest bytes of recently written streams."""
 
     def __init__(
         self,
