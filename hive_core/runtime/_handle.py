@@ -134,11 +134,11 @@ class RunHandle:
         return self._drive(modes, subgraphs).parts_inline()
 
     def _drive(self, modes: str | Sequence[str], subgraphs: bool) -> DrivenRun:
-        normalize_modes(modes)  # a bad mode is refused before the state check
-        attempt = self._attempt
+        names = normalize_modes(modes)  # a bad mode is refused before the state
+        attempt = self._attempt  # check; read once (an iterator is used up)
         if self._task is not None or self._driven is not None or attempt.sink:
             raise EventsNotRequestedError(attempt.attempt_id)
-        self._driven = drive(attempt, self._start, modes, subgraphs)
+        self._driven = drive(attempt, self._start, names, subgraphs)
         return self._driven
 
     async def outcome(self) -> Outcome:

@@ -70,35 +70,46 @@ class StreamPart(msgspec.Struct, frozen=True, kw_only=True):
 def normalize_modes(modes: str | Sequence[str]) -> tuple[str, ...]:
     """Modes as a deduplicated tuple in the caller's order; a single string is one
     mode. Raises ``InvalidRunOptionsError`` for an unknown or empty mode list."""
-    cacheable = isinstance(modes, str | tuple)
-    if cacheable:
-        try:
-            return _NORMALIZED[modes]  # every stream asks
+    if isinstance(modes, (str, tuple)):  # a tuple of types: cheaper than a union
+        try:  # every stream asks; a hit gives the canonical names it was stored with
+            return _NORMALIZED[modes]
         except (KeyError, TypeError):  # not seen yet, or unhashable: checked below
             pass
+    names: tuple[object, ...]  # what the caller passed may hold anything
     try:
         names = (modes,) if isinstance(modes, str) else tuple(modes)
     except TypeError:  # not a sequence at all: refused as an unknown mode
-        names = (modes,)  # type: ignore[assignment]
-    unknown = [m for m in names if m not in _MODE_NAMES]  # `==` only: any m is safe
-    if unknown or not names:
+        names = (modes,)
+    # each name by its string value (an enum member of str counts as its value; a
+    # non-str, unhashable or not, is unknown), given back as the canonical str
+    found: list[str] = []
+    for m in names:
+        name = _CANONICAL.get(str.__str__(m)) if isinstance(m, str) else None
+        if name is None:
+            break
+        found.append(name)
+    if not names or len(found) != len(names):
         raise InvalidRunOptionsError(
             f"stream modes are {', '.join(sorted(STREAM_MODES))}; got {modes!r}. "
             'Fix: pass e.g. modes=("values", "updates").',
             option="stream_modes",
         )
-    result = tuple(dict.fromkeys(names))
-    if cacheable and len(_NORMALIZED) < 256:
-        _NORMALIZED[modes] = result  # only valid ones: a bad one is refused anew
+    result = tuple(dict.fromkeys(found))
+    kind = type(modes)  # keys are exactly str or tuples of str: never a caller's
+    # subclass (an enum member, a str with its own `==`), and never a bad value
+    if len(_NORMALIZED) < 256 and (
+        kind is str or (kind is tuple and all(type(m) is str for m in names))
+    ):
+        _NORMALIZED[modes] = result
     return result
 
 
 _NORMALIZED: dict[object, tuple[str, ...]] = {}
-"""``normalize_modes`` of a valid string or tuple of modes, once computed
-(bounded). Lists are checked every time (they may change between calls)."""
+"""``normalize_modes`` of a valid ``str`` or tuple of ``str``, once computed
+(bounded). Lists, iterators and ``str`` subclasses are checked every time."""
 
-_MODE_NAMES = tuple(sorted(STREAM_MODES))
-"""Searched by equality, so an unhashable mode is refused, not a ``TypeError``."""
+_CANONICAL = {m: m for m in sorted(STREAM_MODES)}
+"""Each mode's name, looked up by a plain ``str``: no caller's object is kept."""
 
 
 _MODE_EVENTS: dict[str, frozenset[type[Event]]] = {

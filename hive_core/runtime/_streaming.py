@@ -9,7 +9,7 @@ each module keeps one job. See ``docs/guides/streaming.md``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Protocol
 
 from .._bridge import ensure_no_running_loop, iterate_sync
@@ -74,8 +74,11 @@ class StreamingMixin:
         options: RunOptions | None = None,
     ) -> Iterator[StreamPart]:
         """Blocking ``stream`` for scripts; not callable inside an event loop."""
-        driven = _driven(self, thread_id, input, options, modes, subgraphs)
-        return _sync_parts(self, driven, "stream")
+        return _sync_parts(
+            self,
+            lambda: _driven(self, thread_id, input, options, modes, subgraphs),
+            "stream",
+        )
 
     def stream_resume(
         self: _Runs,
@@ -103,8 +106,13 @@ class StreamingMixin:
         options: RunOptions | None = None,
     ) -> Iterator[StreamPart]:
         """Blocking ``stream_resume`` for scripts."""
-        handle = self.resume(thread_id, interrupt_id, payload, options)
-        return _sync_parts(self, handle._drive(modes, subgraphs), "stream_resume")
+        return _sync_parts(
+            self,
+            lambda: self.resume(thread_id, interrupt_id, payload, options)._drive(
+                modes, subgraphs
+            ),
+            "stream_resume",
+        )
 
 
 def _driven(
@@ -123,11 +131,16 @@ def _driven(
     )
 
 
-def _sync_parts(runtime: _Runs, driven: DrivenRun, twin: str) -> Iterator[StreamPart]:
+def _sync_parts(
+    runtime: _Runs, build: Callable[[], DrivenRun], twin: str
+) -> Iterator[StreamPart]:
     """An inline runtime's stream is driven without a loop, any other on one
-    ``asyncio.Runner`` for the whole stream (both through ``_bridge.py``)."""
+    ``asyncio.Runner`` for the whole stream (both through ``_bridge.py``). The
+    running-loop check comes first, then ``build`` (which checks the thread id
+    and the modes)."""
     name, instead = f"Runtime.{twin}_sync", f"runtime.{twin}(...)"
+    ensure_no_running_loop(name, instead)
+    driven = build()
     if runtime._inline:
-        ensure_no_running_loop(name, instead)
         return driven.parts_inline()
     return iterate_sync(driven.parts(), name=name, instead=instead)

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import struct
 import sys
 import uuid
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -71,7 +73,28 @@ def test_the_fast_sha256_is_hashlibs(data: bytes) -> None:
 def test_without_a_builtin_sha256_hashlibs_is_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert ids.sha256 is not hashlib.sha256  # CPython ships one: it is taken
+    if importlib.util.find_spec("_sha2") or importlib.util.find_spec("_sha256"):
+        assert ids.sha256 is not hashlib.sha256  # the builtin one is taken
     monkeypatch.setitem(sys.modules, "_sha2", None)  # `import` raises ImportError
     monkeypatch.setitem(sys.modules, "_sha256", None)
     assert ids._builtin_sha256() is hashlib.sha256
+
+
+def test_task_and_checkpoint_ids_are_hashed_with_ids_sha256(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hot-path ids go through ``ids.sha256`` (and give hashlib's digests)."""
+    calls: list[bytes] = []
+    fast = ids.sha256
+
+    def counted(data: bytes) -> Any:
+        calls.append(data)
+        return fast(data)
+
+    monkeypatch.setattr(ids, "sha256", counted)
+    run = uuid.UUID(int=7)
+    tid = task_id(run, 3, "node", 1, b"\x00" * 32)
+    assert tid == _spec(run.bytes, 3, "node", 1, b"\x00" * 32)
+    cid = ids.checkpoint_id(run, 4)
+    assert cid == hashlib.sha256(b"HCP1" + run.bytes + _U32.pack(4)).hexdigest()
+    assert len(calls) == 2

@@ -5,6 +5,7 @@ recorded events."""
 from __future__ import annotations
 
 import asyncio
+import enum
 from typing import Any
 
 import msgspec
@@ -29,6 +30,7 @@ from hive_core import (
     reducers,
 )
 from hive_core.events import CustomEvent, ModelToken, decode_event, trace_to_builtins
+from hive_core.runtime._stream import normalize_modes
 from hive_core.testing import SequentialIds
 
 
@@ -477,7 +479,61 @@ def test_nodes_get_an_emitter_only_when_a_mode_reads_node_events(
     graph = GraphBuilder(S, start=["probe"]).add_node("probe", probe).compile()
     parts = list(runtime(graph).stream_sync("t", modes=modes))
     assert seen == [streaming]
-    assert bool(of(parts, "custom")) == ("custom" in modes)
+    assert bool(of(parts, "custom")) == ("custom" in normalize_modes(modes))
+
+
+class Mode(enum.StrEnum):
+    VALUES = "values"
+    UPDATES = "updates"
+
+
+class Liar(str):
+    """A str that claims to equal anything."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+def test_modes_are_read_once_by_their_string_value_and_given_back_as_plain_str() -> (
+    None
+):
+    """An iterator of modes is read once (``RunHandle.stream`` checks before the
+    state check, then drives); a ``str`` enum member counts as its value; a str
+    subclass never passes by its own ``==`` and never becomes a cached key."""
+    assert normalize_modes(Mode.VALUES) == ("values",)
+    assert type(normalize_modes(Mode.VALUES)[0]) is str
+    assert [type(m) for m in normalize_modes("values")] == [str]
+    assert normalize_modes([Mode.UPDATES, "updates", Mode.VALUES]) == (
+        "updates",
+        "values",
+    )
+    for _ in range(2):
+        with pytest.raises(InvalidRunOptionsError, match="stream modes are"):
+            normalize_modes(Liar("tokens"))
+        with pytest.raises(InvalidRunOptionsError, match="stream modes are"):
+            normalize_modes((Liar("tokens"),))
+    with pytest.raises(InvalidRunOptionsError):
+        normalize_modes("tokens")
+
+    async def handle_stream() -> list[StreamPart]:
+        handle = runtime(fanout_graph()).run("t")
+        modes = iter(["values"])  # not the declared Sequence, but read once anyway
+        return [p async for p in handle.stream(modes)]  # type: ignore[arg-type]
+
+    assert [p.step for p in asyncio.run(handle_stream())] == [0, 1, 2]
+    handle = runtime(fanout_graph()).run("t")
+    parts = handle.stream_inline(iter(("updates",)))  # type: ignore[arg-type]
+    assert len(list(parts)) == 5
+
+
+def test_stream_sync_inside_a_loop_is_refused_before_its_modes_are_read() -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match=r"runtime\.stream\(\.\.\.\)"):
+            runtime(fanout_graph()).stream_sync("t", modes="bogus")
+
+    asyncio.run(main())
 
 
 class Point(msgspec.Struct, frozen=True):
