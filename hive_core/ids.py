@@ -55,8 +55,6 @@ def _builtin_sha256() -> Callable[[bytes], _Hash]:
             from _sha256 import sha256 as fast  # type: ignore[import-not-found]
         except ImportError:
             return hashlib.sha256
-    if fast(b"hive").digest() != hashlib.sha256(b"hive").digest():  # never expected
-        return hashlib.sha256
     return fast  # type: ignore[no-any-return]
 
 

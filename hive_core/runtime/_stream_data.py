@@ -14,7 +14,7 @@ building those events first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, final
 
 import msgspec
@@ -38,7 +38,7 @@ def _encode(by_id: Mapping[str, Channel[Any]], raw: dict[str, Any]) -> dict[str,
     try:
         return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
     except (TypeError, ValueError):
-        return {cid: payload_json(by_id[cid], value) for cid, value in raw.items()}
+        return _payloads(by_id, raw, ())
 
 
 @final
@@ -120,13 +120,20 @@ def encode_task_writes(
     try:
         return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
     except (TypeError, ValueError):
-        many = multi or set()
-        return {
-            cid: [payload_json(glob[cid], v) for v in value]
-            if cid in many
-            else payload_json(glob[cid], value)
-            for cid, value in raw.items()
-        }
+        return _payloads(glob, raw, multi or ())
+
+
+def _payloads(
+    channels: Mapping[str, Channel[Any]], raw: dict[str, Any], many: Container[str]
+) -> dict[str, Any]:
+    """``raw`` encoded channel by channel (when one ``to_builtins`` call fails): a
+    channel in ``many`` maps to the list of its writes."""
+    return {
+        cid: [payload_json(channels[cid], v) for v in value]
+        if cid in many
+        else payload_json(channels[cid], value)
+        for cid, value in raw.items()
+    }
 
 
 def encode_grouped(
@@ -143,12 +150,7 @@ def encode_grouped(
     try:
         return msgspec.to_builtins(raw)  # type: ignore[no-any-return]
     except (TypeError, ValueError):
-        return {
-            cid: [payload_json(glob[cid], v) for v in grouped[cid]]
-            if len(grouped[cid]) > 1
-            else payload_json(glob[cid], value)
-            for cid, value in raw.items()
-        }
+        return _payloads(glob, raw, {c for c, vs in grouped.items() if len(vs) > 1})
 
 
 @final
@@ -201,13 +203,8 @@ class DirectParts:
                 )
             )
         elif self.updates:
-            glob = self._globals
-            pairs = (
-                ((tasks[0], results[0]),)  # most steps: one task, no zip
-                if len(tasks) == 1
-                else zip(tasks, results, strict=True)
-            )
-            for t, r in pairs:
+            glob = self._globals  # a fan-out, or a commit that took the general path
+            for t, r in zip(tasks, results, strict=True):
                 node = t.node
                 writes = (
                     (encode_task_writes(glob, r.writes) if r.writes else {})

@@ -16,6 +16,7 @@ from hive_core import (
     GraphBuilder,
     InMemoryCheckpointStore,
     InvalidRunOptionsError,
+    Next,
     NodeError,
     NodeInput,
     NodeOutput,
@@ -602,3 +603,62 @@ def test_updates_of_one_task_steps_equal_the_projection_and_copy_values() -> Non
     assert [(p.node, p.task_id) for p in projected] == [
         (p.node, p.task_id) for p in parts
     ]
+
+
+class Box:
+    """A value ``msgspec.to_builtins`` refuses: its channel's codec encodes it."""
+
+    def __init__(self, v: int) -> None:
+        self.v = v
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Box) and other.v == self.v
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class BoxCodec:
+    id = "box.v1"
+
+    def encode(self, value: Box, /) -> bytes:
+        return msgspec.json.encode({"v": value.v})
+
+    def decode(self, data: bytes, /) -> Box:
+        return Box(msgspec.json.decode(data)["v"])
+
+
+class Boxes(Schema):
+    box = channel(
+        Box,
+        reducer=lambda _old, new: new,
+        update="multi",
+        codec=BoxCodec(),
+        initial=lambda: Box(0),
+    )
+    n = channel(int, initial=lambda: 0)
+
+
+@pytest.mark.parametrize("spawn", [False, True], ids=["grouped", "general"])
+def test_updates_encode_by_codec_when_builtins_fail(spawn: bool) -> None:
+    """A write ``to_builtins`` cannot convert is encoded by its channel's codec,
+    on the one-task path (the commit's grouping) and the general one alike."""
+
+    def boxes(ctx: NodeInput) -> NodeOutput:
+        return NodeOutput(
+            writes=[
+                Write(Boxes.n, 1),
+                Write(Boxes.box, Box(1)),
+                Write(Boxes.box, Box(2)),
+            ],
+            spawn=[Spawn("after")] if spawn else [],
+            next=[] if spawn else Next.USE_GRAPH_EDGES,
+        )
+
+    graph = (
+        GraphBuilder(Boxes, start=["boxes"])
+        .add_node("boxes", boxes)
+        .add_node("after", lambda ctx: NodeOutput())
+        .compile()
+    )
+    parts = list(runtime(graph).stream_sync("t", modes="updates"))
+    assert parts[0].data == {"boxes": {"box": [{"v": 1}, {"v": 2}], "n": 1}}
