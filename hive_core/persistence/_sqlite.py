@@ -12,7 +12,9 @@ Layout (see ``docs/concepts/checkpoint-storage.md`` for the reasoning and number
     else except ``global_data``, and for each checkpointed channel a reference
     ``(channel, stream, version, snapshot)`` into the blob table. ``body_crc`` is a
     CRC-32 of the body seeded with the row's columns and the thread's versions
-    (:func:`body_crc`), checked on every load before the body is decoded.
+    (:func:`body_crc`), checked on every load before the body is decoded. Keyed by
+    ``(thread, step_index, checkpoint_id)``, ``(thread, checkpoint_id)`` unique;
+    older files keep a rowid table, which the same statements serve.
 ``hive_checkpoint_streams``
     One row per ``(thread, channel)``: the current head version of that channel's
     version chain and what the writer needs to choose delta or snapshot.
@@ -131,7 +133,7 @@ STORE_SCHEMA_VERSION: Final = "4"
 (:data:`~._sqlite_rows.EntryRow`); "4" keeps channel bytes of up to
 :data:`~._chains.INLINE_BYTES` in the body (``Body.inline``). A file of layout
 "2" or "3" is upgraded on opening (its version row rewritten, nothing else: every
-older body still loads)."""
+older body still loads). The checkpoints table's key (above) is not versioned."""
 
 _UPGRADES: Final = frozenset({"2", "3"})
 """Layouts this version opens, rewriting only the version row."""

@@ -80,13 +80,14 @@ SCHEMA: Final = (
         thread INTEGER NOT NULL, checkpoint_id TEXT NOT NULL,
         step_index INTEGER NOT NULL, run_id TEXT NOT NULL,
         has_interruption INTEGER NOT NULL, body BLOB NOT NULL,
-        body_crc INTEGER NOT NULL, UNIQUE (thread, checkpoint_id))""",
-    # Ascending, so saves append to the index instead of splitting its pages, and
-    # without the 64-character id (ties of a step are rare and sorted after the
-    # index scan); "latest" scans it backwards. Files made with the older index
-    # (the same name) read the same.
-    """CREATE INDEX IF NOT EXISTS hive_checkpoints_latest
-        ON hive_checkpoints (thread, step_index)""",
+        body_crc INTEGER NOT NULL, PRIMARY KEY (thread, step_index, checkpoint_id),
+        UNIQUE (thread, checkpoint_id)) WITHOUT ROWID""",
+    # Keyed by (thread, step_index, checkpoint_id): a save appends to the table's
+    # own b-tree, and "latest" and listings read it backwards without a sort, so no
+    # separate latest index is kept and a commit writes two pages, not three. Files
+    # created before keep a rowid table with a `hive_checkpoints_latest` index on
+    # (thread, step_index); every statement here reads and writes both shapes
+    # (docs/concepts/checkpoint-storage.md, Layout).
     """CREATE TABLE IF NOT EXISTS hive_checkpoint_streams (
         stream INTEGER PRIMARY KEY, thread INTEGER NOT NULL, channel TEXT NOT NULL,
         head INTEGER NOT NULL, snapshot INTEGER NOT NULL,
@@ -184,10 +185,10 @@ META_EXISTS = (
 )
 SCHEMA_OBJECTS = (
     "SELECT count(*) FROM sqlite_master WHERE name IN ('hive_checkpoint_meta', "
-    "'hive_checkpoint_threads', 'hive_checkpoints', 'hive_checkpoints_latest', "
+    "'hive_checkpoint_threads', 'hive_checkpoints', "
     "'hive_checkpoint_streams', 'hive_checkpoint_blobs')"
 )
-"""Six when every table and index of ``SCHEMA`` exists."""
+"""Five when every table of ``SCHEMA`` exists (their indexes come with them)."""
 META_VERSION = "SELECT value FROM hive_checkpoint_meta WHERE name = 'schema_version'"
 
 

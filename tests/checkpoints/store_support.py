@@ -12,6 +12,7 @@ for the test) and inline (``postgres-inline``: no loop, its sync pool).
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -110,12 +111,20 @@ class Backend:
     @property
     def persistent(self) -> bool:
         """Whether ``open()`` gives a new connection (not the same object)."""
-        return self.name in ("sqlite-file", "postgres", "postgres-inline")
+        return self.name in (
+            "sqlite-file",
+            "sqlite-rowid",
+            "postgres",
+            "postgres-inline",
+        )
 
     def open(self) -> SyncStore:
         if self.name in ("postgres", "postgres-inline"):
             return self._open_postgres()
-        if self.name == "sqlite-file":
+        if self.name in ("sqlite-file", "sqlite-rowid"):
+            if self.name == "sqlite-rowid" and not self.path.exists():
+                SQLiteCheckpointStore(self.path).close()
+                as_rowid_shape(self.path)
             store = SQLiteCheckpointStore(self.path)
             self._opened.append(store)
             return SyncStore(store)
@@ -162,7 +171,16 @@ class Backend:
             self._postgres = None
 
 
-BACKENDS = ["memory", "sqlite-file", "sqlite-memory", "postgres", "postgres-inline"]
+BACKENDS = [
+    "memory",
+    "sqlite-file",
+    "sqlite-rowid",
+    "sqlite-memory",
+    "postgres",
+    "postgres-inline",
+]
+"""``sqlite-rowid``: a file whose checkpoints table has the rowid shape of files
+created before the ``WITHOUT ROWID`` key (``as_rowid_shape``)."""
 
 
 @pytest.fixture(params=BACKENDS)
@@ -192,6 +210,39 @@ def open_sqlite(
     yield open_
     for store in opened:
         store.close()
+
+
+ROWID_SHAPE = (
+    """CREATE TABLE hive_checkpoints (
+        thread INTEGER NOT NULL, checkpoint_id TEXT NOT NULL,
+        step_index INTEGER NOT NULL, run_id TEXT NOT NULL,
+        has_interruption INTEGER NOT NULL, body BLOB NOT NULL,
+        body_crc INTEGER NOT NULL, UNIQUE (thread, checkpoint_id))""",
+    "CREATE INDEX hive_checkpoints_latest ON hive_checkpoints (thread, step_index)",
+)
+"""The checkpoints table as files created before the ``WITHOUT ROWID`` key have it
+(layouts 2 to 4; docs/concepts/checkpoint-storage.md, Layout)."""
+
+
+def rebuild_as_rowid(conn: sqlite3.Connection) -> None:
+    """Rebuild ``hive_checkpoints`` in the rowid shape, rows unchanged (inside
+    the caller's transaction)."""
+    conn.execute("ALTER TABLE hive_checkpoints RENAME TO keyed")
+    for statement in ROWID_SHAPE:
+        conn.execute(statement)
+    conn.execute("INSERT INTO hive_checkpoints SELECT * FROM keyed ORDER BY step_index")
+    conn.execute("DROP TABLE keyed")
+
+
+def as_rowid_shape(path: Path) -> None:
+    """``rebuild_as_rowid`` on the file at ``path``, in one transaction."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        rebuild_as_rowid(conn)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
 RUN = uuid.UUID(int=0x1234)

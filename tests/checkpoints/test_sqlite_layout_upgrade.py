@@ -10,6 +10,7 @@ opening by rewriting its version row only. See
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import uuid
 from pathlib import Path
@@ -21,13 +22,16 @@ from hive_core.persistence import STORE_SCHEMA_VERSION, SQLiteCheckpointStore
 from hive_core.persistence._chains import INLINE_BYTES
 from hive_core.persistence._format import FrontierEntry
 from hive_core.persistence._sqlite_rows import (
+    LATEST_ID,
+    SELECT_LATEST,
+    SELECT_SUMMARIES,
     Body,
     body_crc,
     decode_body,
     encode_body,
 )
 
-from .store_support import drive, make_checkpoint
+from .store_support import as_rowid_shape, drive, make_checkpoint, rebuild_as_rowid
 
 FP = bytes(range(32))
 
@@ -62,6 +66,7 @@ def _as_layout_2(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
+        rebuild_as_rowid(conn)
         rows = conn.execute(_ROWS).fetchall()
         for rowid, cid, run, step, flag, raw, thread, schema, graph in rows:
             run_id = str(uuid.UUID(bytes=run))
@@ -145,6 +150,7 @@ def _as_layout_3(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
+        rebuild_as_rowid(conn)
         rows = conn.execute(_ROWS).fetchall()
         for rowid, cid, run, step, flag, raw, thread, schema, graph in rows:
             old = decode_body(raw)
@@ -224,3 +230,68 @@ def test_a_layout_2_file_loads_and_is_upgraded(tmp_path: Path) -> None:
         nxt = make_checkpoint(3, {"n": b"3"}, run=run)
         drive(store.save(nxt, expected_latest=cps[-1].id))  # type: ignore[attr-defined]
         assert drive(store.load_latest("thread-1")) == nxt
+
+
+def _table_sql(path: Path) -> tuple[str, list[str]]:
+    conn = sqlite3.connect(path)
+    try:
+        (table,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'hive_checkpoints'"
+        ).fetchone()
+        indexes = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = 'hive_checkpoints' AND sql IS NOT NULL"
+            )
+        ]
+    finally:
+        conn.close()
+    return str(table), indexes
+
+
+def test_a_new_file_keys_checkpoints_by_thread_step_and_id(tmp_path: Path) -> None:
+    """The table is its own latest index: a save writes no third b-tree, and
+    "latest" and listings read the key backwards without sorting."""
+    path = tmp_path / "hive.db"
+    with SQLiteCheckpointStore(path) as store:
+        for cp in _checkpoints(uuid.UUID(int=3)):
+            drive(store.save(cp))  # type: ignore[arg-type]
+    table, indexes = _table_sql(path)
+    assert "WITHOUT ROWID" in table
+    assert "PRIMARY KEY (thread, step_index, checkpoint_id)" in table
+    assert indexes == []  # the unique (thread, checkpoint_id) is the table's own
+    conn = sqlite3.connect(path)
+    try:
+        for statement, params in (
+            (LATEST_ID, (1,)),
+            (SELECT_LATEST, ("thread-1",)),
+            (SELECT_SUMMARIES, ("thread-1", 5)),
+        ):
+            plan = " ".join(
+                str(r[3])
+                for r in conn.execute("EXPLAIN QUERY PLAN " + statement, params)
+            )
+            assert "PRIMARY KEY" in plan and "TEMP B-TREE" not in plan, plan
+    finally:
+        conn.close()
+
+
+def test_a_file_of_the_rowid_shape_keeps_it(tmp_path: Path) -> None:
+    """A file created before the key keeps its table and latest index when opened
+    and written (the ``sqlite-rowid`` conformance backend runs every store test on
+    such a file)."""
+    path = tmp_path / "hive.db"
+    run = uuid.UUID(int=5)
+    cps = [make_checkpoint(step, {"n": b"x" * 40}, run=run) for step in range(3)]
+    with SQLiteCheckpointStore(path) as store:
+        drive(store.save(cps[0]))
+    as_rowid_shape(path)
+    with SQLiteCheckpointStore(path) as store:
+        for before, cp in itertools.pairwise(cps):
+            drive(store.save(cp, expected_latest=before.id))
+        assert drive(store.load_latest("thread-1")) == cps[-1]
+    table, indexes = _table_sql(path)
+    assert "WITHOUT ROWID" not in table
+    assert indexes == ["hive_checkpoints_latest"]
+    assert _meta(path) == STORE_SCHEMA_VERSION
