@@ -131,9 +131,18 @@ per id (the same bytes, a little slower)."""
 
 def checkpoint_id(run_id: uuid.UUID, step_index: int) -> CheckpointId:
     """HCP1: depends only on the run id and the next step index."""
-    return CheckpointId(
-        sha256(b"HCP1" + run_id.bytes + u32(step_index, "step index")).hexdigest()
-    )
+    return _checkpoint_digest(_checkpoint_prefix(run_id), step_index)
+
+
+def _checkpoint_prefix(run_id: uuid.UUID) -> bytes:
+    """What every HCP1 id of one run starts its message with: a run's saves reuse
+    it (``UUID.bytes`` is recomputed on every access)."""
+    return b"HCP1" + run_id.bytes
+
+
+def _checkpoint_digest(prefix: bytes, step_index: int) -> CheckpointId:
+    """``checkpoint_id`` from the run's ``_checkpoint_prefix``."""
+    return CheckpointId(sha256(prefix + u32(step_index, "step index")).hexdigest())
 
 
 def interrupt_id(winning_task_id: str) -> InterruptId:

@@ -28,7 +28,7 @@ from ..errors import (
     CodecError,
 )
 from ..graph._compiled import CompiledGraph
-from ..ids import checkpoint_id
+from ..ids import _checkpoint_digest, _checkpoint_prefix
 from ..run_types import Interruption
 from ..state._channels import Channel, Persistence, Scope
 from ..state._codecs import canonical_json
@@ -116,6 +116,10 @@ class CheckpointCodec:
         )
         self.checkpointed_ids = frozenset(ch.id for ch in self.checkpointed)
         self.join_targets = frozenset(j.target for j in graph.joins)
+        self._run: tuple[uuid.UUID | None, str, bytes] = (None, "", b"")
+        """The last run encoded: its id, its text and its checkpoint-id prefix
+        (an attempt saves under one run id; one tuple, so threads sharing a codec
+        never pair one run's id with another's text)."""
 
     # ---------------------------------------------------------------- encoding
 
@@ -140,11 +144,18 @@ class CheckpointCodec:
             interruption = CheckpointInterruption(
                 id=state.interruption.id, node=state.interruption.node, payload=payload
             )
+        run = self._run
+        if run[0] is not state.run_id:
+            run = self._run = (
+                state.run_id,
+                str(state.run_id),
+                _checkpoint_prefix(state.run_id),
+            )
         return Checkpoint(
             format_version=CHECKPOINT_FORMAT_VERSION,
-            id=checkpoint_id(state.run_id, state.step),
+            id=_checkpoint_digest(run[2], state.step),
             thread_id=thread_id,
-            run_id=str(state.run_id),
+            run_id=run[1],
             step_index=state.step,
             schema_version=graph.schema_version,
             graph_version=graph.graph_version,

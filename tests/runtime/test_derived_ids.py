@@ -146,3 +146,42 @@ def test_bad_arguments_are_definition_errors(
 ) -> None:
     with pytest.raises(DefinitionError, match=needle.replace(".", r"\.")):
         DerivedIds(**kwargs)  # type: ignore[arg-type]
+
+
+class Ticks(Schema):
+    n = channel(int, reducer=reducers.sum, update="multi")
+
+
+def test_interleaved_runs_of_one_runtime_save_under_their_own_run_ids() -> None:
+    """The codec keeps the last run's id text and HCP1 prefix: two threads whose
+    steps alternate on one loop still save every checkpoint under its own run."""
+    from hive_core.ids import checkpoint_id
+
+    async def tick(ctx: NodeInput) -> NodeOutput:
+        await asyncio.sleep(0)  # the other thread steps in between
+        return NodeOutput(writes=[Write(Ticks.n, 1)])
+
+    graph = (
+        GraphBuilder(Ticks, start=["tick"])
+        .add_node("tick", tick)
+        .add_router("tick", lambda v: ["tick"] if v.get(Ticks.n) < 6 else END)
+        .compile()
+    )
+    store = InMemoryCheckpointStore()
+    rt = Runtime(graph, checkpoint_store=store, ids=RandomIds())
+
+    async def both() -> list[str]:
+        outs = await asyncio.gather(
+            rt.invoke("a", None, OPTIONS), rt.invoke("b", None, OPTIONS)
+        )
+        return [str(o.run_id) for o in outs]
+
+    runs = dict(zip("ab", asyncio.run(both()), strict=True))
+    assert runs["a"] != runs["b"]
+    for thread in "ab":
+        summaries = asyncio.run(store.list_checkpoints(thread))
+        assert len(summaries) == 6
+        for s in summaries:
+            cp = asyncio.run(store.load_checkpoint(thread, s.id))
+            assert cp is not None and cp.run_id == runs[thread]
+            assert cp.id == checkpoint_id(uuid.UUID(runs[thread]), cp.step_index)
