@@ -59,11 +59,8 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
-import msgspec
-
 from ..errors import (
     CheckpointCorruptError,
-    CheckpointEncodeError,
     CheckpointError,
 )
 from ._chains import (
@@ -86,6 +83,7 @@ from ._format import (
 )
 from ._incremental import ChannelChange, StreamToken, Unchanged
 from ._sqlite_rows import (
+    FENCED_UPSERT,
     INSERT_STREAM,
     INSERT_THREAD,
     META_EXISTS,
@@ -103,16 +101,14 @@ from ._sqlite_rows import (
     Stream,
     append_version,
     as_bytes,
-    body_crc,
     checked_body,
-    decode_body,
-    encode_body,
-    entry_row,
+    checkpoint_row,
     fenced_streams,
     fetch_chains,
     frontier_entry,
+    keyed_table,
     read_chain,
-    stored_run_id,
+    storage_stats,
     typed_row,
 )
 from ._threads import validate_thread_id
@@ -190,6 +186,9 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             # A read first: opening a complete file must not wait for a writer.
             if not self._db.call("open", self._check_layout):
                 self._db.call("open", self._setup, begin="BEGIN IMMEDIATE")
+            self._keyed = self._db.call("open", keyed_table)
+            """Whether the checkpoints table has the ``WITHOUT ROWID`` key: only
+            then is the fence cheap inside the upsert (``_save_inline``)."""
         except BaseException:
             self._db.close()
             raise
@@ -277,6 +276,21 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             (channel, as_bytes(channel, checkpoint.global_data[channel]))
             for channel in sorted(checkpoint.global_data)
         ]
+        known = self._thread_rows.get(checkpoint.thread_id)
+        if (
+            known is not None
+            and self._keyed
+            and not changes
+            and all(len(data) <= INLINE_BYTES for _, data in global_data)
+            and await self._db.acall(
+                "save",
+                lambda conn: self._save_inline(
+                    conn, checkpoint, global_data, known, expected_latest
+                ),
+                begin=None,
+            )
+        ):
+            return {}  # else: the transaction below raises the conflict (or saves)
         saved = await self._db.acall(
             "save",
             lambda conn: self._save(
@@ -358,7 +372,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         thread_row = self._thread_rows.get(checkpoint.thread_id)
         if thread_row is None:
             thread_row = self._thread_key(conn, checkpoint)
-        thread, schema_version, graph_version = thread_row
+        thread = thread_row[0]
         any_stream = bool(changes) or any(
             len(data) > INLINE_BYTES for _, data in global_data
         )
@@ -395,62 +409,27 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
                 stream.chain_bytes,
                 stream.chain_rows,
             )
-        body = self._encode(checkpoint, schema_version, graph_version, refs, inline)
-        flag = int(checkpoint.interruption is not None)
-        crc = body_crc(
-            checkpoint.thread_id,
-            checkpoint.id,
-            checkpoint.run_id,
-            checkpoint.step_index,
-            flag,
-            schema_version,
-            graph_version,
-            body,
-        )
         conn.execute(
-            UPSERT_CHECKPOINT,
-            (
-                thread,
-                checkpoint.id,
-                checkpoint.step_index,
-                stored_run_id(checkpoint.run_id),
-                flag,
-                body,
-                crc,
-            ),
+            UPSERT_CHECKPOINT, checkpoint_row(checkpoint, thread_row, refs, inline)
         )
         return tokens, cached, thread_row
 
-    @staticmethod
-    def _encode(
+    def _save_inline(
+        self,
+        conn: sqlite3.Connection,
         checkpoint: Checkpoint,
-        schema_version: str,
-        graph_version: str,
-        refs: list[ChannelRef],
         inline: list[tuple[str, bytes]],
-    ) -> bytes:
-        """The body; decoded again at once so what is saved is known to load."""
-        try:
-            body = encode_body(
-                Body(
-                    format_version=checkpoint.format_version,
-                    schema_version=None
-                    if checkpoint.schema_version == schema_version
-                    else checkpoint.schema_version,
-                    graph_version=None
-                    if checkpoint.graph_version == graph_version
-                    else checkpoint.graph_version,
-                    frontier=tuple(map(entry_row, checkpoint.frontier)),
-                    join_barriers=dict(checkpoint.join_barriers),
-                    interruption=checkpoint.interruption,
-                    channels=tuple(refs),
-                    inline=tuple(inline),
-                )
-            )
-            decode_body(body)
-        except (TypeError, ValueError, OverflowError, msgspec.MsgspecError) as exc:
-            raise CheckpointEncodeError("checkpoint", reason=str(exc)) from exc
-        return body
+        thread_row: ThreadRow,
+        expected: ExpectedLatest,
+    ) -> bool:
+        """A save of a known thread whose channels are all inline, as one statement
+        (its own transaction, the fence inside it); ``False``: the fence did not
+        hold when it ran, and nothing was written."""
+        row = checkpoint_row(checkpoint, thread_row, [], inline)
+        if expected is UNFENCED:
+            conn.execute(UPSERT_CHECKPOINT, row)
+            return True
+        return int(conn.execute(FENCED_UPSERT, (*row, expected)).rowcount) == 1
 
     @staticmethod
     def _thread_key(conn: sqlite3.Connection, checkpoint: Checkpoint) -> ThreadRow:
@@ -563,28 +542,7 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
     def storage_stats(self) -> dict[str, int]:
         """Row and byte counts, for benchmarks and curiosity."""
 
-        def read(conn: sqlite3.Connection) -> dict[str, int]:
-            checkpoints, body_bytes = conn.execute(
-                "SELECT count(*), coalesce(sum(length(body)), 0) FROM hive_checkpoints"
-            ).fetchone()
-            snapshots, snapshot_bytes = conn.execute(
-                "SELECT count(*), coalesce(sum(length(data)), 0) "
-                "FROM hive_checkpoint_blobs WHERE prefix IS NULL"
-            ).fetchone()
-            deltas, delta_bytes = conn.execute(
-                "SELECT count(*), coalesce(sum(length(data)), 0) "
-                "FROM hive_checkpoint_blobs WHERE prefix IS NOT NULL"
-            ).fetchone()
-            return {
-                "checkpoints": checkpoints,
-                "body_bytes": body_bytes,
-                "snapshots": snapshots,
-                "snapshot_bytes": snapshot_bytes,
-                "deltas": deltas,
-                "delta_bytes": delta_bytes,
-            }
-
-        return self._db.call("storage_stats", read)
+        return self._db.call("storage_stats", storage_stats)
 
 
 def _matches(st: Stream | None, token: StreamToken) -> bool:

@@ -30,6 +30,7 @@ from ._format import Checkpoint, CheckpointInterruption, FrontierEntry
 __all__ = [
     "BLOB_RANGE",
     "Body",
+    "FENCED_UPSERT",
     "INSERT_BLOB",
     "INSERT_STREAM",
     "INSERT_THREAD",
@@ -57,12 +58,15 @@ __all__ = [
     "body_crc",
     "checked_body",
     "decode_body",
+    "checkpoint_row",
     "encode_body",
     "entry_row",
     "fenced_streams",
     "fetch_chains",
+    "keyed_table",
     "frontier_entry",
     "read_chain",
+    "storage_stats",
     "stored_run_id",
     "typed_row",
 ]
@@ -179,6 +183,16 @@ UPSERT_CHECKPOINT = (
     "step_index = excluded.step_index, run_id = excluded.run_id, "
     "has_interruption = excluded.has_interruption, body = excluded.body, "
     "body_crc = excluded.body_crc"
+)
+FENCED_UPSERT: Final = UPSERT_CHECKPOINT.replace(
+    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    f"SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE ({LATEST_ID.replace('?', '?1')}) IS ?8",
+)
+"""``UPSERT_CHECKPOINT`` if the thread's latest id is ``?8`` when it runs (no row
+otherwise): a save's fence and write in one statement, hence one transaction."""
+KEYED_TABLE: Final = (
+    "SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_master "
+    "WHERE type = 'table' AND name = 'hive_checkpoints'"
 )
 META_EXISTS = (
     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hive_checkpoint_meta'"
@@ -379,6 +393,79 @@ def append_version(
     )
     conn.execute(UPDATE_STREAM, (version, snapshot, chain_bytes, chain_rows, st.stream))
     return Stream(st.stream, version, snapshot, chain_bytes, chain_rows)
+
+
+def checkpoint_row(
+    checkpoint: Checkpoint,
+    thread_row: tuple[int, str, str],
+    refs: list[ChannelRef],
+    inline: list[tuple[str, bytes]],
+) -> tuple[int, str, int, str | bytes, int, bytes, int]:
+    """``UPSERT_CHECKPOINT``'s parameters: the body (decoded again at once, so what
+    is saved is known to load) and its CRC over the row's columns."""
+    thread, schema_version, graph_version = thread_row
+    try:
+        body = encode_body(
+            Body(
+                format_version=checkpoint.format_version,
+                schema_version=None
+                if checkpoint.schema_version == schema_version
+                else checkpoint.schema_version,
+                graph_version=None
+                if checkpoint.graph_version == graph_version
+                else checkpoint.graph_version,
+                frontier=tuple(map(entry_row, checkpoint.frontier)),
+                join_barriers=dict(checkpoint.join_barriers),
+                interruption=checkpoint.interruption,
+                channels=tuple(refs),
+                inline=tuple(inline),
+            )
+        )
+        decode_body(body)
+    except (TypeError, ValueError, OverflowError, msgspec.MsgspecError) as exc:
+        raise CheckpointEncodeError("checkpoint", reason=str(exc)) from exc
+    flag = int(checkpoint.interruption is not None)
+    run_id, step = checkpoint.run_id, checkpoint.step_index
+    crc = body_crc(
+        checkpoint.thread_id,
+        checkpoint.id,
+        run_id,
+        step,
+        flag,
+        schema_version,
+        graph_version,
+        body,
+    )
+    return thread, checkpoint.id, step, stored_run_id(run_id), flag, body, crc
+
+
+def keyed_table(conn: sqlite3.Connection) -> bool:
+    """Whether the file's checkpoints table has the ``WITHOUT ROWID`` key."""
+    row = conn.execute(KEYED_TABLE).fetchone()
+    return row is not None and bool(row[0])
+
+
+def storage_stats(conn: sqlite3.Connection) -> dict[str, int]:
+    """Row and byte counts of checkpoints and blob versions."""
+    checkpoints, body_bytes = conn.execute(
+        "SELECT count(*), coalesce(sum(length(body)), 0) FROM hive_checkpoints"
+    ).fetchone()
+    snapshots, snapshot_bytes = conn.execute(
+        "SELECT count(*), coalesce(sum(length(data)), 0) "
+        "FROM hive_checkpoint_blobs WHERE prefix IS NULL"
+    ).fetchone()
+    deltas, delta_bytes = conn.execute(
+        "SELECT count(*), coalesce(sum(length(data)), 0) "
+        "FROM hive_checkpoint_blobs WHERE prefix IS NOT NULL"
+    ).fetchone()
+    return {
+        "checkpoints": checkpoints,
+        "body_bytes": body_bytes,
+        "snapshots": snapshots,
+        "snapshot_bytes": snapshot_bytes,
+        "deltas": deltas,
+        "delta_bytes": delta_bytes,
+    }
 
 
 def fenced_streams(

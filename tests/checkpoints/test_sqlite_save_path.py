@@ -3,8 +3,10 @@
 The statements of a save are its cost at ``synchronous=NORMAL`` (docs/performance.md,
 "Checkpoints"): a thread's row is read only on the store object's first save of it
 (thread rows never change once committed), and the fence and the stream rows come
-from one statement. The fence itself still holds: ``test_store_fencing.py`` and
-the conformance suite check the refusals.
+from one statement. A save of a known thread whose channels are all inline is one
+statement on a file with the keyed checkpoints table: the fence is inside the
+upsert. The fence itself still holds: ``test_store_fencing.py`` and the
+conformance suite check the refusals.
 """
 
 from __future__ import annotations
@@ -15,19 +17,24 @@ from pathlib import Path
 import pytest
 
 from hive_core.persistence import CheckpointConflict, SQLiteCheckpointStore
+from hive_core.persistence._chains import INLINE_BYTES
+from hive_core.persistence._fence import UNFENCED, Unfenced
 
-from .store_support import drive, make_checkpoint
+from .store_support import as_rowid_shape, drive, make_checkpoint
 
 
 def _traced_save(
-    store: SQLiteCheckpointStore, step: int, expected: str | None
+    store: SQLiteCheckpointStore,
+    step: int,
+    expected: str | Unfenced | None,
+    data: bytes | None = None,
 ) -> list[str]:
     statements: list[str] = []
     store._conn.set_trace_callback(statements.append)
     try:
         drive(
             store.save(
-                make_checkpoint(step, {"n": str(step).encode()}),
+                make_checkpoint(step, {"n": data or str(step).encode()}),
                 expected_latest=expected,
             )
         )
@@ -43,7 +50,7 @@ def test_a_fenced_save_of_a_known_thread_reads_once(
     first = _traced_save(store, 0, None)
     assert any("FROM hive_checkpoint_threads" in s for s in first)
     cid = make_checkpoint(0).id
-    second = _traced_save(store, 1, cid)
+    second = _traced_save(store, 1, cid, data=b"x" * (INLINE_BYTES + 1))
     selects = [s for s in second if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1, second
     assert not any("hive_checkpoint_threads" in s for s in second), second
@@ -61,8 +68,11 @@ def test_the_remembered_thread_row_still_meets_the_fence(
         # Another writer moves the thread on; this store's cached row is unchanged
         # but the fence is read inside the transaction.
         drive(other.save(make_checkpoint(1), expected_latest=make_checkpoint(0).id))
-    with pytest.raises(CheckpointConflict):
+    with pytest.raises(CheckpointConflict) as caught:
         _traced_save(store, 1, make_checkpoint(0).id)
+    assert caught.value.actual == make_checkpoint(1).id
+    loaded = drive(store.load_latest("thread-1"))
+    assert loaded is not None and loaded.id == make_checkpoint(1).id  # the other's
     assert _traced_save(store, 2, make_checkpoint(1).id)
     latest = drive(store.load_latest("thread-1"))
     assert latest is not None and latest.step_index == 2
@@ -85,15 +95,38 @@ def test_a_save_of_small_channels_writes_only_the_checkpoint_row(
     open_sqlite: Callable[[], SQLiteCheckpointStore],
 ) -> None:
     """Channel bytes up to INLINE_BYTES live in the body: the save touches no blob
-    or stream row, so its commit writes fewer pages (docs/performance.md)."""
+    or stream row, so its commit writes fewer pages, and with the fence inside the
+    upsert it is one statement (docs/performance.md)."""
     store = open_sqlite()
     _traced_save(store, 0, None)
     second = _traced_save(store, 1, make_checkpoint(0).id)
-    assert len(second) == 4, second  # BEGIN, the fence, the row, COMMIT
-    assert not any("hive_checkpoint_blobs" in s for s in second), second
-    assert not any("hive_checkpoint_streams" in s for s in second), second
+    assert len(second) == 1, second  # the fenced upsert, its own transaction
+    assert second[0].startswith("INSERT INTO hive_checkpoints "), second
+    assert "SELECT checkpoint_id FROM hive_checkpoints" in second[0], second
+    third = _traced_save(store, 2, UNFENCED)
+    assert len(third) == 1 and "VALUES" in third[0], third
     latest = drive(store.load_latest("thread-1"))
-    assert latest is not None and latest.global_data == {"n": b"1"}
+    assert latest is not None and latest.global_data == {"n": b"2"}
+
+
+def test_a_rowid_file_saves_small_channels_in_a_transaction(
+    sqlite_path: Path,
+) -> None:
+    """On the older rowid table the fence stays a read of its own, inside
+    ``BEGIN IMMEDIATE`` (the upsert's subquery would sort there)."""
+    with SQLiteCheckpointStore(sqlite_path) as store:
+        _traced_save(store, 0, None)
+    as_rowid_shape(sqlite_path)
+    with SQLiteCheckpointStore(sqlite_path) as store:
+        _traced_save(store, 1, make_checkpoint(0).id)
+        second = _traced_save(store, 2, make_checkpoint(1).id)
+        assert len(second) == 4, second  # BEGIN, the fence, the row, COMMIT
+        assert second[0] == "BEGIN IMMEDIATE" and second[-1] == "COMMIT"
+        assert not any("hive_checkpoint_blobs" in s for s in second), second
+        with pytest.raises(CheckpointConflict):
+            _traced_save(store, 3, make_checkpoint(0).id)
+        latest = drive(store.load_latest("thread-1"))
+        assert latest is not None and latest.global_data == {"n": b"2"}
 
 
 def test_full_keeps_a_small_wal(sqlite_path: Path) -> None:
