@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import attrs
 import msgspec
@@ -116,6 +116,7 @@ class CheckpointCodec:
         )
         self.checkpointed_ids = frozenset(ch.id for ch in self.checkpointed)
         self.join_targets = frozenset(j.target for j in graph.joins)
+        self.join_ids = graph.join_ids
         self._run: tuple[uuid.UUID | None, str, bytes] = (None, "", b"")
         """The last run encoded: its id, its text and its checkpoint-id prefix
         (an attempt saves under one run id; one tuple, so threads sharing a codec
@@ -160,29 +161,31 @@ class CheckpointCodec:
             schema_version=graph.schema_version,
             graph_version=graph.graph_version,
             global_data=global_data,
-            frontier=tuple(self._encode_seed(seed) for seed in state.frontier),
+            frontier=tuple([self._encode_seed(seed) for seed in state.frontier]),
             join_barriers={
-                jid: tuple(sorted(state.barriers.get(jid, ())))
-                for jid in graph.join_ids
+                jid: tuple(sorted(state.barriers.get(jid, ()))) for jid in self.join_ids
             },
             interruption=interruption,
         )
 
     def _encode_seed(self, seed: SeedLike) -> FrontierEntry:
+        provenance: Literal["graph", "spawn"] = "spawn" if seed.spawned else "graph"
+        if not seed.local:  # most entries: no overlay to encode or fingerprint
+            return FrontierEntry(
+                node=seed.node,
+                provenance=provenance,
+                is_join=seed.is_join,
+                fingerprint=self.empty_fingerprint,
+            )
         by_id = self.graph.schema.by_id
         local = {
             cid: encode_value(by_id[cid], seed.local[cid]) for cid in sorted(seed.local)
         }
-        fp = (
-            fingerprint(self.graph.schema, seed.local, self.initial)
-            if seed.local
-            else self.empty_fingerprint
-        )
         return FrontierEntry(
             node=seed.node,
-            provenance="spawn" if seed.spawned else "graph",
+            provenance=provenance,
             is_join=seed.is_join,
-            fingerprint=fp,
+            fingerprint=fingerprint(self.graph.schema, seed.local, self.initial),
             local=local,
         )
 

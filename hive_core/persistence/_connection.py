@@ -220,6 +220,9 @@ class SQLiteConnection:
         begin: Literal["BEGIN", "BEGIN IMMEDIATE"] | None = "BEGIN",
     ) -> T:
         """``call`` for ``async def`` methods: a lock never stalls a running loop."""
+        aio = sys.modules.get("asyncio")
+        if aio is None or aio._get_running_loop() is None:
+            return self.call(operation, fn, begin=begin)  # `arun`'s first case
         return await self.arun(lambda: self.call(operation, fn, begin=begin))
 
     async def arun(self, work: Callable[[], T]) -> T:
