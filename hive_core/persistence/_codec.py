@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import attrs
 import msgspec
@@ -101,6 +101,10 @@ class DecodedState:
     checkpoint_id: str
 
 
+_NO_RUN: Final = object()
+"""No run encoded yet: no state's ``run_id`` is this object."""
+
+
 class CheckpointCodec:
     """Encodes and decodes checkpoints of one compiled graph."""
 
@@ -117,7 +121,7 @@ class CheckpointCodec:
         self.checkpointed_ids = frozenset(ch.id for ch in self.checkpointed)
         self.join_targets = frozenset(j.target for j in graph.joins)
         self.join_ids = graph.join_ids
-        self._run: tuple[uuid.UUID | None, str, bytes] = (None, "", b"")
+        self._run: tuple[object, str, bytes] = (_NO_RUN, "", b"")
         """The last run encoded: its id, its text and its checkpoint-id prefix
         (an attempt saves under one run id; one tuple, so threads sharing a codec
         never pair one run's id with another's text)."""

@@ -517,7 +517,11 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
         found = await self._db.acall("load", read)
         if found is None:
             return None
-        (checkpoint_id, run_id, step_index, _, _, _, schema, graph), body, rows = found
+        (checkpoint_id, run_id, step_index, _, _, _, schema, graph, key), body, rows = (
+            found
+        )
+        if len(self._thread_rows) < _MAX_THREAD_ROWS:  # committed, never changed
+            self._thread_rows[thread_id] = (key, schema, graph)
         global_data = inline_data(body.inline, body.channels, checkpoint_id)
         for ref in body.channels:
             global_data[ref.channel] = rebuild(ref, rows, checkpoint_id)

@@ -112,7 +112,7 @@ INSERT_THREAD = (
 )
 ROW_COLUMNS = (
     "c.checkpoint_id, c.run_id, c.step_index, c.has_interruption, c.body, "
-    "c.body_crc, t.schema_version, t.graph_version"
+    "c.body_crc, t.schema_version, t.graph_version, t.thread"
 )
 ROW_TYPES: Final = (
     ("checkpoint_id", str),
@@ -123,8 +123,10 @@ ROW_TYPES: Final = (
     ("body_crc", int),
     ("schema_version", str),
     ("graph_version", str),
+    ("thread", int),
 )
-"""The SQL type each loaded column must have (a tampered row may hold any)."""
+"""The SQL type each loaded column must have (a tampered row may hold any); the
+last, the thread's key, lets a load remember the thread's row for its saves."""
 SQL_TYPES: Final = {str: "text", int: "an integer", bytes: "a blob", float: "real"}
 SELECT_LATEST = (
     f"SELECT {ROW_COLUMNS} FROM hive_checkpoints AS c "
@@ -349,7 +351,7 @@ def typed_row(
 
 def checked_body(thread_id: str, row: tuple[Any, ...]) -> Body:
     """The row's body, after its CRC matched."""
-    checkpoint_id, run_id, step, flag, raw, crc, schema, graph = row
+    checkpoint_id, run_id, step, flag, raw, crc, schema, graph = row[:8]
     expected = body_crc(
         thread_id, checkpoint_id, run_id, step, flag, schema, graph, raw
     )

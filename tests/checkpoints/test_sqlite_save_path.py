@@ -109,6 +109,37 @@ def test_a_save_of_small_channels_writes_only_the_checkpoint_row(
     assert latest is not None and latest.global_data == {"n": b"2"}
 
 
+def test_saving_the_latest_id_again_is_one_statement(
+    open_sqlite: Callable[[], SQLiteCheckpointStore],
+) -> None:
+    """The fence holds when the id saved is the latest itself (a step saved
+    twice): the one-statement path overwrites it."""
+    store = open_sqlite()
+    _traced_save(store, 0, None)
+    cid = make_checkpoint(0).id
+    again = _traced_save(store, 0, cid, data=b"again")
+    assert len(again) == 1 and again[0].startswith("INSERT INTO"), again
+    latest = drive(store.load_latest("thread-1"))
+    assert latest is not None and latest.global_data == {"n": b"again"}
+    assert [s.id for s in drive(store.list_checkpoints("thread-1"))] == [cid]
+
+
+def test_a_load_remembers_the_thread_row_for_the_next_save(
+    open_sqlite: Callable[[], SQLiteCheckpointStore],
+) -> None:
+    """A store that only loaded the thread (a resumed run, another process)
+    saves its next step without reading the thread's row: one statement."""
+    writer = open_sqlite()
+    _traced_save(writer, 0, None)
+    reader = open_sqlite()
+    loaded = drive(reader.load_latest("thread-1"))
+    assert loaded is not None
+    first = _traced_save(reader, 1, loaded.id)
+    assert len(first) == 1 and first[0].startswith("INSERT INTO"), first
+    latest = drive(writer.load_latest("thread-1"))
+    assert latest is not None and latest.step_index == 1
+
+
 def test_a_rowid_file_saves_small_channels_in_a_transaction(
     sqlite_path: Path,
 ) -> None:
