@@ -8,6 +8,7 @@ runtime module depends on the loop and never the other way round (see
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import final
 
 import attrs
 
@@ -17,7 +18,21 @@ from ..state._store import InitialCache
 from ._checkpointing import Checkpointer
 from ._state import Seed, ThreadState
 
-__all__ = ["RunContext"]
+__all__ = ["CheckedOptions", "RunContext"]
+
+
+@final
+class CheckedOptions:
+    """The last ``RunOptions`` this runtime's graph accepted, and the output
+    projection they gave: most calls pass the same options object (or none, the
+    runtime's default), so it is validated once (``Attempt.start``). Only options
+    whose sequences are tuples are kept: nothing in them can change."""
+
+    __slots__ = ("options", "projection")
+
+    def __init__(self) -> None:
+        self.options: object = None
+        self.projection: tuple[str, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -37,3 +52,4 @@ class RunContext:
     """Every node is plain sync without retries: steps never need an event loop."""
     publish: Callable[[str, ThreadState], None]
     """Make a committed state the thread's visible one (the runtime's thread map)."""
+    checked: CheckedOptions = attrs.field(factory=CheckedOptions, eq=False)

@@ -12,6 +12,7 @@ how to choose the namespace and what the ids do and do not promise.
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any, Protocol
 
@@ -20,7 +21,7 @@ import attrs
 from ..errors import DefinitionError
 from ..ids import sha256
 
-__all__ = ["DerivedIds", "IdSource", "RandomIds"]
+__all__ = ["DerivedIds", "IdSource", "RandomIds", "attempt_id_of"]
 
 
 class IdSource(Protocol):
@@ -40,6 +41,17 @@ class RandomIds:
 
     def new_attempt_id(self) -> uuid.UUID:
         return uuid.uuid4()
+
+
+def attempt_id_of(ids: IdSource) -> str:
+    """``str(ids.new_attempt_id())``; for ``RandomIds`` the same kind of string
+    (16 random bytes as a version-4 UUID) written straight from the bytes, without
+    building the ``UUID`` object only to format it (one per call)."""
+    if type(ids) is not RandomIds:
+        return str(ids.new_attempt_id())
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]  # RFC 4122: the two top bits are 10
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 _RUN_TAG = b"HDERIVED_RUN1\x00"

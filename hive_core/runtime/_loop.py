@@ -179,9 +179,42 @@ class Attempt:
         await self.emit(RunStarted, thread_id=self.thread_id)
         if self.loaded_checkpoint_id is not None:
             await self.emit(CheckpointLoaded, checkpoint_id=self.loaded_checkpoint_id)
-        graph = self.ctx.graph
-        self.projection = self.options.validate(graph.schema, graph.ir.output)
-        if self.ctx.checkpointer is None and self.policy.needs_store:
+        self._check_options()
+
+    def start(self, state: ThreadState) -> None:
+        """``begin`` for an attempt whose listener reads neither start event (or
+        that has none, ``quiet_start``): the same checks, nothing to await."""
+        self.bind_run(state)
+        self._check_options()
+
+    def quiet_start(self) -> bool:
+        """Whether ``begin`` would emit nothing, so ``start`` can stand in for it."""
+        sink = self.sink
+        if sink is None:
+            return True
+        wanted = sink.wanted
+        return (
+            wanted is not None
+            and RunStarted not in wanted
+            and CheckpointLoaded not in wanted
+        )
+
+    def _check_options(self) -> None:
+        ctx = self.ctx
+        options = self.options
+        checked = ctx.checked
+        if options is checked.options:  # the last options this graph accepted
+            self.projection = checked.projection
+        else:
+            graph = ctx.graph
+            self.projection = options.validate(graph.schema, graph.ir.output)
+            if type(options.stream_modes) is tuple and (
+                options.output_projection is None
+                or type(options.output_projection) is tuple
+            ):  # nothing in them can change: checked once for the next attempts
+                checked.options = options
+                checked.projection = self.projection
+        if ctx.checkpointer is None and self.policy.needs_store:
             raise CheckpointStoreMissingError("A checkpoint policy")
 
     # ------------------------------------------------------------------ output
@@ -236,10 +269,9 @@ class Attempt:
         sink = self.sink
         observer = self.observer
         announce, ends = (False, False) if sink is None else sink.per_step(runner)
-        step_guard = self.guard()  # one for the loop's yields: nothing reads `caught`
         steps_run = 0
         run_bytes = state.run_id.bytes  # fixed for the attempt; a property per access
-        direct = self._direct_parts()
+        direct = None if sink is None else self._direct_parts()
         max_steps = self.options.max_steps
         while True:  # `_stop_status`'s conditions, its call only when one holds
             if (
@@ -297,10 +329,10 @@ class Attempt:
                 return await self._end("interrupted", new)
             del tasks, results, result  # freed before the next step (peak memory)
             if sink is not None or steps_run % _YIELD_EVERY == 0:
-                try:  # `with step_guard:` without its two calls per step
+                try:  # `with self.guard():`, its calls only when a cancel arrives
                     await _yield_now()
                 except BaseException as exc:
-                    if not step_guard.__exit__(type(exc), exc, None):
+                    if not self.guard().__exit__(type(exc), exc, None):
                         raise
 
     def _direct_parts(self) -> DirectParts | None:
@@ -346,6 +378,9 @@ class Attempt:
 
     async def _end(self, status: Status, state: ThreadState) -> Outcome:
         """Emit the attempt's last event and build its outcome."""
+        sink = self.sink
+        if status == "finished" and (sink is None or not sink.wants(RunFinished)):
+            return self.outcome(status, state)  # the common end: nothing to await
         if status == "cancelled":
             await self.emit(RunCancelled)
             return self.outcome(status, state)

@@ -9,13 +9,12 @@ the difference between a 2 µs and a 300 µs call (``docs/performance.md``).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from .._bridge import run_sync
+from .._bridge import ensure_no_running_loop, run_sync
 from ..environment import Environment
 from ..errors import (
     CheckpointStoreMissingError,
@@ -45,7 +44,7 @@ from ..state._store import GlobalStore, InitialCache, fingerprint
 from ._checkpointing import Checkpointer
 from ._context import RunContext
 from ._handle import RunHandle
-from ._ids import IdSource, RandomIds
+from ._ids import IdSource, RandomIds, attempt_id_of
 from ._loop import (
     EXTERNAL_WRITER,
     INPUT_WRITER,
@@ -57,6 +56,7 @@ from ._payload import convert_resume_payload
 from ._state import Seed, ThreadState
 from ._streaming import StreamingMixin
 from ._time_travel import fork_state, snapshot, state_history
+from ._turns import ThreadTurns
 
 if TYPE_CHECKING:
     import asyncio
@@ -102,7 +102,7 @@ class Runtime(StreamingMixin):
             else None
         )
         self._threads: dict[str, ThreadState] = {}
-        self._busy: dict[str, deque[asyncio.Future[None]] | None] = {}
+        self._turns = ThreadTurns()
         self._last_outcomes: dict[str, Outcome] = {}
         self._fresh: tuple[dict[str, Any], dict[str, frozenset[str]]] | None = None
         """A new thread's values and barriers (``_fresh_state``)."""
@@ -154,7 +154,11 @@ class Runtime(StreamingMixin):
         self, thread_id: str, input: object = None, options: RunOptions | None = None
     ) -> Outcome:
         """Blocking ``invoke`` for scripts; not callable inside an event loop."""
-        return self._sync("run_sync", "invoke", self.invoke(thread_id, input, options))
+        # the loop check first, as for any sync twin; then `invoke`'s own body
+        # without its coroutine frame (one frame less at every resume)
+        ensure_no_running_loop("Runtime.run_sync", _INSTEAD.format("invoke"))
+        attempt = self._attempt(thread_id, options)
+        return self._sync("run_sync", "invoke", self._run_attempt(attempt, input))
 
     def resume(
         self,
@@ -274,7 +278,7 @@ class Runtime(StreamingMixin):
         validate_thread_id(into, what="fork target")
         check_writes_argument(writes, "fork")
         cpr = self._require_store("fork")
-        await self._acquire(into)
+        await self._turns.take(into)
         try:
             if into in self._threads or await cpr.store.thread_exists(into):
                 raise ThreadExistsError(into)
@@ -291,7 +295,7 @@ class Runtime(StreamingMixin):
                 has_interruption=state.interruption is not None,
             )
         finally:
-            self._release(into)
+            self._turns.release(into)
 
     def fork_sync(
         self,
@@ -378,7 +382,7 @@ class Runtime(StreamingMixin):
             thread_id=thread_id,
             options=options if options is not None else self.options,
             sink=None,
-            attempt_id=str(self.ids.new_attempt_id()),
+            attempt_id=attempt_id_of(self.ids),
         )
 
     async def _resume_now(
@@ -420,41 +424,12 @@ class Runtime(StreamingMixin):
             self.ids.new_run_id(), 0, dict(values), (), dict(barriers), None, None
         )
 
-    async def _acquire(self, thread_id: str) -> None:
-        """FIFO per thread; the uncontended path allocates nothing."""
-        busy = self._busy
-        if thread_id not in busy:
-            busy[thread_id] = None
-            return
-        import asyncio
-
-        queue = busy[thread_id]
-        if queue is None:
-            queue = busy[thread_id] = deque()
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue.append(fut)
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self._release(thread_id)  # we were handed the thread; pass it on
-            raise
-
-    def _release(self, thread_id: str) -> None:
-        queue = self._busy[thread_id]
-        while queue is not None and queue:
-            fut = queue.popleft()
-            if not fut.done():
-                fut.set_result(None)
-                return
-        del self._busy[thread_id]
-
     async def _wait_turn(self, attempt: Attempt) -> Outcome | None:
         """Wait for the thread (FIFO). A cancel while queued ends the attempt before
         it ran: ``run_started``, ``run_cancelled`` and a ``cancelled`` outcome with
         the thread's committed output; nothing is changed."""
         try:  # `with attempt.guard()`, its calls only when a cancel arrives
-            await self._acquire(attempt.thread_id)
+            await self._turns.take(attempt.thread_id)
             return None
         except BaseException as exc:
             if not attempt.guard().__exit__(type(exc), exc, None):
@@ -483,13 +458,24 @@ class Runtime(StreamingMixin):
 
     async def _run_attempt(self, attempt: Attempt, input: object) -> Outcome:
         thread_id = attempt.thread_id
-        cancelled = await self._wait_turn(attempt)
-        if cancelled is not None:
-            return cancelled
+        if not self._turns.take_free(thread_id):  # else `_wait_turn`, without a call
+            cancelled = await self._wait_turn(attempt)
+            if cancelled is not None:
+                return cancelled
         before = self._threads.get(thread_id)
         try:
-            state = await self._baseline(attempt)
-            await attempt.begin(state)
+            # `_baseline`, its call only when a store may hold the thread
+            state = before
+            if state is None:
+                state = (
+                    self._fresh_state()
+                    if self._checkpointer is None
+                    else await self._baseline(attempt)
+                )
+            # nothing to emit: `begin` without its awaits
+            attempt.start(state) if attempt.quiet_start() else await attempt.begin(
+                state
+            )
             ctx = InputContext(
                 thread_id=thread_id, run_id=attempt.run_id or "", step_index=state.step
             )
@@ -500,7 +486,7 @@ class Runtime(StreamingMixin):
                 self.graph, state.values, writes, writer=INPUT_WRITER, step=state.step
             )
             frontier = state.frontier or self._ctx.start_seeds
-            state = state.replace(values=values, frontier=frontier)
+            state = state.with_input(values, frontier)
             self._publish(thread_id, state)  # input writes stay, even with max_steps=0
             try:
                 return await attempt.loop(state)
@@ -511,7 +497,7 @@ class Runtime(StreamingMixin):
                     self._restore(thread_id, before)
                 raise
         finally:
-            self._release(thread_id)
+            self._turns.release(thread_id)
 
     def _restore(self, thread_id: str, state: ThreadState | None) -> None:
         if state is None:
@@ -548,7 +534,7 @@ class Runtime(StreamingMixin):
             resume = Resume(interrupt_id=interrupt_id, payload=typed, node=pending.node)
             return await attempt.loop(state, resume)
         finally:
-            self._release(thread_id)
+            self._turns.release(thread_id)
 
     async def _resume_on_empty_frontier(
         self, attempt: Attempt, state: ThreadState
@@ -590,4 +576,4 @@ class Runtime(StreamingMixin):
             await attempt.emit(RunFinished)
             return attempt.outcome("finished", new)
         finally:
-            self._release(thread_id)
+            self._turns.release(thread_id)

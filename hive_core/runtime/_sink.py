@@ -95,9 +95,11 @@ class EventSink:
         """Whether a step's start and its task-end events are emitted at all: a
         stream whose modes read none of them skips both calls every step (with
         nothing emitted, nothing can await between the stop check and compute)."""
-        wants = self.wants
-        announce = wants(StepStarted) or wants(TaskStarted)
-        ends = runner.deterministic or wants(TaskFinished) or wants(TaskFailed)
+        wanted = self.wanted  # `wants`, inlined: once per attempt, four kinds
+        if wanted is None:
+            return True, True
+        announce = StepStarted in wanted or TaskStarted in wanted
+        ends = runner.deterministic or TaskFinished in wanted or TaskFailed in wanted
         return announce, ends
 
     def _wake_reader(self) -> None:

@@ -170,6 +170,21 @@ class ThreadState:
         """How the commit that made ``values`` extended append channels (see
         ``CommitResult.appended``); dropped when ``values`` is replaced."""
 
+    def with_input(
+        self, values: Mapping[str, Any], frontier: tuple[Seed, ...]
+    ) -> ThreadState:
+        """``replace(values=values, frontier=frontier)`` without the keyword
+        lookups: once per run, after the input writes."""
+        return ThreadState(
+            self.run_id,
+            self.step,
+            values,
+            frontier,
+            self.barriers,
+            self.interruption,
+            self.latest_checkpoint_id,
+        )
+
     def replace(self, **changes: Any) -> ThreadState:
         get = changes.get
         return ThreadState(

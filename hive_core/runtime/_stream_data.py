@@ -57,7 +57,7 @@ class ValuesEncoder:
         self._by_id = by_id
         self._ids = ids
         self._encoded: dict[str, Any] | None = None
-        self._sorted = list(ids) == sorted(ids)
+        self._sorted = _in_order(ids)
         """Whether the output's order is the id order ``written`` comes in."""
 
     def encode(
@@ -80,6 +80,23 @@ class ValuesEncoder:
                     fresh.update(_encode(self._by_id, changed))
         self._encoded = fresh
         return fresh
+
+
+def _in_order(ids: Sequence[str]) -> bool:
+    """Whether ``ids`` are sorted; kept per tuple (a graph has one or two
+    projections, and every streamed attempt asks)."""
+    key = ids if type(ids) is tuple else None
+    if key is not None:
+        known = _IN_ORDER.get(key)
+        if known is not None:
+            return known
+    result = list(ids) == sorted(ids)
+    if key is not None and len(_IN_ORDER) < 256:
+        _IN_ORDER[key] = result
+    return result
+
+
+_IN_ORDER: dict[tuple[str, ...], bool] = {}
 
 
 def encode_task_writes(

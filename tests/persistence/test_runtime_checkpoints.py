@@ -494,7 +494,7 @@ class TestCancelWhileQueued:
 
             listener = asyncio.ensure_future(listen())
             # the second run is queued behind it: one waiter on the thread
-            await until(lambda: len(rt._busy["t"] or ()) == 1)
+            await until(lambda: rt._turns.waiting("t") == 1)
             second.cancel()
             out2 = await second
             await listener

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import msgspec
 import pytest
@@ -185,3 +186,33 @@ def test_interleaved_runs_of_one_runtime_save_under_their_own_run_ids() -> None:
             cp = asyncio.run(store.load_checkpoint(thread, s.id))
             assert cp is not None and cp.run_id == runs[thread]
             assert cp.id == checkpoint_id(uuid.UUID(runs[thread]), cp.step_index)
+
+
+def test_random_attempt_ids_are_uuid4_strings() -> None:
+    """``attempt_id_of`` writes ``RandomIds``' attempt ids straight from 16 random
+    bytes: each is a version-4, RFC 4122 UUID in its canonical form."""
+    from hive_core.runtime._ids import attempt_id_of
+
+    got = [attempt_id_of(RandomIds()) for _ in range(2000)]
+    assert len(set(got)) == len(got)
+    for s in got:
+        u = uuid.UUID(s)
+        assert str(u) == s
+        assert u.version == 4 and u.variant == uuid.RFC_4122
+    variants = {s[19] for s in got}
+    assert variants == set("89ab")  # every variant nibble occurs: the bits are random
+    rt = Runtime(
+        GraphBuilder(Flow, start=["a"])
+        .add_node("a", lambda ctx: NodeOutput())
+        .compile()
+    )
+    out = rt.run_sync("t")
+    assert uuid.UUID(out.run_id or "").version == 4
+
+    async def first_event() -> Any:
+        async for ev in rt.run("u").events:
+            return ev
+        return None
+
+    attempt = asyncio.run(first_event()).attempt_id
+    assert uuid.UUID(attempt).version == 4 and str(uuid.UUID(attempt)) == attempt

@@ -158,3 +158,49 @@ class TestOneNamePerPolicy:
             rt.run_sync(
                 "u", None, RunOptions(checkpoint_policy=CheckpointPolicy.every(1))
             )
+
+
+class TestOptionsCheckedOncePerObject:
+    """``Attempt.start`` validates an options object once when nothing in it can
+    change (its sequences are tuples), and every time otherwise."""
+
+    def _count(self, monkeypatch: pytest.MonkeyPatch) -> list[RunOptions]:
+        seen: list[RunOptions] = []
+        validate = RunOptions.validate
+
+        def counted(self: RunOptions, *args: Any) -> Any:
+            seen.append(self)
+            return validate(self, *args)
+
+        monkeypatch.setattr(RunOptions, "validate", counted)
+        return seen
+
+    def test_tuples_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        seen = self._count(monkeypatch)
+        rt = Runtime(_graph())
+        options = RunOptions(max_steps=5, output_projection=(K.log,))
+        for i in range(3):
+            assert rt.run_sync(f"t{i}", None, options).output == {"log": ["ok"]}
+        rt.run_sync("d")  # the runtime's default options: another object
+        assert seen == [options, rt.options]
+
+    def test_a_list_every_time_and_a_changed_list_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seen = self._count(monkeypatch)
+        rt = Runtime(_graph())
+        projection: list[Any] = [K.log]
+        options = RunOptions(output_projection=projection)
+        assert rt.run_sync("a", None, options).output == {"log": ["ok"]}
+        projection.append("nope")
+        with pytest.raises(InvalidRunOptionsError, match="nope"):
+            rt.run_sync("b", None, options)
+        assert rt.get_state_sync("b") is None
+        assert seen == [options, options]
+
+    def test_a_bad_one_is_refused_every_time(self) -> None:
+        rt = Runtime(_graph())
+        options = RunOptions(max_concurrent_tasks=0)
+        for i in range(2):
+            with pytest.raises(InvalidRunOptionsError):
+                rt.run_sync(f"t{i}", None, options)

@@ -121,7 +121,7 @@ class TestThreadSerialization:
                 rt.invoke("t", {"log": ["r3"]}),
             )
             await entered.wait()
-            await until(lambda: len(rt._busy["t"] or ()) == 2)
+            await until(lambda: rt._turns.waiting("t") == 2)
             assert seen == [["r1"]]  # the queued runs have not started their step
             gate.set()
             return await runs
