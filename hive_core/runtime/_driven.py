@@ -28,7 +28,7 @@ from ..errors import HiveInternalError
 from ..run_types import Outcome
 from ._loop import Attempt
 from ._sink import EventSink
-from ._stream import StreamPart, StreamProjector, needed_events, normalize_modes
+from ._stream import StreamPart, StreamProjector, normalize_modes, stream_plan
 
 __all__ = ["DrivenRun", "drive"]
 
@@ -51,9 +51,7 @@ def drive(
     """The attempt streamed in ``modes`` (checked here), its trace carrying the
     modes' data. ``Runtime.stream`` calls this without a ``RunHandle``: nobody
     can ask that stream's outcome."""
-    names = normalize_modes(modes)
-    attempt.add_stream_modes(names)
-    return DrivenRun(attempt, start, names, subgraphs)
+    return DrivenRun(attempt, start, normalize_modes(modes), subgraphs)
 
 
 class DrivenRun:
@@ -74,11 +72,15 @@ class DrivenRun:
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
         self.done = False
+        plan = stream_plan(modes, subgraphs)
         self.sink = sink = EventSink(attempt.options.event_buffer_capacity)
         sink.driven = True
-        sink.wanted = needed_events(modes, subgraphs)
-        sink.direct = "events" not in modes  # no event is recorded: parts directly
+        sink.wanted = plan.wanted
+        sink.direct = plan.direct  # no event is recorded: parts directly
         attempt.sink = sink
+        # the trace carries the modes' data too (before the attempt starts)
+        attempt.streams_values = attempt.streams_values or plan.values
+        attempt.streams_updates = attempt.streams_updates or plan.updates
 
     def _step(self, value: Any, error: BaseException | None) -> tuple[bool, Any]:
         """Advance the run once: ``(True, yielded)``, or ``(False, None)`` at its end."""

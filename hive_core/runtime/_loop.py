@@ -7,7 +7,7 @@ published as the thread's new committed state. See ``docs/architecture.md``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -149,11 +149,6 @@ class Attempt:
         """Value-bearing events only for the modes that need them: the default
         trace stays value-free (``docs/guides/streaming.md``)."""
         self._values: ValuesEncoder | None = None
-
-    def add_stream_modes(self, modes: Sequence[str]) -> None:
-        """Ask for the modes' data in the trace too (before the attempt starts)."""
-        self.streams_values = self.streams_values or "values" in modes
-        self.streams_updates = self.streams_updates or "updates" in modes
 
     def is_cancelled(self) -> bool:
         """Read through a call: the flag flips while this coroutine awaits. A retry

@@ -13,7 +13,7 @@ its step's ``task_started``), ``custom`` reads ``custom``. See
 # ``__module__`` set to ``hive_core.runtime``, and msgspec resolves string
 # annotations in that module, which does not import ``Any``.
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, final
+from typing import Any, NamedTuple, final
 
 import msgspec
 
@@ -34,9 +34,11 @@ __all__ = [
     "RUN_LEVEL_STEP",
     "StreamPart",
     "StreamProjector",
+    "StreamPlan",
     "needed_events",
     "normalize_modes",
     "project_stream",
+    "stream_plan",
 ]
 
 RUN_LEVEL_STEP = -1
@@ -141,6 +143,39 @@ def needed_events(
 
 _NEEDED: dict[tuple[tuple[str, ...], bool], frozenset[type[Event]] | None] = {}
 """``needed_events`` by its arguments, once computed (bounded)."""
+
+
+class StreamPlan(NamedTuple):
+    """What an in-process stream of some modes asks of its attempt."""
+
+    wanted: frozenset[type[Event]] | None
+    """``needed_events``: the only kinds the attempt builds."""
+    direct: bool
+    """No ``events`` mode: parts are queued directly, no event is recorded."""
+    values: bool
+    """The trace carries each step's values (``StepValues``)."""
+    updates: bool
+    """The trace carries each task's writes (``TaskWrites``)."""
+
+
+def stream_plan(names: tuple[str, ...], subgraphs: bool) -> StreamPlan:
+    """The plan of a stream of ``normalize_modes``' ``names``: one lookup per
+    stream once computed (bounded; the mode sets in use are few)."""
+    key = (names, subgraphs)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = StreamPlan(
+            needed_events(names, subgraphs),
+            "events" not in names,
+            "values" in names,
+            "updates" in names,
+        )
+        if len(_PLANS) < 256:
+            _PLANS[key] = plan
+    return plan
+
+
+_PLANS: dict[tuple[tuple[str, ...], bool], StreamPlan] = {}
 
 
 @final
