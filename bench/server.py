@@ -14,8 +14,13 @@ any ``HIVE_SERVICE_*`` variable of the caller is dropped). Both servers stay up;
 measured ``--takes`` times per server, alternating which goes first, the idle
 server's processes stopped (``SIGSTOP``) meanwhile so that its polling costs the
 measured one nothing; a row pools its takes (runs over total seconds,
-percentiles over every sample). Every number printed is measured in this run;
-the ``ratio`` rows compare the two at each level.
+percentiles over every sample). Each row also gives the CPU per run of the
+server's processes (all of its process group, from ``/proc``) and of this client
+process. After each level, with both servers paused, ``server_dbos_floor.py``
+measures DBOS alone queued as ``hive serve`` queues runs, with as many clients
+(``server_dbos_floor_c<N>``: its runs/s and CPU per run, no HTTP and no Hive).
+Every number printed is measured in this run; the ``ratio`` rows compare the two
+servers at each level and put ``3x`` LangGraph's runs/s next to that floor.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -49,6 +55,29 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _group_cpu_s(pgid: int) -> float | None:
+    """CPU seconds (user + system) of every live process in group ``pgid``; ``None``
+    without ``/proc``. Each server runs in its own session, so its group is it and
+    every child it started."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    ticks = 0
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _client_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _wait_ok(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -141,8 +170,11 @@ async def _user(client: Any, runs: int, stats: dict[str, list[float]]) -> None:
         assert state["values"]["count"] == 5, state["values"]
 
 
-async def _level(url: str, users: int, runs_each: int) -> dict[str, Any]:
-    """One measured level: elapsed seconds and every sample (pooled by ``_row``)."""
+async def _level(
+    url: str, users: int, runs_each: int, pgid: int | None = None
+) -> dict[str, Any]:
+    """One measured level: elapsed seconds, the server's (group ``pgid``) and this
+    client's CPU seconds, and every sample (pooled by ``_row``)."""
     from langgraph_sdk import get_client
 
     stats: dict[str, list[float]] = {"first": [], "parts": [], "state": []}
@@ -152,13 +184,17 @@ async def _level(url: str, users: int, runs_each: int) -> dict[str, Any]:
         for _ in range((users + per_http - 1) // per_http)
     ]
     await _user(clients[0], 1, {"first": [], "parts": [], "state": []})  # warm up
-    t0 = time.perf_counter()
+    server0 = _group_cpu_s(pgid) if pgid is not None else None
+    client0, t0 = _client_cpu_s(), time.perf_counter()
     await asyncio.gather(*(_user(clients[i % len(clients)], runs_each, stats)
                            for i in range(users)))  # fmt: skip
-    elapsed = time.perf_counter() - t0
+    elapsed, client = time.perf_counter() - t0, _client_cpu_s() - client0
+    server1 = _group_cpu_s(pgid) if pgid is not None else None
     for c in clients:
         await c.aclose()
-    return {"seconds": elapsed, "runs": users * runs_each, **stats}
+    server = None if server0 is None or server1 is None else server1 - server0
+    return {"seconds": elapsed, "runs": users * runs_each, "server_cpu_s": server,
+            "client_cpu_s": client, **stats}  # fmt: skip
 
 
 def _row(users: int, takes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -169,6 +205,12 @@ def _row(users: int, takes: list[dict[str, Any]]) -> dict[str, Any]:
     first = [x for t in takes for x in t["first"]]
     state = sorted(x for t in takes for x in t["state"])
     parts = sum(sum(t["parts"]) for t in takes)
+    server = [t["server_cpu_s"] for t in takes]
+    cpu = {
+        "server_cpu_ms_per_run": None if None in server
+        else round(1000 * sum(server) / runs, 2),
+        "client_cpu_ms_per_run": round(1000 * sum(t["client_cpu_s"] for t in takes) / runs, 2),
+    }  # fmt: skip
     return {
         "clients": users, "runs": runs, "takes": len(takes),
         "seconds": round(elapsed, 3),
@@ -177,7 +219,17 @@ def _row(users: int, takes: list[dict[str, Any]]) -> dict[str, Any]:
         "first_part_p50_ms": round(statistics.median(first) * 1000, 1),
         "state_p50_ms": round(statistics.median(state) * 1000, 2),
         "state_p99_ms": round(state[min(len(state) - 1, int(len(state) * 0.99))] * 1000, 2),
+        **cpu,
     }  # fmt: skip
+
+
+def _dbos_floor(clients: int, runs_each: int) -> dict[str, Any]:
+    """``server_dbos_floor.py``'s row at one level, run in a process of its own."""
+    args = [sys.executable, str(HERE / "server_dbos_floor.py"),
+            "--clients", str(clients), "--runs-each", str(runs_each)]  # fmt: skip
+    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=600)
+    row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return row
 
 
 def _emit(row: dict[str, Any]) -> None:
@@ -203,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     levels = [int(x) for x in args.levels.split(",")]
     runs_each = 4 if args.quick else 10
     results: dict[tuple[str, int], dict[str, Any]] = {}
+    floors: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as raw, ExitStack() as stack:
         tmp = Path(raw)
         urls = {"hive": stack.enter_context(hive_server(tmp))}
@@ -220,10 +273,16 @@ def main(argv: list[str] | None = None) -> None:
                     order = list(urls.items())
                     for name, url in order if take % 2 == 0 else order[::-1]:
                         _pause(procs, name)
-                        takes[name].append(asyncio.run(_level(url, users, runs_each)))
+                        pgid = procs[name].pid  # its own session: pgid == pid
+                        takes[name].append(
+                            asyncio.run(_level(url, users, runs_each, pgid))
+                        )
                 for name in urls:
                     results[(name, users)] = row = _row(users, takes[name])
                     _emit({"row": f"server_{name}_c{users}", **row})
+                _pause(procs, "")  # every server stopped: the floor has the machine
+                floors[users] = _dbos_floor(users, runs_each)
+                _emit(floors[users])
         finally:
             for proc in procs.values():
                 os.killpg(proc.pid, signal.SIGCONT)
@@ -237,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
             "state_p99": round(hive["state_p99_ms"] / lg["state_p99_ms"], 2),
             "first_part_p50": round(hive["first_part_p50_ms"] / lg["first_part_p50_ms"], 2),
             "targets": "runs/s >= 3, state p99 <= 0.5 (at 50), first part p50 <= 0.1",
+            "three_x_langgraph_runs_per_s": round(3 * lg["runs_per_s"], 1),
+            "dbos_floor_runs_per_s": floors[users]["runs_per_s"],
         })  # fmt: skip
 
 

@@ -1,0 +1,92 @@
+"""Smoke test of the server benchmark's own measurements (``bench/server.py``).
+
+The servers' rows need LangGraph's server, which CI does not install; what is
+checked here is what those rows are computed from: the DBOS floor runs every
+run it counts and reports it, a process group's CPU is read from ``/proc``, and
+a row pools its takes' CPU per run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from hive_core.service import ServiceConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `bench` is not installed; it lives in the checkout
+    sys.path.insert(0, str(ROOT))
+
+from bench import server as bench_server  # noqa: E402
+
+
+def test_the_dbos_floor_runs_every_run_on_the_service_queue_shape() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "server_dbos_floor.py"),
+         "--clients", "3", "--runs-each", "2"],
+        check=True, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    assert row["row"] == "server_dbos_floor_c3"
+    assert (row["clients"], row["runs"]) == (3, 6)
+    _, per_worker = ServiceConfig().queue_limits()
+    assert row["worker_concurrency"] == per_worker
+    assert row["polling_interval_s"] == ServiceConfig().polling_interval_s
+    assert row["runs_per_s"] > 0 and row["cpu_ms_per_run"] > 0
+    assert row["runs_per_s"] == round(6 / row["seconds"], 1)
+
+
+def test_group_cpu_counts_every_process_of_the_group() -> None:
+    # a parent and its child, each spinning 0.3 s of CPU and then waiting, alive,
+    # in a session of their own
+    spin = (
+        "import time\n"
+        "t = time.process_time()\n"
+        "while time.process_time() - t < 0.3: pass\n"
+    )
+    child = spin + "print('child', flush=True)\nimport sys; sys.stdin.read()\n"
+    script = (
+        "import subprocess, sys\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {child!r}],"
+        " stdout=subprocess.PIPE, text=True)\n"
+        "assert child.stdout.readline().strip() == 'child'\n"
+        f"{spin}"
+        "print('spun', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    ) as proc:  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "spun"
+            cpu = bench_server._group_cpu_s(proc.pid)
+            assert cpu is not None
+            # both spun 0.3 s (ticks of 10 ms, and their start-up on top)
+            assert 0.55 <= cpu < 10.0, cpu
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_row_pools_its_takes_cpu_per_run() -> None:
+    take = {
+        "seconds": 2.0,
+        "runs": 10,
+        "server_cpu_s": 0.25,
+        "client_cpu_s": 0.05,
+        "first": [0.01] * 10,
+        "parts": [7] * 10,
+        "state": [0.002] * 10,
+    }
+    row = bench_server._row(5, [take, {**take, "server_cpu_s": 0.15}])
+    assert row["runs"] == 20 and row["runs_per_s"] == 5.0
+    assert row["server_cpu_ms_per_run"] == 20.0  # (250 + 150) ms over 20 runs
+    assert row["client_cpu_ms_per_run"] == 5.0
+    unknown = bench_server._row(5, [{**take, "server_cpu_s": None}])
+    assert unknown["server_cpu_ms_per_run"] is None
