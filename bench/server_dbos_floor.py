@@ -1,19 +1,26 @@
-"""DBOS alone, queued the way ``hive serve`` queues runs: the floor under its runs/s.
+"""DBOS alone, queued as ``hive serve`` queues runs: how many runs/s DBOS leaves room for.
 
 ``python bench/server_dbos_floor.py --clients K --runs-each R``: one JSON line. No
-HTTP, no Hive: ``K`` concurrent clients each enqueue a workflow of five bare
+HTTP and no Hive. ``K`` concurrent clients each enqueue a workflow of five bare
 awaits (the five steps of the server benchmark's graph, with no work in them) and
-wait for its result, ``R`` times, every run on its own partition (a thread of its
-own, as the benchmark's client makes a new thread per run), on a SQLite system
-database set up as the
-embedded service sets up its own (``hive_core.service._sysdb``), with the queue
-limits and polling interval of the service's default configuration
-(``ServiceConfig``: 4 runs at once, polled every 50 ms). Measured: runs/s from the
-first enqueue to the last result, and this process's CPU per run (DBOS's own
-threads and the enqueuing clients included). ``bench/server.py`` runs it at each
-level after that level's takes, the servers paused, so that its rows can say how
-many runs/s DBOS itself leaves room for on this machine (``docs/http-api.md``,
-"Benchmark").
+wait for it to end, ``R`` times; every run is on a partition of its own (a thread
+of its own, as the benchmark's client makes a new thread per run).
+
+The system database is SQLite, set up as the embedded service sets up its own
+(``hive_core.service._sysdb``), and the queue gets the service's limits and
+polling interval (``ServiceConfig``: 4 runs at once, polled every 50 ms; one run
+per partition), unless ``--worker-concurrency`` or ``--polling-interval-s`` say
+otherwise. The row reports the settings read back from DBOS's registered queue.
+It is a generous bound rather than a copy of the service: the service also
+enqueues through ``DBOSClient`` after a row of its own, and keeps every earlier
+run in its tables, while this database starts empty.
+
+Measured: runs/s from the first enqueue to the last run's end, and this process's
+CPU per run (DBOS's threads and the enqueuing clients together). A run "ends" when
+its workflow body resolves the client's waiter, as the server's stream sees a run
+end in the service's tables rather than by polling the workflow's DBOS handle
+(which backs off up to a second between reads). ``bench/server.py`` runs it at
+each level, the servers stopped (``docs/http-api.md``, "Benchmark").
 """
 
 from __future__ import annotations
@@ -25,37 +32,43 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 5
+QUEUE = "hive_bench_floor"
+
+_DONE: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[str]]] = {}
+"""Each run's waiter, resolved by its workflow on the client's loop."""
 
 
 def _cpu_s() -> float:
+    """This process's CPU seconds, every thread's (DBOS runs its own)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-_DONE: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[str]]] = {}
-"""Each run's waiter: the workflow resolves it on the client's loop as it returns,
-as the server's stream sees a run end from its own tables, not by polling the
-workflow's DBOS handle (which backs off for up to a second between reads)."""
-
-
 async def _measure(
-    queue: Any, workflow: Any, clients: int, runs_each: int
+    queue: Any,  # dbos.Queue: DBOS is imported only once this script runs
+    workflow: Callable[[str], Awaitable[str]],
+    clients: int,
+    runs_each: int,
 ) -> dict[str, Any]:
+    """Time the clients' runs; then wait for DBOS to record every outcome, so that
+    destroying it cancels nothing."""
     from dbos import SetEnqueueOptions
 
     results: list[str] = []
+    handles: list[Any] = []
     loop = asyncio.get_running_loop()
 
     async def one(name: str) -> str:
         waiter: asyncio.Future[str] = loop.create_future()
         _DONE[name] = (loop, waiter)
         with SetEnqueueOptions(queue_partition_key=name):
-            await queue.enqueue_async(workflow, name)
+            handles.append(await queue.enqueue_async(workflow, name))
         return await waiter
 
     async def client(c: int) -> None:
@@ -72,6 +85,9 @@ async def _measure(
     expected = sorted(f"r{c}-{i}" for c in range(clients) for i in range(runs_each))
     if sorted(results) != expected:
         raise RuntimeError(f"workflows returned {len(results)} wrong results")
+    outcomes = [await h.get_result() for h in handles]  # untimed
+    if sorted(outcomes) != sorted([*expected, "warm-up"]):
+        raise RuntimeError("DBOS recorded other outcomes than the runs returned")
     return {
         "clients": clients,
         "runs": runs,
@@ -81,8 +97,16 @@ async def _measure(
     }
 
 
-def measure(clients: int, runs_each: int, data_dir: Path) -> dict[str, Any]:
-    """Launch DBOS in ``data_dir``, run the clients' runs, destroy DBOS; the row."""
+def measure(
+    clients: int,
+    runs_each: int,
+    data_dir: Path,
+    *,
+    worker_concurrency: int | None = None,
+    polling_interval_s: float | None = None,
+) -> dict[str, Any]:
+    """Launch DBOS in ``data_dir``, run the clients' runs, destroy DBOS; the row.
+    ``None`` settings are the service's defaults."""
     sys.path.insert(0, str(ROOT))
     from dbos import DBOS, DBOSConfig
 
@@ -104,8 +128,9 @@ def measure(clients: int, runs_each: int, data_dir: Path) -> dict[str, Any]:
         config["system_database_engine"] = engine
     DBOS(config=config)
 
-    @DBOS.workflow(name="hive_bench_floor")
+    @DBOS.workflow(name=QUEUE)
     async def five(x: str) -> str:
+        """The benchmark graph's five steps, with no work in them."""
         for _ in range(STEPS):
             await asyncio.sleep(0)
         loop, done = _DONE.pop(x)
@@ -115,30 +140,49 @@ def measure(clients: int, runs_each: int, data_dir: Path) -> dict[str, Any]:
     DBOS.launch()
     try:
         queue = DBOS.register_queue(
-            "hive_bench_floor",
+            QUEUE,
             global_concurrency=queue_wide,
-            worker_concurrency=per_worker,
+            worker_concurrency=worker_concurrency or per_worker,
             partition_concurrency=1,  # as the service: one attempt per thread
-            polling_interval_sec=cfg.polling_interval_s,
+            polling_interval_sec=polling_interval_s or cfg.polling_interval_s,
         )
+        declared = DBOS.retrieve_queue(QUEUE)  # what DBOS holds, not what was asked
+        assert declared is not None
+        # read while DBOS is up: a queue reads them from its database
+        slots, poll = declared.worker_concurrency, declared.polling_interval_sec
+        settings = {
+            "worker_concurrency": slots,
+            "partition_concurrency": declared.partition_concurrency,
+            "polling_interval_s": poll,
+        }
         row = asyncio.run(_measure(queue, five, clients, runs_each))
     finally:
         DBOS.destroy()
-    return {
-        "row": f"server_dbos_floor_c{clients}",
-        **row,
-        "worker_concurrency": per_worker,
-        "polling_interval_s": cfg.polling_interval_s,
-    }
+    defaults = (slots, poll) == (per_worker, cfg.polling_interval_s)
+    name = f"server_dbos_floor_c{clients}"
+    if not defaults:  # e.g. server_dbos_floor_c10_w4_p10ms
+        name += f"_w{slots}_p{round(1000 * poll)}ms"
+    return {"row": name, **row, **settings, "service_defaults": defaults}
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: one row on stdout."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--runs-each", type=int, default=10)
+    parser.add_argument("--worker-concurrency", type=int, default=None,
+                        help="runs at once (default: the service's)")  # fmt: skip
+    parser.add_argument("--polling-interval-s", type=float, default=None,
+                        help="the queue's polling interval (default: the service's)")  # fmt: skip
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as raw:
-        row = measure(args.clients, args.runs_each, Path(raw))
+        row = measure(
+            args.clients,
+            args.runs_each,
+            Path(raw),
+            worker_concurrency=args.worker_concurrency,
+            polling_interval_s=args.polling_interval_s,
+        )
     print(json.dumps(row, sort_keys=True), flush=True)
 
 

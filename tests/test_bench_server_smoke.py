@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,21 +27,36 @@ if str(ROOT) not in sys.path:  # `bench` is not installed; it lives in the check
 from bench import server as bench_server  # noqa: E402
 
 
-def test_the_dbos_floor_runs_every_run_on_the_service_queue_shape() -> None:
+def _floor(*args: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "server_dbos_floor.py"),
-         "--clients", "3", "--runs-each", "2"],
+        [sys.executable, str(ROOT / "bench" / "server_dbos_floor.py"), *args],
         check=True, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
-    row = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "cancelled" not in out.stderr  # every outcome recorded before DBOS stops
+    row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return row
+
+
+def test_the_dbos_floor_queues_as_the_service_does_unless_told() -> None:
+    # the settings in the row are read back from DBOS's registered queue, so a
+    # floor queued otherwise than the service's defaults says so
+    row = _floor("--clients", "3", "--runs-each", "2")
     assert row["row"] == "server_dbos_floor_c3"
     assert (row["clients"], row["runs"]) == (3, 6)
     _, per_worker = ServiceConfig().queue_limits()
     assert row["worker_concurrency"] == per_worker
+    assert row["partition_concurrency"] == 1  # one attempt per thread
     assert row["polling_interval_s"] == ServiceConfig().polling_interval_s
+    assert row["service_defaults"] is True
     assert row["runs_per_s"] > 0 and row["cpu_ms_per_run"] > 0
     # runs/s is taken from the unrounded time, `seconds` is rounded to 1 ms
     assert row["runs_per_s"] == pytest.approx(6 / row["seconds"], rel=0.01, abs=0.1)
+
+    other = _floor("--clients", "2", "--runs-each", "2",
+                   "--worker-concurrency", "2", "--polling-interval-s", "0.02")  # fmt: skip
+    assert other["row"] == "server_dbos_floor_c2_w2_p20ms"
+    assert (other["worker_concurrency"], other["polling_interval_s"]) == (2, 0.02)
+    assert other["service_defaults"] is False and other["runs"] == 4
 
 
 def test_group_cpu_counts_every_process_of_the_group() -> None:
