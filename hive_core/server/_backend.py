@@ -163,7 +163,7 @@ class Backend:
     # ---------------------------------------------------------------- threads
 
     async def thread(self, thread_id: str) -> ThreadRecord:
-        record = await asyncio.to_thread(self.db.thread, thread_id)
+        record = await self.db.aread(self.db.thread, thread_id)
         if record is None:
             raise ThreadNotFoundError(thread_id)
         return record

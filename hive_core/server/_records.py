@@ -4,7 +4,8 @@ LangGraph threads exist before they run and carry metadata; Hive's checkpoint
 stores know a thread only once it has a checkpoint. ``hive_server_threads`` holds
 the API's threads (id, graph, metadata), ``hive_server_runs`` what a run was
 created with (assistant, metadata, strategy, stream modes). Same database as the
-service tables (SQLAlchemy Core); callers off the event loop use
+service tables (SQLAlchemy Core); async callers read through ``aread`` (on the
+loop for SQLite, in a thread for PostgreSQL) and write with
 ``asyncio.to_thread``. See ``docs/http-api.md``.
 """
 
@@ -113,6 +114,8 @@ class ServerDB:
     def __init__(self, service_db: ServiceDB) -> None:
         self.engine = service_db.engine
         self._service_db = service_db
+        self.aread = service_db.aread
+        """``ServiceDB.aread``: where an async caller runs a read of these tables."""
         _meta.create_all(self.engine, checkfirst=True)
 
     # ---------------------------------------------------------------- threads

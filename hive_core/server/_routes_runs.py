@@ -33,7 +33,7 @@ async def _thread_for(
         thread_id = str(uuid.uuid4())
     elif body.if_not_exists != "create":
         return await backend.thread(thread_id)
-    found = await asyncio.to_thread(backend.db.thread, thread_id)
+    found = await backend.db.aread(backend.db.thread, thread_id)
     if found is not None:
         return found
     graph = backend.graph_name(body.assistant_id)

@@ -263,7 +263,7 @@ class ServiceClient:
         return row
 
     async def status(self, run_id: str) -> RunInfo:
-        return RunInfo.from_row(await asyncio.to_thread(self._require, run_id))
+        return RunInfo.from_row(await self._db.aread(self._require, run_id))
 
     async def result(self, run_id: str, timeout: float | None = None) -> RunResult:
         """Wait until the run ends; ``RunWaitTimeoutError`` after ``timeout``."""
@@ -307,7 +307,7 @@ class ServiceClient:
     async def list_runs(
         self, *, status: Sequence[str] | None = None, thread_id: str | None = None
     ) -> list[RunInfo]:
-        rows = await asyncio.to_thread(
+        rows = await self._db.aread(
             self._db.list_runs, status=status, thread_id=thread_id
         )
         return [RunInfo.from_row(r) for r in rows]

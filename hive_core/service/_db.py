@@ -15,9 +15,9 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 
@@ -109,6 +109,10 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
 @functools.cache
 def _list_runs(by_status: bool, by_thread: bool, limited: bool) -> sa.Select[Any]:
     """``list_runs``'s statement for the filters given, built once (building it
@@ -124,8 +128,9 @@ def _list_runs(by_status: bool, by_thread: bool, limited: bool) -> sa.Select[Any
 
 
 class ServiceDB:
-    """Synchronous access to the service tables (callers off the event loop use
-    ``asyncio.to_thread``)."""
+    """Synchronous access to the service tables. Async callers read through
+    ``aread`` and write with ``asyncio.to_thread`` (a write may wait for the
+    file's writer lock)."""
 
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = url
@@ -149,6 +154,20 @@ class ServiceDB:
             self.auto = _sqlite_engine(url, {**kwargs, "isolation_level": "AUTOCOMMIT"})
         self.postgres = self.engine.dialect.name == "postgresql"
         self._writer = _writer_lock(url)
+
+    async def aread(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)``, a read of these tables, for a caller on an event
+        loop. On SQLite it runs right there: a read of the local WAL file does not
+        wait for the writer (only, briefly, for the recovery of a crashed one),
+        and handing it to a thread and back cost more CPU than the read (measured
+        in ``docs/http-api.md``, "Benchmark"). On
+        PostgreSQL a read is a network round trip, so it runs in a worker thread
+        and the loop keeps serving."""
+        if not self.postgres:
+            return fn(*args, **kwargs)
+        import asyncio
+
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
     def create(self) -> None:
         """Create the tables if missing. Workers started together on a fresh
