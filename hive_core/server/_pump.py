@@ -109,7 +109,7 @@ class EventPump:
                     cursors.get(sub.run_id, sub.cursor), sub.cursor
                 )
             try:
-                more = await self._db.aread(self._tick_io, cursors)
+                more = await asyncio.to_thread(self._tick_io, cursors)
             except Exception:  # a failed read is retried at the next tick
                 more = None
             if more is not None:

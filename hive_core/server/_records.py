@@ -4,8 +4,8 @@ LangGraph threads exist before they run and carry metadata; Hive's checkpoint
 stores know a thread only once it has a checkpoint. ``hive_server_threads`` holds
 the API's threads (id, graph, metadata), ``hive_server_runs`` what a run was
 created with (assistant, metadata, strategy, stream modes). Same database as the
-service tables (SQLAlchemy Core); async callers read through ``aread`` (on the
-loop for SQLite, in a thread for PostgreSQL) and write with
+service tables (SQLAlchemy Core); async callers make point reads through
+``aread`` (on the loop for SQLite, in a thread otherwise) and everything else with
 ``asyncio.to_thread``. See ``docs/http-api.md``.
 """
 

@@ -307,7 +307,7 @@ class ServiceClient:
     async def list_runs(
         self, *, status: Sequence[str] | None = None, thread_id: str | None = None
     ) -> list[RunInfo]:
-        rows = await self._db.aread(
+        rows = await asyncio.to_thread(  # may be many rows: off the loop
             self._db.list_runs, status=status, thread_id=thread_id
         )
         return [RunInfo.from_row(r) for r in rows]

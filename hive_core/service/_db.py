@@ -128,9 +128,9 @@ def _list_runs(by_status: bool, by_thread: bool, limited: bool) -> sa.Select[Any
 
 
 class ServiceDB:
-    """Synchronous access to the service tables. Async callers read through
-    ``aread`` and write with ``asyncio.to_thread`` (a write may wait for the
-    file's writer lock)."""
+    """Synchronous access to the service tables. Async callers make point reads
+    through ``aread`` and everything else with ``asyncio.to_thread`` (a write may
+    wait for the file's writer lock; a listing may read many rows)."""
 
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = url
@@ -153,17 +153,19 @@ class ServiceDB:
             # pooled SQLite connection costs a PRAGMA at every checkout and checkin.
             self.auto = _sqlite_engine(url, {**kwargs, "isolation_level": "AUTOCOMMIT"})
         self.postgres = self.engine.dialect.name == "postgresql"
+        self._local = self.engine.dialect.name == "sqlite"
         self._writer = _writer_lock(url)
 
     async def aread(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """``fn(*args, **kwargs)``, a read of these tables, for a caller on an event
-        loop. On SQLite it runs right there: a read of the local WAL file does not
-        wait for the writer (only, briefly, for the recovery of a crashed one),
-        and handing it to a thread and back cost more CPU than the read (measured
-        in ``docs/http-api.md``, "Benchmark"). On
-        PostgreSQL a read is a network round trip, so it runs in a worker thread
-        and the loop keeps serving."""
-        if not self.postgres:
+        """``fn(*args, **kwargs)``, a point read of these tables (rows by their
+        key), for a caller on an event loop. On SQLite it runs right there: a read
+        of the local WAL file does not wait for the writer (only, briefly, for the
+        recovery of a crashed one), and handing it to a thread and back cost more
+        CPU than the read (measured in ``docs/http-api.md``, "Benchmark"). Any
+        other database is a network round trip away, so the read runs in a worker
+        thread and the loop keeps serving. Reads of many rows (``list_runs``, the
+        event pump's batches) and every write stay in threads."""
+        if self._local:
             return fn(*args, **kwargs)
         import asyncio
 

@@ -1,6 +1,6 @@
 """Where an async caller's read of the service tables runs (``ServiceDB.aread``).
 
-On SQLite a read runs on the caller's event loop thread (no hop to a worker
+On SQLite a point read runs on the caller's event loop thread (no hop to a worker
 thread: it never waits for the writer, and the hop cost more CPU than the read);
 on PostgreSQL, a network round trip, it runs in a worker thread, so the loop is
 never stalled by the database. Both give the same rows.
@@ -30,11 +30,12 @@ RUN = {
 
 
 async def _read_where(db: ServiceDB) -> tuple[bool, list[dict[str, Any]]]:
-    """(whether the read ran on this loop's thread, the rows it read)."""
+    """(whether the read ran on this loop's thread, the row it read)."""
     loop_thread = threading.get_ident()
 
     def probe() -> tuple[int, list[dict[str, Any]]]:
-        return threading.get_ident(), db.list_runs(thread_id="t1")
+        row = db.run("r1")  # a point read, what `aread` is for
+        return threading.get_ident(), [] if row is None else [row]
 
     ran_on, rows = await db.aread(probe)
     return ran_on == loop_thread, rows
