@@ -1,8 +1,8 @@
 """One poller for every open stream: the service's events table, fanned out.
 
 Each SSE client subscribes to one run. A single task reads, per tick, the status
-of every subscribed run and then every new event of those runs (one query each,
-however many clients), and hands each subscriber the events of its own run in
+of every subscribed run and then every new event of those runs, each after its
+own cursor (one query each, however many clients), and hands each subscriber the events of its own run in
 order. A run's events are all written before its status turns terminal, so a run
 seen terminal *before* an events read has nothing left after that read: its
 subscribers then get the end marker. Per-subscriber cursors (a ``seq`` per run)
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,15 +36,28 @@ _BATCH = 5000
 _STATUSES = sa.select(runs.c.run_id, runs.c.status).where(
     runs.c.run_id.in_(sa.bindparam("ids", expanding=True))
 )
-_EVENTS = (
-    sa.select(events.c.run_id, events.c.seq, events.c.body)
-    .where(
-        events.c.run_id.in_(sa.bindparam("ids", expanding=True)),
-        events.c.seq > sa.bindparam("after"),
+
+
+@functools.lru_cache(maxsize=64)
+def _events_after(runs: int) -> sa.Select[Any]:
+    """The events of ``runs`` runs, each after its own cursor (``r<i>``,
+    ``a<i>``), oldest first: one cursor for all would let a run far ahead fill
+    every batch with rows its subscribers have, and the others would never get
+    theirs. Built once per number of runs (each term uses the ``(run_id, seq)``
+    index)."""
+    terms = [
+        sa.and_(
+            events.c.run_id == sa.bindparam(f"r{i}"),
+            events.c.seq > sa.bindparam(f"a{i}"),
+        )
+        for i in range(runs)
+    ]
+    return (
+        sa.select(events.c.run_id, events.c.seq, events.c.body)
+        .where(sa.or_(*terms))
+        .order_by(events.c.seq)
+        .limit(_BATCH)
     )
-    .order_by(events.c.seq)
-    .limit(_BATCH)
-)
 
 
 class RunEnded(msgspec.Struct, frozen=True):
@@ -121,10 +135,13 @@ class EventPump:
     ) -> tuple[dict[str, str], list[tuple[str, int, bytes]], bool]:
         if not cursors:
             return {}, [], False
-        params = {"ids": list(cursors), "after": min(cursors.values())}
+        after: dict[str, Any] = {}
+        for i, (run_id, cursor) in enumerate(cursors.items()):
+            after[f"r{i}"], after[f"a{i}"] = run_id, cursor
         with self._db.auto.connect() as conn:
-            done = {r: s for r, s in conn.execute(_STATUSES, params) if s in TERMINAL}
-            rows = conn.execute(_EVENTS, params).all()
+            statuses = conn.execute(_STATUSES, {"ids": list(cursors)})
+            done = {r: s for r, s in statuses if s in TERMINAL}
+            rows = conn.execute(_events_after(len(cursors)), after).all()
         found = [(str(r), int(q), bytes(b)) for r, q, b in rows]
         return done, found, len(found) == _BATCH
 
