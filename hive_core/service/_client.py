@@ -101,10 +101,16 @@ class ServiceClient:
 
     def _control(self) -> Any:
         if self._dbos is None:
-            from dbos import DBOSClient
+            from dbos import DBOS, DBOSClient
 
             from ._sysdb import system_engine
 
+            # A client may be the first to reach the system database (`hive serve
+            # --no-worker` before any `hive worker` has started); DBOSClient
+            # expects DBOS's tables to exist, so create them here. The migration
+            # is DBOS's own, idempotent and safe beside a worker's launch (it
+            # serialises concurrent migrators); see docs/service.md.
+            DBOS.migrate(self._system_url)
             self._sys_engine = system_engine(self._system_url, 2)
             self._dbos = DBOSClient(
                 system_database_url=self._system_url,
