@@ -10,8 +10,11 @@ stream parts/s delivered, submit → first part after ``metadata`` (p50), and
 e.g. from a separate venv; the row is skipped when absent), run offline. Hive's is
 ``hive serve`` with its embedded worker and SQLite state in a temporary directory,
 on the service's default configuration (queue polled every 50 ms, 4 runs at once;
-any ``HIVE_SERVICE_*`` variable of the caller is dropped). Both servers stay up; each level is
-measured ``--takes`` times per server, alternating which goes first, the idle
+any ``HIVE_SERVICE_*`` variable of the caller is dropped). A second Hive row,
+``server_hive_split_c<N>``, is the same state split over two processes:
+``hive serve --no-worker`` and one ``hive worker`` on the same data directory,
+both polling the queue every 10 ms (``docs/http-api.md``, Benchmark). The servers stay up; each level is
+measured ``--takes`` times per server, the order reversed every other take, the idle
 server's processes stopped (``SIGSTOP``) meanwhile so that its polling costs the
 measured one nothing; a row pools its takes (runs over total seconds,
 percentiles over every sample). Each row also gives the CPU per run of the
@@ -39,15 +42,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-_PROCS: dict[str, subprocess.Popen[bytes]] = {}
-"""Each running server's process, by its URL (``_pause`` stops the idle ones)."""
+_PROCS: dict[str, list[subprocess.Popen[bytes]]] = {}
+"""Each running server's processes by its URL, the server first, each in a session
+(and so a process group) of its own (``_pause`` stops the idle ones)."""
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -74,6 +78,13 @@ def _group_cpu_s(pgid: int) -> float | None:
         if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _groups_cpu_s(pgids: Sequence[int]) -> float | None:
+    """``_group_cpu_s`` summed over ``pgids``; ``None`` if there are none or one
+    cannot be read."""
+    each = [_group_cpu_s(pgid) for pgid in pgids]
+    return None if not each or None in each else sum(x or 0.0 for x in each)
 
 
 def _client_cpu_s() -> float:
@@ -107,23 +118,36 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def hive_server(tmp: Path) -> Iterator[str]:
+def hive_server(tmp: Path, *, split: bool = False) -> Iterator[str]:
+    """``hive serve`` on embedded SQLite in ``tmp``: its own worker, or with
+    ``split`` a ``--no-worker`` server and one ``hive worker`` on the same data
+    directory, both polling the queue every ``FAST_POLL_S``; ``_PROCS`` lists both,
+    so a row's CPU and the pauses cover both."""
+    name = "hive_split" if split else "hive"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIVE_SERVICE_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE)])
-    args = [sys.executable, "-m", "hive_core.cli", "serve",
-            str(HERE / "server_hive_app.py") + ":GRAPHS", "--port", str(port),
-            "--data-dir", str(tmp / "hive")]  # fmt: skip
-    log = (tmp / "hive.log").open("wb")
+    if split:
+        env["HIVE_SERVICE_POLLING_INTERVAL_S"] = str(FAST_POLL_S)
+    app = str(HERE / "server_hive_app.py") + ":GRAPHS"
+    data = ["--data-dir", str(tmp / name)]
+    args = [sys.executable, "-m", "hive_core.cli", "serve", app,
+            "--port", str(port), *data, *(["--no-worker"] if split else [])]  # fmt: skip
+    log = (tmp / f"{name}.log").open("wb")
     proc = subprocess.Popen(args, cwd=tmp, env=env, stdout=log, stderr=log,
                             start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    _PROCS[url] = proc
+    procs = _PROCS[url] = [proc]
     try:
         _wait_ok(url, proc)
+        if split:
+            worker = [sys.executable, "-m", "hive_core.cli", "worker", app, *data]
+            procs.append(subprocess.Popen(worker, cwd=tmp, env=env, stdout=log,
+                                          stderr=log, start_new_session=True))  # fmt: skip
         yield url
     finally:
-        _stop(proc)
+        for each in reversed(procs):
+            _stop(each)
         log.close()
 
 
@@ -143,7 +167,7 @@ def langgraph_server(tmp: Path, exe: str) -> Iterator[str]:
     proc = subprocess.Popen(args, cwd=app, env=env, stdout=log, stderr=log,
                             start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    _PROCS[url] = proc
+    _PROCS[url] = [proc]
     try:
         _wait_ok(url, proc)
         yield url
@@ -173,10 +197,11 @@ async def _user(client: Any, runs: int, stats: dict[str, list[float]]) -> None:
 
 
 async def _level(
-    url: str, users: int, runs_each: int, pgid: int | None = None
+    url: str, users: int, runs_each: int, pgids: Sequence[int] = ()
 ) -> dict[str, Any]:
-    """One measured level: elapsed seconds, the server's (group ``pgid``) and this
-    client's CPU seconds, and every sample (pooled by ``_row``)."""
+    """One measured level: elapsed seconds, the server's (its process groups
+    ``pgids``; none: not measured) and this client's CPU seconds, and every sample
+    (pooled by ``_row``)."""
     from langgraph_sdk import get_client
 
     stats: dict[str, list[float]] = {"first": [], "parts": [], "state": []}
@@ -186,12 +211,12 @@ async def _level(
         for _ in range((users + per_http - 1) // per_http)
     ]
     await _user(clients[0], 1, {"first": [], "parts": [], "state": []})  # warm up
-    server0 = _group_cpu_s(pgid) if pgid is not None else None
+    server0 = _groups_cpu_s(pgids)
     client0, t0 = _client_cpu_s(), time.perf_counter()
     await asyncio.gather(*(_user(clients[i % len(clients)], runs_each, stats)
                            for i in range(users)))  # fmt: skip
     elapsed, client = time.perf_counter() - t0, _client_cpu_s() - client0
-    server1 = _group_cpu_s(pgid) if pgid is not None else None
+    server1 = _groups_cpu_s(pgids)
     for c in clients:
         await c.aclose()
     server = None if server0 is None or server1 is None else server1 - server0
@@ -251,11 +276,12 @@ def _emit(row: dict[str, Any]) -> None:
     print(json.dumps(row, sort_keys=True), flush=True)
 
 
-def _pause(procs: dict[str, subprocess.Popen[bytes]], running: str) -> None:
+def _pause(procs: dict[str, list[subprocess.Popen[bytes]]], running: str) -> None:
     """Only ``running`` gets the CPU: the other servers' process groups are
     stopped (``SIGSTOP``), so their idle polling does not tax the one measured."""
-    for name, proc in procs.items():
-        os.killpg(proc.pid, signal.SIGCONT if name == running else signal.SIGSTOP)
+    for name, group in procs.items():
+        for proc in group:
+            os.killpg(proc.pid, signal.SIGCONT if name == running else signal.SIGSTOP)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -274,7 +300,10 @@ def main(argv: list[str] | None = None) -> None:
     fast: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as raw, ExitStack() as stack:
         tmp = Path(raw)
-        urls = {"hive": stack.enter_context(hive_server(tmp))}
+        urls = {
+            "hive": stack.enter_context(hive_server(tmp)),
+            "hive_split": stack.enter_context(hive_server(tmp, split=True)),
+        }
         if args.langgraph:
             urls["langgraph"] = stack.enter_context(
                 langgraph_server(tmp, args.langgraph)
@@ -289,9 +318,9 @@ def main(argv: list[str] | None = None) -> None:
                     order = list(urls.items())
                     for name, url in order if take % 2 == 0 else order[::-1]:
                         _pause(procs, name)
-                        pgid = procs[name].pid  # its own session: pgid == pid
+                        pgids = [p.pid for p in procs[name]]  # own sessions
                         takes[name].append(
-                            asyncio.run(_level(url, users, runs_each, pgid))
+                            asyncio.run(_level(url, users, runs_each, pgids))
                         )
                 for name in urls:
                     results[(name, users)] = row = _row(users, takes[name])
@@ -303,22 +332,32 @@ def main(argv: list[str] | None = None) -> None:
                 _emit(floors[users])
                 _emit(fast[users])
         finally:
-            for proc in procs.values():
-                os.killpg(proc.pid, signal.SIGCONT)
+            for group in procs.values():
+                for proc in group:
+                    os.killpg(proc.pid, signal.SIGCONT)
     for users in levels:
         hive, lg = results.get(("hive", users)), results.get(("langgraph", users))
         if hive is None or lg is None:
             continue
+        split = results[("hive_split", users)]
         _emit({
             "row": f"server_ratio_c{users}",
-            "runs_per_s": round(hive["runs_per_s"] / lg["runs_per_s"], 2),
-            "state_p99": round(hive["state_p99_ms"] / lg["state_p99_ms"], 2),
-            "first_part_p50": round(hive["first_part_p50_ms"] / lg["first_part_p50_ms"], 2),
+            **_ratios(hive, lg),
+            "split": _ratios(split, lg),
             "targets": "runs/s >= 3, state p99 <= 0.5 (at 50), first part p50 <= 0.1",
             "three_x_langgraph_runs_per_s": round(3 * lg["runs_per_s"], 1),
             "dbos_floor_runs_per_s": floors[users]["runs_per_s"],
             "dbos_floor_fast_poll_runs_per_s": fast[users]["runs_per_s"],
         })  # fmt: skip
+
+
+def _ratios(hive: dict[str, Any], lg: dict[str, Any]) -> dict[str, float]:
+    """A Hive row over LangGraph's at the same level, as the targets read them."""
+    return {
+        "runs_per_s": round(hive["runs_per_s"] / lg["runs_per_s"], 2),
+        "state_p99": round(hive["state_p99_ms"] / lg["state_p99_ms"], 2),
+        "first_part_p50": round(hive["first_part_p50_ms"] / lg["first_part_p50_ms"], 2),
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

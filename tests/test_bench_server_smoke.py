@@ -2,12 +2,15 @@
 
 The servers' rows need LangGraph's server, which CI does not install; what is
 checked here is what those rows are computed from: the DBOS floor runs every
-run it counts and reports it, a process group's CPU is read from ``/proc``, and
-a row pools its takes' CPU per run.
+run it counts and reports it, a process group's CPU is read from ``/proc``, a
+row pools its takes' CPU per run, and the split Hive server (``--no-worker`` and
+one ``hive worker``) runs the client's workload in one process group that stops
+whole.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -109,3 +112,24 @@ def test_a_row_pools_its_takes_cpu_per_run() -> None:
     assert row["client_cpu_ms_per_run"] == 5.0
     unknown = bench_server._row(5, [{**take, "server_cpu_s": None}])
     assert unknown["server_cpu_ms_per_run"] is None
+
+
+def test_the_split_server_runs_the_workload_on_its_worker(tmp_path: Path) -> None:
+    with bench_server.hive_server(tmp_path, split=True) as url:
+        server, worker = bench_server._PROCS[url]
+        serve_cmd = " ".join(map(str, server.args))  # type: ignore[arg-type]
+        worker_cmd = " ".join(map(str, worker.args))  # type: ignore[arg-type]
+        assert " serve " in serve_cmd and "--no-worker" in serve_cmd
+        assert " worker " in worker_cmd
+        assert worker.poll() is None
+        # the server runs nothing itself: every run finishes only on the worker
+        take = asyncio.run(
+            asyncio.wait_for(
+                bench_server._level(url, 2, 2, [server.pid, worker.pid]), timeout=120
+            )
+        )
+        assert take["runs"] == 4
+        assert len(take["first"]) == 4 and len(take["state"]) == 4
+        assert all(count > 0 for count in take["parts"])
+        assert take["server_cpu_s"] is not None and take["server_cpu_s"] > 0
+    assert server.poll() is not None and worker.poll() is not None  # both stopped
