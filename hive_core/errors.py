@@ -47,6 +47,8 @@ HiveError                                  catch this once
 └── ServerError                            the HTTP server (hive_core.server)
     ├── RequestError (ValueError)          a request the server cannot accept
     │   ├── MalformedJsonError · UnsupportedMediaTypeError · BodyTooLargeError
+    │   ├── BodyTimeoutError
+    │   ├── RouteNotFoundError · MethodNotAllowedError
     │   └── UnauthorizedError · UnsupportedOptionError
     ├── ThreadNotFoundError (LookupError)
     ├── AssistantNotFoundError (LookupError)
@@ -109,9 +111,12 @@ from ._errors.run import (
 )
 from ._errors.server import ApiKeyRequiredError as ApiKeyRequiredError
 from ._errors.server import AssistantNotFoundError as AssistantNotFoundError
+from ._errors.server import BodyTimeoutError as BodyTimeoutError
 from ._errors.server import BodyTooLargeError as BodyTooLargeError
 from ._errors.server import MalformedJsonError as MalformedJsonError
+from ._errors.server import MethodNotAllowedError as MethodNotAllowedError
 from ._errors.server import RequestError as RequestError
+from ._errors.server import RouteNotFoundError as RouteNotFoundError
 from ._errors.server import ServerError as ServerError
 from ._errors.server import ThreadBusyError as ThreadBusyError
 from ._errors.server import ThreadNotFoundError as ThreadNotFoundError
@@ -185,12 +190,15 @@ _SERVER = [
     "ApiKeyRequiredError",
     "AssistantNotFoundError",
     "BodyTooLargeError",
+    "BodyTimeoutError",
     "MalformedJsonError",
     "RequestError",
     "ServerError",
     "ThreadBusyError",
     "ThreadNotFoundError",
     "UnauthorizedError",
+    "RouteNotFoundError",
+    "MethodNotAllowedError",
     "UnsupportedMediaTypeError",
     "UnsupportedOptionError",
 ]

@@ -14,7 +14,10 @@ __all__ = [
     "MalformedJsonError",
     "UnsupportedMediaTypeError",
     "BodyTooLargeError",
+    "BodyTimeoutError",
     "UnauthorizedError",
+    "RouteNotFoundError",
+    "MethodNotAllowedError",
     "UnsupportedOptionError",
     "ThreadNotFoundError",
     "AssistantNotFoundError",
@@ -67,11 +70,32 @@ class BodyTooLargeError(RequestError):
     status: ClassVar[int] = 413
 
 
+class BodyTimeoutError(RequestError):
+    """The body did not arrive within the server's body timeout."""
+
+    code = "server-body-timeout"
+    status: ClassVar[int] = 408
+
+
 class UnauthorizedError(RequestError):
     """The server requires an API key and the request has none, or a wrong one."""
 
     code = "server-unauthorized"
     status: ClassVar[int] = 401
+
+
+class RouteNotFoundError(RequestError):
+    """No endpoint has this path (``docs/http-api.md`` lists them)."""
+
+    code = "server-route-not-found"
+    status: ClassVar[int] = 404
+
+
+class MethodNotAllowedError(RequestError):
+    """The path exists, but not with this method."""
+
+    code = "server-method-not-allowed"
+    status: ClassVar[int] = 405
 
 
 class UnsupportedOptionError(RequestError):

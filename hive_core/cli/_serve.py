@@ -21,10 +21,13 @@ __all__ = ["serve", "worker"]
               help="Required off loopback [HIVE_API_KEY].")  # fmt: skip
 @click.option("--max-body", default=1 << 20, show_default=True, type=int,
               help="Largest request body in bytes.")  # fmt: skip
+@click.option("--body-timeout", default=30.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a request's body may take to arrive (then 408).")  # fmt: skip
 @click.option("--no-worker", is_flag=True, help="Remote workers run the runs.")
 @state_options
 def serve(app: str, host: str, port: int, api_key: str | None, max_body: int,
-          no_worker: bool, **kw: Any) -> None:  # fmt: skip
+          body_timeout: float, no_worker: bool, **kw: Any) -> None:  # fmt: skip
     """Serve APP's graphs over the LangGraph Platform HTTP API."""
     from ..server import ServerSettings
     from ..server import serve as run_server
@@ -33,6 +36,7 @@ def serve(app: str, host: str, port: int, api_key: str | None, max_body: int,
     graphs = load_graphs(app)
     settings = ServerSettings(
         host=host, port=port, api_key=api_key, max_body_bytes=max_body,
+        body_timeout_s=body_timeout,
         service=service_config(kw["config_path"], kw["data_dir"], kw["database_url"]),
         worker=not no_worker,
     )  # fmt: skip

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,7 +31,7 @@ from ._backend import Backend
 from ._http import backend_of, json_response
 from ._launch import STREAM_MODES
 from ._observing import observing_routes
-from ._problems import hive_error_handler, internal_error_handler
+from ._problems import hive_error_handler, http_error_handler, internal_error_handler
 
 if TYPE_CHECKING:
     from ..observability import PrometheusMetrics
@@ -47,6 +48,9 @@ class ServerSettings:
     api_key: str | None = None
     """Required off loopback (``Authorization: Bearer`` or ``x-api-key``)."""
     max_body_bytes: int = 1 << 20
+    body_timeout_s: float = 30.0
+    """How long a request's body may take to arrive (then 408): a client stalled
+    mid-body must not hold a connection forever."""
     service: ServiceConfig = attrs.field(factory=ServiceConfig)
     worker: bool = True
     """Run an embedded worker in the server process (else remote workers run)."""
@@ -129,6 +133,7 @@ def build_app(
     ]
     handlers: dict[Any, Any] = {
         HiveError: hive_error_handler,
+        HTTPException: http_error_handler,
         Exception: internal_error_handler,
     }
     app = Starlette(
@@ -137,4 +142,5 @@ def build_app(
     )  # fmt: skip
     app.state.backend = backend
     app.state.max_body = settings.max_body_bytes
+    app.state.body_timeout_s = settings.body_timeout_s
     return app

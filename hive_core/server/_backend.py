@@ -21,6 +21,7 @@ from ..errors import (
     AssistantNotFoundError,
     CheckpointNotFoundError,
     ThreadBusyError,
+    ThreadExistsError,
     ThreadNotFoundError,
 )
 from ..events import Event
@@ -30,6 +31,7 @@ from ..service import RunInfo, RunResult, Service, ServiceClient, ServiceConfig
 from ..service._client import _event_types, layout
 from ..service._db import ServiceDB
 from ..state._store import InitialCache
+from ._ids import check_thread_id
 from ._pump import EventPump
 from ._records import ServerDB, ThreadRecord
 from ._wire import StateView, assistant_id_of
@@ -162,6 +164,22 @@ class Backend:
 
     # ---------------------------------------------------------------- threads
 
+    async def new_thread(
+        self, thread_id: str, graph: str | None, metadata: Mapping[str, Any]
+    ) -> ThreadRecord | None:
+        """Record a new thread; ``None`` if a thread with this id exists.
+
+        An id whose checkpoints outlived its thread (``DELETE /threads/{id}``
+        removes the server's record, not the store's checkpoints) is refused with
+        a 409: a new thread must not start from another one's state.
+        """
+        check_thread_id(thread_id)
+        if await self.db.aread(self.db.thread, thread_id) is not None:
+            return None
+        if await self.store.thread_exists(thread_id):
+            raise ThreadExistsError(thread_id)
+        return await asyncio.to_thread(self.db.add_thread, thread_id, graph, metadata)
+
     async def thread(self, thread_id: str) -> ThreadRecord:
         record = await self.db.aread(self.db.thread, thread_id)
         if record is None:
@@ -203,10 +221,14 @@ class Backend:
     ) -> list[StateView]:
         """Newest first; ``before`` excludes that checkpoint and newer ones."""
         if record.graph is None:
+            if before is not None:
+                raise CheckpointNotFoundError(record.thread_id, before)
             return []
         listed = await self.store.list_checkpoints(record.thread_id)
         ids = [s.id for s in listed]
-        start = ids.index(before) + 1 if before in ids else 0
+        if before is not None and before not in ids:
+            raise CheckpointNotFoundError(record.thread_id, before)
+        start = ids.index(before) + 1 if before is not None else 0
         views = []
         for i in range(start, min(len(ids), start + max(limit, 0))):
             cp = await self.store.load_checkpoint(record.thread_id, ids[i])

@@ -1,27 +1,35 @@
 """Reading a request body: bounded, JSON only, typed by a msgspec struct.
 
-A body over the limit, a content type other than JSON, malformed JSON and a field
-of the wrong type each get their own typed error (413, 415, 400, 422) before
-anything is changed.
+A body over the limit, a content type other than JSON, malformed JSON (or JSON
+nested deeper than ``MAX_DEPTH``) and a field of the wrong type each get their own
+typed error (413, 415, 400, 422) before anything is changed. A body that does not
+arrive within the server's ``body_timeout_s`` is a 408 (``docs/http-api.md``).
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+import asyncio
+from typing import Any, Final, TypeVar
 
 import msgspec
 from starlette.requests import Request
 
 from ..errors import (
+    BodyTimeoutError,
     BodyTooLargeError,
     MalformedJsonError,
     RequestError,
     UnsupportedMediaTypeError,
 )
 
-__all__ = ["read_body"]
+__all__ = ["MAX_DEPTH", "query_flag", "read_body"]
 
 T = TypeVar("T")
+
+MAX_DEPTH: Final = 100
+"""How deeply a body's JSON may nest. Deeper values would overflow the stack of
+whatever walks them next (encoding a checkpoint, recording metadata); no real
+input nests near this."""
 
 
 async def _raw(request: Request, limit: int) -> bytes:
@@ -52,10 +60,52 @@ def _field(exc: msgspec.ValidationError) -> str | None:
     return None
 
 
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` (a decoded body) nests deeper than ``limit``; iterative,
+    so checking cannot overflow the stack either."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, msgspec.Struct):
+            children: Any = msgspec.structs.astuple(item)
+        elif isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        stack.extend((c, depth + 1) for c in children if isinstance(c, _NESTS))
+    return False
+
+
+_NESTS = (msgspec.Struct, dict, list, tuple)
+
+
+def _too_deep_error() -> MalformedJsonError:
+    return MalformedJsonError(
+        f"the body nests deeper than {MAX_DEPTH} levels", fix="send flatter JSON"
+    )
+
+
+async def _timed_raw(request: Request, limit: int) -> bytes:
+    timeout: float = request.app.state.body_timeout_s
+    try:
+        async with asyncio.timeout(timeout):
+            return await _raw(request, limit)
+    except TimeoutError:
+        raise BodyTimeoutError(
+            f"the body did not arrive within {timeout:g} s",
+            fix="send the whole body at once, or start the server with a larger "
+            "body timeout",
+        ) from None
+
+
 async def read_body(request: Request, into: type[T]) -> T:
     """The body decoded into ``into``; an empty body is ``{}``."""
     limit: int = request.app.state.max_body
-    raw = await _raw(request, limit)
+    raw = await _timed_raw(request, limit)
     if not raw.strip():
         raw = b"{}"
     else:
@@ -67,7 +117,7 @@ async def read_body(request: Request, into: type[T]) -> T:
                 fix="send JSON with Content-Type: application/json",
             )
     try:
-        return msgspec.json.decode(raw, type=into)
+        body = msgspec.json.decode(raw, type=into)
     except msgspec.ValidationError as exc:
         raise RequestError(
             f"the request does not fit: {exc}", field=_field(exc)
@@ -76,6 +126,11 @@ async def read_body(request: Request, into: type[T]) -> T:
         raise MalformedJsonError(
             f"the body is not valid JSON: {exc}", fix="send a JSON object"
         ) from None
+    except RecursionError:  # msgspec stops at the interpreter's own limit
+        raise _too_deep_error() from None
+    if _too_deep(body, MAX_DEPTH):
+        raise _too_deep_error()
+    return body
 
 
 def query_flag(request: Request, name: str, default: bool = False) -> bool:

@@ -64,6 +64,12 @@ def _refuse_unsupported(body: RunCreate) -> None:
     if body.command is not None:
         options["command.update"] = body.command.update
         options["command.goto"] = body.command.goto
+        if body.command.resume is not None and body.input is not None:
+            raise UnsupportedOptionError(
+                "a run with `command.resume` takes no `input`", field="input",
+                fix="resume with the payload alone; it runs on from the checkpoint "
+                "(change channels first with POST /threads/{id}/state)",
+            )  # fmt: skip
     if body.multitask_strategy == "rollback":
         options["multitask_strategy"] = "rollback"
     for name, value in options.items():
@@ -151,18 +157,32 @@ async def _resume(
     )  # fmt: skip
 
 
-async def launch(backend: Backend, record: ThreadRecord, body: RunCreate) -> RunRecord:
-    """Validate, apply the multitask strategy, submit; the run's record."""
+async def launch(
+    backend: Backend, record: ThreadRecord, body: RunCreate, *, new: bool = False
+) -> RunRecord:
+    """Validate, apply the multitask strategy, submit; the run's record.
+
+    ``new``: the thread is not recorded yet (``if_not_exists="create"``, or a
+    threadless run); it is recorded once the run has passed its checks.
+    """
     graph = backend.graph_name(body.assistant_id)
     modes = stream_modes(body.stream_mode)
     _refuse_unsupported(body)
     run_id = str(uuid.uuid4())
     _check_graph(record, graph)
     command = body.command
-    if command is not None and command.resume is not None:
+    resume = command is not None and command.resume is not None
+    if resume and new:
+        raise NoCheckpointToResumeError(record.thread_id)
+    if not resume:
+        _check_input(backend, graph, record.thread_id, body.input)
+    if new:
+        added = await backend.new_thread(record.thread_id, None, {})
+        record = added or await backend.thread(record.thread_id)
+        _check_graph(record, graph)  # a concurrent create may have run another
+    if command is not None and resume:
         await _resume(backend, record, graph, command.resume, run_id, modes)
     else:
-        _check_input(backend, graph, record.thread_id, body.input)
         await _start(backend, record, graph, body, run_id, modes)
     run = RunRecord(
         run_id=run_id,

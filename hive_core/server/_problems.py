@@ -12,12 +12,19 @@ import logging
 from typing import Any
 
 import msgspec
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import errors as e
 
-__all__ = ["problem_response", "status_of"]
+__all__ = [
+    "hive_error_handler",
+    "http_error_handler",
+    "internal_error_handler",
+    "problem_response",
+    "status_of",
+]
 
 log = logging.getLogger("hive_core.server")
 
@@ -26,6 +33,7 @@ _STATUS: tuple[tuple[type[e.HiveError], int], ...] = (
     (e.RunNotFoundError, 404),
     (e.UnknownGraphError, 404),
     (e.CheckpointNotFoundError, 404),
+    (e.CheckpointVersionMismatchError, 409),
     (e.NoCheckpointToResumeError, 409),
     (e.InterruptPendingError, 409),
     (e.NoInterruptToResumeError, 409),
@@ -84,6 +92,29 @@ def problem_response(exc: e.HiveError, instance: str) -> Response:
 async def hive_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.HiveError)
     return problem_response(exc, request.url.path)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 (no route) and 405 (wrong method), as problems too."""
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    wrapped: e.HiveError
+    if exc.status_code == 405:
+        wrapped = e.MethodNotAllowedError(
+            f"`{path}` does not take {request.method}",
+            fix="see docs/http-api.md for the endpoints and their methods",
+        )
+    elif exc.status_code == 404:
+        wrapped = e.RouteNotFoundError(
+            f"no endpoint `{request.method} {path}`",
+            fix="see docs/http-api.md for the endpoints",
+        )
+    else:  # pragma: no cover - Starlette raises only those two itself
+        wrapped = e.HiveInternalError(f"HTTP {exc.status_code}: {exc.detail}")
+    response = problem_response(wrapped, path)
+    if exc.headers:  # a 405's Allow
+        response.headers.update(exc.headers)
+    return response
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> Response:

@@ -176,7 +176,7 @@ class ServerDB:
     def add_run(self, record: RunRecord, *, graph: str | None = None) -> None:
         """Record the run and touch its thread, which from now on runs ``graph``
         if it had no graph yet (one transaction)."""
-        values = attrs.asdict(record)
+        values = attrs.asdict(record, recurse=False)  # metadata is encoded below
         values["metadata"] = json.dumps(record.metadata, sort_keys=True)
         values["stream_modes"] = json.dumps(list(record.stream_modes))
         touch = {"thread_id": record.thread_id, "graph": graph, "now": time.time()}

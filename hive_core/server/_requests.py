@@ -7,7 +7,7 @@ refused by the routes with ``server-unsupported`` (``docs/http-api.md``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -23,6 +23,10 @@ __all__ = [
     "ThreadSearch",
     "UpdateState",
 ]
+
+
+Count = Annotated[int, msgspec.Meta(ge=0)]
+"""A limit or an offset: a whole number, never negative (a 422 otherwise)."""
 
 
 class _Body(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,16 +73,21 @@ class ThreadSearch(_Body, frozen=True, kw_only=True):
     metadata: dict[str, Any] | None = None
     ids: list[str] | None = None
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
-    limit: int = 10
-    offset: int = 0
+    limit: Count = 10
+    offset: Count = 0
+    sort_by: Literal["thread_id", "created_at", "updated_at"] | None = None
+    sort_order: Literal["asc", "desc"] | None = None
+    values: Any = None
+    select: list[str] | None = None
+    extract: dict[str, str] | None = None
 
 
 class AssistantSearch(_Body, frozen=True, kw_only=True):
     graph_id: str | None = None
     name: str | None = None
     metadata: dict[str, Any] | None = None
-    limit: int = 10
-    offset: int = 0
+    limit: Count = 10
+    offset: Count = 0
 
 
 class CheckpointRef(_Body, frozen=True, kw_only=True):
@@ -95,7 +104,7 @@ class UpdateState(_Body, frozen=True, kw_only=True):
 
 
 class HistoryRequest(_Body, frozen=True, kw_only=True):
-    limit: int = 10
+    limit: Count = 10
     before: CheckpointRef | str | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: CheckpointRef | None = None

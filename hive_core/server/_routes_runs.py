@@ -4,8 +4,10 @@ get, list, cancel."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,41 +17,51 @@ from ..errors import RequestError, RunNotFoundError, UnsupportedOptionError
 from ._backend import Backend
 from ._body import query_flag, read_body
 from ._http import backend_of, json_response
+from ._ids import check_thread_id
 from ._launch import launch, stream_modes
 from ._records import RunRecord, ThreadRecord
 from ._requests import RunCreate
 from ._sse import sse_response
 from ._stream import run_parts, wait_result
-from ._wire import run_json
+from ._wire import RUN_STATUS, run_json
 
 __all__ = ["routes"]
 
 
 async def _thread_for(
     backend: Backend, request: Request, body: RunCreate
-) -> ThreadRecord:
+) -> tuple[ThreadRecord, bool]:
+    """The run's thread, and whether it is new: a new one is recorded by
+    ``launch`` only once the run has passed its checks (a refused run creates
+    nothing)."""
     thread_id = request.path_params.get("thread_id")
     if thread_id is None:  # a threadless run gets a thread of its own
         thread_id = str(uuid.uuid4())
     elif body.if_not_exists != "create":
-        return await backend.thread(thread_id)
-    found = await backend.db.aread(backend.db.thread, thread_id)
-    if found is not None:
-        return found
-    graph = backend.graph_name(body.assistant_id)
-    added = await asyncio.to_thread(backend.db.add_thread, thread_id, graph, {})
-    return added or await backend.thread(thread_id)
+        return await backend.thread(thread_id), False
+    else:
+        found = await backend.db.aread(backend.db.thread, thread_id)
+        if found is not None:
+            return found, False
+    check_thread_id(thread_id)
+    now = time.time()
+    fresh = ThreadRecord(
+        thread_id=thread_id, graph=None, metadata={}, created_at=now, updated_at=now
+    )
+    return fresh, True
 
 
 async def _created(request: Request) -> tuple[Backend, RunRecord]:
     body = await read_body(request, RunCreate)
     backend = backend_of(request)
-    record = await _thread_for(backend, request, body)
-    return backend, await launch(backend, record, body)
+    record, new = await _thread_for(backend, request, body)
+    return backend, await launch(backend, record, body, new=new)
 
 
 def _location(run: RunRecord) -> dict[str, str]:
-    return {"Content-Location": f"/threads/{run.thread_id}/runs/{run.run_id}"}
+    # a header is latin-1: the thread id (any UTF-8 text) goes percent-encoded
+    thread = quote(run.thread_id, safe="")
+    return {"Content-Location": f"/threads/{thread}/runs/{run.run_id}"}
 
 
 async def _run_payload(backend: Backend, run: RunRecord) -> dict[str, Any]:
@@ -96,7 +108,8 @@ async def join(request: Request) -> Response:
 
 async def join_stream(request: Request) -> Response:
     backend, run = await _existing(request)
-    asked = request.query_params.getlist("stream_mode")
+    # the SDK sends an empty ``stream_mode=`` when none is given: the run's own
+    asked = [m for m in request.query_params.getlist("stream_mode") if m]
     modes = stream_modes(asked) if asked else run.stream_modes
     return sse_response(run_parts(backend, run.run_id, modes))
 
@@ -114,23 +127,48 @@ async def cancel(request: Request) -> Response:
     return Response(status_code=202)
 
 
+_RUN_STATUSES = ("pending", "running", "error", "success", "timeout", "interrupted")
+
+
 def _count(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    # ASCII digits only (``isdigit`` alone takes "٣" and "²"), and a size int()
+    # reads in no time
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
         raise RequestError(
-            f"`{name}` must be a whole number >= 0, got `{raw}`", field=name
+            f"`{name}` must be a whole number from 0 to 999999999, got `{raw[:40]}`",
+            field=name,
         )
     return int(raw)
 
 
+def _status_filter(request: Request) -> str | None:
+    if request.query_params.get("select"):
+        raise UnsupportedOptionError(
+            "`select` is not supported", field="select",
+            fix="read the fields you need from the full run objects",
+        )  # fmt: skip
+    status = request.query_params.get("status")
+    if status is not None and status not in _RUN_STATUSES:
+        raise RequestError(
+            f"`status` must be one of {', '.join(_RUN_STATUSES)}, got `{status[:40]}`",
+            field="status",
+        )
+    return status
+
+
 async def list_runs(request: Request) -> Response:
+    """Newest first; ``status`` filters on the LangGraph status before paging."""
     backend = backend_of(request)
     record = await backend.thread(request.path_params["thread_id"])
     limit = _count(request, "limit", 10)
     offset = _count(request, "offset", 0)
+    status = _status_filter(request)
     infos = list(reversed(await backend.client.list_runs(thread_id=record.thread_id)))
+    if status is not None:
+        infos = [i for i in infos if RUN_STATUS.get(i.status, "error") == status]
     out = []
     for info in infos[offset : offset + limit]:
         run = await asyncio.to_thread(backend.db.run, info.run_id)

@@ -6,11 +6,19 @@ import asyncio
 import uuid
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..errors import RequestError, ThreadExistsError, UnsupportedOptionError
+from ..errors import (
+    CheckpointCorruptError,
+    CheckpointDecodeError,
+    CheckpointVersionMismatchError,
+    RequestError,
+    ThreadExistsError,
+    UnsupportedOptionError,
+)
 from ..events import trace_to_builtins
 from ..state import Write
 from ..testing._trace_text import render_text
@@ -43,11 +51,11 @@ async def create(request: Request) -> Response:
         raise UnsupportedOptionError(
             "`supersteps` is not supported", field="supersteps"
         )
-    thread_id = body.thread_id or str(uuid.uuid4())
+    thread_id = str(uuid.uuid4()) if body.thread_id is None else body.thread_id
     metadata = dict(body.metadata or {})
     graph = metadata.get("graph_id")
     graph = graph if isinstance(graph, str) and graph in backend.graphs else None
-    record = await asyncio.to_thread(backend.db.add_thread, thread_id, graph, metadata)
+    record = await backend.new_thread(thread_id, graph, metadata)
     if record is None:
         if body.if_exists != "do_nothing":
             raise ThreadExistsError(thread_id)
@@ -80,25 +88,75 @@ async def delete(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: ``1``, ``1.0`` and ``true`` are three different values
+    (Python's ``==`` says they are one)."""
+    return _canonical.encode(a) == _canonical.encode(b)
+
+
+_canonical = msgspec.json.Encoder(order="sorted")
+
+
 def _matches(record: ThreadRecord, body: ThreadSearch) -> bool:
     if body.ids is not None and record.thread_id not in body.ids:
         return False
     wanted = body.metadata or {}
-    return all(record.metadata.get(k) == v for k, v in wanted.items())
+    return all(
+        k in record.metadata and _same(record.metadata[k], v) for k, v in wanted.items()
+    )
+
+
+def _refuse_search_options(body: ThreadSearch) -> None:
+    for name in ("values", "select", "extract"):
+        if getattr(body, name):
+            raise UnsupportedOptionError(
+                f"searching threads by `{name}` is not supported", field=name,
+                fix="filter on metadata, ids or status, and read the values from "
+                "the threads found",
+            )  # fmt: skip
+
+
+def _sorted(records: list[ThreadRecord], body: ThreadSearch) -> list[ThreadRecord]:
+    """Newest first by default (the store's order); else by the field asked for,
+    ties by id so the order is stable."""
+    if body.sort_by is None and body.sort_order in (None, "desc"):
+        return records
+    field = body.sort_by or "created_at"
+    keyed = sorted(records, key=lambda r: (getattr(r, field), r.thread_id))
+    return keyed if body.sort_order == "asc" else keyed[::-1]
+
+
+async def _listed(backend: Backend, record: ThreadRecord) -> dict[str, Any]:
+    """A search result; a thread whose checkpoint cannot be read (written by
+    another version of its graph, or damaged) is listed with status ``error``
+    and the reason, not a 5xx for the whole search."""
+    try:
+        return await thread_payload(backend, record)
+    except (CheckpointVersionMismatchError, CheckpointCorruptError,
+            CheckpointDecodeError) as exc:  # fmt: skip
+        payload = thread_json(record, None, "error")
+        payload["hive_error"] = {"code": exc.code, "detail": str(exc)}
+        return payload
 
 
 async def search(request: Request) -> Response:
     body = await read_body(request, ThreadSearch)
+    _refuse_search_options(body)
     backend = backend_of(request)
-    records = [
-        r for r in await asyncio.to_thread(backend.db.threads) if _matches(r, body)
-    ]
+    records = _sorted(
+        [r for r in await asyncio.to_thread(backend.db.threads) if _matches(r, body)],
+        body,
+    )
+    if body.status is None:  # page first: only the page's states are read
+        records = records[body.offset : body.offset + body.limit]
     found = []
     for record in records:
-        payload = await thread_payload(backend, record)
+        payload = await _listed(backend, record)
         if body.status is None or payload["status"] == body.status:
             found.append(payload)
-    return json_response(found[body.offset : body.offset + body.limit])
+    if body.status is not None:
+        found = found[body.offset : body.offset + body.limit]
+    return json_response(found)
 
 
 async def get_state(request: Request) -> Response:
@@ -167,6 +225,11 @@ async def history(request: Request) -> Response:
     body = await read_body(request, HistoryRequest)
     backend = backend_of(request)
     record = await backend.thread(request.path_params["thread_id"])
+    if body.metadata:
+        raise UnsupportedOptionError(
+            "filtering history by `metadata` is not supported", field="metadata",
+            fix="read the history and filter it on the client",
+        )  # fmt: skip
     before = (
         body.before
         if isinstance(body.before, str) or body.before is None
