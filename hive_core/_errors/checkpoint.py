@@ -132,15 +132,19 @@ class CheckpointNotFoundError(CheckpointError, LookupError):
 
 
 class ThreadExistsError(CheckpointError):
-    """``fork`` was asked to create a thread that already has state."""
+    """``fork`` (or the HTTP API's thread create) was asked to create a thread
+    that already has state."""
 
     code = "thread-exists"
 
-    def __init__(self, thread_id: str) -> None:
+    def __init__(self, thread_id: str, *, why: str | None = None) -> None:
         self.thread_id = thread_id
-        super().__init__(
-            f"Thread `{thread_id}` already exists; fork into a new thread id"
-        )
+        if why is None:
+            super().__init__(
+                f"Thread `{thread_id}` already exists; fork into a new thread id"
+            )
+        else:
+            super().__init__(f"Thread `{thread_id}` already exists: {why}")
 
 
 class ResumeError(CheckpointError):

@@ -177,7 +177,11 @@ class Backend:
         if await self.db.aread(self.db.thread, thread_id) is not None:
             return None
         if await self.store.thread_exists(thread_id):
-            raise ThreadExistsError(thread_id)
+            raise ThreadExistsError(
+                thread_id,
+                why="the checkpoints of a deleted thread remain under this id, "
+                "and a new thread must not start from them\n\nFix: use a new id",
+            )
         return await asyncio.to_thread(self.db.add_thread, thread_id, graph, metadata)
 
     async def thread(self, thread_id: str) -> ThreadRecord:

@@ -12,6 +12,7 @@ stops the running attempt at its next step boundary first. See
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from typing import Any
@@ -21,6 +22,7 @@ from ..errors import (
     NoCheckpointToResumeError,
     NoInterruptToResumeError,
     RequestError,
+    ResumeInterruptMismatchError,
     ThreadBusyError,
     UnsupportedOptionError,
 )
@@ -38,6 +40,10 @@ STREAM_MODES = frozenset(
     {"values", "updates", "messages-tuple", "custom", "events", "debug"}
 )
 """The modes a run may be streamed in (``docs/http-api.md``)."""
+
+
+_INTERRUPT_ID = re.compile(r"[0-9a-f]{64}")
+"""What an interrupt id looks like (``hive_core.ids.interrupt_id``)."""
 
 
 def stream_modes(requested: str | list[str]) -> tuple[str, ...]:
@@ -147,8 +153,12 @@ async def _resume(
     pending = view.interrupt
     if pending is None:
         raise NoInterruptToResumeError(record.thread_id)
-    if isinstance(payload, dict) and list(payload) == [pending.id]:
-        payload = payload[pending.id]  # the {interrupt_id: value} form
+    if isinstance(payload, dict) and len(payload) == 1:
+        [key] = payload
+        if key == pending.id:
+            payload = payload[pending.id]  # the {interrupt_id: value} form
+        elif _INTERRUPT_ID.fullmatch(key):  # an answer to an older interrupt
+            raise ResumeInterruptMismatchError(expected=pending.id, found=key)
     tp = backend.graphs[graph].schema.resume_payload
     convert_resume_payload(tp, payload)  # ResumePayloadError: 422, nothing queued
     await backend.client.resume(

@@ -111,7 +111,10 @@ class TestDeletedAndForeignThreads:
         http.post(f"{path(tid)}/runs/wait",
                   json={"assistant_id": "steps", "input": {"target": 2}})  # fmt: skip
         assert http.delete(path(tid)).status_code == 204
-        problem(http.post("/threads", json={"thread_id": tid}), 409, "thread-exists")
+        taken = problem(
+            http.post("/threads", json={"thread_id": tid}), 409, "thread-exists"
+        )
+        assert "checkpoints of a deleted thread" in taken["detail"]
         again = http.post(
             "/threads", json={"thread_id": tid, "if_exists": "do_nothing"}
         )
@@ -297,6 +300,25 @@ class TestClientDetails:
                               "command": {"resume": {"approved": True}}})  # fmt: skip
         assert problem(got, 422, "server-unsupported")["culprit"]["field"] == "input"
         assert http.get(f"{path(tid)}/state").json() == before
+
+    def test_an_answer_to_another_interrupt_is_a_409(self, http: httpx.Client) -> None:
+        tid = http.post("/threads", json={}).json()["thread_id"]
+        http.post(f"{path(tid)}/runs/wait",
+                  json={"assistant_id": "approval", "input": {"amount": 3}})  # fmt: skip
+        state = http.get(f"{path(tid)}/state").json()
+        [pending] = state["interrupts"]
+        stale = "0" * 64
+        got = http.post(f"{path(tid)}/runs",
+                        json={"assistant_id": "approval",
+                              "command": {"resume": {stale: {"approved": True}}}})  # fmt: skip
+        body = problem(got, 409, "resume-interrupt-mismatch")
+        assert body["culprit"] == {"expected": pending["id"], "found": stale}
+        assert http.get(f"{path(tid)}/state").json() == state
+        answer = {pending["id"]: {"approved": True, "note": "ok"}}
+        done = http.post(f"{path(tid)}/runs/wait",
+                         json={"assistant_id": "approval",
+                               "command": {"resume": answer}})  # fmt: skip
+        assert done.json()["status"] == "approved: ok"
 
     def test_unknown_routes_and_methods_are_problems(self, http: httpx.Client) -> None:
         body = problem(http.get("/no/such/route"), 404, "server-route-not-found")
