@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..errors import RequestError
 from ._body import read_body
 from ._http import backend_of, json_response
 from ._requests import AssistantSearch
@@ -53,8 +54,14 @@ def _shape(backend: Any, name: str) -> dict[str, Any]:
 async def graph(request: Request) -> Response:
     backend = backend_of(request)
     name = backend.graph_name(request.path_params["assistant_id"])
-    if request.query_params.get("format") == "mermaid":
+    shape = request.query_params.get("format", "json")
+    if shape == "mermaid":
         return PlainTextResponse(backend.graphs[name].to_mermaid() + "\n")
+    if shape != "json":
+        raise RequestError(
+            f"`format` must be `json` or `mermaid`, got `{shape[:40]}`",
+            field="format",
+        )
     return json_response(_shape(backend, name))
 
 

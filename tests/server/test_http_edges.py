@@ -320,6 +320,17 @@ class TestClientDetails:
                                "command": {"resume": answer}})  # fmt: skip
         assert done.json()["status"] == "approved: ok"
 
+    def test_a_graph_shape_in_an_unknown_format_is_a_422(
+        self, http: httpx.Client
+    ) -> None:
+        assert "nodes" in http.get("/assistants/steps/graph?format=json").json()
+        mermaid = http.get("/assistants/steps/graph", params={"format": "mermaid"})
+        assert mermaid.text.startswith(("graph", "flowchart", "---"))
+        got = http.get("/assistants/steps/graph", params={"format": "svg"})
+        assert problem(got, 422, "server-invalid-request")["culprit"]["field"] == (
+            "format"
+        )
+
     def test_unknown_routes_and_methods_are_problems(self, http: httpx.Client) -> None:
         body = problem(http.get("/no/such/route"), 404, "server-route-not-found")
         assert body["instance"] == "/no/such/route"
