@@ -60,6 +60,9 @@ def _field(exc: msgspec.ValidationError) -> str | None:
     return None
 
 
+_NESTS = (msgspec.Struct, dict, list, tuple)
+
+
 def _too_deep(value: Any, limit: int) -> bool:
     """Whether ``value`` (a decoded body) nests deeper than ``limit``; iterative,
     so checking cannot overflow the stack either."""
@@ -78,9 +81,6 @@ def _too_deep(value: Any, limit: int) -> bool:
             continue
         stack.extend((c, depth + 1) for c in children if isinstance(c, _NESTS))
     return False
-
-
-_NESTS = (msgspec.Struct, dict, list, tuple)
 
 
 def _too_deep_error() -> MalformedJsonError:

@@ -180,18 +180,17 @@ async def launch(
     _refuse_unsupported(body)
     run_id = str(uuid.uuid4())
     _check_graph(record, graph)
-    command = body.command
-    resume = command is not None and command.resume is not None
-    if resume and new:
+    payload = body.command.resume if body.command is not None else None
+    if payload is not None and new:
         raise NoCheckpointToResumeError(record.thread_id)
-    if not resume:
+    if payload is None:
         _check_input(backend, graph, record.thread_id, body.input)
     if new:
         added = await backend.new_thread(record.thread_id, None, {})
         record = added or await backend.thread(record.thread_id)
         _check_graph(record, graph)  # a concurrent create may have run another
-    if command is not None and resume:
-        await _resume(backend, record, graph, command.resume, run_id, modes)
+    if payload is not None:
+        await _resume(backend, record, graph, payload, run_id, modes)
     else:
         await _start(backend, record, graph, body, run_id, modes)
     run = RunRecord(

@@ -127,7 +127,8 @@ async def cancel(request: Request) -> Response:
     return Response(status_code=202)
 
 
-_RUN_STATUSES = ("pending", "running", "error", "success", "timeout", "interrupted")
+_RUN_STATUSES = tuple(dict.fromkeys(RUN_STATUS.values()))
+"""The LangGraph statuses a run can have (the values of ``RUN_STATUS``)."""
 
 
 def _count(request: Request, name: str, default: int) -> int:

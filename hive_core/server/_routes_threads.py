@@ -88,22 +88,28 @@ async def delete(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _same(a: Any, b: Any) -> bool:
-    """JSON equality: ``1``, ``1.0`` and ``true`` are three different values
-    (Python's ``==`` says they are one)."""
-    return _canonical.encode(a) == _canonical.encode(b)
-
-
 _canonical = msgspec.json.Encoder(order="sorted")
+"""JSON as bytes with sorted keys: equal bytes are equal JSON values, so ``1``,
+``1.0`` and ``true`` stay three values (Python's ``==`` says they are one)."""
 
 
-def _matches(record: ThreadRecord, body: ThreadSearch) -> bool:
-    if body.ids is not None and record.thread_id not in body.ids:
-        return False
-    wanted = body.metadata or {}
-    return all(
-        k in record.metadata and _same(record.metadata[k], v) for k, v in wanted.items()
-    )
+class _Filter:
+    """A search's ids and metadata, encoded once for all the threads it scans."""
+
+    def __init__(self, body: ThreadSearch) -> None:
+        self.ids = None if body.ids is None else frozenset(body.ids)
+        self.wanted = {
+            k: _canonical.encode(v) for k, v in (body.metadata or {}).items()
+        }
+
+    def __call__(self, record: ThreadRecord) -> bool:
+        if self.ids is not None and record.thread_id not in self.ids:
+            return False
+        meta = record.metadata
+        return all(
+            k in meta and _canonical.encode(meta[k]) == v
+            for k, v in self.wanted.items()
+        )
 
 
 def _refuse_search_options(body: ThreadSearch) -> None:
@@ -144,7 +150,7 @@ async def search(request: Request) -> Response:
     _refuse_search_options(body)
     backend = backend_of(request)
     records = _sorted(
-        [r for r in await asyncio.to_thread(backend.db.threads) if _matches(r, body)],
+        list(filter(_Filter(body), await asyncio.to_thread(backend.db.threads))),
         body,
     )
     if body.status is None:  # page first: only the page's states are read
