@@ -64,19 +64,26 @@ def drive_steps(coro: Coroutine[Any, Any, T]) -> Generator[None, None, T]:
 
 
 def run_sync(
-    coro: Coroutine[Any, Any, T], *, name: str, instead: str, inline: bool = False
+    coro: Coroutine[Any, Any, T],
+    *,
+    name: str,
+    instead: str,
+    inline: bool = False,
+    checked: bool = False,
 ) -> T:
     """Run ``coro`` to completion from sync code.
 
     ``name`` and ``instead`` name the sync entry point and its async twin for the
     running-loop error. ``inline=True`` promises the coroutine never awaits a real
-    future; it is then driven without an event loop.
+    future; it is then driven without an event loop. ``checked=True`` says the
+    caller already ran ``ensure_no_running_loop`` before building ``coro``.
     """
-    try:
-        ensure_no_running_loop(name, instead)
-    except RuntimeError:
-        coro.close()
-        raise
+    if not checked:
+        try:
+            ensure_no_running_loop(name, instead)
+        except RuntimeError:
+            coro.close()
+            raise
     if inline:
         return _drive(coro)
     import asyncio

@@ -196,27 +196,62 @@ class _HasId(Protocol):
     def id(self) -> str: ...
 
 
+class _RunFacts(Protocol):
+    """What every task of one attempt shares (the runtime's ``StepRunner``)."""
+
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def thread_id(self) -> str: ...
+    @property
+    def attempt_id(self) -> str: ...
+    @property
+    def environment(self) -> Environment: ...
+    @property
+    def checkpoint_store(self) -> CheckpointStore | None: ...
+
+
+@final
+class _Facts:
+    """``_RunFacts`` of a ``NodeInput`` built with its public constructor."""
+
+    __slots__ = ("attempt_id", "checkpoint_store", "environment", "run_id", "thread_id")
+
+    def __init__(
+        self,
+        run_id: str,
+        thread_id: str,
+        attempt_id: str,
+        environment: Environment,
+        checkpoint_store: CheckpointStore | None,
+    ) -> None:
+        self.run_id = run_id
+        self.thread_id = thread_id
+        self.attempt_id = attempt_id
+        self.environment = environment
+        self.checkpoint_store = checkpoint_store
+
+
 @final
 class NodeInput:
     """A node's view of the world for one task.
 
     One object per task, built by the runtime (or by ``hive_core.testing`` for unit
-    tests of a single node).
+    tests of a single node). What every task of the attempt shares (run, thread
+    and attempt ids, environment, checkpoint store) is read through one shared
+    object, so the runtime builds a task's input from seven fields
+    (``_task_input``, ``docs/performance.md``).
     """
 
     __slots__ = (
         "_asked",
         "_emit",
+        "_run",
         "_task",
-        "attempt_id",
-        "checkpoint_store",
-        "environment",
         "node_id",
         "resume",
-        "run_id",
         "step",
         "store",
-        "thread_id",
     )
 
     def __init__(
@@ -238,16 +273,38 @@ class NodeInput:
         self.node_id = node_id
         self._task = task_id
         self.step = step
-        self.run_id = run_id
-        self.thread_id = thread_id
-        self.attempt_id = attempt_id
         self.resume = resume
-        self.environment = environment
         self._emit = emit
         self._asked = False
-        self.checkpoint_store = checkpoint_store
+        self._run: _RunFacts = _Facts(
+            run_id, thread_id, attempt_id, environment, checkpoint_store
+        )
+
+    @property
+    def run_id(self) -> str:
+        """The run id of the thread (kept across its attempts)."""
+        return self._run.run_id
+
+    @property
+    def thread_id(self) -> str:
+        """The thread this task runs on."""
+        return self._run.thread_id
+
+    @property
+    def attempt_id(self) -> str:
+        """This call's (run, resume, ...) attempt id."""
+        return self._run.attempt_id
+
+    @property
+    def environment(self) -> Environment:
+        """The services nodes see (clock, models, tools, memory, ...)."""
+        return self._run.environment
+
+    @property
+    def checkpoint_store(self) -> CheckpointStore | None:
         """The runtime's checkpoint store, if it has one: a ``Subgraph`` keeps a
         paused child there (``docs/dsl.md#subgraphs``)."""
+        return self._run.checkpoint_store
 
     @property
     def task_id(self) -> str:
@@ -311,6 +368,33 @@ class NodeInput:
         """Emit a droppable ``CustomDebug`` event named ``name``."""
         if self._emit is not None:
             self._emit(CustomDebug(name, metadata=dict(metadata or {})))
+
+
+_new = object.__new__
+
+
+def _task_input(
+    store: StoreView,
+    node_id: str,
+    task: str | _HasId,
+    step: int,
+    resume: Resume | None,
+    emit: Callable[[StreamEvent], None] | None,
+    run: _RunFacts,
+) -> NodeInput:
+    """The runtime's ``NodeInput`` of one task: the public constructor's object,
+    with the attempt's shared facts passed as the one object ``run``, built
+    without keyword matching (once per task, ``docs/performance.md``)."""
+    ni: NodeInput = _new(NodeInput)
+    ni.store = store
+    ni.node_id = node_id
+    ni._task = task
+    ni.step = step
+    ni.resume = resume
+    ni._emit = emit
+    ni._asked = False
+    ni._run = run
+    return ni
 
 
 def is_async_callable(fn: object) -> bool:

@@ -344,7 +344,8 @@ class NodeOutputError(RunError, TypeError):
 
 class WritesArgumentError(RunError, TypeError):
     """``apply_external_writes`` or ``fork(..., writes=...)`` was given something
-    other than a list of ``Write`` (a single ``Write``, a dict); nothing changed."""
+    other than a list of ``Write`` (a single ``Write``, a dict), or a schema's
+    ``input_writes`` returned something else; nothing changed."""
 
     code = "writes-invalid"
 
@@ -354,7 +355,7 @@ class WritesArgumentError(RunError, TypeError):
         self.actual = actual
         super().__init__(
             f"{operation} expects {expected}, got {actual}\n\n"
-            f"Fix: pass a list, e.g. {operation}(..., [Write(Schema.channel, value)])"
+            "Fix: pass a list of Write, e.g. [Write(Schema.channel, value)]"
         )
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "GlobalReduction",
     "Routing",
     "StepWrites",
+    "channel_id",
     "check_write",
     "collect_writes",
     "commit_step",
@@ -143,6 +144,14 @@ def reduce_writes(
     if check is not None:
         check(value, None, step)
     return value
+
+
+def channel_id(key: Channel[Any] | str) -> str:
+    """The id a write's key names (a channel or its id)."""
+    if isinstance(key, str):
+        return key
+    own = key._id  # the slot: `Channel.id` is a property call per write
+    return own if own is not None else key.id  # `.id` raises: never named
 
 
 def check_write(

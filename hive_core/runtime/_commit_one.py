@@ -17,6 +17,8 @@ from typing import Any, Final
 from ..errors import UnknownNodeError
 from ..graph._compiled import CompiledGraph
 from ..nodes import Next, NodeOutput
+from ..reducers import append as _append
+from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
 from ._commit import (
     CommitResult,
@@ -24,10 +26,12 @@ from ._commit import (
     Routing,
     _route,
     _router_view,
+    channel_id,
     check_write,
     commit_step,
     next_frontier,
     reduce_globals,
+    reduce_writes,
     select_interrupt,
     update_barriers,
 )
@@ -40,19 +44,14 @@ _EDGES: Final = Next.USE_GRAPH_EDGES
 
 
 def _global_writes(
-    graph: CompiledGraph, task: Task, out: NodeOutput, step: int
+    schema: SchemaSpec, task: Task, out: NodeOutput, step: int
 ) -> dict[str, list[Any]] | None:
     """Phase 1 for one task: every write checked (``collect_writes``' check, in
     emission order), grouped by channel; ``None`` if one is task-local."""
-    by_id = graph.schema.by_id
+    by_id = schema.by_id
     grouped: dict[str, list[Any]] = {}
     for w in out.writes:
-        key = w.channel
-        if isinstance(key, str):
-            cid = key
-        else:
-            own = key._id  # the slot: `Channel.id` is a property call per write
-            cid = own if own is not None else key.id  # `.id` raises: never named
+        cid = channel_id(w.channel)
         value = w.value
         ch = check_write(by_id, cid, value, task.node, step)
         if not ch.is_global:
@@ -62,6 +61,47 @@ def _global_writes(
         else:
             grouped[cid] = [value]
     return grouped
+
+
+def _reduce(
+    schema: SchemaSpec,
+    pre: Mapping[str, Any],
+    task: Task,
+    out: NodeOutput,
+    initial: InitialCache,
+    step: int,
+) -> tuple[GlobalReduction, dict[str, list[Any]]] | None:
+    """Phases 1-3 for one task; ``None`` when it needs the general commit (it
+    spawns or writes a task-local channel). The common node writes once: nothing
+    to group, order or hold to a single writer, so its reduction is built here
+    as ``reduce_globals`` builds it, without the calls."""
+    writes = out.writes
+    if out.spawn:
+        return None
+    if len(writes) != 1:
+        grouped = _global_writes(schema, task, out, step) if writes else {}
+        if grouped is None:
+            return None
+        if not grouped:
+            return GlobalReduction(pre, [], False), grouped
+        return reduce_globals(schema.by_id, pre, grouped, initial, step), grouped
+    w = writes[0]
+    cid = channel_id(w.channel)
+    value = w.value
+    ch = check_write(schema.by_id, cid, value, task.node, step)
+    if not ch.is_global:
+        return None
+    grouped = {cid: [value]}
+    if ch.is_ephemeral:
+        return reduce_globals(schema.by_id, pre, grouped, initial, step), grouped
+    current = pre[cid]
+    new = reduce_writes(ch, current, (value,), step)
+    values = dict(pre)
+    values[cid] = new
+    appended = (
+        ((cid, current),) if ch.reducer is _append and type(current) is list else ()
+    )
+    return GlobalReduction(values, [(cid, new)], False, appended), grouped
 
 
 def commit_one(
@@ -75,16 +115,12 @@ def commit_one(
     """``commit_step(graph, state, [task], [out], initial)``, in fewer calls;
     ``lone`` maps each node id to the frontier of its graph seed alone."""
     step = state.step
-    grouped = _global_writes(graph, task, out, step) if out.writes else {}
-    if grouped is None or out.spawn:
-        return commit_step(graph, state, (task,), (out,), initial)
     schema = graph.schema
     pre = state.values
-    reduction = (
-        reduce_globals(schema.by_id, pre, grouped, initial, step)
-        if grouped
-        else GlobalReduction(pre, [], False)
-    )
+    reduced = _reduce(schema, pre, task, out, initial, step)
+    if reduced is None:
+        return commit_step(graph, state, (task,), (out,), initial)
+    reduction, grouped = reduced
     spec = task.spec
     nxt = out.next
     seeds: Sequence[str]
@@ -110,11 +146,14 @@ def commit_one(
         update = update_barriers(graph, barriers, (task,))
         barriers, join_seeds = update.barriers, update.join_seeds
     # phases 7 and 8: a single graph seed is the frontier ``lone`` holds for its
-    # node (there iff the node is); else ``next_frontier`` without spawns
+    # node (there iff the node is), none is the empty one; else ``next_frontier``
+    # without spawns
     if len(seeds) == 1 and not join_seeds:
         frontier = lone.get(seeds[0])
         if frontier is None:
             raise UnknownNodeError(seeds[0], step=step)
+    elif not seeds and not join_seeds:
+        frontier = ()  # the path ends here: what `next_frontier` gives for nothing
     else:
         frontier = next_frontier(graph, Routing(list(seeds), []), join_seeds, step)
     interruption = None

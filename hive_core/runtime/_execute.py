@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast, final
+from typing import TYPE_CHECKING, Any, Protocol, cast, final
 
 import msgspec
 
@@ -38,7 +38,7 @@ from ..events import (
     ToolInvocationFinished,
     ToolInvocationStarted,
 )
-from ..nodes import InlineInterrupt, NodeInput, NodeOutput, Resume, Spawn
+from ..nodes import InlineInterrupt, NodeInput, NodeOutput, Resume, Spawn, _task_input
 from ..state._channels import Channel
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, StoreView
@@ -148,12 +148,17 @@ def _paused_output(task: Task, payload: object) -> NodeOutput:
     return NodeOutput(interrupt=payload, next=(), spawn=(Spawn(task.node, again),))
 
 
+class _HasAttemptId(Protocol):
+    @property
+    def attempt_id(self) -> str: ...
+
+
 @final
 class StepRunner:
     """Per-attempt constants for running tasks, built once per attempt."""
 
     __slots__ = (
-        "attempt_id",
+        "_attempt",
         "buffers",
         "cancel_requested",
         "checkpoint_store",
@@ -171,15 +176,14 @@ class StepRunner:
         "thread_id",
     )
 
-    def __init__(
+    def __init__(  # positional: built once per attempt, i.e. per call
         self,
-        *,
         schema: SchemaSpec,
         initial: InitialCache,
         environment: Environment,
         thread_id: str,
         run_id: str,
-        attempt_id: str,
+        attempt: _HasAttemptId,
         max_concurrent: int,
         sink: EventSink | None,
         deterministic: bool,
@@ -191,7 +195,7 @@ class StepRunner:
         self.environment = environment
         self.thread_id = thread_id
         self.run_id = run_id
-        self.attempt_id = attempt_id
+        self._attempt = attempt
         self.max_concurrent = max_concurrent
         self.sink = sink
         wanted = None if sink is None else sink.wanted
@@ -210,6 +214,12 @@ class StepRunner:
         self.observer: RunObserver | None = environment.observer
         self.obs_step: object = None
         """The observer's scope of the running step (``docs/observability.md``)."""
+
+    @property
+    def attempt_id(self) -> str:
+        """The attempt's id, read through it (a random one is drawn when first
+        read, ``Attempt.attempt_id``)."""
+        return self._attempt.attempt_id
 
     def _emit_event(self, step: int, ordinal: int, event: StreamEvent) -> None:
         """What a task's ``NodeInput.emit`` calls, with its step and ordinal bound
@@ -248,18 +258,14 @@ class StepRunner:
         """The task's input for one attempt; a new attempt starts an empty buffer."""
         if self.deterministic:
             self.buffers[task.ordinal] = []
-        return NodeInput(
-            store=StoreView(self.schema, values, task.seed.local, self.initial),
-            node_id=task.node,
-            task_id=task,
-            step=step,
-            run_id=self.run_id,
-            thread_id=self.thread_id,
-            attempt_id=self.attempt_id,
-            resume=resume,
-            environment=self.environment,
-            emit=partial(self._emit_event, step, task.ordinal) if self.emits else None,
-            checkpoint_store=self.checkpoint_store,
+        return _task_input(
+            StoreView(self.schema, values, task.seed.local, self.initial),
+            task.node,
+            task,
+            step,
+            resume,
+            partial(self._emit_event, step, task.ordinal) if self.emits else None,
+            self,
         )
 
     def _call_sync(

@@ -21,7 +21,13 @@ import attrs
 from ..errors import DefinitionError
 from ..ids import sha256
 
-__all__ = ["DerivedIds", "IdSource", "RandomIds", "attempt_id_of"]
+__all__ = [
+    "DerivedIds",
+    "IdSource",
+    "RandomIds",
+    "attempt_id_of",
+    "random_attempt_id",
+]
 
 
 class IdSource(Protocol):
@@ -32,12 +38,30 @@ class IdSource(Protocol):
     def new_attempt_id(self) -> uuid.UUID: ...
 
 
+_V4_MASK = ~((0xC000 << 48) | (0xF000 << 64)) & (2**128 - 1)
+_V4_BITS = (0x8000 << 48) | (4 << 76)  # RFC 4122 variant, version 4
+_UUID = uuid.UUID
+_UNKNOWN = uuid.SafeUUID.unknown
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _uuid4() -> uuid.UUID:
+    """``uuid.uuid4()``: the same 16 random bytes made a version-4 ``UUID`` (an
+    equal object: same ``int``, same ``is_safe``), set on the object directly
+    instead of through ``UUID.__init__``'s argument checks (once per new thread)."""
+    u: uuid.UUID = _new(_UUID)
+    _set(u, "int", (int.from_bytes(os.urandom(16)) & _V4_MASK) | _V4_BITS)
+    _set(u, "is_safe", _UNKNOWN)
+    return u
+
+
 @attrs.frozen
 class RandomIds:
     """Random UUID4s (the default)."""
 
     def new_run_id(self) -> uuid.UUID:
-        return uuid.uuid4()
+        return _uuid4()
 
     def new_attempt_id(self) -> uuid.UUID:
         return uuid.uuid4()
@@ -49,6 +73,15 @@ def attempt_id_of(ids: IdSource) -> str:
     building the ``UUID`` object only to format it (one per call)."""
     if type(ids) is not RandomIds:
         return str(ids.new_attempt_id())
+    return random_attempt_id()
+
+
+def random_attempt_id() -> str:
+    """``str(RandomIds().new_attempt_id())``, written straight from the bytes.
+
+    An attempt of ``RandomIds`` draws it when something first reads it (a
+    listener, a node, the outcome's handle): nothing can tell when a random id was
+    drawn, and a run nobody asks saves the call (``docs/performance.md``)."""
     h = os.urandom(16).hex()
     variant = "89ab"[int(h[16], 16) & 3]  # RFC 4122: the two top bits are 10
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"

@@ -36,11 +36,13 @@ from ..events import (
 from ..nodes import NodeOutput, Resume
 from ..run_types import CheckpointPolicy, Outcome, RunOptions, Status, StepReport
 from ..state._store import GlobalStore
+from ._cancel import CancelGuard
 from ._commit import CommitResult, commit_step
 from ._commit_one import commit_one
 from ._context import RunContext
 from ._execute import Failure, StepRunner, outputs_or_raise
 from ._hashing import debug_metadata, payload_hash
+from ._ids import random_attempt_id
 from ._input_writes import (
     EXTERNAL_WRITER,
     INPUT_WRITER,
@@ -51,7 +53,7 @@ from ._observed import observed_loop, save_step
 from ._plan import plan_tasks
 from ._sink import EventSink
 from ._sink import yield_now as _yield_now
-from ._state import Task, ThreadState
+from ._state import RunIds, Task, ThreadState
 from ._stream_data import DirectParts, ValuesEncoder, encode_task_writes
 
 __all__ = [
@@ -65,39 +67,6 @@ __all__ = [
 
 _YIELD_EVERY = 16
 """Steps between voluntary yields when nobody listens (cancellation checks)."""
-
-
-class CancelGuard:
-    """Absorbs the task's ``CancelledError`` when the attempt asked to be cancelled.
-
-    A cancel is observed at the next step boundary, never in the middle of emitting
-    or committing; so wherever the loop awaits, a ``CancelledError`` that the
-    attempt requested is swallowed (and the task uncancelled), and one it did not
-    request propagates. ``caught`` tells the caller which happened. asyncio is only
-    imported once a cancellation actually arrives.
-    """
-
-    __slots__ = ("_is_cancelled", "caught")
-
-    def __init__(self, is_cancelled: Callable[[], bool]) -> None:
-        self._is_cancelled = is_cancelled
-        self.caught = False
-
-    def __enter__(self) -> CancelGuard:
-        return self
-
-    def __exit__(self, et: type[BaseException] | None, *_: object) -> bool:
-        if et is None:
-            return False
-        import asyncio
-
-        if not issubclass(et, asyncio.CancelledError) or not self._is_cancelled():
-            return False
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
-        self.caught = True
-        return True
 
 
 _WITH_STORE = CheckpointPolicy.every(1)
@@ -118,6 +87,19 @@ def policy_for(options: RunOptions, has_store: bool) -> CheckpointPolicy:
 class Attempt:
     """One call (run, resume, …) on one thread, from ``run_started`` to its end."""
 
+    # what every attempt starts with, read from the class until it changes
+    # (an attempt is built per call: nine stores fewer, ``docs/performance.md``)
+    cancel_requested: bool = False
+    runner: StepRunner | None = None
+    projection: tuple[str, ...] | None = None
+    run_id: str | None = None
+    loaded_checkpoint_id: str | None = None
+    on_step: Callable[[StepReport], Awaitable[None]] | None = None
+    obs_run: object = None
+    obs_step: object = None
+    """The observer's open run and step scopes (``docs/observability.md``)."""
+    _values: ValuesEncoder | None = None
+
     def __init__(
         self,
         ctx: RunContext,
@@ -125,34 +107,34 @@ class Attempt:
         thread_id: str,
         options: RunOptions,
         sink: EventSink | None,
-        attempt_id: str,
+        attempt_id: str | None,
     ) -> None:
+        """``attempt_id=None``: a random one (``RandomIds``), drawn on first read."""
         self.ctx = ctx
         self.thread_id = thread_id
         self.options = options
         self.policy = policy_for(options, ctx.checkpointer is not None)
         """The checkpoint policy in force: the options', else the runtime's default."""
         self.sink = sink
-        self.attempt_id = attempt_id
-        self.cancel_requested = False
-        self.runner: StepRunner | None = None
-        self.projection: tuple[str, ...] | None = None
-        self.run_id: str | None = None
-        self.loaded_checkpoint_id: str | None = None
-        self.on_step: Callable[[StepReport], Awaitable[None]] | None = None
+        self._attempt_id = attempt_id
         self.observer: RunObserver | None = ctx.environment.observer
-        self.obs_run: object = None
-        self.obs_step: object = None
-        """The observer's open run and step scopes (``docs/observability.md``)."""
         self.streams_values = "values" in options.stream_modes
         self.streams_updates = "updates" in options.stream_modes
         """Value-bearing events only for the modes that need them: the default
         trace stays value-free (``docs/guides/streaming.md``)."""
-        self._values: ValuesEncoder | None = None
+
+    @property
+    def attempt_id(self) -> str:
+        """This call's attempt id (``RandomIds``' drawn when first read)."""
+        aid = self._attempt_id
+        if aid is None:
+            aid = self._attempt_id = random_attempt_id()
+        return aid
 
     def is_cancelled(self) -> bool:
         """Read through a call: the flag flips while this coroutine awaits. A retry
-        sleep that was cancelled also cancels the run (docs/concepts/cancellation.md)."""
+        sleep that was cancelled also cancels the run
+        (``docs/concepts/supersteps.md#cancellation-and-limits``)."""
         runner = self.runner
         return self.cancel_requested or (runner is not None and runner.cancel_requested)
 
@@ -265,7 +247,9 @@ class Attempt:
         observer = self.observer
         announce, ends = (False, False) if sink is None else sink.per_step(runner)
         steps_run = 0
-        run_bytes = state.run_id.bytes  # fixed for the attempt; a property per access
+        ids = RunIds(  # fixed for the attempt: `UUID.bytes` is a property per access
+            state.run_id.bytes, ctx.graph.schema, ctx.initial, ctx.empty_fingerprint
+        )
         direct = None if sink is None else self._direct_parts()
         max_steps = self.options.max_steps
         while True:  # `_stop_status`'s conditions, its call only when one holds
@@ -279,9 +263,7 @@ class Attempt:
                 assert stop is not None
                 return await self._end(stop, state)
             step = state.step
-            tasks = plan_tasks(
-                ctx.graph, state, ctx.initial, ctx.empty_fingerprint, run_bytes
-            )
+            tasks = plan_tasks(ctx.graph, state, ids)
             if observer is not None:
                 self.obs_step = runner.obs_step = observer.step_started(
                     self.obs_run, step, [t.node for t in tasks]
@@ -345,19 +327,18 @@ class Attempt:
     def _runner(self, state: ThreadState) -> StepRunner:
         ctx = self.ctx
         opts = self.options
-        return StepRunner(
-            schema=ctx.graph.schema,
-            initial=ctx.initial,
-            environment=ctx.environment,
-            thread_id=self.thread_id,
-            run_id=self.run_id or str(state.run_id),
-            attempt_id=self.attempt_id,
-            max_concurrent=opts.max_concurrent_tasks,
-            sink=self.sink,
-            deterministic=opts.deterministic_token_streaming,
-            checkpoint_store=(
-                ctx.checkpointer.store if ctx.checkpointer is not None else None
-            ),
+        cpr = ctx.checkpointer
+        return StepRunner(  # schema, initial, environment, thread_id, run_id,
+            ctx.graph.schema,  # attempt, max_concurrent, sink, deterministic,
+            ctx.initial,  # checkpoint_store
+            ctx.environment,
+            self.thread_id,
+            self.run_id or str(state.run_id),
+            self,
+            opts.max_concurrent_tasks,
+            self.sink,
+            opts.deterministic_token_streaming,
+            cpr.store if cpr is not None else None,
         )
 
     def _stop_status(self, state: ThreadState, steps_run: int) -> Status | None:

@@ -26,11 +26,13 @@ class Attempt(Protocol):
     ctx: RunContext
     thread_id: str
     run_id: str | None
-    attempt_id: str
     policy: CheckpointPolicy
     observer: RunObserver | None
     obs_run: object
     obs_step: object
+
+    @property
+    def attempt_id(self) -> str: ...
 
     async def _loop(self, state: ThreadState, resume: Resume | None) -> Outcome: ...
 

@@ -9,7 +9,7 @@ the difference between a 2 µs and a 300 µs call (``docs/performance.md``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -39,12 +39,13 @@ from ..persistence._format import CheckpointStore, CheckpointSummary
 from ..persistence._threads import validate_thread_id
 from ..run_types import Outcome, RunOptions, StepReport, ThreadSnapshot
 from ..state._channels import Write
-from ..state._schema import InputContext
+from ..state._schema import InputContext, Schema, default_input_writes
 from ..state._store import GlobalStore, InitialCache, fingerprint
 from ._checkpointing import Checkpointer
 from ._context import RunContext
 from ._handle import RunHandle
 from ._ids import IdSource, RandomIds, attempt_id_of
+from ._input_writes import apply_input_pairs, mapped_pairs
 from ._loop import (
     EXTERNAL_WRITER,
     INPUT_WRITER,
@@ -66,6 +67,8 @@ __all__ = ["IdSource", "RandomIds", "RunHandle", "Runtime", "StepReport"]
 T = TypeVar("T")
 _DEFAULT_OPTIONS = RunOptions()
 _INSTEAD = "await runtime.{}(...)"
+_INSTEAD_INVOKE = _INSTEAD.format("invoke")  # formatted once: `run_sync` is per call
+_DEFAULT_INPUT_WRITES = Schema.input_writes.__func__  # type: ignore[attr-defined]
 
 
 class Runtime(StreamingMixin):
@@ -125,6 +128,13 @@ class Runtime(StreamingMixin):
             self._checkpointer is None or self._checkpointer.inline
         )
         """Sync twins may drive their coroutine without an event loop."""
+        mapper = graph.schema.input_writes
+        self._default_input = (
+            getattr(mapper, "__func__", mapper) is _DEFAULT_INPUT_WRITES
+            or mapper is default_input_writes
+        )
+        """The schema maps input the default way (``Schema.input_writes``), so a
+        dict input is applied as its pairs, without a ``Write`` per key."""
 
     @property
     def environment(self) -> Environment:
@@ -156,9 +166,15 @@ class Runtime(StreamingMixin):
         """Blocking ``invoke`` for scripts; not callable inside an event loop."""
         # the loop check first, as for any sync twin; then `invoke`'s own body
         # without its coroutine frame (one frame less at every resume)
-        ensure_no_running_loop("Runtime.run_sync", _INSTEAD.format("invoke"))
+        ensure_no_running_loop("Runtime.run_sync", _INSTEAD_INVOKE)
         attempt = self._attempt(thread_id, options)
-        return self._sync("run_sync", "invoke", self._run_attempt(attempt, input))
+        return run_sync(
+            self._run_attempt(attempt, input),
+            name="Runtime.run_sync",
+            instead=_INSTEAD_INVOKE,
+            inline=self._inline,
+            checked=True,
+        )
 
     def resume(
         self,
@@ -382,7 +398,7 @@ class Runtime(StreamingMixin):
             thread_id=thread_id,
             options=options if options is not None else self.options,
             sink=None,
-            attempt_id=attempt_id_of(self.ids),
+            attempt_id=None if type(self.ids) is RandomIds else attempt_id_of(self.ids),
         )
 
     async def _resume_now(
@@ -476,18 +492,23 @@ class Runtime(StreamingMixin):
             attempt.start(state) if attempt.quiet_start() else await attempt.begin(
                 state
             )
-            ctx = InputContext(
-                thread_id=thread_id, run_id=attempt.run_id or "", step_index=state.step
-            )
-            writes = self.graph.schema.input_writes(input, ctx)
+            if self._default_input and type(input) is dict:
+                pairs: Iterable[tuple[object, Any]] = input.items()  # no `Write`s
+            else:
+                ctx = InputContext(
+                    thread_id=thread_id,
+                    run_id=attempt.run_id or "",
+                    step_index=state.step,
+                )
+                pairs = mapped_pairs(self.graph.schema.input_writes(input, ctx))
             if state.interruption is not None:
                 raise InterruptPendingError(thread_id, state.interruption.id)
-            values, _ = apply_input_writes(
-                self.graph, state.values, writes, writer=INPUT_WRITER, step=state.step
+            values, _ = apply_input_pairs(
+                self.graph, state.values, pairs, INPUT_WRITER, state.step
             )
             frontier = state.frontier or self._ctx.start_seeds
             state = state.with_input(values, frontier)
-            self._publish(thread_id, state)  # input writes stay, even with max_steps=0
+            self._threads[thread_id] = state  # input writes stay, even with max_steps=0
             try:
                 return await attempt.loop(state)
             except Exception:

@@ -16,7 +16,7 @@ from ..run_types import Interruption
 from ..state._schema import SchemaSpec
 from ..state._store import InitialCache, fingerprint
 
-__all__ = ["EMPTY_LOCAL", "Seed", "StepIds", "Task", "ThreadState"]
+__all__ = ["EMPTY_LOCAL", "RunIds", "Seed", "Task", "ThreadState"]
 
 EMPTY_LOCAL: Mapping[str, object] = {}
 
@@ -48,26 +48,24 @@ class Seed:
 
 
 @final
-class StepIds:
-    """What the ids of one step's tasks are derived from, shared by its tasks.
+class RunIds:
+    """What the ids of an attempt's tasks are derived from, shared by its tasks.
 
-    One object per planned step instead of four fields per task: a fan-out of a
-    thousand tasks holds a thousand small tasks that point here
-    (``docs/performance.md``).
+    One object per attempt instead of four fields per task: a fan-out of a
+    thousand tasks holds a thousand small tasks that point here, and a chain
+    step builds no record of its own for them (``docs/performance.md``).
     """
 
-    __slots__ = ("empty_fingerprint", "initial", "run_bytes", "schema", "step")
+    __slots__ = ("empty_fingerprint", "initial", "run_bytes", "schema")
 
     def __init__(
         self,
         run_bytes: bytes,
-        step: int,
         schema: SchemaSpec,
         initial: InitialCache,
         empty_fingerprint: bytes,
     ) -> None:
         self.run_bytes = run_bytes
-        self.step = step
         self.schema = schema
         self.initial = initial
         self.empty_fingerprint = empty_fingerprint
@@ -87,20 +85,19 @@ class Task:
     that spawned it.
     """
 
-    __slots__ = ("_id", "_ids", "node", "ordinal", "seed", "spec")
+    __slots__ = ("_id", "_ids", "node", "ordinal", "seed", "spec", "step")
 
-    def __init__(self, ordinal: int, seed: Seed, spec: NodeSpec, ids: StepIds) -> None:
+    def __init__(
+        self, ordinal: int, seed: Seed, spec: NodeSpec, ids: RunIds, step: int
+    ) -> None:
         self.ordinal = ordinal
         self.seed = seed
         self.node = seed.node
         self.spec = spec
         self._ids = ids
-        self._id: str | None = None
-
-    @property
-    def step(self) -> int:
+        self.step = step
         """The step this task runs in."""
-        return self._ids.step
+        self._id: str | None = None
 
     @property
     def fingerprint(self) -> bytes:
@@ -125,7 +122,7 @@ class Task:
                 else ids.empty_fingerprint
             )
             tid = self._id = _task_digest(
-                ids.run_bytes, ids.step, self.node, self.ordinal, fp
+                ids.run_bytes, self.step, self.node, self.ordinal, fp
             )
         return tid
 

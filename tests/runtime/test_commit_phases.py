@@ -44,7 +44,7 @@ from hive_core.runtime._commit import (
 )
 from hive_core.runtime._commit_one import commit_one
 from hive_core.runtime._plan import plan_tasks
-from hive_core.runtime._state import Seed, Task, ThreadState
+from hive_core.runtime._state import RunIds, Seed, Task, ThreadState
 from hive_core.state._store import InitialCache, fingerprint
 
 
@@ -112,7 +112,8 @@ def _state(
         latest_checkpoint_id=None,
     )
     empty = fingerprint(graph.schema, {}, initial)
-    return state, plan_tasks(graph, state, initial, empty, run_id.bytes), initial
+    ids = RunIds(run_id.bytes, graph.schema, initial, empty)
+    return state, plan_tasks(graph, state, ids), initial
 
 
 def test_collect_writes_groups_by_channel_in_ordinal_then_emission_order() -> None:

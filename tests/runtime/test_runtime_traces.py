@@ -36,7 +36,7 @@ from hive_core import (
 from hive_core.events import ModelToken
 from hive_core.runtime._commit import commit_step
 from hive_core.runtime._plan import plan_tasks
-from hive_core.runtime._state import Seed
+from hive_core.runtime._state import RunIds, Seed
 from hive_core.testing import FakeClock, Trace
 
 
@@ -373,9 +373,10 @@ class TestJoinBarrierEdgeCases:
             state = base.replace(
                 frontier=(Seed("B"), Seed("C")), barriers={jid: barrier}
             )
-            tasks = plan_tasks(
-                g, state, ctx.initial, ctx.empty_fingerprint, state.run_id.bytes
+            ids = RunIds(
+                state.run_id.bytes, g.schema, ctx.initial, ctx.empty_fingerprint
             )
+            tasks = plan_tasks(g, state, ids)
             outputs = [NodeOutput(), NodeOutput()]
             res = commit_step(g, state, tasks, outputs, ctx.initial)
             return {
