@@ -4,7 +4,7 @@ Most supersteps (a chain, a loop, any path without fan-out) run exactly one task
 For those, ``commit_one`` computes what ``commit_step`` computes (same values, same
 written list, same frontier, same first error in the same phase order; see
 ``docs/concepts/supersteps.md``) without the per-phase records (``StepWrites``,
-``GlobalReduction``, ``Routing``) and the per-task lists a step of many tasks needs.
+``Routing``) and the per-task lists a step of many tasks needs.
 A task that writes a task-local channel or spawns tasks takes the general path:
 its phases need the per-task bookkeeping (``docs/performance.md``).
 """
@@ -82,8 +82,6 @@ def _reduce(
         grouped = _global_writes(schema, task, out, step) if writes else {}
         if grouped is None:
             return None
-        if not grouped:
-            return GlobalReduction(pre, [], False), grouped
         return reduce_globals(schema.by_id, pre, grouped, initial, step), grouped
     w = writes[0]
     cid = channel_id(w.channel)

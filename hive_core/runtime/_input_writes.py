@@ -19,7 +19,7 @@ from ..errors import (
 )
 from ..graph._compiled import CompiledGraph
 from ..state._channels import Channel, Scope, Write
-from ._commit import check_write, reduce_writes
+from ._commit import channel_id, check_write, reduce_writes
 
 __all__ = [
     "EXTERNAL_WRITER",
@@ -84,13 +84,9 @@ def apply_input_pairs(
     by_id = graph.schema.by_id
     grouped: dict[str, list[Any]] = {}
     for key, value in pairs:
-        if isinstance(key, str):
-            cid = key
-        elif isinstance(key, Channel):
-            own = key._id  # the slot: `Channel.id` is a property call per key
-            cid = own if own is not None else key.id  # `.id` raises: never named
-        else:
+        if not isinstance(key, str | Channel):
             raise _not_a_channel(key, writer)
+        cid = channel_id(key)
         spec = by_id.get(cid)
         if spec is None:
             raise UnknownChannelError(cid)

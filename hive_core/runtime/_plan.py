@@ -18,9 +18,10 @@ def plan_tasks(
 ) -> list[Task]:
     """One task per frontier entry, ordinal = position in the frontier.
 
-    ``ids`` is built once per attempt (``RunIds``): it holds ``state.run_id.bytes``,
-    as ``UUID.bytes`` is recomputed on every access and the run id is fixed for
-    the whole attempt. Fingerprints and task ids are derived lazily by ``Task.id``: no encode can
+    ``ids`` is built once per attempt (``RunIds``): it holds
+    ``state.run_id.bytes``, as ``UUID.bytes`` is recomputed on every access and
+    the run id is fixed for the whole attempt. Fingerprints and task ids are
+    derived lazily by ``Task.id``: no encode can
     fail there, as the commit that spawned an overlay checked every value with
     its channel's codec, and the initial values were encoded for
     ``empty_fingerprint`` when the runtime was built.
