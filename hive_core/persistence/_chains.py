@@ -24,6 +24,7 @@ __all__ = [
     "INLINE_BYTES",
     "MAX_STREAM",
     "MAX_VERSION",
+    "VERSION_BITS",
     "ChannelRef",
     "HeadCache",
     "Row",
@@ -111,6 +112,13 @@ class HeadCache:
         while self._size > self.max_bytes:
             _, (_, dropped) = self._entries.popitem(last=False)
             self._size -= len(dropped)
+
+    def drop(self, streams: list[int]) -> None:
+        """Forget these streams (their thread was deleted)."""
+        for stream in streams:
+            old = self._entries.pop(stream, None)
+            if old is not None:
+                self._size -= len(old[1])
 
     def clear(self) -> None:
         self._entries.clear()

@@ -236,7 +236,10 @@ class CheckpointStore(Protocol):
     are one atomic step. ``UNFENCED`` (the default) skips the check.
 
     A store whose methods never wait on a real future may set ``inline = True``;
-    ``run_sync`` then drives runs without starting an event loop.
+    ``run_sync`` then drives runs without starting an event loop. An optional
+    ``async def delete_thread(self, thread_id: str) -> bool``, which Hive's stores
+    all have, lets ``Runtime.delete_thread`` and ``DELETE /threads/{id}`` remove a
+    thread (``docs/persistence.md``, "Deleting a thread").
     """
 
     async def save(

@@ -95,3 +95,10 @@ class InMemoryCheckpointStore:
 
     async def thread_exists(self, thread_id: str) -> bool:
         return bool(self._threads.get(validate_thread_id(thread_id)))
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Remove every checkpoint of the thread; whether it had any."""
+        validate_thread_id(thread_id)
+        self._summaries.pop(thread_id, None)
+        self._latest.pop(thread_id, None)
+        return bool(self._threads.pop(thread_id, None))

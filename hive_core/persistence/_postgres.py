@@ -11,13 +11,11 @@ data-modifying CTEs move the thread row's latest checkpoint (the fence: only if 
 is the one the save expects), then insert the new blob rows, move the stream heads
 and upsert the checkpoint row only if the fence held: one implicit transaction, one
 round trip, atomic whatever happens to the client or the server. A refused fence is
-``CheckpointConflict`` and nothing was written (``docs/persistence.md``). The writer
-plans the statement from what it remembers of the thread (stream heads and their
-bytes, from its own last save); a stale memory is caught by
-the blob key itself, since two writers extending one stream both insert
-``head + 1``: the loser gets a unique violation, forgets the thread, and plans again
-from the tables inside a transaction. A thread it does not know yet (or one whose
-bytes it no longer caches) takes that transactional path directly.
+``CheckpointConflict`` and nothing was written (``docs/persistence.md``). The plan
+comes from what the writer remembers of the thread (its own last save); a stale
+memory meets a unique violation on the blob key (another writer extended the stream
+first) or a fence on a deleted thread row, and the writer plans again from the tables
+in a transaction, as it does for a thread it does not know (or no longer caches).
 
 **Durability** is the server's: a save returns after ``COMMIT`` with the session's
 ``synchronous_commit`` (``on`` unless the server or ``synchronous_commit=`` says
@@ -99,6 +97,10 @@ class _Thread(msgspec.Struct):
     schema_version: str
     graph_version: str
     streams: dict[str, Stream]
+
+
+class _GoneThread(Exception):
+    """The thread row a save remembered is gone (``delete_thread``): run again."""
 
 
 class PostgresCheckpointStore:
@@ -302,6 +304,28 @@ class PostgresCheckpointStore:
 
         return await self._conn_run("thread_exists", query)  # type: ignore[no-any-return]
 
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Delete the thread's rows in one transaction; whether it had checkpoints.
+        Saves fenced on them raise ``CheckpointConflict``; its id starts afresh."""
+        validate_thread_id(thread_id)
+
+        async def delete(conn: Conn) -> tuple[int, list[int]]:
+            async with conn.transaction():
+                cur = await conn.execute(sql.LOCK_THREAD, (thread_id,))
+                found = await cur.fetchone()
+                if found is None:
+                    return 0, []
+                cur = await conn.execute(sql.DELETE_THREAD, {"thread": found[0]})
+                row = await cur.fetchone()
+                assert row is not None
+                return int(row[0]), [int(s) for s in row[1]]
+
+        deleted, streams = await self._conn_run("delete_thread", delete)
+        with self._memo_lock:
+            self._threads.pop(thread_id, None)
+            self._heads.drop(streams)
+        return bool(deleted)
+
     # -------------------------------------------------------------------- save
 
     async def _save(
@@ -318,7 +342,7 @@ class PostgresCheckpointStore:
         if known is not None and heads is not None:
             try:
                 done = await self._write(conn, cp, data, inline, known, heads, expected)
-            except psycopg.errors.UniqueViolation:
+            except (psycopg.errors.UniqueViolation, _GoneThread):
                 self._threads.pop(cp.thread_id, None)  # another writer moved on
             else:
                 self._remember(cp.thread_id, known, done, data)
@@ -331,7 +355,7 @@ class PostgresCheckpointStore:
                     done = await self._write(
                         conn, cp, data, inline, thread, heads, expected
                     )
-            except psycopg.errors.UniqueViolation:
+            except (psycopg.errors.UniqueViolation, _GoneThread):
                 continue  # a concurrent writer extended a stream first: re-read
             self._remember(cp.thread_id, thread, done, data)
             return
@@ -362,12 +386,12 @@ class PostgresCheckpointStore:
     async def _read_thread(
         self, conn: Conn, cp: Checkpoint, data: dict[str, bytes]
     ) -> _Thread:
-        cur = await conn.execute(sql.THREAD, (cp.thread_id,))
+        cur = await conn.execute(sql.THREAD_FOR_SAVE, (cp.thread_id,))
         row = await cur.fetchone()
         if row is None:
             versions = (cp.schema_version, cp.graph_version)
             await conn.execute(sql.NEW_THREAD, (cp.thread_id, *versions))
-            cur = await conn.execute(sql.THREAD, (cp.thread_id,))
+            cur = await conn.execute(sql.THREAD_FOR_SAVE, (cp.thread_id,))
             row = await cur.fetchone()
         assert row is not None
         thread = _Thread(int(row[0]), str(row[1]), str(row[2]), {})
@@ -462,6 +486,8 @@ class PostgresCheckpointStore:
             cur = await conn.execute(sql.LATEST_ID, (thread.key,))
             row = await cur.fetchone()
             self._threads.pop(cp.thread_id, None)  # another writer moved it on
+            if row is None:  # the thread was deleted: nothing was written
+                raise _GoneThread
             raise CheckpointConflict(
                 cp.thread_id,
                 checkpoint_id=cp.id,
@@ -489,38 +515,48 @@ class PostgresCheckpointStore:
         self, operation: str, query: str, params: tuple[str, ...], thread_id: str
     ) -> Checkpoint | None:
         async def load(conn: Conn) -> Checkpoint | None:
-            cur = await conn.execute(query, params)
-            row = await cur.fetchone()
-            if row is None:
-                return None
-            checkpoint_id, run_id, step_index, raw, schema, graph = row
-            body = decode_body(checkpoint_id, raw)
-            # Blob rows are immutable once committed: no snapshot needed across the
-            # two queries.
-            rows = await self._fetch_rows(conn, body.channels) if body.channels else {}
-            return Checkpoint(
-                format_version=body.format_version,
-                id=checkpoint_id,
-                thread_id=thread_id,
-                run_id=run_id,
-                step_index=step_index,
-                schema_version=schema
-                if body.schema_version is None
-                else body.schema_version,
-                graph_version=graph
-                if body.graph_version is None
-                else body.graph_version,
-                global_data=inline_data(body.inline, body.channels, checkpoint_id)
-                | {
-                    ref.channel: rebuild(ref, rows, checkpoint_id)
-                    for ref in body.channels
-                },
-                frontier=body.frontier,
-                join_barriers=body.join_barriers,
-                interruption=body.interruption,
-            )
+            for _ in range(_ATTEMPTS):
+                cur = await conn.execute(query, params)
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                try:
+                    return await self._rebuilt(conn, thread_id, row)
+                except CheckpointCorruptError:
+                    # Two statements, two snapshots: a `delete_thread` between them
+                    # takes the blobs. Damaged only if the row is still the same.
+                    cur = await conn.execute(query, params)
+                    if await cur.fetchone() != row:
+                        continue
+                    raise
+            raise StoreBusyError(
+                self.target, operation=operation, waited=0.0, attempts=_ATTEMPTS,
+                reason=f"thread `{thread_id}` kept changing while it was read",
+            )  # fmt: skip
 
         return await self._conn_run(operation, load)  # type: ignore[no-any-return]
+
+    async def _rebuilt(self, conn: Conn, thread_id: str, row: Any) -> Checkpoint:
+        """The checkpoint of a row of ``sql.ROW``, its channels read back."""
+        checkpoint_id, run_id, step_index, raw, schema, graph = row
+        body = decode_body(checkpoint_id, raw)
+        rows = await self._fetch_rows(conn, body.channels) if body.channels else {}
+        return Checkpoint(
+            format_version=body.format_version,
+            id=checkpoint_id,
+            thread_id=thread_id,
+            run_id=run_id,
+            step_index=step_index,
+            schema_version=schema
+            if body.schema_version is None
+            else body.schema_version,
+            graph_version=graph if body.graph_version is None else body.graph_version,
+            global_data=inline_data(body.inline, body.channels, checkpoint_id)
+            | {ref.channel: rebuild(ref, rows, checkpoint_id) for ref in body.channels},
+            frontier=body.frontier,
+            join_barriers=body.join_barriers,
+            interruption=body.interruption,
+        )
 
     @staticmethod
     async def _fetch_rows(

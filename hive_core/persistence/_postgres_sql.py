@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from ._chains import MAX_VERSION, VERSION_BITS
+
 __all__ = [
     "bigints",
     "byteas",
@@ -16,6 +18,7 @@ __all__ = [
     "SCHEMA",
     "TABLES",
     "THREAD",
+    "THREAD_FOR_SAVE",
     "NEW_THREAD",
     "STREAMS",
     "NEW_STREAMS",
@@ -28,6 +31,8 @@ __all__ = [
     "ONE",
     "SUMMARIES",
     "EXISTS",
+    "LOCK_THREAD",
+    "DELETE_THREAD",
 ]
 
 META = (
@@ -67,6 +72,10 @@ THREAD = (
     "SELECT thread, schema_version, graph_version FROM hive_checkpoint_threads "
     "WHERE thread_id = %s"
 )
+THREAD_FOR_SAVE: Final = THREAD + " FOR KEY SHARE"
+"""``THREAD`` in a save's transaction: ``delete_thread`` (``FOR UPDATE``) waits for
+the save to commit, so the stream and blob rows read next cannot vanish under it;
+other writers' fences (no-key updates) are not blocked."""
 NEW_THREAD = (
     "INSERT INTO hive_checkpoint_threads (thread_id, schema_version, graph_version) "
     "VALUES (%s, %s, %s) ON CONFLICT (thread_id) DO NOTHING"
@@ -161,6 +170,29 @@ EXISTS = (
     "SELECT EXISTS (SELECT 1 FROM hive_checkpoints AS c "
     "JOIN hive_checkpoint_threads AS t ON t.thread = c.thread WHERE t.thread_id = %s)"
 )
+
+LOCK_THREAD: Final = (
+    "SELECT thread FROM hive_checkpoint_threads WHERE thread_id = %s FOR UPDATE"
+)
+"""``delete_thread``'s first statement: a save in flight holds the thread row (its
+fence updates it) until it commits, so the delete that follows sees its rows."""
+DELETE_THREAD: Final = f"""WITH s AS (
+    DELETE FROM hive_checkpoint_streams WHERE thread = %(thread)s RETURNING stream
+), b AS (
+    DELETE FROM hive_checkpoint_blobs AS b USING s
+    WHERE b.key BETWEEN s.stream << {VERSION_BITS}
+        AND (s.stream << {VERSION_BITS}) + {MAX_VERSION}
+), c AS (
+    DELETE FROM hive_checkpoints WHERE thread = %(thread)s RETURNING 1
+), t AS (
+    DELETE FROM hive_checkpoint_threads WHERE thread = %(thread)s
+)
+SELECT (SELECT count(*) FROM c), ARRAY(SELECT stream FROM s)"""
+"""A locked thread's rows, all of them, in one statement (every data-modifying
+``WITH`` runs to completion whether or not the query reads it). Thread and stream
+keys are ``bigserial``, never handed out again: another store object's memory of
+them turns stale, never wrong (``PostgresCheckpointStore._write``). A save waiting
+on the thread row then finds it gone and runs again on the current rows."""
 
 
 def bigints(values: Sequence[Any]) -> str:

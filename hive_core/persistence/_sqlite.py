@@ -17,7 +17,8 @@ Layout (see ``docs/concepts/checkpoint-storage.md`` for the reasoning and number
     older files keep a rowid table, which the same statements serve.
 ``hive_checkpoint_streams``
     One row per ``(thread, channel)``: the current head version of that channel's
-    version chain and what the writer needs to choose delta or snapshot.
+    version chain and what the writer needs to choose delta or snapshot. A deleted
+    thread's rows stay as tombstones (``thread`` = ``-stream``), never reclaimed.
 ``hive_checkpoint_blobs``
     Each version of each stream, keyed by ``stream << 32 | version`` (one b-tree, no
     extra index, and a chain is one contiguous key range). A row is either a
@@ -103,6 +104,7 @@ from ._sqlite_rows import (
     as_bytes,
     checked_body,
     checkpoint_row,
+    delete_thread_rows,
     fenced_streams,
     fetch_chains,
     frontier_entry,
@@ -117,7 +119,8 @@ __all__ = ["STORE_SCHEMA_VERSION", "SQLiteCheckpointStore"]
 
 ThreadRow: TypeAlias = tuple[int, str, str]
 """A thread's key and first schema and graph versions (never changed once
-committed: no statement updates or deletes a thread row)."""
+committed: no statement updates or deletes a thread row, ``delete_thread``
+included)."""
 
 _MAX_THREAD_ROWS: Final = 65_536
 """Thread rows remembered per store object; past that a save reads its row."""
@@ -353,6 +356,19 @@ class SQLiteCheckpointStore(SQLiteStoreBase):
             lambda conn: conn.execute(THREAD_EXISTS, (thread_id,)).fetchone(),
         )
         return bool(found)
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Delete every checkpoint of the thread and its channels' stored
+        versions, in one transaction; whether it had checkpoints. A save fenced
+        on one of them then raises ``CheckpointConflict``."""
+        validate_thread_id(thread_id)
+        found, streams = await self._db.acall(
+            "delete_thread",
+            lambda conn: delete_thread_rows(conn, thread_id),
+            begin="BEGIN IMMEDIATE",
+        )
+        self._heads.drop(streams)
+        return found
 
     # -------------------------------------------------------------------- save
 

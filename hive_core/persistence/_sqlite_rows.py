@@ -59,6 +59,7 @@ __all__ = [
     "checked_body",
     "checkpoint_row",
     "decode_body",
+    "delete_thread_rows",
     "encode_body",
     "entry_row",
     "fenced_streams",
@@ -175,6 +176,10 @@ UPDATE_STREAM = (
 INSERT_BLOB = (
     "INSERT INTO hive_checkpoint_blobs (key, prefix, crc, data) VALUES (?, ?, ?, ?)"
 )
+STREAMS_OF = "SELECT stream FROM hive_checkpoint_streams WHERE thread = ?"
+DELETE_BLOBS = "DELETE FROM hive_checkpoint_blobs WHERE key BETWEEN ? AND ?"
+RETIRE_STREAMS = "UPDATE hive_checkpoint_streams SET thread = -stream WHERE thread = ?"
+DELETE_CHECKPOINTS = "DELETE FROM hive_checkpoints WHERE thread = ?"
 BLOB_RANGE = (
     "SELECT key, prefix, crc, data FROM hive_checkpoint_blobs WHERE key BETWEEN ? AND ?"
 )
@@ -439,6 +444,29 @@ def checkpoint_row(
         body,
     )
     return thread, checkpoint.id, step, stored_run_id(run_id), flag, body, crc
+
+
+def delete_thread_rows(
+    conn: sqlite3.Connection, thread_id: str
+) -> tuple[bool, list[int]]:
+    """Delete a thread's checkpoints and channel versions (inside the caller's
+    write transaction): whether it had checkpoints, and its retired streams.
+
+    The thread row stays, and each stream row stays as a tombstone (``thread`` set
+    to ``-stream``, which no thread key is): neither key is ever handed out again,
+    so what another store object remembers of them (a thread row, a stream head's
+    bytes) can never be taken for a new thread's (docs/persistence.md, "Deleting
+    a thread")."""
+    row = conn.execute(THREAD_KEY, (thread_id,)).fetchone()
+    if row is None:
+        return False, []
+    thread = int(row[0])
+    streams = [int(r[0]) for r in conn.execute(STREAMS_OF, (thread,))]
+    for stream in streams:
+        conn.execute(DELETE_BLOBS, (blob_key(stream, 0), blob_key(stream, MAX_VERSION)))
+    conn.execute(RETIRE_STREAMS, (thread,))
+    deleted = conn.execute(DELETE_CHECKPOINTS, (thread,)).rowcount
+    return deleted > 0, streams
 
 
 def keyed_table(conn: sqlite3.Connection) -> bool:

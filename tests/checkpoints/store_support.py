@@ -71,6 +71,9 @@ class SyncStore:
     def thread_exists(self, thread_id: str) -> bool:
         return drive(self.inner.thread_exists(thread_id))
 
+    def delete_thread(self, thread_id: str) -> bool:
+        return drive(self.inner.delete_thread(thread_id))  # type: ignore[attr-defined, no-any-return]
+
 
 class LoopStore(SyncStore):
     """``SyncStore`` for an async-native store: each call runs on ``runner``."""
@@ -95,6 +98,9 @@ class LoopStore(SyncStore):
 
     def thread_exists(self, thread_id: str) -> bool:
         return self.runner.run(self.inner.thread_exists(thread_id))  # type: ignore[no-any-return]
+
+    def delete_thread(self, thread_id: str) -> bool:
+        return self.runner.run(self.inner.delete_thread(thread_id))  # type: ignore[attr-defined, no-any-return]
 
 
 class Backend:

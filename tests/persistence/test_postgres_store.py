@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -419,3 +421,131 @@ class TestLayoutAndErrors:
             found is not None
             and found.global_data["a"] == hashlib.sha256(b"x").digest()
         )
+
+
+def drive(coro: Any) -> Any:
+    """Run an inline store's coroutine (it must never suspend)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("an inline store's coroutine suspended")
+
+
+def blocked_by(schema: Schema, pid: int) -> bool:
+    """Whether some session waits for a lock that backend ``pid`` holds."""
+    return bool(
+        schema.sql(
+            "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+            (pid,),
+        )
+    )
+
+
+class TestDeleteThreadOnPostgres:
+    def test_a_delete_waits_for_a_save_in_flight_and_takes_its_rows(
+        self, store: PostgresCheckpointStore, postgres_schema: Schema
+    ) -> None:
+        """A save in flight holds the thread row (its fence updates it). The
+        delete waits for it and then sees what it committed: no row of the thread
+        is left behind, the late one included."""
+        import psycopg
+
+        drive(store.save(cp(0, {"big": b"x" * 100})))
+        ((key,),) = postgres_schema.sql(
+            "SELECT thread FROM hive_checkpoint_threads WHERE thread_id = 't'"
+        )
+        found: list[bool] = []
+        with psycopg.connect(postgres_schema.url) as rival:
+            rival.execute(
+                "UPDATE hive_checkpoint_threads SET latest_step = 1 WHERE thread = %s",
+                (key,),
+            )
+            rival.execute(
+                "INSERT INTO hive_checkpoints (thread, checkpoint_id, step_index, "
+                "run_id, has_interruption, body) VALUES (%s, 'late', 1, 'r', false, "
+                "'\\x00')",
+                (key,),
+            )
+            deleter = threading.Thread(
+                target=lambda: found.append(drive(store.delete_thread("t")))
+            )
+            deleter.start()
+            deadline = time.monotonic() + 60
+            while not blocked_by(postgres_schema, rival.info.backend_pid):
+                assert time.monotonic() < deadline, "the delete never waited"
+            assert not found  # still waiting for the rival's commit
+            rival.commit()
+        deleter.join(timeout=60)
+        assert found == [True]
+        for table in ("hive_checkpoints", "hive_checkpoint_streams",
+                      "hive_checkpoint_blobs", "hive_checkpoint_threads"):  # fmt: skip
+            assert postgres_schema.sql(f"SELECT count(*) FROM {table}") == [(0,)]
+        assert drive(store.load_latest("t")) is None
+
+    def test_a_delete_waits_for_a_save_that_has_read_the_thread(
+        self, postgres_schema: Schema
+    ) -> None:
+        """A save that plans from the tables holds the thread row from its first
+        read: the streams and blobs it reads next cannot vanish under it."""
+        first = PostgresCheckpointStore(postgres_schema.url)
+        other = PostgresCheckpointStore(postgres_schema.url)
+        try:
+            drive(other.save(cp(0, {"big": b"x" * 100})))  # `first` knows nothing
+            deleters: list[threading.Thread] = []
+            found: list[bool] = []
+            read_heads = first._read_heads
+
+            async def reading(conn: Any, thread: Any, data: Any) -> Any:
+                cur = await conn.execute("SELECT pg_backend_pid()")
+                ((pid,),) = await cur.fetchall()
+                deleter = threading.Thread(
+                    target=lambda: found.append(drive(other.delete_thread("t")))
+                )
+                deleter.start()
+                deleters.append(deleter)
+                deadline = time.monotonic() + 30
+                while not blocked_by(postgres_schema, pid):
+                    assert time.monotonic() < deadline, "the delete did not wait"
+                return await read_heads(conn, thread, data)
+
+            first._read_heads = reading  # type: ignore[method-assign]
+            drive(
+                first.save(cp(1, {"big": b"x" * 99 + b"y"}), expected_latest="00000000")
+            )
+            deleters[0].join(timeout=60)
+            assert found == [True]
+            assert postgres_schema.sql("SELECT count(*) FROM hive_checkpoints") == [
+                (0,)
+            ]
+            assert postgres_schema.sql(
+                "SELECT count(*) FROM hive_checkpoint_blobs"
+            ) == [(0,)]
+        finally:
+            first.close()
+            other.close()
+
+    def test_a_load_overlapping_a_delete_finds_nothing(
+        self, postgres_schema: Schema
+    ) -> None:
+        """The delete commits between the load's two statements (the checkpoint
+        row, then its blob rows): the load says the thread has no checkpoint,
+        not that the store is damaged."""
+        loader = PostgresCheckpointStore(postgres_schema.url)
+        other = PostgresCheckpointStore(postgres_schema.url)
+        try:
+            drive(loader.save(cp(0, {"big": b"x" * 100})))
+            fetch_rows = loader._fetch_rows
+            deleted: list[bool] = []
+
+            async def fetching(conn: Any, refs: Any) -> Any:
+                if not deleted:
+                    deleted.append(drive(other.delete_thread("t")))
+                return await fetch_rows(conn, refs)
+
+            loader._fetch_rows = fetching  # type: ignore[method-assign]
+            assert drive(loader.load_latest("t")) is None
+            assert deleted == [True]
+        finally:
+            loader.close()
+            other.close()
