@@ -22,6 +22,7 @@ HiveError                                  catch this once
 │   └── EventDecodeError (ValueError)      persisted event bytes are not a Hive event
 ├── CheckpointError                        persistence and resume problems
 │   ├── CheckpointStoreMissingError
+│   ├── CheckpointStoreUnsupportedError
 │   ├── CheckpointVersionMismatchError
 │   ├── CheckpointCorruptError
 │   ├── CheckpointDecodeError
@@ -75,6 +76,7 @@ from ._errors.checkpoint import (
     CheckpointError,
     CheckpointNotFoundError,
     CheckpointStoreMissingError,
+    CheckpointStoreUnsupportedError,
     CheckpointVersionMismatchError,
     InterruptPendingError,
     NoCheckpointToResumeError,
@@ -140,6 +142,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointNotFoundError",
     "CheckpointStoreMissingError",
+    "CheckpointStoreUnsupportedError",
     "CheckpointVersionMismatchError",
     "CodecError",
     "CompilationError",

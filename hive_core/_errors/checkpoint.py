@@ -7,6 +7,7 @@ from .base import HiveError
 __all__ = [
     "CheckpointError",
     "CheckpointStoreMissingError",
+    "CheckpointStoreUnsupportedError",
     "CheckpointVersionMismatchError",
     "CheckpointCorruptError",
     "CheckpointDecodeError",
@@ -39,6 +40,25 @@ class CheckpointStoreMissingError(CheckpointError):
         super().__init__(
             f"{operation} needs a checkpoint store, but the runtime has none\n\n"
             "Fix: Runtime(graph, checkpoint_store=SQLiteCheckpointStore('hive.db'))"
+        )
+
+
+class CheckpointStoreUnsupportedError(CheckpointError):
+    """The runtime's checkpoint store has no method for the operation (a store of
+    the user's own that implements only the ``CheckpointStore`` protocol)."""
+
+    code = "checkpoint-store-unsupported"
+
+    def __init__(self, operation: str, *, store: str, method: str) -> None:
+        self.operation = operation
+        self.store = store
+        self.method = method
+        super().__init__(
+            f"{operation} needs the checkpoint store's `{method}`, which {store} "
+            "does not have\n\n"
+            f"Fix: add `async def {method}(self, thread_id: str) -> bool` to {store}, "
+            "or use a store that has it (InMemoryCheckpointStore, "
+            "SQLiteCheckpointStore, PostgresCheckpointStore)"
         )
 
 

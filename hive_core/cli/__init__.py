@@ -1,4 +1,4 @@
-"""The ``hive`` command line: run, resume, fork, inspect, serve (``docs/cli.md``).
+"""The ``hive`` command line: run, resume, fork, delete, inspect, serve (``docs/cli.md``).
 
 Install the ``cli`` extra (``server`` for ``hive serve`` and ``hive worker``).
 """

@@ -10,7 +10,7 @@ import click
 from ..errors import HiveError
 from ._inspect import history, mermaid, state, status, trace
 from ._output import fail
-from ._run import fork, resume, run
+from ._run import delete, fork, resume, run
 from ._serve import serve, worker
 
 __all__ = ["cli", "main"]
@@ -26,6 +26,7 @@ for command in (
     run,
     resume,
     fork,
+    delete,
     state,
     history,
     trace,

@@ -1,5 +1,6 @@
-"""``hive run``, ``hive resume``, ``hive fork``: runs in this process, over the
-service's checkpoint store (so ``hive serve`` and ``hive state`` see them)."""
+"""``hive run``, ``hive resume``, ``hive fork``, ``hive delete``: runs in this
+process, over the service's checkpoint store (so ``hive serve`` and ``hive state``
+see them)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ._common import open_store, service_config, state_options
 from ._output import emit_json, exit_code
 from ._progress import Progress
 
-__all__ = ["fork", "resume", "run"]
+__all__ = ["delete", "fork", "resume", "run"]
 
 
 def _json_arg(text: str | None, what: str) -> Any:
@@ -181,3 +182,31 @@ def fork(
         emit_json(body)
     else:
         click.echo(f"forked {thread}@{body['from'][:12]} into {new_thread}")
+
+
+@click.command()
+@click.argument("app")
+@click.argument("thread")
+@click.option("--graph", "graph_name", default=None, help="Graph of APP.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+@state_options
+def delete(app: str, thread: str, **kw: Any) -> None:
+    """Delete THREAD's checkpoints from the store (exit 1 if it had none)."""
+    _, graph = pick(load_graphs(app), kw["graph_name"])
+    store = open_store(
+        service_config(kw["config_path"], kw["data_dir"], kw["database_url"])
+    )
+    try:
+        deleted = asyncio.run(
+            Runtime(graph, checkpoint_store=store).delete_thread(thread)
+        )
+    finally:
+        store.close()
+    if kw["as_json"]:
+        emit_json({"thread_id": thread, "deleted": deleted})
+    elif deleted:
+        click.echo(f"deleted thread {thread}")
+    else:
+        click.echo(f"thread `{thread}` has no checkpoints to delete", err=True)
+    if not deleted:
+        raise SystemExit(1)

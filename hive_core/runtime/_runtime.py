@@ -1,10 +1,9 @@
 """``Runtime``: runs a compiled graph on threads.
 
-One async core. ``invoke`` awaits an outcome; ``run`` returns a handle with an event
-stream; every user-facing coroutine has a ``*_sync`` twin through the one sync
-bridge (``hive_core/_bridge.py``). A graph of plain synchronous nodes over an inline
-store runs its sync twins without starting an event loop at all, which is most of
-the difference between a 2 µs and a 300 µs call (``docs/performance.md``).
+One async core: ``invoke`` awaits an outcome, ``run`` returns a handle with events,
+every user-facing coroutine has a ``*_sync`` twin through the one sync bridge
+(``hive_core/_bridge.py``). Plain sync nodes over an inline store run the twins with
+no event loop at all: most of a 2 µs against a 300 µs call (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ from ..state._schema import InputContext, Schema, default_input_writes
 from ..state._store import GlobalStore, InitialCache, fingerprint
 from ._checkpointing import Checkpointer
 from ._context import RunContext
+from ._deletion import DeletionMixin
 from ._handle import RunHandle
 from ._ids import IdSource, RandomIds, attempt_id_of
 from ._input_writes import apply_input_pairs, mapped_pairs
@@ -71,7 +71,7 @@ _INSTEAD_INVOKE = _INSTEAD.format("invoke")  # formatted once: `run_sync` is per
 _DEFAULT_INPUT_WRITES = Schema.input_writes.__func__  # type: ignore[attr-defined]
 
 
-class Runtime(StreamingMixin):
+class Runtime(StreamingMixin, DeletionMixin):
     """Runs one compiled graph for any number of threads.
 
     Attempts on one thread run first-in first-out; different threads run

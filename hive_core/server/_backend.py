@@ -169,9 +169,9 @@ class Backend:
     ) -> ThreadRecord | None:
         """Record a new thread; ``None`` if a thread with this id exists.
 
-        An id whose checkpoints outlived its thread (``DELETE /threads/{id}``
-        removes the server's record, not the store's checkpoints) is refused with
-        a 409: a new thread must not start from another one's state.
+        An id whose checkpoints outlived its thread record (written by a runtime
+        outside the server, or kept by a store without ``delete_thread``) is
+        refused with a 409: a new thread must not start from another one's state.
         """
         check_thread_id(thread_id)
         if await self.db.aread(self.db.thread, thread_id) is not None:
@@ -179,10 +179,20 @@ class Backend:
         if await self.store.thread_exists(thread_id):
             raise ThreadExistsError(
                 thread_id,
-                why="the checkpoints of a deleted thread remain under this id, "
-                "and a new thread must not start from them\n\nFix: use a new id",
+                why="checkpoints remain under this id with no thread record "
+                "(written outside the server, or kept by a store without "
+                "delete_thread), and a new thread must not start from them"
+                "\n\nFix: use a new id",
             )
         return await asyncio.to_thread(self.db.add_thread, thread_id, graph, metadata)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """The thread's checkpoints first (if the store can delete them), then its
+        record: a failure in between leaves a record to delete again."""
+        delete = getattr(self.store, "delete_thread", None)
+        if delete is not None:
+            await delete(thread_id)
+        await asyncio.to_thread(self.db.delete_thread, thread_id)
 
     async def thread(self, thread_id: str) -> ThreadRecord:
         record = await self.db.aread(self.db.thread, thread_id)

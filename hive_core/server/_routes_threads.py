@@ -84,7 +84,7 @@ async def delete(request: Request) -> Response:
     backend = backend_of(request)
     record = await backend.thread(request.path_params["thread_id"])
     await backend.require_idle(record.thread_id)
-    await asyncio.to_thread(backend.db.delete_thread, record.thread_id)
+    await backend.delete_thread(record.thread_id)
     return Response(status_code=204)
 
 

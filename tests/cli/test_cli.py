@@ -94,6 +94,24 @@ def test_run_resume_state_history_fork(tmp_path: Path) -> None:
     assert missing.returncode == 1
 
 
+def test_delete_removes_the_thread_and_keeps_the_others(tmp_path: Path) -> None:
+    for tid in ("d1", "d2"):
+        ran = hive(tmp_path, "run", APP, tid, "--graph", "steps", "--input",
+                   '{"target": 2}')  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+    gone = hive(tmp_path, "delete", APP, "d1", "--graph", "steps", "--json")
+    assert gone.returncode == 0, gone.stderr
+    assert parsed(gone) == {"thread_id": "d1", "deleted": True}
+    assert hive(tmp_path, "state", APP, "d1", "--graph", "steps").returncode == 1
+    kept = hive(tmp_path, "state", APP, "d2", "--graph", "steps", "--json")
+    assert parsed(kept)["values"]["seen"] == [1, 2]
+    again = hive(tmp_path, "delete", APP, "d1", "--graph", "steps")
+    assert again.returncode == 1 and "no checkpoints to delete" in again.stderr
+    fresh = hive(tmp_path, "run", APP, "d1", "--graph", "steps", "--input",
+                 '{"target": 1}', "--json")  # fmt: skip
+    assert parsed(fresh)["output"]["seen"] == [1]  # a new thread, not the old one
+
+
 def test_errors_print_message_and_fix_without_traceback(tmp_path: Path) -> None:
     hive(tmp_path, "run", APP, "a1", "--graph", "approval")
     wrong = hive(tmp_path, "resume", APP, "a1", '"yes"', "--graph", "approval")

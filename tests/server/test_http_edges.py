@@ -1,11 +1,12 @@
 """The HTTP API's edges, each found in review: ids a URL cannot carry, bodies
-that nest too deeply or never finish, paging and filters, a deleted thread's id,
+that nest too deeply or never finish, paging and filters, a deleted thread and its id,
 routes that do not exist. Every request goes over a real socket to a live
 ``hive serve`` (``server_harness``), with ``httpx`` or the real ``langgraph-sdk``
 client; each refusal is checked to have changed nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -105,16 +106,39 @@ class TestThreadIds:
 
 
 class TestDeletedAndForeignThreads:
-    def test_a_deleted_threads_id_is_not_reused(self, http: httpx.Client) -> None:
+    def test_a_deleted_thread_is_gone_and_its_id_starts_afresh(
+        self, live: Live, http: httpx.Client
+    ) -> None:
         tid = "deleted-then-recreated"
         http.post("/threads", json={"thread_id": tid})
-        http.post(f"{path(tid)}/runs/wait",
-                  json={"assistant_id": "steps", "input": {"target": 2}})  # fmt: skip
+        first = http.post(f"{path(tid)}/runs/wait",
+                          json={"assistant_id": "steps", "input": {"target": 2}})  # fmt: skip
+        assert first.json()["seen"] == [1, 2]
         assert http.delete(path(tid)).status_code == 204
+        problem(http.get(path(tid)), 404, "server-thread-not-found")
+        problem(http.delete(path(tid)), 404, "server-thread-not-found")
+        with SQLiteCheckpointStore(live.data_dir / "checkpoints.sqlite") as store:
+            assert asyncio.run(store.list_checkpoints(tid)) == []
+        assert http.post("/threads", json={"thread_id": tid}).status_code == 200
+        again = http.post(f"{path(tid)}/runs/wait",
+                          json={"assistant_id": "steps", "input": {"target": 1}})  # fmt: skip
+        assert again.json()["count"] == 1 and again.json()["seen"] == [1]
+        history = http.post(f"{path(tid)}/history", json={}).json()
+        runs = {h["metadata"]["run_id"] for h in history}
+        assert len(runs) == 1 and history[0]["values"]["count"] == 1
+
+    def test_checkpoints_without_a_thread_record_keep_their_id_taken(
+        self, live: Live, http: httpx.Client
+    ) -> None:
+        """Checkpoints a runtime outside the server wrote under an id the server
+        has no record of: a new thread must not start from them."""
+        tid = "checkpoints-without-a-record"
+        with SQLiteCheckpointStore(live.data_dir / "checkpoints.sqlite") as store:
+            Runtime(steps, checkpoint_store=store).run_sync(tid, {"target": 1})
         taken = problem(
             http.post("/threads", json={"thread_id": tid}), 409, "thread-exists"
         )
-        assert "checkpoints of a deleted thread" in taken["detail"]
+        assert "checkpoints remain under this id" in taken["detail"]
         again = http.post(
             "/threads", json={"thread_id": tid, "if_exists": "do_nothing"}
         )
