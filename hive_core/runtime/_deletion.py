@@ -17,7 +17,7 @@ from ._checkpointing import Checkpointer
 from ._state import ThreadState
 from ._turns import ThreadTurns
 
-__all__ = ["DeletionMixin", "store_delete"]
+__all__ = ["DeletionMixin"]
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ class _Threads(Protocol):
     async def delete_thread(self, thread_id: str) -> bool: ...
 
 
-def store_delete(
+def _store_delete(
     store: CheckpointStore, operation: str
 ) -> Callable[[str], Awaitable[bool]]:
     """The store's ``delete_thread``; a store without one is refused up front."""
@@ -61,7 +61,7 @@ class DeletionMixin:
         ``CheckpointStoreUnsupportedError`` before anything is touched."""
         validate_thread_id(thread_id)
         store = self.checkpoint_store
-        delete = None if store is None else store_delete(store, "delete_thread")
+        delete = None if store is None else _store_delete(store, "delete_thread")
         await self._turns.take(thread_id)
         try:
             found = False

@@ -9,7 +9,9 @@ check that what it saves next loads back byte for byte.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -148,12 +150,9 @@ class TestDeleteThread:
 
 class TestSQLiteDeleteFreesRows:
     def test_blob_rows_go_and_stream_keys_are_not_handed_out_again(
-        self, tmp_path: object
+        self, tmp_path: Path
     ) -> None:
-        import sqlite3
-        from pathlib import Path
-
-        path = Path(str(tmp_path)) / "hive.db"
+        path = tmp_path / "hive.db"
         with SQLiteCheckpointStore(path) as raw:
             store = SyncStore(raw)
             for tid in ("a", "b"):
