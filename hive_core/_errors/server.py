@@ -142,9 +142,17 @@ class ThreadBusyError(ServerError):
     code = "server-thread-busy"
     status: ClassVar[int] = 409
 
-    def __init__(self, thread_id: str, run_ids: Sequence[str]) -> None:
+    def __init__(
+        self, thread_id: str, run_ids: Sequence[str], *, why: str | None = None
+    ) -> None:
         self.thread_id = thread_id
         self.run_ids = tuple(run_ids)
+        self.why = why
+        if why is not None:
+            super().__init__(
+                f"thread `{thread_id}` is busy: {why}\n\nFix: send the request again"
+            )
+            return
         super().__init__(
             f"thread `{thread_id}` is busy with run(s) {', '.join(self.run_ids)}\n\n"
             "Fix: wait for the run (GET .../runs/{run_id}/join), or send "

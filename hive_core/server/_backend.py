@@ -31,6 +31,7 @@ from ..service import RunInfo, RunResult, Service, ServiceClient, ServiceConfig
 from ..service._client import _event_types, layout
 from ..service._db import ServiceDB
 from ..state._store import InitialCache
+from ._guard import ThreadGuard
 from ._ids import check_thread_id
 from ._pump import EventPump
 from ._records import ServerDB, ThreadRecord
@@ -77,6 +78,7 @@ class Backend:
         self._readers: dict[str, Checkpointer] = {}
         self._decoder = msgspec.json.Decoder(_event_types())
         self.service_db: ServiceDB | None = None
+        self._guard: ThreadGuard | None = None
         self._by_assistant = {assistant_id_of(n): n for n in self.graphs}
 
     # -------------------------------------------------------------- lifecycle
@@ -104,6 +106,8 @@ class Backend:
         service_db.create()
         self._db = ServerDB(service_db)
         self.service_db = service_db
+        self._guard = ThreadGuard(service_db)
+        await self._guard.open()
         self._store = places.checkpoint_store()
         self._readers = {
             name: Checkpointer(g, InitialCache(g.schema), self._store)
@@ -119,6 +123,10 @@ class Backend:
             await asyncio.to_thread(self.service.drain, self.config.drain_deadline_s)
         elif self._client is not None:
             self._client.close()
+        if self._guard is not None:
+            await self._guard.aclose()
+        if self.service_db is not None:
+            self.service_db.dispose()  # its pooled connections, closed not leaked
         close = getattr(self._store, "close", None)
         if close is not None:
             result = close()
@@ -134,6 +142,13 @@ class Backend:
     def db(self) -> ServerDB:
         assert self._db is not None, "the backend is not started"
         return self._db
+
+    @property
+    def guard(self) -> ThreadGuard:
+        """Additions to a thread take its lock shared; its deletion and state
+        updates, exclusively (``_guard.py``)."""
+        assert self._guard is not None, "the backend is not started"
+        return self._guard
 
     @property
     def pump(self) -> EventPump:

@@ -28,34 +28,44 @@ from ._wire import RUN_STATUS, run_json
 __all__ = ["routes"]
 
 
-async def _thread_for(
-    backend: Backend, request: Request, body: RunCreate
-) -> tuple[ThreadRecord, bool]:
-    """The run's thread, and whether it is new: a new one is recorded by
-    ``launch`` only once the run has passed its checks (a refused run creates
-    nothing)."""
-    thread_id = request.path_params.get("thread_id")
-    if thread_id is None:  # a threadless run gets a thread of its own
-        thread_id = str(uuid.uuid4())
-    elif body.if_not_exists != "create":
-        return await backend.thread(thread_id), False
-    else:
-        found = await backend.db.aread(backend.db.thread, thread_id)
-        if found is not None:
-            return found, False
+def _fresh(thread_id: str) -> ThreadRecord:
+    """A thread ``launch`` records only once the run has passed its checks (a
+    refused run creates nothing)."""
     check_thread_id(thread_id)
     now = time.time()
-    fresh = ThreadRecord(
+    return ThreadRecord(
         thread_id=thread_id, graph=None, metadata={}, created_at=now, updated_at=now
     )
-    return fresh, True
+
+
+async def _thread_for(
+    backend: Backend, thread_id: str, body: RunCreate
+) -> tuple[ThreadRecord, bool]:
+    """The run's thread, and whether it is new (``if_not_exists="create"``)."""
+    if body.if_not_exists != "create":
+        return await backend.thread(thread_id), False
+    found = await backend.db.aread(backend.db.thread, thread_id)
+    if found is not None:
+        return found, False
+    return _fresh(thread_id), True
 
 
 async def _created(request: Request) -> tuple[Backend, RunRecord]:
     body = await read_body(request, RunCreate)
     backend = backend_of(request)
-    record, new = await _thread_for(backend, request, body)
-    return backend, await launch(backend, record, body, new=new)
+    thread_id = request.path_params.get("thread_id")
+    if thread_id is None:  # a threadless run gets a thread of its own
+        record = _fresh(str(uuid.uuid4()))
+        return backend, await launch(backend, record, body, new=True)
+    # From the thread's record to its run's row, a delete waits (_guard.py). A
+    # resume and a "reject" run check that no run is in flight, then add one:
+    # they exclude each other, as a state update does.
+    resume = body.command is not None and body.command.resume is not None
+    checked = resume or body.multitask_strategy == "reject"
+    hold = backend.guard.exclusive if checked else backend.guard.shared
+    async with hold(thread_id):
+        record, new = await _thread_for(backend, thread_id, body)
+        return backend, await launch(backend, record, body, new=new)
 
 
 def _location(run: RunRecord) -> dict[str, str]:

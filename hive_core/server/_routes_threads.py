@@ -55,11 +55,12 @@ async def create(request: Request) -> Response:
     metadata = dict(body.metadata or {})
     graph = metadata.get("graph_id")
     graph = graph if isinstance(graph, str) and graph in backend.graphs else None
-    record = await backend.new_thread(thread_id, graph, metadata)
-    if record is None:
-        if body.if_exists != "do_nothing":
-            raise ThreadExistsError(thread_id)
-        record = await backend.thread(thread_id)
+    async with backend.guard.shared(thread_id):  # not half way through a delete
+        record = await backend.new_thread(thread_id, graph, metadata)
+        if record is None:
+            if body.if_exists != "do_nothing":
+                raise ThreadExistsError(thread_id)
+            record = await backend.thread(thread_id)
     return json_response(await thread_payload(backend, record))
 
 
@@ -82,9 +83,12 @@ async def patch(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     backend = backend_of(request)
-    record = await backend.thread(request.path_params["thread_id"])
-    await backend.require_idle(record.thread_id)
-    await backend.delete_thread(record.thread_id)
+    thread_id = request.path_params["thread_id"]
+    # No run may be added between the idle check and the end (_guard.py).
+    async with backend.guard.exclusive(thread_id):
+        record = await backend.thread(thread_id)
+        await backend.require_idle(record.thread_id)
+        await backend.delete_thread(record.thread_id)
     return Response(status_code=204)
 
 
@@ -205,21 +209,26 @@ def _graph_for_writes(backend: Backend, record: ThreadRecord) -> str:
 async def update_state(request: Request) -> Response:
     body = await read_body(request, UpdateState)
     backend = backend_of(request)
-    record = await backend.thread(request.path_params["thread_id"])
     if body.checkpoint_id is not None or body.checkpoint is not None:
         raise UnsupportedOptionError(
             "updating a past checkpoint is not supported",
             field="checkpoint_id",
             fix="copy the thread (a fork of its latest checkpoint), then update the copy",
         )
-    graph = _graph_for_writes(backend, record)
-    await backend.require_idle(record.thread_id)
-    writes = [Write(key, value) for key, value in (body.values or {}).items()]
-    outcome = await backend.runtime(graph).apply_external_writes(
-        record.thread_id, writes
-    )
-    if record.graph is None:
-        await asyncio.to_thread(backend.db.update_thread, record.thread_id, graph=graph)
+    thread_id = request.path_params["thread_id"]
+    # A check, then a write: no run may be added, nor the thread deleted, between.
+    async with backend.guard.exclusive(thread_id):
+        record = await backend.thread(thread_id)
+        graph = _graph_for_writes(backend, record)
+        await backend.require_idle(record.thread_id)
+        writes = [Write(key, value) for key, value in (body.values or {}).items()]
+        outcome = await backend.runtime(graph).apply_external_writes(
+            record.thread_id, writes
+        )
+        if record.graph is None:
+            await asyncio.to_thread(
+                backend.db.update_thread, record.thread_id, graph=graph
+            )
     checkpoint = {
         "thread_id": record.thread_id, "checkpoint_ns": "",
         "checkpoint_id": outcome.checkpoint_id, "checkpoint_map": None,
@@ -247,14 +256,20 @@ async def history(request: Request) -> Response:
 
 async def copy(request: Request) -> Response:
     backend = backend_of(request)
-    record = await backend.thread(request.path_params["thread_id"])
-    await backend.require_idle(record.thread_id)
-    new_id = str(uuid.uuid4())
-    view = await backend.view(record)
-    if view is not None and view.checkpoint_id is not None and record.graph is not None:
-        await backend.runtime(record.graph).fork(
-            record.thread_id, view.checkpoint_id, into=new_id
-        )
+    source = request.path_params["thread_id"]
+    async with backend.guard.shared(source):  # not deleted half way (_guard.py)
+        record = await backend.thread(source)
+        await backend.require_idle(record.thread_id)
+        new_id = str(uuid.uuid4())
+        view = await backend.view(record)
+        if (
+            view is not None
+            and view.checkpoint_id is not None
+            and record.graph is not None
+        ):
+            await backend.runtime(record.graph).fork(
+                record.thread_id, view.checkpoint_id, into=new_id
+            )
     added = await asyncio.to_thread(
         backend.db.add_thread, new_id, record.graph, record.metadata
     )

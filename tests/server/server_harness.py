@@ -21,10 +21,11 @@ class Live:
 
 
 def start_server(
-    data_dir: Path, **settings: object
+    data_dir: Path, database_url: str | None = None, **settings: object
 ) -> tuple[Live, Any, threading.Thread]:
     config = ServiceConfig(
         data_dir=str(data_dir),
+        database_url=database_url,
         polling_interval_s=0.01,
         retry=RetryPolicy(max_attempts=1),
         global_concurrency=8,
