@@ -61,7 +61,7 @@ def advisory_key(thread_id: str) -> tuple[int, int]:
 
 class ThreadGuard:
     """``async with guard.shared(tid)`` around an addition to thread ``tid``,
-    ``async with guard.exclusive(tid)`` around its deletion or a state update.
+    ``async with guard.exclusive(tid)`` around a check-then-write of it.
     ``open`` before the first, ``aclose`` after the last (on the same loop)."""
 
     def __init__(
@@ -115,7 +115,9 @@ class ThreadGuard:
         return self._hold(thread_id, shared=True)
 
     def exclusive(self, thread_id: str) -> contextlib.AbstractAsyncContextManager[None]:
-        """Held by a delete or a state update: no other holder meanwhile."""
+        """Held by a request that checks that no run is in flight, then writes (a
+        delete, a state update, a resume, a ``reject`` run): no other holder
+        meanwhile."""
         return self._hold(thread_id, shared=False)
 
     def _busy(self, thread_id: str) -> ThreadBusyError:
