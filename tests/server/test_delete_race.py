@@ -9,9 +9,11 @@ for the creation (the guard counts it), then sees the queued run and answers 409
 once the run ends the delete goes through and the id starts afresh.
 
 The other way round, a delete is held between its store delete and its record
-delete; a thread created with the same id, a state update and a run with
+delete; a thread created with the same id, a state update, a copy and a run with
 ``if_not_exists="create"`` wait for it, then meet no thread (without the lock:
-the old record, and writes under a deleted id).
+the old record, and writes under a deleted id). Two resumes of one interrupt
+exclude each other the same way. Each test runs on embedded SQLite and on a
+database of its own on the test PostgreSQL.
 """
 
 from __future__ import annotations
@@ -226,3 +228,52 @@ def test_a_change_waits_for_a_delete_in_flight_then_finds_no_thread(
             go.set()  # a failure above must not leave the delete waiting
         assert deleting.result().status_code == 204
         changing.result()
+
+
+def test_two_resumes_of_one_interrupt_give_one_run_and_one_409(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resume checks that no run is in flight, then queues one: the second of
+    two resumes waits for the first (held inside its queueing), then is refused."""
+    live, backend = served.live, served.backend
+    tid = f"race-resume-{uuid.uuid4().hex[:8]}"
+    in_resume, go = threading.Event(), threading.Event()
+    resume = backend.client.resume
+
+    async def held_resume(*args: Any, **kwargs: Any) -> str:
+        in_resume.set()
+        assert await asyncio.to_thread(go.wait, WAIT)
+        result: str = await resume(*args, **kwargs)
+        return result
+
+    answer = {"assistant_id": "approval", "command": {"resume": {"approved": True}}}
+    with (
+        httpx.Client(base_url=live.url, timeout=WAIT) as http,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        asked = {"assistant_id": "approval", "input": {"amount": 5}}
+        assert http.post("/threads", json={"thread_id": tid}).status_code == 200
+        paused = http.post(f"/threads/{tid}/runs/wait", json=asked)
+        assert paused.json()["__interrupt__"], paused.text
+        monkeypatch.setattr(backend.client, "resume", held_resume)
+        first = pool.submit(http.post, f"/threads/{tid}/runs", json=answer)
+        assert in_resume.wait(WAIT)
+        second = pool.submit(http.post, f"/threads/{tid}/runs", json=answer)
+        try:
+            holds_soon(
+                lambda: served.contended(tid) or second.done(), "the second to wait"
+            )
+            assert not second.done(), second.result().text
+        finally:
+            go.set()
+        accepted = first.result()
+        assert accepted.status_code == 200, accepted.text
+        refused = second.result()
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["culprit"]["run_ids"] == [accepted.json()["run_id"]]
+        monkeypatch.undo()
+        run_id = accepted.json()["run_id"]
+        done = http.get(f"/threads/{tid}/runs/{run_id}/join").json()
+        assert done["status"] == "approved: "
+        runs = http.get(f"/threads/{tid}/runs").json()
+        assert len(runs) == 2  # the question and one answer
