@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -75,6 +75,20 @@ def served(
             thread.join(60)
 
 
+def _held(
+    queue: Callable[..., Awaitable[str]], entered: threading.Event, go: threading.Event
+) -> Callable[..., Awaitable[str]]:
+    """The client's ``queue`` call, held at its start until ``go`` (after it
+    set ``entered``): the request stays inside its lock meanwhile."""
+
+    async def held(*args: Any, **kwargs: Any) -> str:
+        entered.set()
+        assert await asyncio.to_thread(go.wait, WAIT)
+        return await queue(*args, **kwargs)
+
+    return held
+
+
 def _delete(http: httpx.Client, tid: str) -> httpx.Response:
     return http.delete(f"/threads/{tid}")
 
@@ -102,14 +116,7 @@ def test_a_check_waits_for_a_run_being_created_and_then_refuses(
     tid = f"race{check.__name__}-{uuid.uuid4().hex[:8]}"
     GATES[tid], REACHED[tid] = threading.Event(), threading.Event()
     in_submit, go = threading.Event(), threading.Event()
-    submit = backend.client.submit
-
-    async def held_submit(*args: Any, **kwargs: Any) -> str:
-        in_submit.set()
-        assert await asyncio.to_thread(go.wait, WAIT)
-        result: str = await submit(*args, **kwargs)
-        return result
-
+    held_submit = _held(backend.client.submit, in_submit, go)
     monkeypatch.setattr(backend.client, "submit", held_submit)
     with (
         httpx.Client(base_url=live.url, timeout=WAIT) as http,
@@ -238,14 +245,7 @@ def test_two_resumes_of_one_interrupt_give_one_run_and_one_409(
     live, backend = served.live, served.backend
     tid = f"race-resume-{uuid.uuid4().hex[:8]}"
     in_resume, go = threading.Event(), threading.Event()
-    resume = backend.client.resume
-
-    async def held_resume(*args: Any, **kwargs: Any) -> str:
-        in_resume.set()
-        assert await asyncio.to_thread(go.wait, WAIT)
-        result: str = await resume(*args, **kwargs)
-        return result
-
+    held_resume = _held(backend.client.resume, in_resume, go)
     answer = {"assistant_id": "approval", "command": {"resume": {"approved": True}}}
     with (
         httpx.Client(base_url=live.url, timeout=WAIT) as http,
