@@ -21,13 +21,14 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 __all__ = [
+    "Database",
     "OwnCluster",
     "Schema",
     "own_cluster",
@@ -86,6 +87,34 @@ class Schema:
 
         with psycopg.connect(self.base_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+
+
+class Database:
+    """A database of its own on the test server (DBOS's tables and Hive's);
+    ``settings`` become its defaults (``ALTER DATABASE ... SET``)."""
+
+    def __init__(
+        self, server_url: str, settings: Mapping[str, str] | None = None
+    ) -> None:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        self.name = f"hive_svc_{uuid.uuid4().hex[:10]}"
+        self.server_url = server_url
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+            for key, value in (settings or {}).items():
+                conn.execute(f"ALTER DATABASE \"{self.name}\" SET {key} = '{value}'")
+        parts = conninfo_to_dict(server_url)
+        parts["dbname"] = self.name
+        self.url = "postgresql://{user}@{host}:{port}/{dbname}".format(**parts)
+        assert make_conninfo(self.url)
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 class Runner:

@@ -145,8 +145,8 @@ class Backend:
 
     @property
     def guard(self) -> ThreadGuard:
-        """Additions to a thread take its lock shared; its deletion and state
-        updates, exclusively (``_guard.py``)."""
+        """Additions to a thread take its lock shared; a check that no run is
+        in flight followed by a write takes it exclusively (``_guard.py``)."""
         assert self._guard is not None, "the backend is not started"
         return self._guard
 

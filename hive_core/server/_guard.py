@@ -16,10 +16,10 @@ a wait ties up no thread), rolled back to release; the transaction turns off
 the role's statement and idle timeouts, which would cancel the wait or end the
 session under a held lock. Requests of one process for one thread id queue in
 the process, so only one of them waits with a connection. A process that dies
-releases its locks with its session. The key is a namespace and the CRC-32 of the id: two
-ids that share it only wait for each other. Embedded SQLite has one front
-process (``docs/service.md``), so a lock in this process is enough there; both
-modes take it exclusively.
+releases its locks with its session. The key is a namespace and the CRC-32 of
+the id: two ids that share it only wait for each other. Embedded SQLite has one
+front process (``docs/service.md``), so a lock in this process is enough there;
+both modes take it exclusively.
 
 A wait longer than ``timeout_s`` (pool and lock together) is a
 ``ThreadBusyError`` (409). See ``docs/http-api.md``, "Deleting a thread while it
@@ -75,8 +75,9 @@ class ThreadGuard:
         self._local: dict[str, tuple[asyncio.Lock, int]] = {}
         self._conninfo: str | None = None
         self._connections = connections
-        self._pool: AsyncConnectionPool[AsyncConnection[tuple[object, ...]]] | None
-        self._pool = None
+        self._pool: AsyncConnectionPool[AsyncConnection[tuple[object, ...]]] | None = (
+            None
+        )
         if db.postgres:
             url = db.engine.url.set(drivername="postgresql")
             self._conninfo = url.render_as_string(hide_password=False)
@@ -129,8 +130,9 @@ class ThreadGuard:
 
     @contextlib.asynccontextmanager
     async def _hold(self, thread_id: str, *, shared: bool) -> AsyncIterator[None]:
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         if self._conninfo is None:
-            async with self._local_lock(thread_id):
+            async with self._local_lock(thread_id, deadline):
                 yield
             return
         pool = self._pool
@@ -138,9 +140,7 @@ class ThreadGuard:
             raise RuntimeError("ThreadGuard.open() was not awaited")
         # One waiter per thread id and process at the database: the others wait
         # here on the loop, holding no connection that another thread could use.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
-        async with self._local_lock(thread_id):
+        async with self._local_lock(thread_id, deadline):
             conn = await self._acquire(pool, thread_id, shared, deadline)
         try:
             yield
@@ -148,11 +148,11 @@ class ThreadGuard:
             await asyncio.shield(_release(pool, conn))
 
     @contextlib.asynccontextmanager
-    async def _local_lock(self, thread_id: str) -> AsyncIterator[None]:
+    async def _local_lock(self, thread_id: str, deadline: float) -> AsyncIterator[None]:
         lock, users = self._local.get(thread_id) or (asyncio.Lock(), 0)
         self._local[thread_id] = (lock, users + 1)
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout_at(deadline):
                 await lock.acquire()
         except BaseException as exc:  # not acquired (timed out, cancelled)
             self._forget(thread_id)
@@ -187,11 +187,8 @@ class ThreadGuard:
         try:
             conn = await pool.getconn(timeout=max(0.001, deadline - loop.time()))
         except PoolTimeout:
-            stats = pool.get_stats()
-            if stats.get("pool_available", 0) or stats.get("pool_size", 0) < (
-                stats.get("pool_max", 0)
-            ):
-                raise  # not a full pool: the database is out of reach
+            if not _all_checked_out(pool):
+                raise  # connections were to be had: the database is out of reach
             raise self._busy(thread_id) from None
         fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         left_ms = max(1, int((deadline - loop.time()) * 1000))
@@ -216,6 +213,13 @@ class ThreadGuard:
             await asyncio.shield(_release(pool, conn))
             raise
         return conn
+
+
+def _all_checked_out(
+    pool: AsyncConnectionPool[AsyncConnection[tuple[object, ...]]],
+) -> bool:
+    stats = pool.get_stats()
+    return stats["pool_available"] == 0 and stats["pool_size"] >= stats["pool_max"]
 
 
 async def _release(

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator, Mapping
 
-from postgres_support import require_url
+from postgres_support import Database, require_url
 
 from hive_core.server._guard import advisory_key
 
@@ -18,24 +17,14 @@ KEY_ROWS = (
 
 
 @contextlib.contextmanager
-def fresh_database(settings: Mapping[str, str] = {}) -> Iterator[str]:
+def fresh_database(settings: Mapping[str, str] | None = None) -> Iterator[str]:
     """The URL of a new database on the test server (``settings``: its own
-    defaults, as ``ALTER DATABASE ... SET``), dropped afterwards."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
-    server_url = require_url()
-    name = f"hive_guard_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-        for key, value in settings.items():
-            conn.execute(f"ALTER DATABASE \"{name}\" SET {key} = '{value}'")
+    defaults), dropped afterwards."""
+    db = Database(require_url(), settings)
     try:
-        parts = {**conninfo_to_dict(server_url), "dbname": name}
-        yield "postgresql://{user}@{host}:{port}/{dbname}".format(**parts)
+        yield db.url
     finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db.drop()
 
 
 def advisory_locks(url: str, thread_id: str) -> list[tuple[str, bool]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,35 +18,12 @@ import pytest
 
 pytest.importorskip("dbos", reason="the `service` extra (dbos) is not installed")
 
-from postgres_support import require_url
+from postgres_support import Database, require_url
 
 from hive_core.service import Service, ServiceConfig
 
 HERE = Path(__file__).parent
 WORKER = HERE / "worker_app.py"
-
-
-class Database:
-    """A database of its own on the test server (DBOS's tables and Hive's)."""
-
-    def __init__(self, server_url: str) -> None:
-        import psycopg
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-        self.name = f"hive_svc_{uuid.uuid4().hex[:10]}"
-        self.server_url = server_url
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.name}"')
-        parts = conninfo_to_dict(server_url)
-        parts["dbname"] = self.name
-        self.url = "postgresql://{user}@{host}:{port}/{dbname}".format(**parts)
-        assert make_conninfo(self.url)
-
-    def drop(self) -> None:
-        import psycopg
-
-        with psycopg.connect(self.server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hive_core.service import ServiceClient, ServiceConfig
 
-from .conftest import Database, spawn_worker
+from .conftest import spawn_worker
 
 WAIT = 90.0
 
@@ -63,7 +63,7 @@ def test_a_client_first_on_a_fresh_embedded_data_dir(tmp_path: Path) -> None:
 
 
 def test_a_client_first_on_a_fresh_postgres_database(tmp_path: Path) -> None:
-    from postgres_support import require_url
+    from postgres_support import Database, require_url
 
     db = Database(require_url())
     try:

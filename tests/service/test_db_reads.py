@@ -13,9 +13,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from hive_core.service._db import ServiceDB
+from postgres_support import Database
 
-from .conftest import Database
+from hive_core.service._db import ServiceDB
 
 RUN = {
     "run_id": "r1",

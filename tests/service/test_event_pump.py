@@ -15,12 +15,11 @@ from typing import cast
 
 import msgspec
 import pytest
+from postgres_support import Database
 
 from hive_core.events import Event, StepStarted
 from hive_core.server._pump import _BATCH, EventPump, RunEnded
 from hive_core.service._db import ServiceDB
-
-from .conftest import Database
 
 
 def _run(run_id: str, status: str) -> dict[str, object]:

@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from postgres_support import Database
 
 from hive_core.persistence import CheckpointSummary
 from hive_core.service import ServiceClient, ServiceConfig
 
-from .conftest import Database, spawn_worker
+from .conftest import spawn_worker
 
 LEASE_S = 2.0
 WAIT = 90.0
